@@ -1,0 +1,131 @@
+#include "audit/decision_log.h"
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include <chrono>
+
+namespace portwall {
+
+std::int64_t unix_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+std::expected<std::shared_ptr<ReopenableFileSink>, std::string> make_sink(const std::string& path) {
+  try {
+    auto sink = std::make_shared<ReopenableFileSink>(path);
+    sink->set_pattern("%v");  // lines carry their own timestamp: the decision's
+    return sink;
+  } catch (const spdlog::spdlog_ex& e) {
+    return std::unexpected(std::string(e.what()));
+  }
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<DecisionLog>, std::string> DecisionLog::open(const std::string& path,
+                                                                           LogFormat format,
+                                                                           std::size_t capacity) {
+  auto sink = make_sink(path);
+  if (!sink) return std::unexpected(sink.error());
+  return std::unique_ptr<DecisionLog>(new DecisionLog(std::move(*sink), format, capacity));
+}
+
+DecisionLog::DecisionLog(std::shared_ptr<ReopenableFileSink> sink, LogFormat format,
+                         std::size_t capacity)
+    : sink_(std::move(sink)),
+      logger_(std::make_shared<spdlog::logger>("decisions", sink_)),
+      format_(format),
+      ring_(capacity) {
+  logger_->flush_on(spdlog::level::off);
+  writer_ = std::thread([this] { run(); });
+}
+
+DecisionLog::~DecisionLog() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  writer_.join();
+}
+
+bool DecisionLog::submit(const LogEvent& event) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (count_ == ring_.size()) {
+      ++lost_;
+      return false;
+    }
+    ring_[(head_ + count_) % ring_.size()] = event;
+    ++count_;
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void DecisionLog::add_suppressed(std::uint64_t count) {
+  if (count == 0) return;
+  suppressed_pending_.fetch_add(count, std::memory_order_relaxed);
+  suppressed_total_.fetch_add(count, std::memory_order_relaxed);
+}
+
+bool DecisionLog::reopen() { return sink_->reopen(); }
+
+DecisionLogStats DecisionLog::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {written_.load(), lost_, suppressed_total_.load()};
+}
+
+void DecisionLog::run() {
+  std::vector<LogEvent> batch;
+  batch.reserve(ring_.size());
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || count_ > 0; });
+      for (; count_ > 0; --count_, head_ = (head_ + 1) % ring_.size())
+        batch.push_back(ring_[head_]);
+      stop = stopping_;
+    }
+    const LogFormat format = format_.load();
+    for (const LogEvent& e : batch) {
+      logger_->info(format == LogFormat::json ? format_json(e) : format_text(e));
+    }
+    written_.fetch_add(batch.size(), std::memory_order_relaxed);
+    batch.clear();
+    if (std::uint64_t n = suppressed_pending_.exchange(0)) {
+      const std::string when = rfc3339_ms(unix_now_ms());
+      if (format == LogFormat::json) {
+        logger_->info(fmt::format(R"({{"timestamp":"{}","suppressed":{}}})", when, n));
+      } else {
+        logger_->info(
+            fmt::format("{} portwall SUPPRESSED={} (over [log] max_lines_per_second)", when, n));
+      }
+    }
+    logger_->flush();
+    if (stop) return;
+  }
+}
+
+std::expected<std::unique_ptr<AuditLog>, std::string> AuditLog::open(const std::string& path) {
+  auto sink = make_sink(path);
+  if (!sink) return std::unexpected(sink.error());
+  auto log = std::make_unique<AuditLog>();
+  log->sink_ = std::move(*sink);
+  log->logger_ = std::make_shared<spdlog::logger>("audit", log->sink_);
+  log->logger_->flush_on(spdlog::level::trace);
+  return log;
+}
+
+void AuditLog::record(long uid, const std::string& action, const std::string& result,
+                      const std::string& detail) {
+  logger_->info(fmt::format("{} portwall-audit UID={} ACTION={} RESULT={} DETAIL={}",
+                            rfc3339_ms(unix_now_ms()), uid, action, result, detail));
+}
+
+}  // namespace portwall

@@ -1,0 +1,86 @@
+// decision_log.h — the decision log (/var/log/portwall/portwall.log) and its writer thread.
+// Queue threads hand events over with submit(), which never blocks on I/O: a bounded ring
+// under a briefly held mutex; when the ring is full the event is counted as lost. The writer
+// thread formats (text or JSON) and writes through spdlog, and says how many lines the rate
+// limit suppressed. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/log_event.h"
+#include "audit/reopenable_file_sink.h"
+#include "rules/config.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace portwall {
+
+struct DecisionLogStats {
+  std::uint64_t written = 0;
+  std::uint64_t lost = 0;        // ring full
+  std::uint64_t suppressed = 0;  // refused by the rate limit (reported by the queue threads)
+};
+
+class DecisionLog {
+ public:
+  static std::expected<std::unique_ptr<DecisionLog>, std::string> open(const std::string& path,
+                                                                       LogFormat format,
+                                                                       std::size_t capacity = 4096);
+  ~DecisionLog();
+
+  // Never blocks on I/O. False when the ring is full (the event is counted as lost).
+  bool submit(const LogEvent& event);
+  // Lines the rate limiters refused; written as one summary line by the writer thread.
+  void add_suppressed(std::uint64_t count);
+  bool reopen();
+  void set_format(LogFormat format) { format_.store(format); }
+  DecisionLogStats stats() const;
+
+ private:
+  DecisionLog(std::shared_ptr<ReopenableFileSink> sink, LogFormat format, std::size_t capacity);
+  void run();
+
+  std::shared_ptr<ReopenableFileSink> sink_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::atomic<LogFormat> format_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<LogEvent> ring_;
+  std::size_t head_ = 0, count_ = 0;
+  bool stopping_ = false;
+  std::uint64_t lost_ = 0;
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> suppressed_pending_{0};
+  std::atomic<std::uint64_t> suppressed_total_{0};
+  std::thread writer_;
+};
+
+// The change log (/var/log/portwall/audit.log): who changed what, when. Synchronous; called
+// from the control and signal paths, never from a queue thread.
+class AuditLog {
+ public:
+  static std::expected<std::unique_ptr<AuditLog>, std::string> open(const std::string& path);
+  // "2026-11-23T22:41:07.123Z portwall-audit UID=0 ACTION=reload RESULT=ok DETAIL=..."
+  void record(long uid, const std::string& action, const std::string& result,
+              const std::string& detail);
+  bool reopen() { return sink_->reopen(); }
+
+ private:
+  std::shared_ptr<ReopenableFileSink> sink_;
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+std::int64_t unix_now_ms();
+
+}  // namespace portwall

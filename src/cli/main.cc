@@ -1,0 +1,94 @@
+// main.cc — portwall, the rules CLI (DESIGN.md "CLI grammar"). This first cut answers
+// `status [numbered|verbose]`, `reload` and `check [FILE]`; exit codes: 0 ok, 1 bad input or
+// refused, 2 daemon unreachable (or a usage error), 3 not authorized.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/status_view.h"
+#include "control/control_client.h"
+#include "control/control_protocol.h"
+#include "rules/rule_loader.h"
+
+namespace {
+
+constexpr const char* kDefaultSocket = "/run/portwall/portwall.sock";
+constexpr const char* kDefaultRules = "/etc/portwall/rules.toml";
+
+int fail(const std::string& message, int code) {
+  std::fprintf(stderr, "ERROR: %s\n", message.c_str());
+  return code;
+}
+
+// One request to the daemon; prints errors; the exit code and, on success, the result.
+int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json* result) {
+  auto response = portwall::control_request(socket, request);
+  if (!response) return fail(response.error().message, portwall::kExitUnreachable);
+  if (!response->value("ok", false)) {
+    return fail(response->value("error", "request refused"),
+                response->value("code", portwall::kExitBadInput));
+  }
+  *result = (*response)["result"];
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"portwall: manage the portwall firewall", "portwall"};
+  app.require_subcommand(1);
+  bool json = false;
+  std::string socket = kDefaultSocket;
+  std::string rules = kDefaultRules;
+  app.add_flag("--json", json, "machine-readable output");
+  app.add_option("--socket", socket, "control socket")->capture_default_str();
+  app.add_option("--rules", rules, "rules file")->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "rules, defaults and counters of the live daemon");
+  std::string style_word;
+  status->add_option("style", style_word, "numbered | verbose")
+      ->check(CLI::IsMember({"numbered", "verbose"}));
+  auto* reload = app.add_subcommand("reload", "reload the configuration and rules");
+  auto* check = app.add_subcommand("check", "validate a rules file (exit 1 with file:line:col)");
+  std::string check_file;
+  check->add_option("file", check_file, "rules file (default: --rules)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (*check) {
+    const std::string file = check_file.empty() ? rules : check_file;
+    auto loaded = portwall::load_rules(file);
+    if (!loaded) return fail("\n" + portwall::to_string(loaded.error()), portwall::kExitBadInput);
+    if (json) {
+      std::cout << nlohmann::json{{"ok", true}, {"file", file}, {"rules", loaded->rules.size()}}
+                << "\n";
+    } else {
+      std::printf("%s: ok, %zu rule(s)\n", file.c_str(), loaded->rules.size());
+    }
+    return 0;
+  }
+
+  nlohmann::json result;
+  const char* command = *status ? "status" : *reload ? "reload" : "";
+  if (int code = ask(socket, {{"command", command}}, &result); code != 0) return code;
+  if (json) {
+    std::cout << result.dump() << "\n";
+    return 0;
+  }
+  if (*reload) {
+    std::printf("Rules reloaded: %zu rule(s)\n", result["rules"].size());
+    return 0;
+  }
+  const portwall::StatusStyle style = style_word == "numbered"  ? portwall::StatusStyle::numbered
+                                      : style_word == "verbose" ? portwall::StatusStyle::verbose
+                                                                : portwall::StatusStyle::plain;
+  std::cout << portwall::render_status(result, style);
+  return 0;
+}

@@ -1,0 +1,81 @@
+#include "cli/status_view.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace portwall {
+namespace {
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+std::string where_to(const nlohmann::json& r) {
+  const std::string port = r.value("port", "any");
+  const std::string proto = r.value("proto", "any");
+  const std::string to = r.value("to", "any");
+  std::string text = to == "any" ? "" : to;
+  if (port != "any") {
+    if (!text.empty()) text += " ";
+    text += port + (proto != "any" ? "/" + proto : "");
+  } else if (proto != "any") {
+    text += (text.empty() ? "" : " ") + std::string("(") + proto + ")";
+  }
+  if (text.empty()) text = "Anywhere";
+  if (r.contains("interface")) text += " on " + r["interface"].get<std::string>();
+  return text;
+}
+
+std::string where_from(const nlohmann::json& r) {
+  const std::string from = r.value("from", "any");
+  std::string text = from == "any" ? "Anywhere" : from;
+  if (r.contains("from_port")) text += " port " + r["from_port"].get<std::string>();
+  return text;
+}
+
+}  // namespace
+
+std::string render_status(const nlohmann::json& s, StatusStyle style) {
+  std::string out = fmt::format("Status: active ({})\n", s.value("mode", "enforce"));
+  if (style == StatusStyle::verbose) {
+    const auto& d = s["defaults"];
+    out += fmt::format("Default: {} (incoming), {} (outgoing)\n", d.value("incoming", "?"),
+                       d.value("outgoing", "?"));
+    out += fmt::format("Backend: {}, queues {}\n", s.value("backend", "?"), s["queues"].dump());
+    out += fmt::format("Rules: {}\n", s.value("rules_file", "?"));
+  }
+  const auto& rules = s["rules"];
+  if (!rules.empty()) {
+    const char* pad = style == StatusStyle::numbered ? "     " : "";
+    out += fmt::format("\n{}{:<27}{:<12}{}\n", pad, "To", "Action", "From");
+    out += fmt::format("{}{:<27}{:<12}{}\n", pad, "--", "------", "----");
+    for (const auto& r : rules) {
+      const std::string number =
+          style == StatusStyle::numbered ? fmt::format("[{:2}] ", r.value("number", 0)) : "";
+      std::string action = upper(r.value("action", "?"));
+      action += r.value("direction", "in") == "out" ? " OUT" : " IN";
+      std::string line =
+          fmt::format("{}{:<27}{:<12}{}", number, where_to(r), action, where_from(r));
+      if (style == StatusStyle::verbose) {
+        line += fmt::format("  ({} pkts, {} bytes)", r.value("packets", 0), r.value("bytes", 0));
+      }
+      if (!r.value("comment", "").empty()) line += "  # " + r.value("comment", "");
+      out += line + "\n";
+    }
+  }
+  const auto& c = s["counters"];
+  const auto& ct = s["conntrack"];
+  out += fmt::format("\nConnections: {} of {}\n", ct.value("entries", 0), ct.value("max", 0));
+  out += fmt::format("Packets: {} accepted, {} dropped, {} rejected", c.value("accepted", 0),
+                     c.value("dropped", 0), c.value("rejected", 0));
+  if (c.contains("uninspected") && c["uninspected"].is_number()) {
+    out += fmt::format(", {} uninspected", c["uninspected"].get<std::uint64_t>());
+  }
+  out += "\n";
+  return out;
+}
+
+}  // namespace portwall

@@ -1,0 +1,14 @@
+// status_view.h — `portwall status` as a person reads it, from the daemon's status JSON,
+// laid out as ufw's `status` so that an administrator's eye finds the same columns.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace portwall {
+
+enum class StatusStyle { plain, numbered, verbose };
+
+std::string render_status(const nlohmann::json& status, StatusStyle style);
+
+}  // namespace portwall

@@ -1,0 +1,94 @@
+// conn_tracker.h — connection tracking for one queue thread: which flow a packet belongs to,
+// what that does to the flow's state, and the table's bound. In the spirit of the kernel's
+// nf_conntrack (see shared/CONNTRACK-NOTES.md); differences are documented where they are.
+// Not thread-safe: one owner. Time is passed in; nothing here reads a clock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "clock/clock.h"
+#include "conntrack/flow.h"
+#include "packet/packet_view.h"
+
+namespace portwall {
+
+struct ConntrackLimits {
+  std::uint32_t max_entries = 262144;
+  // TCP per-state timeouts (kernel defaults, CONNTRACK-NOTES §1.4).
+  Duration tcp_syn_sent = std::chrono::seconds(120);
+  Duration tcp_syn_recv = std::chrono::seconds(60);
+  Duration tcp_established = std::chrono::seconds(432000);
+  Duration tcp_fin_wait = std::chrono::seconds(120);
+  Duration tcp_close_wait = std::chrono::seconds(60);
+  Duration tcp_last_ack = std::chrono::seconds(30);
+  Duration tcp_time_wait = std::chrono::seconds(120);
+  Duration tcp_close = std::chrono::seconds(10);
+  Duration tcp_unacked = std::chrono::seconds(300);  // cap for picked-up flows until a reply
+  Duration udp_unreplied = std::chrono::seconds(30);
+  Duration udp_replied = std::chrono::seconds(120);
+  Duration icmp = std::chrono::seconds(30);
+  Duration generic = std::chrono::seconds(600);
+};
+
+// What tracking says about a packet, before any rule is consulted.
+enum class TrackState : std::uint8_t {
+  new_flow,     // no flow; the packet may open one (TCP SYN, UDP, ICMP echo request, other L4)
+  no_flow,      // no flow, and this packet cannot open one outside pickup (TCP bare ACK, FIN, RST)
+  established,  // belongs to a tracked flow; state advanced (or ignored, as the kernel's sIG)
+  related,      // an ICMP error quoting a tracked flow (outer destination = quoted source)
+  invalid,      // invalid flags (tcp_valid_flags), or a transition the state table marks sIV
+};
+const char* to_string(TrackState state);
+
+struct TrackResult {
+  TrackState state = TrackState::new_flow;
+  Flow* flow = nullptr;  // set for established and related, except when the packet ended it
+  FlowDirection direction = FlowDirection::original;
+};
+
+struct ConntrackStats {
+  std::uint64_t inserted = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t evicted = 0;  // unreplied flows removed to make room
+  std::uint64_t refused = 0;  // open() failed: table full of replied flows
+  std::uint64_t invalid = 0;  // packets tracked as invalid
+};
+
+class ConnTracker {
+ public:
+  explicit ConnTracker(ConntrackLimits limits);
+  ~ConnTracker();
+  ConnTracker(const ConnTracker&) = delete;
+  ConnTracker& operator=(const ConnTracker&) = delete;
+
+  // Classifies the packet and, when it belongs to a flow, advances that flow (state, timeout,
+  // counters). An expired flow counts as absent. Does not create flows.
+  TrackResult track(const PacketView& packet, Timestamp now);
+
+  // Starts tracking the flow `packet` opens (after the policy accepted it). When the table is
+  // full, evicts the oldest unreplied flow first; returns nullptr when every flow has replied.
+  // `picked_up`: a mid-stream TCP flow adopted during the pickup grace (kernel's loose pickup:
+  // the state is ESTABLISHED, timeout capped at tcp_unacked until a reply is seen).
+  Flow* open(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
+             bool picked_up = false);
+
+  // Removes flows whose timeout has passed; examines at most `budget` flows per call so that
+  // the packet thread can call it between batches.
+  void expire(Timestamp now, std::size_t budget = 1024);
+
+  void clear();  // conntrack flush
+  std::size_t size() const;
+  std::uint32_t max_entries() const;
+  const ConntrackStats& stats() const;
+
+  // Visits every live flow (for `portwall conntrack list` and status). Not on the hot path.
+  void for_each(const std::function<void(const Flow&)>& visit) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace portwall

@@ -1,0 +1,62 @@
+// flow.h — one tracked connection: its key (in the direction of the packet that opened it),
+// its protocol state, its timeout, and its counters. Owned by the FlowTable of one queue thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+
+#include "clock/clock.h"
+#include "packet/ip_address.h"
+#include "packet/packet_view.h"
+
+namespace portwall {
+
+// original: the direction of the packet that opened the flow; reply: the other one.
+enum class FlowDirection : std::uint8_t { original = 0, reply = 1 };
+
+// The tuple of one direction. For ICMP echo, both ports hold the echo identifier.
+struct FlowKey {
+  std::uint8_t protocol = 0;
+  IpAddress src, dst;
+  std::uint16_t src_port = 0, dst_port = 0;
+
+  FlowKey reversed() const { return {protocol, dst, src, dst_port, src_port}; }
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+};
+
+struct FlowKeyHash {
+  std::size_t operator()(const FlowKey& key) const noexcept;
+};
+
+// The key of the flow a packet would open, in the packet's direction. ICMP echo requests and
+// replies are keyed by identifier; ICMP echo replies use the reversed key of their request.
+FlowKey flow_key_of(const PacketView& packet);
+
+// Kernel-style TCP states (nf_conntrack_proto_tcp.c); `none` is a flow being created.
+enum class TcpState : std::uint8_t {
+  none,
+  syn_sent,
+  syn_recv,
+  established,
+  fin_wait,
+  close_wait,
+  last_ack,
+  time_wait,
+  close,
+  syn_sent2
+};
+const char* to_string(TcpState state);
+
+struct Flow {
+  FlowKey key;                          // original direction
+  TcpState tcp_state = TcpState::none;  // TCP only
+  bool replied = false;                 // a packet was seen in the reply direction
+  bool assured = false;    // kernel's ASSURED: established both ways; never evicted first
+  bool picked_up = false;  // adopted mid-stream (pickup grace), not seen from its SYN
+  Timestamp created{}, last_seen{}, expires{};
+  std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection
+  std::uint32_t rule_number = 0;  // the rule that accepted the flow; 0: the default policy
+};
+
+}  // namespace portwall

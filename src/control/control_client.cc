@@ -1,0 +1,60 @@
+#include "control/control_client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace portwall {
+
+std::expected<nlohmann::json, ControlFailure> control_request(const std::string& socket_path,
+                                                              const nlohmann::json& request,
+                                                              int timeout_seconds) {
+  sockaddr_un addr{};
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    return std::unexpected(ControlFailure{"socket path too long: " + socket_path});
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return std::unexpected(ControlFailure{std::string("socket: ") + std::strerror(errno)});
+  timeval timeout{timeout_seconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  auto fail = [&](const std::string& what) {
+    const std::string err = what + ": " + std::strerror(errno);
+    close(fd);
+    return std::unexpected(ControlFailure{err});
+  };
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    return fail("cannot connect to " + socket_path + " (is portwalld running?)");
+  }
+  const std::string line = request.dump() + "\n";
+  std::size_t sent = 0;
+  while (sent < line.size()) {
+    const ssize_t n = send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("cannot send to " + socket_path);
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string reply;
+  char chunk[8192];
+  while (reply.find('\n') == std::string::npos) {
+    const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("no answer from " + socket_path);
+    if (n == 0) break;
+    reply.append(chunk, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  nlohmann::json parsed = nlohmann::json::parse(reply, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return std::unexpected(ControlFailure{"the daemon's answer is not JSON: " + reply});
+  }
+  return parsed;
+}
+
+}  // namespace portwall

@@ -1,0 +1,226 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "control/control_protocol.h"
+#include "rules/rule_loader.h"
+
+namespace portwall {
+namespace {
+
+void say(const std::string& line) {
+  std::fprintf(stderr, "portwalld: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+ConntrackLimits limits_of(const ConntrackSection& c) {
+  ConntrackLimits l;
+  l.max_entries = c.max_entries;
+  l.tcp_established = c.tcp_established_timeout;
+  l.udp_unreplied = c.udp_timeout;
+  return l;
+}
+
+std::expected<void, std::string> check_queues(const std::vector<std::uint16_t>& queues) {
+  for (std::size_t i = 1; i < queues.size(); ++i) {
+    if (queues[i] != queues[i - 1] + 1) {
+      return std::unexpected(
+          std::string("[daemon] queues must be consecutive numbers in ascending order, e.g. "
+                      "[100, 101]: the kernel balances flows over a range"));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths) {
+  auto config = load_config(paths.config);
+  if (!config) return std::unexpected(to_string(config.error()));
+  LoadedPolicy loaded;
+  loaded.config = std::move(*config);
+  if (!paths.socket_override.empty()) loaded.config.daemon.socket = paths.socket_override;
+  loaded.rules_file =
+      paths.rules_override.empty() ? loaded.config.daemon.rules : paths.rules_override;
+  loaded.rules_dir =
+      loaded.config.daemon.rules_dir.empty()
+          ? (std::filesystem::path(loaded.rules_file).parent_path() / "rules.d").string()
+          : loaded.config.daemon.rules_dir;
+  auto rules = load_rules(loaded.rules_file, loaded.rules_dir);
+  if (!rules) return std::unexpected(to_string(rules.error()));
+  loaded.rules = std::move(*rules);
+  if (!loaded.rules.has_defaults && loaded.config.has_defaults) {
+    loaded.rules.defaults = loaded.config.defaults;
+  }
+  if (auto ok = check_queues(loaded.config.daemon.queues); !ok) {
+    return std::unexpected(paths.config + ": " + ok.error());
+  }
+  return loaded;
+}
+
+Daemon::~Daemon() { shutdown(); }
+
+std::shared_ptr<const PolicySnapshot> Daemon::snapshot() const {
+  std::lock_guard<std::mutex> lock(policy_mutex_);
+  return policy_;
+}
+
+std::expected<void, std::string> Daemon::start() {
+  started_ = clock_.now();
+  const Config& cfg = loaded_.config;
+  mode_ = cfg.daemon.mode;
+  policy_ = std::make_shared<const PolicySnapshot>(loaded_.rules);
+
+  auto decisions = DecisionLog::open(cfg.log.file, cfg.log.format);
+  if (!decisions) return std::unexpected(decisions.error());
+  decision_log_ = std::move(*decisions);
+  auto audit = AuditLog::open(cfg.log.audit_file);
+  if (!audit) return std::unexpected(audit.error());
+  audit_log_ = std::move(*audit);
+
+  DiversionSpec spec;
+  spec.queues = cfg.daemon.queues;
+  spec.bypass = cfg.daemon.fail_open;
+
+  // Bind every queue before the diversion rules exist, so that no packet meets an empty queue.
+  EngineOptions options;
+  options.conntrack = limits_of(cfg.conntrack);
+  options.conntrack.max_entries = std::max<std::uint32_t>(
+      16, cfg.conntrack.max_entries / static_cast<std::uint32_t>(cfg.daemon.queues.size()));
+  options.pickup_until = started_ + cfg.conntrack.pickup_grace;
+  const std::uint32_t lines =
+      cfg.log.max_lines_per_second == 0
+          ? 0
+          : std::max<std::uint32_t>(1, cfg.log.max_lines_per_second / cfg.daemon.queues.size());
+  NfQueueOptions qopts;
+  qopts.fail_open = cfg.daemon.fail_open;
+  qopts.reject_mark = spec.reject_mark;
+  for (std::uint16_t number : cfg.daemon.queues) {
+    auto queue = NfQueue::open(number, qopts);
+    if (!queue) return std::unexpected(queue.error());
+    workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_, options, mode_,
+                                                     lines, decision_log_.get(), clock_));
+  }
+  for (auto& w : workers_) w->start();
+
+  std::string fallback;
+  diversion_ = choose_diversion(cfg.daemon.backend, spec, &fallback);
+  if (!fallback.empty()) say("backend auto: using iptables: " + fallback);
+  if (auto ok = diversion_->install(spec); !ok) {
+    return std::unexpected(std::string(diversion_->name()) + ": " + ok.error());
+  }
+  diversion_installed_ = true;
+  say(std::string("diverting to queue(s) ") + std::to_string(spec.queues.front()) +
+      (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
+      diversion_->name() + ", " + std::to_string(loaded_.rules.rules.size()) + " rule(s)");
+
+  auto control = ControlServer::start(
+      cfg.daemon.socket, [this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
+  if (!control) return std::unexpected(control.error());
+  control_ = std::move(*control);
+  audit_log_->record(
+      static_cast<long>(getuid()), "start", "ok",
+      std::to_string(loaded_.rules.rules.size()) + " rules from " + loaded_.rules_file);
+  return {};
+}
+
+void Daemon::shutdown() {
+  control_.reset();
+  // Remove the diversion first: packets then stop coming rather than meeting a closed queue.
+  if (diversion_installed_) {
+    if (auto ok = diversion_->remove(); !ok) say("removing diversion rules: " + ok.error());
+    diversion_installed_ = false;
+  }
+  for (auto& w : workers_) w->stop();
+  workers_.clear();
+  decision_log_.reset();
+}
+
+std::expected<void, std::string> Daemon::reload(long uid, const char* origin) {
+  std::lock_guard<std::mutex> serialized(reload_mutex_);
+  sd_notify(0, "RELOADING=1");
+  auto fresh = load_policy(paths_);
+  if (!fresh) {
+    // A broken file never replaces working rules: the old set stays in force.
+    say("reload refused, previous rules stay in force:\n" + fresh.error());
+    audit_log_->record(uid, origin, "refused", fresh.error());
+    sd_notify(0, "READY=1");
+    return std::unexpected(fresh.error());
+  }
+  if (fresh->config.daemon.queues != loaded_.config.daemon.queues ||
+      fresh->config.daemon.backend != loaded_.config.daemon.backend ||
+      fresh->config.daemon.socket != loaded_.config.daemon.socket) {
+    say("reload: queues, backend and socket changes take effect at the next restart");
+  }
+  auto next = std::make_shared<const PolicySnapshot>(fresh->rules);
+  {
+    std::lock_guard<std::mutex> lock(policy_mutex_);
+    policy_ = next;
+    mode_ = fresh->config.daemon.mode;
+  }
+  decision_log_->set_format(fresh->config.log.format);
+  for (auto& w : workers_) w->set_policy(next, fresh->config.daemon.mode);
+  const std::size_t count = fresh->rules.rules.size();
+  loaded_.rules = std::move(fresh->rules);
+  say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
+  audit_log_->record(uid, origin, "ok", std::to_string(count) + " rules from " + fresh->rules_file);
+  sd_notify(0, "READY=1");
+  return {};
+}
+
+int Daemon::run() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGUSR1, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  sigaddset(&signals, SIGPIPE);
+  // Blocked before any thread starts, so that only this thread takes them (sigtimedwait).
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto loaded = load_policy(paths_);
+  if (!loaded) {
+    say(loaded.error());
+    return 78;  // EX_CONFIG: systemd's RestartPreventExitStatus keeps this from looping
+  }
+  loaded_ = std::move(*loaded);
+  if (auto ok = start(); !ok) {
+    say("cannot start: " + ok.error());
+    shutdown();
+    return 1;
+  }
+  sd_notify(0, "READY=1");
+  say("ready; control socket " + loaded_.config.daemon.socket);
+
+  for (;;) {
+    timespec tick{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) (void)reload(static_cast<long>(getuid()), "reload(SIGHUP)");
+    if (sig == SIGUSR1) {
+      decision_log_->reopen();
+      audit_log_->reopen();
+    }
+    bool failed = false;
+    for (auto& w : workers_) {
+      if (w->failed()) {
+        say("queue " + std::to_string(w->queue_number()) + " failed: " + w->failure());
+        failed = true;
+      }
+    }
+    if (failed) {
+      shutdown();
+      return 1;
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  audit_log_->record(static_cast<long>(getuid()), "stop", "ok", "signal");
+  shutdown();
+  say("stopped; diversion rules removed");
+  return 0;
+}
+
+}  // namespace portwall

@@ -1,0 +1,70 @@
+// daemon.h — portwalld's wiring: configuration and rules in, queue threads, the diversion
+// rules, the logs and the control socket up, signals handled until SIGTERM, everything torn
+// down in reverse. Owns every long-lived object of the process.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "audit/decision_log.h"
+#include "clock/clock.h"
+#include "control/control_server.h"
+#include "daemon/queue_worker.h"
+#include "netfilter/diversion.h"
+#include "rules/config.h"
+
+namespace portwall {
+
+struct DaemonPaths {
+  std::string config;
+  std::string rules_override;   // --rules
+  std::string socket_override;  // --socket
+};
+
+// Loads the configuration and the rules named by `paths` (command line over config file).
+struct LoadedPolicy {
+  Config config;
+  RuleSet rules;
+  std::string rules_file, rules_dir;
+};
+std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths);
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonPaths paths) : paths_(std::move(paths)) {}
+  ~Daemon();
+
+  // Runs until SIGTERM/SIGINT; the process exit code.
+  int run();
+
+ private:
+  std::expected<void, std::string> start();
+  void shutdown();
+  // Loads and swaps in the rules; on error the old rules stay in force and the error is returned.
+  std::expected<void, std::string> reload(long uid, const char* origin);
+  nlohmann::json handle(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json status_json();
+  std::shared_ptr<const PolicySnapshot> snapshot() const;
+
+  DaemonPaths paths_;
+  LoadedPolicy loaded_;
+  SteadyClock clock_;
+  Timestamp started_{};
+
+  std::mutex reload_mutex_;  // SIGHUP and the control socket may both reload
+  mutable std::mutex policy_mutex_;
+  std::shared_ptr<const PolicySnapshot> policy_;
+  Mode mode_ = Mode::enforce;
+
+  std::unique_ptr<DecisionLog> decision_log_;
+  std::unique_ptr<AuditLog> audit_log_;
+  std::vector<std::unique_ptr<QueueWorker>> workers_;
+  std::unique_ptr<Diversion> diversion_;
+  bool diversion_installed_ = false;
+  std::unique_ptr<ControlServer> control_;
+};
+
+}  // namespace portwall

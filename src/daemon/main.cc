@@ -1,0 +1,37 @@
+// main.cc — portwalld's command line (DESIGN.md "The daemon"):
+//   portwalld --config FILE [--rules FILE] [--socket PATH] [--check]
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "daemon/daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"portwalld: stateful port firewall daemon (NFQUEUE)", "portwalld"};
+  portwall::DaemonPaths paths;
+  paths.config = "/etc/portwall/portwall.toml";
+  bool check = false;
+  app.add_option("--config", paths.config, "configuration file")->capture_default_str();
+  app.add_option("--rules", paths.rules_override, "rules file (overrides [daemon] rules)");
+  app.add_option("--socket", paths.socket_override, "control socket (overrides [daemon] socket)");
+  app.add_flag("--check", check, "validate the configuration and rules, then exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (check) {
+    auto loaded = portwall::load_policy(paths);
+    if (!loaded) {
+      std::fprintf(stderr, "%s\n", loaded.error().c_str());
+      return 1;
+    }
+    std::printf("%s: ok, %zu rule(s) from %s\n", paths.config.c_str(), loaded->rules.rules.size(),
+                loaded->rules_file.c_str());
+    return 0;
+  }
+  portwall::Daemon daemon(paths);
+  return daemon.run();
+}

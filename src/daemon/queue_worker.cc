@@ -1,0 +1,140 @@
+#include "daemon/queue_worker.h"
+
+#include <linux/netfilter.h>
+
+#include <cstring>
+
+namespace portwall {
+
+QueueWorker::QueueWorker(std::unique_ptr<NfQueue> queue,
+                         std::shared_ptr<const PolicySnapshot> policy, EngineOptions options,
+                         Mode mode, std::uint32_t log_lines_per_second, DecisionLog* log,
+                         const Clock& clock)
+    : queue_(std::move(queue)),
+      engine_(std::move(policy), options),
+      mode_(mode),
+      limiter_(log_lines_per_second),
+      log_(log),
+      clock_(clock) {}
+
+QueueWorker::~QueueWorker() { stop(); }
+
+void QueueWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void QueueWorker::stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void QueueWorker::set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  pending_ = std::move(policy);
+  mode_.store(mode);
+  has_pending_.store(true, std::memory_order_release);
+}
+
+void QueueWorker::take_pending_policy() {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  engine_.set_policy(std::move(pending_));
+  has_pending_.store(false, std::memory_order_relaxed);
+  names_.clear();
+}
+
+std::string QueueWorker::failure() const {
+  std::lock_guard<std::mutex> lock(failure_mutex_);
+  return failure_;
+}
+
+WorkerFigures QueueWorker::figures() const {
+  const EngineCounters& c = engine_.counters();
+  WorkerFigures f;
+  f.received = c.received.load(std::memory_order_relaxed);
+  f.accepted = c.accepted.load(std::memory_order_relaxed);
+  f.dropped = c.dropped.load(std::memory_order_relaxed);
+  f.rejected = c.rejected.load(std::memory_order_relaxed);
+  f.malformed = c.malformed.load(std::memory_order_relaxed);
+  f.picked_up = c.picked_up.load(std::memory_order_relaxed);
+  f.table_full = c.table_full.load(std::memory_order_relaxed);
+  f.flows = flows_.load(std::memory_order_relaxed);
+  f.evicted = evicted_.load(std::memory_order_relaxed);
+  f.refused = refused_.load(std::memory_order_relaxed);
+  f.expired = expired_.load(std::memory_order_relaxed);
+  f.enobufs = enobufs_.load(std::memory_order_relaxed);
+  return f;
+}
+
+void QueueWorker::publish() {
+  const ConnTracker& ct = engine_.conntrack();
+  flows_.store(ct.size(), std::memory_order_relaxed);
+  evicted_.store(ct.stats().evicted, std::memory_order_relaxed);
+  refused_.store(ct.stats().refused, std::memory_order_relaxed);
+  expired_.store(ct.stats().expired, std::memory_order_relaxed);
+  enobufs_.store(queue_->enobufs(), std::memory_order_relaxed);
+}
+
+void QueueWorker::run() {
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
+    now_ = clock_.now();
+    auto handled = queue_->process(*this, 200);
+    if (!handled) {
+      std::lock_guard<std::mutex> lock(failure_mutex_);
+      failure_ = handled.error();
+      failed_.store(true);
+      return;
+    }
+    // Between batches: bounded housekeeping, never per packet.
+    engine_.conntrack().expire(clock_.now(), 256);
+    if (log_) log_->add_suppressed(limiter_.take_suppressed());
+    publish();
+  }
+}
+
+Verdict QueueWorker::on_packet(const QueuedPacket& q) {
+  const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
+  const std::string_view in = names_.name(q.in_ifindex);
+  const std::string_view out = names_.name(q.out_ifindex);
+  auto parsed = parse_packet(q.payload);
+  Decision d;
+  if (parsed) {
+    d = engine_.decide(*parsed, HookInfo{direction, in, out}, now_);
+  } else {
+    d = engine_.decide_malformed();
+  }
+  if (d.log && log_ && limiter_.allow(now_)) {
+    log_->submit(make_event(q, parsed ? &*parsed : nullptr, d, direction, in, out));
+  }
+  // Monitor mode: decide and log as in enforce mode, but let everything through.
+  if (mode_.load(std::memory_order_relaxed) == Mode::monitor) return Verdict::accept;
+  return d.verdict;
+}
+
+LogEvent QueueWorker::make_event(const QueuedPacket& q, const PacketView* p, const Decision& d,
+                                 Direction direction, std::string_view in,
+                                 std::string_view out) const {
+  LogEvent e;
+  e.unix_ms = unix_now_ms();
+  e.decision = d;
+  e.direction = direction;
+  std::memcpy(e.in_interface, in.data(), std::min(in.size(), sizeof e.in_interface - 1));
+  std::memcpy(e.out_interface, out.data(), std::min(out.size(), sizeof e.out_interface - 1));
+  e.length = q.wire_length;
+  if (!p) {
+    e.malformed = true;
+    return e;
+  }
+  e.src = p->src;
+  e.dst = p->dst;
+  e.protocol = p->protocol;
+  e.src_port = p->src_port;
+  e.dst_port = p->dst_port;
+  e.tcp_flags = p->tcp_flags;
+  e.icmp_type = p->icmp_type;
+  e.icmp_code = p->icmp_code;
+  e.length = p->ip_length;
+  return e;
+}
+
+}  // namespace portwall

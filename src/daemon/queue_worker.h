@@ -1,0 +1,78 @@
+// queue_worker.h — one queue thread: its NFQUEUE socket, its Engine (and so its own connection
+// table), its log rate limiter. Other threads talk to it only through set_policy() and the
+// published figures; the hot path takes no lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "audit/decision_log.h"
+#include "audit/log_rate_limiter.h"
+#include "clock/clock.h"
+#include "netfilter/interface_names.h"
+#include "netfilter/nfqueue.h"
+#include "policy/engine.h"
+#include "rules/config.h"
+
+namespace portwall {
+
+struct WorkerFigures {
+  std::uint64_t received = 0, accepted = 0, dropped = 0, rejected = 0, malformed = 0;
+  std::uint64_t picked_up = 0, table_full = 0;
+  std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
+  std::uint64_t enobufs = 0;
+};
+
+class QueueWorker final : private PacketHandler {
+ public:
+  QueueWorker(std::unique_ptr<NfQueue> queue, std::shared_ptr<const PolicySnapshot> policy,
+              EngineOptions options, Mode mode, std::uint32_t log_lines_per_second,
+              DecisionLog* log, const Clock& clock);
+  ~QueueWorker();  // stops and joins the thread
+
+  void start();
+  void stop();
+  // Takes effect between two batches; connection state is kept.
+  void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
+  WorkerFigures figures() const;
+  std::uint16_t queue_number() const { return queue_->number(); }
+  // Set when the queue socket failed for good; the daemon then stops.
+  bool failed() const { return failed_.load(); }
+  std::string failure() const;
+
+ private:
+  Verdict on_packet(const QueuedPacket& packet) override;
+  void run();
+  void take_pending_policy();
+  void publish();
+  LogEvent make_event(const QueuedPacket& q, const PacketView* p, const Decision& d,
+                      Direction direction, std::string_view in, std::string_view out) const;
+
+  std::unique_ptr<NfQueue> queue_;
+  Engine engine_;
+  std::atomic<Mode> mode_;
+  LogRateLimiter limiter_;
+  DecisionLog* log_;
+  const Clock& clock_;
+  InterfaceNames names_;
+  Timestamp now_{};
+
+  std::mutex pending_mutex_;
+  std::shared_ptr<const PolicySnapshot> pending_;
+  std::atomic<bool> has_pending_{false};
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  mutable std::mutex failure_mutex_;
+  std::string failure_;
+  std::thread thread_;
+
+  // Published after every batch for status (the Engine itself is touched by this thread only).
+  std::atomic<std::uint64_t> flows_{0}, evicted_{0}, refused_{0}, expired_{0}, enobufs_{0};
+};
+
+}  // namespace portwall

@@ -1,0 +1,90 @@
+// status_report.cc — the daemon's answers on the control socket: `status` (DESIGN.md's JSON)
+// and `reload`. Reads only published figures and the immutable rule snapshot.
+#include "control/control_protocol.h"
+#include "daemon/daemon.h"
+
+namespace portwall {
+namespace {
+
+nlohmann::json rule_json(const Rule& rule, std::uint32_t number, const PolicySnapshot& policy) {
+  const RuleHits& hits = policy.hits(number);
+  nlohmann::json j = {{"number", number},
+                      {"action", to_string(rule.action)},
+                      {"direction", to_string(rule.direction)},
+                      {"proto", to_string(rule.proto)},
+                      {"from", rule.from_text},
+                      {"to", rule.to_text},
+                      {"port", rule.port_text.empty() ? "any" : rule.port_text},
+                      {"comment", rule.comment},
+                      {"packets", hits.packets.load(std::memory_order_relaxed)},
+                      {"bytes", hits.bytes.load(std::memory_order_relaxed)}};
+  if (!rule.from_port_text.empty()) j["from_port"] = rule.from_port_text;
+  if (!rule.interface.empty()) j["interface"] = rule.interface;
+  if (rule.log) j["log"] = true;
+  j["origin"] = rule.origin.file + ":" + std::to_string(rule.origin.line);
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json Daemon::status_json() {
+  const std::shared_ptr<const PolicySnapshot> policy = snapshot();
+  const RuleSet& rules = policy->rule_set();
+  nlohmann::json j;
+  j["mode"] = mode_ == Mode::monitor ? "monitor" : "enforce";
+  j["defaults"] = {{"incoming", to_string(rules.defaults.incoming)},
+                   {"outgoing", to_string(rules.defaults.outgoing)}};
+  j["rules"] = nlohmann::json::array();
+  for (std::size_t i = 0; i < rules.rules.size(); ++i) {
+    j["rules"].push_back(rule_json(rules.rules[i], static_cast<std::uint32_t>(i + 1), *policy));
+  }
+  WorkerFigures sum;
+  for (const auto& w : workers_) {
+    const WorkerFigures f = w->figures();
+    sum.received += f.received;
+    sum.accepted += f.accepted;
+    sum.dropped += f.dropped;
+    sum.rejected += f.rejected;
+    sum.malformed += f.malformed;
+    sum.picked_up += f.picked_up;
+    sum.table_full += f.table_full;
+    sum.flows += f.flows;
+    sum.evicted += f.evicted;
+    sum.refused += f.refused;
+    sum.expired += f.expired;
+    sum.enobufs += f.enobufs;
+  }
+  j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},
+                    {"evicted", sum.evicted}, {"refused", sum.refused},
+                    {"expired", sum.expired}, {"picked_up", sum.picked_up}};
+  j["counters"] = {{"received", sum.received},    {"accepted", sum.accepted},
+                   {"dropped", sum.dropped},      {"rejected", sum.rejected},
+                   {"malformed", sum.malformed},  {"table_full", sum.table_full},
+                   {"lost_messages", sum.enobufs}};
+  // Fail-open is never silent: what the kernel's queue rules counted minus what we received.
+  if (auto queued = diversion_->queued_packets(); queued) {
+    j["counters"]["uninspected"] = *queued > sum.received ? *queued - sum.received : 0;
+  } else {
+    j["counters"]["uninspected"] = nullptr;
+  }
+  const DecisionLogStats log = decision_log_->stats();
+  j["log"] = {{"written", log.written}, {"lost", log.lost}, {"suppressed", log.suppressed}};
+  j["backend"] = diversion_->name();
+  j["queues"] = loaded_.config.daemon.queues;
+  j["rules_file"] = loaded_.rules_file;
+  return j;
+}
+
+nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
+  const std::string command = request["command"].get<std::string>();
+  if (command == "status") return ok_response(status_json());
+  if (command == "reload") {
+    if (auto ok = reload(static_cast<long>(peer.uid), "reload"); !ok) {
+      return error_response("reload refused, the previous rules stay in force:\n" + ok.error());
+    }
+    return ok_response(status_json());
+  }
+  return error_response("unknown command '" + command + "'");
+}
+
+}  // namespace portwall

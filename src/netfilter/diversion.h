@@ -1,0 +1,52 @@
+// diversion.h — the kernel rules that divert packets to portwall's queues, behind one
+// interface with two backends: iptables/ip6tables (portwall's own chains hooked from INPUT
+// and OUTPUT) and nftables (portwall's own `table inet portwall`). Either touches only what it
+// owns: it never flushes anyone else's rules. Each is installed in the network namespace the
+// daemon runs in.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rules/config.h"
+
+namespace portwall {
+
+struct DiversionSpec {
+  std::vector<std::uint16_t> queues;       // consecutive numbers: one or a --queue-balance range
+  bool bypass = true;                      // --queue-bypass: nobody listening -> accept
+  std::uint32_t reject_mark = 0x00800000;  // packets repeated with this mark bit are rejected
+};
+
+class Diversion {
+ public:
+  virtual ~Diversion() = default;
+  virtual const char* name() const = 0;
+  // Installs the rules, replacing leftovers of an earlier run (a crash) in one step.
+  virtual std::expected<void, std::string> install(const DiversionSpec& spec) = 0;
+  // Removes exactly what install() added. Idempotent.
+  virtual std::expected<void, std::string> remove() = 0;
+  // Packets the queue rules have sent toward the queues (IPv4 + IPv6, in + out), from the
+  // kernel's own rule counters: what the daemon did not receive of these passed uninspected.
+  virtual std::expected<std::uint64_t, std::string> queued_packets() = 0;
+};
+
+std::unique_ptr<Diversion> make_iptables_diversion();
+// What the backends load, exposed so that tests can pin the exact rules.
+std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec);
+std::string nftables_table_text(const DiversionSpec& spec);
+std::unique_ptr<Diversion> make_nftables_diversion();
+
+// For nftables: would the kernel accept the rules (nft's queue statement needs
+// CONFIG_NFT_QUEUE)? The error, if not.
+std::expected<void, std::string> nftables_supported(const DiversionSpec& spec);
+
+// Picks the backend: `automatic` prefers nftables where the kernel supports its queue
+// statement, else iptables; `fallback_reason` then says why nftables was not used.
+std::unique_ptr<Diversion> choose_diversion(Backend backend, const DiversionSpec& spec,
+                                            std::string* fallback_reason);
+
+}  // namespace portwall

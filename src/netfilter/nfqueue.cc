@@ -1,0 +1,179 @@
+#include "netfilter/nfqueue.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace portwall {
+namespace {
+
+// A verdict message: header, nfgenmsg, NFQA_VERDICT_HDR, NFQA_MARK, with room to spare.
+constexpr std::size_t kVerdictSpace = 128;
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+struct Parsed {
+  QueuedPacket packet;
+  bool ok = false;
+};
+
+int on_message(const nlmsghdr* nlh, void* data) {
+  auto* out = static_cast<Parsed*>(data);
+  nlattr* attr[NFQA_MAX + 1] = {};
+  if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return MNL_CB_OK;
+  auto* ph = static_cast<nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+  QueuedPacket& p = out->packet;
+  p.id = ntohl(ph->packet_id);
+  p.hook = ph->hook;
+  if (attr[NFQA_PAYLOAD]) {
+    p.payload = {static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                 mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
+  }
+  p.wire_length = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]))
+                                     : static_cast<std::uint32_t>(p.payload.size());
+  p.in_ifindex = attr[NFQA_IFINDEX_INDEV] ? ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV])) : 0;
+  p.out_ifindex =
+      attr[NFQA_IFINDEX_OUTDEV] ? ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV])) : 0;
+  p.mark = attr[NFQA_MARK] ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK])) : 0;
+  p.skb_info = attr[NFQA_SKB_INFO] ? ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO])) : 0;
+  out->ok = true;
+  return MNL_CB_OK;
+}
+
+}  // namespace
+
+NfQueue::NfQueue(std::uint16_t number, const NfQueueOptions& options)
+    : number_(number),
+      options_(options),
+      buffer_size_(options.copy_range + MNL_SOCKET_BUFFER_SIZE),
+      receive_buffers_(buffer_size_ * options.batch),
+      verdicts_(kVerdictSpace * options.batch) {}
+
+NfQueue::~NfQueue() {
+  if (socket_) mnl_socket_close(socket_);
+}
+
+std::expected<std::unique_ptr<NfQueue>, std::string> NfQueue::open(std::uint16_t number,
+                                                                   const NfQueueOptions& options) {
+  std::unique_ptr<NfQueue> q(new NfQueue(number, options));
+  q->socket_ = mnl_socket_open(NETLINK_NETFILTER);
+  if (!q->socket_) return std::unexpected(errno_text("mnl_socket_open"));
+  if (mnl_socket_bind(q->socket_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    return std::unexpected(errno_text("mnl_socket_bind"));
+  }
+  q->port_id_ = mnl_socket_get_portid(q->socket_);
+  if (auto ok = q->configure(); !ok) return std::unexpected(ok.error());
+  return q;
+}
+
+std::expected<void, std::string> NfQueue::configure() {
+  char buf[1024];
+  const std::string where = "queue " + std::to_string(number_) + ": ";
+
+  nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
+  nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  if (mnl_socket_sendto(socket_, nlh, nlh->nlmsg_len) < 0) {
+    return std::unexpected(where + errno_text("bind"));
+  }
+  // The bind is acknowledged; an error here means another process owns the queue.
+  int n = static_cast<int>(mnl_socket_recvfrom(socket_, buf, sizeof buf));
+  if (n < 0 || mnl_cb_run(buf, n, 0, port_id_, nullptr, nullptr) < 0) {
+    return std::unexpected(where + errno_text("bind (is another portwalld using this queue?)"));
+  }
+
+  nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
+  nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, static_cast<int>(options_.copy_range));
+  nfq_nlmsg_cfg_put_qmaxlen(nlh, options_.max_length);
+  std::uint32_t flags = NFQA_CFG_F_GSO | (options_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
+  mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+  mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+  if (mnl_socket_sendto(socket_, nlh, nlh->nlmsg_len) < 0) {
+    return std::unexpected(where + errno_text("configure"));
+  }
+
+  int on = 1;
+  mnl_socket_setsockopt(socket_, NETLINK_NO_ENOBUFS, &on, sizeof on);
+  int size = options_.receive_buffer;
+  const int fd = mnl_socket_get_fd(socket_);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);  // without CAP_NET_ADMIN
+  }
+  return {};
+}
+
+void NfQueue::add_verdict(std::uint32_t id, Verdict verdict, std::uint32_t mark) {
+  char* at = verdicts_.data() + verdict_bytes_;
+  nlmsghdr* nlh = nfq_nlmsg_put(at, NFQNL_MSG_VERDICT, number_);
+  if (verdict == Verdict::reject && options_.reject_mark) {
+    // Re-run the hook with the reject bit set: the diversion chain's REJECT rule answers with a
+    // TCP RST or ICMP port unreachable, as the kernel's REJECT target does.
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_REPEAT);
+    nfq_nlmsg_verdict_put_mark(nlh, mark | options_.reject_mark);
+  } else {
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id),
+                          verdict == Verdict::accept ? NF_ACCEPT : NF_DROP);
+  }
+  verdict_bytes_ += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+std::expected<void, std::string> NfQueue::flush_verdicts() {
+  if (verdict_bytes_ == 0) return {};
+  const ssize_t sent = mnl_socket_sendto(socket_, verdicts_.data(), verdict_bytes_);
+  verdict_bytes_ = 0;
+  if (sent < 0) return std::unexpected(errno_text("send verdicts"));
+  return {};
+}
+
+std::expected<std::size_t, std::string> NfQueue::process(PacketHandler& handler, int timeout_ms) {
+  const int fd = mnl_socket_get_fd(socket_);
+  pollfd pfd{fd, POLLIN, 0};
+  const int ready = poll(&pfd, 1, timeout_ms);
+  if (ready < 0) {
+    if (errno == EINTR) return 0;
+    return std::unexpected(errno_text("poll"));
+  }
+  if (ready == 0) return 0;
+
+  const unsigned batch = options_.batch;
+  mmsghdr msgs[64];
+  iovec iov[64];
+  const unsigned count = batch < 64 ? batch : 64;
+  for (unsigned i = 0; i < count; ++i) {
+    iov[i] = {receive_buffers_.data() + i * buffer_size_, buffer_size_};
+    msgs[i] = {};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int got = recvmmsg(fd, msgs, count, MSG_DONTWAIT, nullptr);
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EINTR) return 0;
+    if (errno == ENOBUFS) {
+      ++enobufs_;
+      return 0;
+    }
+    return std::unexpected(errno_text("recvmmsg"));
+  }
+  std::size_t handled = 0;
+  for (int i = 0; i < got; ++i) {
+    Parsed parsed;
+    mnl_cb_run(iov[i].iov_base, msgs[i].msg_len, 0, port_id_, on_message, &parsed);
+    if (!parsed.ok) continue;
+    ++received_;
+    ++handled;
+    const Verdict v = handler.on_packet(parsed.packet);
+    add_verdict(parsed.packet.id, v, parsed.packet.mark);
+  }
+  if (auto ok = flush_verdicts(); !ok) return std::unexpected(ok.error());
+  return handled;
+}
+
+}  // namespace portwall

@@ -1,0 +1,82 @@
+// nfqueue.h — one NFQUEUE queue, bound over libmnl with libnetfilter_queue's nfq_nlmsg_* API.
+// Owns its netlink socket; used by exactly one thread. Receives packets in batches (recvmmsg)
+// and sends the batch's verdicts in one sendto. Tuned as shared/NFQUEUE-NOTES.md measured:
+// large receive buffer and queue length, NETLINK_NO_ENOBUFS, GSO, bounded copy range.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "policy/decision.h"
+
+struct mnl_socket;
+
+namespace portwall {
+
+struct NfQueueOptions {
+  bool fail_open = true;  // NFQA_CFG_F_FAIL_OPEN: queue full -> accept (counted elsewhere)
+  std::uint32_t copy_range = 0xffff;  // bytes of each packet copied to userspace
+  std::uint32_t max_length = 16384;   // packets the kernel may hold for this queue
+  int receive_buffer = 16 << 20;      // SO_RCVBUFFORCE
+  std::uint32_t reject_mark = 0;      // mark bit that sends a packet to the REJECT rule
+  unsigned batch = 32;                // messages per recvmmsg
+};
+
+// One packet as the kernel queued it. `payload` points into the receive buffer and is valid
+// only during the handler call.
+struct QueuedPacket {
+  std::uint32_t id = 0;
+  std::uint8_t hook = 0;  // NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, ...
+  std::uint32_t in_ifindex = 0, out_ifindex = 0;
+  std::uint32_t mark = 0;
+  std::uint32_t wire_length = 0;  // NFQA_CAP_LEN when truncated, else payload size
+  std::uint32_t skb_info = 0;     // NFQA_SKB_* flags
+  std::span<const std::uint8_t> payload;
+};
+
+class PacketHandler {
+ public:
+  virtual ~PacketHandler() = default;
+  virtual Verdict on_packet(const QueuedPacket& packet) = 0;
+};
+
+class NfQueue {
+ public:
+  static std::expected<std::unique_ptr<NfQueue>, std::string> open(std::uint16_t number,
+                                                                   const NfQueueOptions& options);
+  ~NfQueue();
+  NfQueue(const NfQueue&) = delete;
+  NfQueue& operator=(const NfQueue&) = delete;
+
+  // Waits up to `timeout_ms` for packets, hands each to `handler`, and sends all verdicts.
+  // Returns the number of packets handled (0 on timeout). A lost-message error (ENOBUFS) is not
+  // fatal: the kernel has already applied fail-open or dropped; it is counted.
+  std::expected<std::size_t, std::string> process(PacketHandler& handler, int timeout_ms);
+
+  std::uint16_t number() const { return number_; }
+  std::uint64_t received() const { return received_; }
+  std::uint64_t enobufs() const { return enobufs_; }
+
+ private:
+  NfQueue(std::uint16_t number, const NfQueueOptions& options);
+  std::expected<void, std::string> configure();
+  void add_verdict(std::uint32_t id, Verdict verdict, std::uint32_t mark);
+  std::expected<void, std::string> flush_verdicts();
+
+  std::uint16_t number_;
+  NfQueueOptions options_;
+  mnl_socket* socket_ = nullptr;
+  unsigned port_id_ = 0;
+  std::size_t buffer_size_;
+  std::vector<char> receive_buffers_;  // batch * buffer_size_
+  std::vector<char> verdicts_;         // verdict messages of one batch
+  std::size_t verdict_bytes_ = 0;
+  std::uint64_t received_ = 0;
+  std::uint64_t enobufs_ = 0;
+};
+
+}  // namespace portwall

@@ -1,0 +1,37 @@
+#include "policy/decision.h"
+
+namespace portwall {
+
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::accept:
+      return "ACCEPT";
+    case Verdict::drop:
+      return "DROP";
+    case Verdict::reject:
+      return "REJECT";
+  }
+  return "?";
+}
+
+const char* to_string(Reason reason) {
+  switch (reason) {
+    case Reason::rule:
+      return "rule";
+    case Reason::default_policy:
+      return "default";
+    case Reason::state:
+      return "state";
+    case Reason::invalid:
+      return "invalid";
+    case Reason::scan_block:
+      return "scan-block";
+    case Reason::knock:
+      return "knock";
+    case Reason::rate_limit:
+      return "rate-limit";
+  }
+  return "?";
+}
+
+}  // namespace portwall

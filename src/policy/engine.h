@@ -1,0 +1,77 @@
+// engine.h — the decision for one packet: connection state first, then the rules, then the
+// default policy. One Engine per queue thread; it owns that thread's connection table.
+// Pure logic: time is passed in, nothing here touches the operating system. Not thread-safe,
+// except the counters, which other threads may read.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "clock/clock.h"
+#include "conntrack/conn_tracker.h"
+#include "packet/packet_parser.h"
+#include "policy/decision.h"
+#include "policy/policy_snapshot.h"
+#include "rules/rule.h"
+
+namespace portwall {
+
+// Where the packet was met: the hook's direction and the interfaces.
+struct HookInfo {
+  Direction direction = Direction::in;
+  std::string_view in_interface;   // LOCAL_IN: the receiving interface
+  std::string_view out_interface;  // LOCAL_OUT: the sending interface (may be empty)
+};
+
+struct EngineOptions {
+  ConntrackLimits conntrack;
+  // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
+  // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
+  Timestamp pickup_until{};
+};
+
+// Verdict counters of one engine. Relaxed atomics: written by the queue thread only.
+struct EngineCounters {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> malformed{0};   // the parser rejected the bytes
+  std::atomic<std::uint64_t> picked_up{0};   // mid-stream flows adopted
+  std::atomic<std::uint64_t> table_full{0};  // new flows dropped: no room in the table
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions options);
+
+  // The decision for a parsed packet. Advances connection state; counts the verdict.
+  Decision decide(const PacketView& packet, const HookInfo& hook, Timestamp now);
+  // The decision for bytes the parser rejected: dropped as invalid, counted.
+  Decision decide_malformed();
+
+  // Takes a new rule generation. Connection state is kept: established flows stay up.
+  void set_policy(std::shared_ptr<const PolicySnapshot> policy) { policy_ = std::move(policy); }
+  const PolicySnapshot& policy() const { return *policy_; }
+
+  ConnTracker& conntrack() { return conntrack_; }
+  const ConnTracker& conntrack() const { return conntrack_; }
+  const EngineCounters& counters() const { return counters_; }
+
+ private:
+  Decision judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);
+  Decision count(Decision decision);
+
+  std::shared_ptr<const PolicySnapshot> policy_;
+  EngineOptions options_;
+  ConnTracker conntrack_;
+  EngineCounters counters_;
+};
+
+// True for the ICMPv6 messages IPv6 cannot live without (neighbour and router discovery,
+// RFC 4861), which portwall accepts whatever the defaults say, as ufw's before6.rules do.
+bool is_neighbour_discovery(const PacketView& packet);
+
+}  // namespace portwall

@@ -1,0 +1,42 @@
+// policy_snapshot.h — one generation of the compiled rules plus its hit counters.
+// Immutable rules, shared by every queue thread through std::shared_ptr<const ...>; a reload
+// builds a new snapshot and swaps it whole, so no thread ever sees half a rule set.
+// Counters are relaxed atomics: several queue threads add to them, `status` reads them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "rules/classifier.h"
+
+namespace portwall {
+
+struct RuleHits {
+  std::atomic<std::uint64_t> packets{0};
+  std::atomic<std::uint64_t> bytes{0};
+};
+
+class PolicySnapshot {
+ public:
+  explicit PolicySnapshot(RuleSet rules)
+      : classifier_(std::move(rules)),
+        hits_(std::make_unique<RuleHits[]>(classifier_.rule_set().rules.size())) {}
+
+  const Classifier& classifier() const { return classifier_; }
+  const RuleSet& rule_set() const { return classifier_.rule_set(); }
+
+  // REQUIRES: 1 <= number <= rules().size().
+  void count_hit(std::uint32_t number, std::uint64_t bytes) const {
+    RuleHits& h = hits_[number - 1];
+    h.packets.fetch_add(1, std::memory_order_relaxed);
+    h.bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  const RuleHits& hits(std::uint32_t number) const { return hits_[number - 1]; }
+
+ private:
+  Classifier classifier_;
+  std::unique_ptr<RuleHits[]> hits_;
+};
+
+}  // namespace portwall

@@ -1,0 +1,92 @@
+// rule.h — the rule model: what one `[[rule]]` table means once validated.
+// Values only; a Rule never refers to the file it came from except through `origin`.
+// Address sets (`@name`) are resolved at load time into `from`/`to` prefixes, while the
+// text the administrator wrote is kept for display (`from_text`, `to_text`, `port_text`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "packet/ip_address.h"
+
+namespace portwall {
+
+enum class Action : std::uint8_t { allow, deny, reject, limit };
+enum class Direction : std::uint8_t { in, out };
+// icmp matches ICMP over IPv4 and ICMPv6 over IPv6.
+enum class Proto : std::uint8_t { any, tcp, udp, icmp };
+
+const char* to_string(Action);
+const char* to_string(Direction);
+const char* to_string(Proto);
+
+// An address prefix: 192.0.2.0/24, 2001:db8::/32, or a single address (/32, /128).
+struct Cidr {
+  IpAddress network;  // host bits are zero
+  std::uint8_t prefix_length = 0;
+
+  bool contains(const IpAddress& address) const;
+  friend bool operator==(const Cidr&, const Cidr&) = default;
+};
+std::string to_string(const Cidr&);
+
+// An address condition: any address, or any of a list of prefixes (a set may mix families).
+struct AddressMatch {
+  bool any = true;
+  std::vector<Cidr> prefixes;
+
+  bool matches(const IpAddress& address) const;
+};
+
+struct PortRange {
+  std::uint16_t first = 0, last = 0;  // inclusive, 1..65535, first <= last
+  friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+// A port condition: any port (empty), or any of the ranges.
+struct PortMatch {
+  std::vector<PortRange> ranges;
+
+  bool any() const { return ranges.empty(); }
+  bool matches(std::uint16_t port) const;
+};
+
+// Where a rule was written, for error messages and `status`.
+struct Origin {
+  std::string file;
+  int line = 0, column = 0;
+};
+
+struct Rule {
+  Action action = Action::allow;
+  Direction direction = Direction::in;
+  Proto proto = Proto::any;
+  AddressMatch from, to;
+  PortMatch port;         // destination port
+  PortMatch from_port;    // source port
+  std::string interface;  // empty: any interface; else IN= (direction in) or OUT= (out)
+  bool log = false;
+  std::string comment;
+
+  // As written, for display: "any", "10.0.0.0/8", "@admins"; "22", "80,443", "8000:8100", "ssh".
+  std::string from_text = "any", to_text = "any";
+  std::string port_text, from_port_text;  // empty: any
+  Origin origin;
+};
+
+// The policy when no rule matches. Only allow, deny and reject are valid here.
+struct Defaults {
+  Action incoming = Action::deny;
+  Action outgoing = Action::allow;
+};
+
+struct RuleSet {
+  Defaults defaults;
+  bool has_defaults = false;  // the file had a [defaults] table (it then overrides the config's)
+  std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
+  std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` name -> prefixes
+};
+
+}  // namespace portwall

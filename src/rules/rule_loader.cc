@@ -1,0 +1,238 @@
+// rule_loader.cc — see rule_loader.h. Walks the TOML document with TomlReader, validating every
+// value where it stands so that each error points at its own line and column.
+#include "rules/rule_loader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "rules/rule_values.h"
+#include "rules/toml_reader.h"
+
+namespace portwall {
+namespace {
+
+std::optional<Action> read_default(TomlReader& r, const toml::node& node, std::string_view key) {
+  auto i = r.choice(node, key, {"allow", "deny", "reject"});
+  if (!i) return std::nullopt;
+  return std::array{Action::allow, Action::deny, Action::reject}[*i];
+}
+
+void read_defaults(TomlReader& r, const toml::node& node, RuleSet& set) {
+  const toml::table* t = node.as_table();
+  if (!t) return r.error(node, "[defaults] must be a table");
+  r.check_keys(*t, {"incoming", "outgoing"}, "[defaults]");
+  if (const toml::node* n = t->get("incoming")) {
+    if (auto a = read_default(r, *n, "incoming")) set.defaults.incoming = *a;
+  }
+  if (const toml::node* n = t->get("outgoing")) {
+    if (auto a = read_default(r, *n, "outgoing")) set.defaults.outgoing = *a;
+  }
+  set.has_defaults = true;
+}
+
+void read_sets(TomlReader& r, const toml::node& node, RuleSet& set) {
+  const toml::table* t = node.as_table();
+  if (!t) return r.error(node, "[sets] must be a table of name = [\"CIDR\", ...]");
+  for (auto&& [key, value] : *t) {
+    const toml::array* list = value.as_array();
+    if (!list) {
+      r.error(value, "set '" + std::string(key.str()) + "' must be an array of addresses");
+      continue;
+    }
+    std::vector<Cidr> prefixes;
+    for (const toml::node& item : *list) {
+      auto text = r.string(item, "set '" + std::string(key.str()) + "' item");
+      if (!text) continue;
+      if (auto c = parse_cidr(*text)) {
+        prefixes.push_back(*c);
+      } else {
+        r.error(item, c.error());
+      }
+    }
+    if (!set.sets.emplace(std::string(key.str()), std::move(prefixes)).second) {
+      r.error(key.source(), "set '" + std::string(key.str()) + "' is already defined");
+    }
+  }
+}
+
+// from/to: "any", "@set", an address or a prefix.
+void read_address(TomlReader& r, const toml::node& node, std::string_view key, const RuleSet& set,
+                  AddressMatch& out, std::string& text_out) {
+  auto text = r.string(node, key);
+  if (!text) return;
+  text_out = *text;
+  if (*text == "any") return;
+  if (!text->empty() && (*text)[0] == '@') {
+    auto it = set.sets.find(text->substr(1));
+    if (it == set.sets.end()) {
+      return r.error(node, "unknown set '" + text->substr(1) + "'; define it under [sets]");
+    }
+    out.any = false;
+    out.prefixes = it->second;
+    return;
+  }
+  auto cidr = parse_cidr(*text);
+  if (!cidr) return r.error(node, std::string(key) + ": " + cidr.error());
+  out.any = false;
+  out.prefixes = {*cidr};
+}
+
+void read_ports(TomlReader& r, const toml::node& node, std::string_view key, Proto proto,
+                PortMatch& out, std::string& text_out) {
+  std::string text;
+  if (node.is_integer()) {
+    auto v = r.integer(node, key, 1, 65535);
+    if (!v) return;
+    text = std::to_string(*v);
+  } else if (auto s = r.string(node, key)) {
+    text = *s;
+  } else {
+    return;
+  }
+  if (proto == Proto::icmp) {
+    return r.error(node, std::string(key) + " needs proto tcp, udp or any; ICMP has no ports");
+  }
+  auto ports = parse_ports(text, proto);
+  if (!ports) return r.error(node, ports.error());
+  out = std::move(*ports);
+  text_out = text;
+}
+
+void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
+  const toml::table* t = node.as_table();
+  if (!t) return r.error(node, "each [[rule]] must be a table");
+  r.check_keys(*t,
+               {"action", "direction", "proto", "from", "to", "port", "from_port", "interface",
+                "log", "comment"},
+               "[[rule]]");
+  Rule rule;
+  rule.origin = {r.file(), static_cast<int>(t->source().begin.line),
+                 static_cast<int>(t->source().begin.column)};
+  if (const toml::node* n = t->get("action")) {
+    if (auto i = r.choice(*n, "action", {"allow", "deny", "reject", "limit"})) {
+      rule.action = std::array{Action::allow, Action::deny, Action::reject, Action::limit}[*i];
+    }
+  } else {
+    r.error(t->source(), "[[rule]] needs an action (allow | deny | reject | limit)");
+  }
+  if (const toml::node* n = t->get("direction")) {
+    if (auto i = r.choice(*n, "direction", {"in", "out"})) {
+      rule.direction = *i == 0 ? Direction::in : Direction::out;
+    }
+  }
+  if (const toml::node* n = t->get("proto")) {
+    if (auto i = r.choice(*n, "proto", {"any", "tcp", "udp", "icmp"})) {
+      rule.proto = std::array{Proto::any, Proto::tcp, Proto::udp, Proto::icmp}[*i];
+    }
+  }
+  if (const toml::node* n = t->get("from"))
+    read_address(r, *n, "from", set, rule.from, rule.from_text);
+  if (const toml::node* n = t->get("to")) read_address(r, *n, "to", set, rule.to, rule.to_text);
+  if (const toml::node* n = t->get("port"))
+    read_ports(r, *n, "port", rule.proto, rule.port, rule.port_text);
+  if (const toml::node* n = t->get("from_port")) {
+    read_ports(r, *n, "from_port", rule.proto, rule.from_port, rule.from_port_text);
+  }
+  if (const toml::node* n = t->get("interface")) {
+    if (auto name = r.string(*n, "interface")) {
+      if (auto ok = check_interface(*name); !ok) {
+        r.error(*n, ok.error());
+      } else {
+        rule.interface = *name;
+      }
+    }
+  }
+  if (const toml::node* n = t->get("log")) {
+    if (auto b = r.boolean(*n, "log")) rule.log = *b;
+  }
+  if (const toml::node* n = t->get("comment")) {
+    if (auto c = r.string(*n, "comment")) rule.comment = *c;
+  }
+  set.rules.push_back(std::move(rule));
+}
+
+std::expected<std::string, ConfigError> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return std::unexpected(
+        ConfigError{path.string(), 0, 0, std::string("cannot read: ") + std::strerror(errno)});
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Parses one document; `known_sets` are the sets of files loaded before it (drop-ins may use
+// the main file's sets). The result's `sets` holds only the sets this document defines.
+std::expected<RuleSet, std::vector<ConfigError>> parse_document(
+    std::string_view text, std::string_view file_name,
+    const std::map<std::string, std::vector<Cidr>>& known_sets) {
+  TomlReader r(file_name);
+  auto doc = r.parse(text);
+  if (!doc) return std::unexpected(std::move(r.errors()));
+  RuleSet set;
+  set.sets = known_sets;
+  r.check_keys(*doc, {"defaults", "sets", "rule"}, "a rule file");
+  if (const toml::node* n = doc->get("defaults")) read_defaults(r, *n, set);
+  if (const toml::node* n = doc->get("sets")) read_sets(r, *n, set);  // before rules: @names
+  if (const toml::node* n = doc->get("rule")) {
+    if (const toml::array* rules = n->as_array()) {
+      for (const toml::node& rule : *rules) read_rule(r, rule, set);
+    } else {
+      r.error(*n, "rules are written as [[rule]] tables");
+    }
+  }
+  if (!r.ok()) return std::unexpected(std::move(r.errors()));
+  for (const auto& [name, prefixes] : known_sets) set.sets.erase(name);
+  return set;
+}
+
+}  // namespace
+
+std::expected<RuleSet, std::vector<ConfigError>> parse_rules(std::string_view text,
+                                                             std::string_view file_name) {
+  return parse_document(text, file_name, {});
+}
+
+std::expected<RuleSet, std::vector<ConfigError>> load_rules(
+    const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir) {
+  auto text = read_file(main_file);
+  if (!text) return std::unexpected(std::vector<ConfigError>{text.error()});
+  auto set = parse_rules(*text, main_file.string());
+  if (!set) return set;
+  std::error_code ec;
+  if (drop_in_dir.empty() || !std::filesystem::is_directory(drop_in_dir, ec)) return set;
+
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(drop_in_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.' || entry.path().extension() != ".toml") continue;
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());  // alphabetical, as nft's include globs
+  std::vector<ConfigError> errors;
+  for (const auto& file : files) {
+    auto drop_text = read_file(file);
+    if (!drop_text) {
+      errors.push_back(drop_text.error());
+      continue;
+    }
+    // A drop-in sees the sets defined so far (main file, earlier drop-ins).
+    auto drop = parse_document(*drop_text, file.string(), set->sets);
+    if (!drop) {
+      errors.insert(errors.end(), drop.error().begin(), drop.error().end());
+      continue;
+    }
+    if (drop->has_defaults) {
+      errors.push_back({file.string(), 0, 0, "[defaults] belongs in the main rules file only"});
+    }
+    set->sets.merge(drop->sets);
+    for (Rule& rule : drop->rules) set->rules.push_back(std::move(rule));
+  }
+  if (!errors.empty()) return std::unexpected(std::move(errors));
+  return set;
+}
+
+}  // namespace portwall

@@ -1,0 +1,133 @@
+#include "rules/rule_values.h"
+
+#include <netdb.h>
+
+#include <cctype>
+#include <charconv>
+
+namespace portwall {
+namespace {
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::expected<std::uint16_t, std::string> parse_port_number(std::string_view text) {
+  unsigned long value = 0;
+  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc::result_out_of_range ||
+      (ec == std::errc() && rest == text.data() + text.size() && (value < 1 || value > 65535))) {
+    return std::unexpected("port must be 1-65535, got " + std::string(text));
+  }
+  if (ec != std::errc() || rest != text.data() + text.size()) {
+    return std::unexpected(std::string());  // not a number: maybe a service name
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+// getservbyname_r over /etc/services (netbase); proto any tries tcp, then udp.
+std::expected<std::uint16_t, std::string> lookup_service(std::string_view name, Proto proto) {
+  const std::string n(name);
+  const char* protos[2] = {proto == Proto::udp ? "udp" : "tcp",
+                           proto == Proto::any ? "udp" : nullptr};
+  for (const char* p : protos) {
+    if (!p) continue;
+    servent entry{}, *result = nullptr;
+    char buf[1024];
+    if (getservbyname_r(n.c_str(), p, &entry, buf, sizeof buf, &result) == 0 && result) {
+      return ntohs(static_cast<std::uint16_t>(result->s_port));
+    }
+  }
+  return std::unexpected("unknown port or service " + quoted(name) +
+                         " (expected 1-65535, a:b, a list, or a name from /etc/services)");
+}
+
+std::expected<std::uint16_t, std::string> parse_one_port(std::string_view text, Proto proto) {
+  auto number = parse_port_number(text);
+  if (number) return *number;
+  if (!number.error().empty()) return std::unexpected(number.error());
+  return lookup_service(text, proto);
+}
+
+}  // namespace
+
+std::expected<Cidr, std::string> parse_cidr(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  const std::string_view addr = text.substr(0, slash);
+  const auto address = parse_ip_address(addr);
+  if (!address) {
+    return std::unexpected("expected an address, a CIDR prefix, any or @set, got " + quoted(text));
+  }
+  const unsigned max = address->family == Family::ipv4 ? 32 : 128;
+  unsigned length = max;
+  if (slash != std::string_view::npos) {
+    const std::string_view len = text.substr(slash + 1);
+    auto [rest, ec] = std::from_chars(len.data(), len.data() + len.size(), length);
+    if (ec != std::errc() || rest != len.data() + len.size() || len.empty() || length > max) {
+      return std::unexpected("prefix length must be 0-" + std::to_string(max) + ", got " +
+                             quoted(text));
+    }
+  }
+  Cidr c{*address, static_cast<std::uint8_t>(length)};
+  Cidr network = c;
+  for (unsigned bit = length; bit < max; ++bit) {
+    network.network.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  if (!(network.network == c.network)) {
+    return std::unexpected(quoted(text) + " has host bits set; did you mean " +
+                           quoted(to_string(network)) + "?");
+  }
+  return c;
+}
+
+std::expected<PortMatch, std::string> parse_ports(std::string_view text, Proto proto) {
+  PortMatch match;
+  int count = 0;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    const std::string_view item = text.substr(start, comma - start);
+    if (item.empty()) return std::unexpected("empty item in port list " + quoted(text));
+    const std::size_t colon = item.find(':');
+    PortRange range;
+    if (colon == std::string_view::npos) {
+      auto port = parse_one_port(item, proto);
+      if (!port) return std::unexpected(port.error());
+      range = {*port, *port};
+      count += 1;
+    } else {
+      auto first = parse_one_port(item.substr(0, colon), proto);
+      if (!first) return std::unexpected(first.error());
+      auto last = parse_one_port(item.substr(colon + 1), proto);
+      if (!last) return std::unexpected(last.error());
+      if (*first > *last) {
+        return std::unexpected("port range " + quoted(item) + " runs backwards; write " +
+                               std::to_string(*last) + ":" + std::to_string(*first));
+      }
+      range = {*first, *last};
+      count += 2;
+    }
+    match.ranges.push_back(range);
+    start = comma + 1;
+  }
+  if (count > 15) {
+    return std::unexpected("at most 15 ports in one rule (a range counts as 2), got " +
+                           std::to_string(count) + " in " + quoted(text));
+  }
+  return match;
+}
+
+std::expected<void, std::string> check_interface(std::string_view name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") {
+    return std::unexpected("interface name must be 1-15 characters, got " + quoted(name));
+  }
+  for (char c : name) {
+    if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) ||
+        !std::isprint(static_cast<unsigned char>(c))) {
+      return std::unexpected("interface name " + quoted(name) +
+                             " may not contain '/', ':' or white space");
+    }
+  }
+  return {};
+}
+
+}  // namespace portwall

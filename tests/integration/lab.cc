@@ -1,0 +1,275 @@
+#include "integration/lab.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace portwall::lab {
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+sockaddr_storage make_address(const std::string& address, int port, socklen_t* len) {
+  sockaddr_storage ss{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<std::uint16_t>(port));
+    *len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    *len = sizeof *v6;
+  } else {
+    throw std::runtime_error("bad address " + address);
+  }
+  return ss;
+}
+
+int socket_in(const std::string& netns, int family, int type) {
+  NetnsScope scope(netns);
+  return socket(family, type | SOCK_CLOEXEC, 0);
+}
+
+}  // namespace
+
+RunResult run(const std::string& command, std::chrono::seconds timeout) {
+  const std::string line = "timeout -k 2 " + std::to_string(timeout.count()) + " sh -c '" + [&] {
+    std::string quoted;
+    for (char c : command) quoted += c == '\'' ? "'\\''" : std::string(1, c);
+    return quoted;
+  }() + "' 2>&1";
+  RunResult r;
+  FILE* pipe = popen(line.c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+NetnsScope::NetnsScope(const std::string& netns) {
+  original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  const int target = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+  if (original_ < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) {
+    if (target >= 0) close(target);
+    throw std::runtime_error("cannot enter netns " + netns + ": " + std::strerror(errno));
+  }
+  close(target);
+}
+
+NetnsScope::~NetnsScope() {
+  if (original_ >= 0) {
+    setns(original_, CLONE_NEWNET);
+    close(original_);
+  }
+}
+
+Lab::Lab() : name_("pw-it" + std::to_string(getpid())), net_(getpid() % 200 + 10) {
+  const RunResult r = run(std::string(PORTWALL_SOURCE_DIR) + "/tools/lab.sh up " + name_ + " " +
+                          std::to_string(net_));
+  if (r.exit_code != 0) throw std::runtime_error("lab up failed: " + r.output);
+}
+
+Lab::~Lab() { run(std::string(PORTWALL_SOURCE_DIR) + "/tools/lab.sh down " + name_); }
+
+std::string Lab::srv_v4() const { return "10.200." + std::to_string(net_) + ".1"; }
+std::string Lab::cli_v4() const { return "10.200." + std::to_string(net_) + ".2"; }
+std::string Lab::srv_v6() const { return "fd00:200:" + std::to_string(net_) + "::1"; }
+std::string Lab::cli_v6() const { return "fd00:200:" + std::to_string(net_) + "::2"; }
+
+RunResult Lab::in(const std::string& netns, const std::string& command,
+                  std::chrono::seconds timeout) const {
+  return run("ip netns exec " + netns + " sh -c '" + command + "'", timeout);
+}
+
+Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_config)
+    : lab_(lab) {
+  char templ[] = "/tmp/portwall-it.XXXXXX";
+  if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
+  dir_ = templ;
+  std::ofstream(dir_ + "/rules.toml") << rules_toml;
+  std::ofstream(dir_ + "/portwall.toml")
+      << "[daemon]\nqueues = [100, 101]\nrules = \"" << dir_ << "/rules.toml\"\nsocket = \"" << dir_
+      << "/portwall.sock\"\n"
+      << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \"" << dir_
+      << "/audit.log\"\n"
+      << extra_config;
+
+  const std::string err = dir_ + "/portwalld.err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  const std::string config = dir_ + "/portwall.toml";
+  const std::string ns = lab.srv();
+  const char* argv[] = {"ip",          "netns",    "exec",         ns.c_str(),
+                        PORTWALLD_BIN, "--config", config.c_str(), nullptr};
+  if (posix_spawnp(&pid_, "ip", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
+    pid_ = -1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  // `ip netns exec` execs portwalld in place: pid_ is portwalld's pid.
+  for (int i = 0; i < 100 && pid_ > 0; ++i) {
+    if (cli("status").exit_code == 0) {
+      ready_ = true;
+      break;
+    }
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+Daemon::~Daemon() {
+  stop();
+  run("rm -rf " + dir_);
+}
+
+void Daemon::signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+int Daemon::stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 100; ++i) {  // at most 10 s, then SIGKILL
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+RunResult Daemon::cli(const std::string& args) const {
+  return lab_.in(lab_.srv(),
+                 std::string(PORTWALL_BIN) + " --socket " + dir_ + "/portwall.sock " + args);
+}
+
+std::string Daemon::log() const { return slurp(dir_ + "/portwall.log"); }
+std::string Daemon::daemon_output() const { return slurp(dir_ + "/portwalld.err"); }
+
+Fd::~Fd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+int tcp_listen(const std::string& netns, const std::string& address, int port) {
+  socklen_t len;
+  sockaddr_storage ss = make_address(address, port, &len);
+  const int fd = socket_in(netns, ss.ss_family, SOCK_STREAM);
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 16) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int tcp_accept(int listener, std::chrono::milliseconds wait) {
+  pollfd p{listener, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return -1;
+  return accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+}
+
+int tcp_connect(const std::string& netns, const std::string& address, int port,
+                std::chrono::milliseconds wait, int* error) {
+  socklen_t len;
+  sockaddr_storage ss = make_address(address, port, &len);
+  const int fd = socket_in(netns, ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK);
+  int err = 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    err = errno;
+  } else {
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, static_cast<int>(wait.count())) != 1) {
+      err = ETIMEDOUT;
+    } else {
+      socklen_t l = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    }
+  }
+  if (error) *error = err;
+  if (err != 0) {
+    close(fd);
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+int udp_bind(const std::string& netns, const std::string& address, int port) {
+  socklen_t len;
+  sockaddr_storage ss = make_address(address, port, &len);
+  const int fd = socket_in(netns, ss.ss_family, SOCK_DGRAM);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool udp_send(const std::string& netns, const std::string& address, int port,
+              const std::string& data) {
+  socklen_t len;
+  sockaddr_storage ss = make_address(address, port, &len);
+  Fd fd(socket_in(netns, ss.ss_family, SOCK_DGRAM));
+  return sendto(fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) ==
+         static_cast<ssize_t>(data.size());
+}
+
+std::optional<std::string> receive(int fd, std::chrono::milliseconds wait) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return std::nullopt;
+  char buf[65536];
+  const ssize_t n = recv(fd, buf, sizeof buf, 0);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+bool send_all(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace portwall::lab

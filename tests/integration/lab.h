@@ -1,0 +1,107 @@
+// lab.h — the wire-test lab: two network namespaces joined by veth (tools/lab.sh), portwalld
+// running in the server one, and sockets opened inside either namespace. Everything a test
+// creates is removed by destructors, also when an assertion fails.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portwall::lab {
+
+using namespace std::chrono_literals;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+// Runs a shell command line (bounded by `timeout`), capturing its output.
+RunResult run(const std::string& command, std::chrono::seconds timeout = 20s);
+
+// Enters a network namespace for the calling thread while alive; sockets made meanwhile stay
+// in that namespace after it ends.
+class NetnsScope {
+ public:
+  explicit NetnsScope(const std::string& netns);
+  ~NetnsScope();
+  NetnsScope(const NetnsScope&) = delete;
+  NetnsScope& operator=(const NetnsScope&) = delete;
+
+ private:
+  int original_ = -1;
+};
+
+// A pair of namespaces NAME-srv (10.200.N.1, fd00:200:N::1) and NAME-cli (.2, ::2).
+class Lab {
+ public:
+  Lab();  // NAME = pw-it<pid>, N = pid % 200 + 10
+  ~Lab();
+  std::string srv() const { return name_ + "-srv"; }
+  std::string cli() const { return name_ + "-cli"; }
+  std::string srv_v4() const;
+  std::string cli_v4() const;
+  std::string srv_v6() const;
+  std::string cli_v6() const;
+  std::string name() const { return name_; }
+  // A command line run inside a namespace.
+  RunResult in(const std::string& netns, const std::string& command,
+               std::chrono::seconds timeout = 20s) const;
+
+ private:
+  std::string name_;
+  int net_;
+};
+
+// portwalld in the lab's server namespace with the given rules, its own socket and logs.
+class Daemon {
+ public:
+  Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_config = "");
+  ~Daemon();  // SIGTERM if still running
+  bool ready() const { return ready_; }
+  // SIGTERM and wait; the exit status (or -1).
+  int stop();
+  void signal(int sig) const;
+  RunResult cli(const std::string& args) const;  // `portwall --socket ... ARGS` in the namespace
+  std::string log() const;                       // the decision log's content
+  std::string daemon_output() const;             // portwalld's stderr
+  std::string dir() const { return dir_; }
+
+ private:
+  const Lab& lab_;
+  std::string dir_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+// Sockets in a namespace. Every wait is bounded.
+int tcp_listen(const std::string& netns, const std::string& address, int port);
+// Accepts one connection within `wait`; -1 if none came.
+int tcp_accept(int listener, std::chrono::milliseconds wait);
+// Connects within `wait`; the socket or -1 (refused, timed out).
+int tcp_connect(const std::string& netns, const std::string& address, int port,
+                std::chrono::milliseconds wait, int* error = nullptr);
+int udp_bind(const std::string& netns, const std::string& address, int port);
+bool udp_send(const std::string& netns, const std::string& address, int port,
+              const std::string& data);
+// One datagram within `wait`, or nullopt.
+std::optional<std::string> receive(int fd, std::chrono::milliseconds wait);
+bool send_all(int fd, const std::string& data);
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd();
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace portwall::lab

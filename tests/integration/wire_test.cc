@@ -1,0 +1,254 @@
+// wire_test.cc — the packet path end to end, on the wire: portwalld in a server namespace,
+// real clients in a second one, and what arrives (or not) asserted at the sockets.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "integration/lab.h"
+
+namespace portwall::lab {
+namespace {
+
+constexpr const char* kRules = R"(
+[defaults]
+incoming = "deny"
+outgoing = "allow"
+
+[[rule]]
+action = "allow"
+proto = "tcp"
+port = "22"
+comment = "ssh"
+
+[[rule]]
+action = "allow"
+proto = "udp"
+port = "5353"
+
+[[rule]]
+action = "reject"
+proto = "tcp"
+port = "113"
+)";
+
+class Wire : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(daemon.ready()) << daemon.daemon_output(); }
+
+  nlohmann::json status() {
+    const RunResult r = daemon.cli("--json status");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return nlohmann::json::parse(r.output, nullptr, false);
+  }
+  // Waits (bounded) until the decision log contains every needle.
+  bool log_has(std::initializer_list<std::string> needles, std::chrono::seconds wait = 5s) {
+    for (auto until = std::chrono::steady_clock::now() + wait;
+         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+      const std::string log = daemon.log();
+      std::istringstream lines(log);
+      std::string line;
+      while (std::getline(lines, line)) {
+        bool all = true;
+        for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+        if (all) return true;
+      }
+    }
+    return false;
+  }
+
+  Lab lab;
+  Daemon daemon{lab, kRules};
+};
+
+TEST_F(Wire, AllowedTcpPortConnectsWithNc) {
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  ASSERT_TRUE(listener.valid());
+  const RunResult nc = lab.in(lab.cli(), "nc -z -w 3 " + lab.srv_v4() + " 22");
+  EXPECT_EQ(nc.exit_code, 0) << nc.output;
+  Fd accepted(tcp_accept(listener.get(), 2000ms));
+  EXPECT_TRUE(accepted.valid());
+}
+
+TEST_F(Wire, DeniedTcpPortIsDroppedSilently) {
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 2323));
+  ASSERT_TRUE(listener.valid());
+  int error = 0;
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 2323, 1500ms, &error));
+  EXPECT_FALSE(client.valid());
+  EXPECT_EQ(error, ETIMEDOUT) << "a dropped SYN gets no answer at all";
+  Fd accepted(tcp_accept(listener.get(), 100ms));
+  EXPECT_FALSE(accepted.valid());
+  EXPECT_GE(status()["counters"]["dropped"].get<int>(), 1);
+}
+
+TEST_F(Wire, RejectedTcpPortIsRefusedAtOnce) {
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 113));
+  int error = 0;
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 113, 3000ms, &error));
+  EXPECT_FALSE(client.valid());
+  EXPECT_EQ(error, ECONNREFUSED) << "reject answers with a TCP RST";
+  EXPECT_GE(status()["counters"]["rejected"].get<int>(), 1);
+}
+
+TEST_F(Wire, AllowedUdpIsDeliveredAndDeniedUdpIsNot) {
+  Fd allowed(udp_bind(lab.srv(), lab.srv_v4(), 5353));
+  Fd denied(udp_bind(lab.srv(), lab.srv_v4(), 5354));
+  ASSERT_TRUE(allowed.valid() && denied.valid());
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 5353, "to-allowed"));
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 5354, "to-denied"));
+  EXPECT_EQ(receive(allowed.get(), 2000ms), "to-allowed");
+  EXPECT_EQ(receive(denied.get(), 1000ms), std::nullopt);
+}
+
+TEST_F(Wire, Ipv6TcpAllowedAndDenied) {
+  Fd open_listener(tcp_listen(lab.srv(), lab.srv_v6(), 22));
+  Fd closed_listener(tcp_listen(lab.srv(), lab.srv_v6(), 2323));
+  ASSERT_TRUE(open_listener.valid() && closed_listener.valid());
+  const RunResult nc = lab.in(lab.cli(), "nc -6 -z -w 3 " + lab.srv_v6() + " 22");
+  EXPECT_EQ(nc.exit_code, 0) << nc.output;
+  int error = 0;
+  Fd client(tcp_connect(lab.cli(), lab.srv_v6(), 2323, 1500ms, &error));
+  EXPECT_FALSE(client.valid());
+  EXPECT_EQ(error, ETIMEDOUT);
+}
+
+TEST_F(Wire, Ipv6UdpAllowedAndDenied) {
+  Fd allowed(udp_bind(lab.srv(), lab.srv_v6(), 5353));
+  Fd denied(udp_bind(lab.srv(), lab.srv_v6(), 5354));
+  ASSERT_TRUE(allowed.valid() && denied.valid());
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v6(), 5353, "v6-allowed"));
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v6(), 5354, "v6-denied"));
+  EXPECT_EQ(receive(allowed.get(), 2000ms), "v6-allowed");
+  EXPECT_EQ(receive(denied.get(), 1000ms), std::nullopt);
+}
+
+TEST_F(Wire, RepliesToConnectionsTheServerOpensPass) {
+  // Incoming is default-deny, yet the replies of outgoing flows come back by state.
+  Fd listener(tcp_listen(lab.cli(), lab.cli_v4(), 9000));
+  Fd out(tcp_connect(lab.srv(), lab.cli_v4(), 9000, 3000ms));
+  ASSERT_TRUE(out.valid());
+  Fd peer(tcp_accept(listener.get(), 2000ms));
+  ASSERT_TRUE(peer.valid());
+  ASSERT_TRUE(send_all(peer.get(), "reply-data"));
+  EXPECT_EQ(receive(out.get(), 2000ms), "reply-data");
+
+  Fd udp_peer(udp_bind(lab.cli(), lab.cli_v4(), 9001));
+  Fd udp_out(udp_bind(lab.srv(), lab.srv_v4(), 40001));
+  ASSERT_TRUE(udp_peer.valid() && udp_out.valid());
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 40001, "unsolicited"));
+  EXPECT_EQ(receive(udp_out.get(), 1000ms), std::nullopt) << "40001/udp is not allowed in";
+  ASSERT_TRUE(lab.in(lab.srv(), "true").exit_code == 0);
+  {
+    // The server asks first; the answer from the same port pair is a reply.
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9001);
+    inet_pton(AF_INET, lab.cli_v4().c_str(), &to.sin_addr);
+    ASSERT_EQ(sendto(udp_out.get(), "ask", 3, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 3);
+  }
+  EXPECT_EQ(receive(udp_peer.get(), 2000ms), "ask");
+  {
+    sockaddr_in back{};
+    back.sin_family = AF_INET;
+    back.sin_port = htons(40001);
+    inet_pton(AF_INET, lab.srv_v4().c_str(), &back.sin_addr);
+    ASSERT_EQ(
+        sendto(udp_peer.get(), "answer", 6, 0, reinterpret_cast<sockaddr*>(&back), sizeof back), 6);
+  }
+  EXPECT_EQ(receive(udp_out.get(), 2000ms), "answer");
+}
+
+TEST_F(Wire, EstablishedConnectionSurvivesSighupReload) {
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
+  ASSERT_TRUE(client.valid());
+  Fd server(tcp_accept(listener.get(), 2000ms));
+  ASSERT_TRUE(server.valid());
+  ASSERT_TRUE(send_all(client.get(), "before"));
+  EXPECT_EQ(receive(server.get(), 2000ms), "before");
+
+  // New rules: ssh is no longer allowed. The established connection must stay up anyway.
+  std::ofstream(daemon.dir() + "/rules.toml") << "[defaults]\nincoming = \"deny\"\n";
+  daemon.signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 50 && !reloaded; ++i) {
+    reloaded = status()["rules"].empty();
+    if (!reloaded) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(reloaded) << daemon.daemon_output();
+
+  ASSERT_TRUE(send_all(client.get(), "after"));
+  EXPECT_EQ(receive(server.get(), 2000ms), "after");
+  ASSERT_TRUE(send_all(server.get(), "back"));
+  EXPECT_EQ(receive(client.get(), 2000ms), "back");
+  // ... while a new connection to the same port is now dropped.
+  int error = 0;
+  Fd second(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1500ms, &error));
+  EXPECT_FALSE(second.valid());
+}
+
+TEST_F(Wire, BrokenRulesOnReloadKeepTheWorkingSet) {
+  std::ofstream(daemon.dir() + "/rules.toml") << "[[rule]]\naction = \"allow\"\nport = 70000\n";
+  const RunResult reload = daemon.cli("reload");
+  EXPECT_EQ(reload.exit_code, 1);
+  EXPECT_NE(reload.output.find("rules.toml:3:"), std::string::npos) << reload.output;
+  EXPECT_EQ(status()["rules"].size(), 3u);
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
+  EXPECT_TRUE(client.valid());
+}
+
+TEST_F(Wire, DropIsLoggedWithSourcePortAndReason) {
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 2323, 500ms));
+  EXPECT_FALSE(client.valid());
+  EXPECT_TRUE(log_has({"portwall ACTION=DROP", "REASON=default", "DIR=in", "IN=srv0",
+                       "SRC=" + lab.cli_v4() + " ", "DST=" + lab.srv_v4() + " ", "PROTO=TCP",
+                       "DPT=2323", "FLAGS=S"}))
+      << daemon.log();
+}
+
+TEST_F(Wire, StatusReportsRulesCountersAndConntrack) {
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
+  ASSERT_TRUE(client.valid());
+  const nlohmann::json s = status();
+  EXPECT_EQ(s["mode"], "enforce");
+  EXPECT_EQ(s["defaults"]["incoming"], "deny");
+  ASSERT_EQ(s["rules"].size(), 3u);
+  EXPECT_EQ(s["rules"][0]["port"], "22");
+  EXPECT_EQ(s["rules"][0]["comment"], "ssh");
+  EXPECT_GE(s["rules"][0]["packets"].get<int>(), 1);
+  EXPECT_GE(s["conntrack"]["entries"].get<int>(), 1);
+  EXPECT_GE(s["counters"]["accepted"].get<int>(), 2);
+  EXPECT_EQ(s["counters"]["uninspected"].get<int>(), 0);
+  EXPECT_EQ(s["backend"], "iptables");
+}
+
+TEST_F(Wire, SigtermRemovesEveryRuleAndExitsZero) {
+  const RunResult before = lab.in(lab.srv(), "iptables-save; ip6tables-save");
+  EXPECT_NE(before.output.find("PORTWALL_INPUT"), std::string::npos);
+  EXPECT_EQ(daemon.stop(), 0);
+  const RunResult after = lab.in(lab.srv(), "iptables-save; ip6tables-save; nft list ruleset");
+  EXPECT_EQ(after.output.find("PORTWALL"), std::string::npos) << after.output;
+  EXPECT_EQ(after.output.find("NFQUEUE"), std::string::npos) << after.output;
+  EXPECT_EQ(after.output.find("portwall"), std::string::npos) << after.output;
+}
+
+TEST(LabTeardown, LeavesNoNamespaceBehind) {
+  std::string name;
+  {
+    Lab lab;
+    name = lab.name();
+    Daemon daemon(lab, kRules);
+    ASSERT_TRUE(daemon.ready());
+  }
+  const RunResult list = run("ip netns list");
+  EXPECT_EQ(list.output.find(name), std::string::npos) << list.output;
+}
+
+}  // namespace
+}  // namespace portwall::lab

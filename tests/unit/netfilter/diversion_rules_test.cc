@@ -1,0 +1,71 @@
+// The exact kernel rules each diversion backend loads.
+#include <gtest/gtest.h>
+
+#include "netfilter/diversion.h"
+
+namespace portwall {
+namespace {
+
+DiversionSpec two_queues() {
+  DiversionSpec spec;
+  spec.queues = {100, 101};
+  spec.bypass = true;
+  spec.reject_mark = 0x800000;
+  return spec;
+}
+
+TEST(IptablesDiversion, OwnChainsHookedFromInputAndOutputWithLoopbackExempt) {
+  EXPECT_EQ(iptables_restore_script(false, two_queues()),
+            "*filter\n"
+            ":PORTWALL_INPUT - [0:0]\n"
+            ":PORTWALL_OUTPUT - [0:0]\n"
+            "-A PORTWALL_INPUT -i lo -j RETURN\n"
+            "-A PORTWALL_INPUT -m mark --mark 0x800000/0x800000 -p tcp -j REJECT --reject-with "
+            "tcp-reset\n"
+            "-A PORTWALL_INPUT -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
+            "icmp-port-unreachable\n"
+            "-A PORTWALL_INPUT -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED "
+            "-j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
+            "-A PORTWALL_OUTPUT -o lo -j RETURN\n"
+            "-A PORTWALL_OUTPUT -m mark --mark 0x800000/0x800000 -p tcp -j REJECT --reject-with "
+            "tcp-reset\n"
+            "-A PORTWALL_OUTPUT -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
+            "icmp-port-unreachable\n"
+            "-A PORTWALL_OUTPUT -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n"
+            "-A PORTWALL_OUTPUT -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED "
+            "-j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
+            "-I INPUT 1 -j PORTWALL_INPUT\n"
+            "-I OUTPUT 1 -j PORTWALL_OUTPUT\n"
+            "COMMIT\n");
+}
+
+TEST(IptablesDiversion, OneQueueWithoutBypassUsesQueueNum) {
+  DiversionSpec spec = two_queues();
+  spec.queues = {7};
+  spec.bypass = false;
+  const std::string script = iptables_restore_script(false, spec);
+  EXPECT_NE(script.find("-j NFQUEUE --queue-num 7\n"), std::string::npos) << script;
+  EXPECT_EQ(script.find("--queue-bypass"), std::string::npos);
+}
+
+TEST(IptablesDiversion, Ipv6RejectsWithIcmp6) {
+  const std::string script = iptables_restore_script(true, two_queues());
+  EXPECT_NE(script.find("--reject-with icmp6-port-unreachable"), std::string::npos) << script;
+  EXPECT_EQ(script.find("icmp-port-unreachable"), std::string::npos);
+}
+
+TEST(NftablesDiversion, OneInetTableReplacedAtomically) {
+  const std::string text = nftables_table_text(two_queues());
+  EXPECT_EQ(text.rfind("add table inet portwall\ndelete table inet portwall\n", 0), 0u) << text;
+  EXPECT_NE(text.find("type filter hook input priority 0; policy accept;"), std::string::npos);
+  EXPECT_NE(text.find("iif \"lo\" return"), std::string::npos);
+  EXPECT_NE(text.find("oif \"lo\" return"), std::string::npos);
+  EXPECT_NE(text.find("ct state related ct direction reply return"), std::string::npos);
+  EXPECT_NE(text.find("queue flags bypass to 100-101"), std::string::npos) << text;
+  EXPECT_NE(text.find("meta mark & 0x800000 == 0x800000 meta l4proto tcp reject with tcp reset"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace portwall

@@ -1,0 +1,216 @@
+// The decision: state first, then rules, then defaults; invalid TCP dropped; pickup grace.
+#include "policy/engine.h"
+
+#include <gtest/gtest.h>
+
+namespace portwall {
+namespace {
+
+using std::chrono::seconds;
+
+const IpAddress kClient = *parse_ip_address("203.0.113.9");
+const IpAddress kServer = *parse_ip_address("192.0.2.1");
+const Timestamp kStart = Timestamp{} + seconds(1000);
+const HookInfo kIn{Direction::in, "eth0", ""};
+const HookInfo kOut{Direction::out, "", "eth0"};
+
+PacketView tcp(const IpAddress& src, std::uint16_t sport, const IpAddress& dst, std::uint16_t dport,
+               std::uint8_t flags) {
+  PacketView p;
+  p.family = Family::ipv4;
+  p.src = src;
+  p.dst = dst;
+  p.protocol = ipproto::tcp;
+  p.ttl = 64;
+  p.ip_length = 60;
+  p.has_l4 = true;
+  p.src_port = sport;
+  p.dst_port = dport;
+  p.tcp_flags = flags;
+  return p;
+}
+PacketView syn_in(std::uint16_t dport) { return tcp(kClient, 40000, kServer, dport, tcpflag::syn); }
+
+Rule rule(Action action, std::uint16_t port, bool log = false) {
+  Rule r;
+  r.action = action;
+  r.proto = Proto::tcp;
+  r.port.ranges = {{port, port}};
+  r.port_text = std::to_string(port);
+  r.log = log;
+  return r;
+}
+
+std::shared_ptr<const PolicySnapshot> policy(std::vector<Rule> rules,
+                                             Action incoming = Action::deny) {
+  RuleSet set;
+  set.rules = std::move(rules);
+  set.defaults.incoming = incoming;
+  return std::make_shared<const PolicySnapshot>(std::move(set));
+}
+
+Engine engine(std::shared_ptr<const PolicySnapshot> p, Duration grace = seconds(0),
+              std::uint32_t max_entries = 1024) {
+  EngineOptions o;
+  o.conntrack.max_entries = max_entries;
+  o.pickup_until = kStart + grace;
+  return Engine(std::move(p), o);
+}
+
+void expect(const Decision& d, Verdict v, Reason r, std::uint32_t rule_number) {
+  EXPECT_EQ(d.verdict, v) << to_string(d.verdict);
+  EXPECT_EQ(d.reason, r) << to_string(d.reason);
+  EXPECT_EQ(d.rule_number, rule_number);
+}
+
+TEST(Engine, AllowedSynOpensAFlowWhoseRepliesPassByState) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  expect(e.decide(syn_in(22), kIn, kStart), Verdict::accept, Reason::rule, 1);
+  const PacketView synack = tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack);
+  expect(e.decide(synack, kOut, kStart), Verdict::accept, Reason::state, 1);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+  EXPECT_EQ(e.conntrack().size(), 1u);
+}
+
+TEST(Engine, NoMatchingRuleFallsToTheDefaultAndIsLogged) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  const Decision d = e.decide(syn_in(23), kIn, kStart);
+  expect(d, Verdict::drop, Reason::default_policy, 0);
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(e.conntrack().size(), 0u) << "a denied flow is not tracked";
+}
+
+TEST(Engine, DenyAndRejectRulesDecideAndAreLogged) {
+  Engine e = engine(policy({rule(Action::deny, 23), rule(Action::reject, 113)}, Action::allow));
+  const Decision deny = e.decide(syn_in(23), kIn, kStart);
+  expect(deny, Verdict::drop, Reason::rule, 1);
+  EXPECT_TRUE(deny.log);
+  expect(e.decide(syn_in(113), kIn, kStart), Verdict::reject, Reason::rule, 2);
+  expect(e.decide(syn_in(80), kIn, kStart), Verdict::accept, Reason::default_policy, 0);
+  EXPECT_EQ(e.counters().dropped.load(), 1u);
+  EXPECT_EQ(e.counters().rejected.load(), 1u);
+  EXPECT_EQ(e.counters().accepted.load(), 1u);
+}
+
+TEST(Engine, AcceptsAreLoggedOnlyWhenTheRuleSaysLog) {
+  Engine e = engine(policy({rule(Action::allow, 22, true), rule(Action::allow, 80)}));
+  EXPECT_TRUE(e.decide(syn_in(22), kIn, kStart).log);
+  EXPECT_FALSE(e.decide(syn_in(80), kIn, kStart).log);
+}
+
+TEST(Engine, FirstMatchWins) {
+  Engine e = engine(policy({rule(Action::deny, 22), rule(Action::allow, 22)}));
+  expect(e.decide(syn_in(22), kIn, kStart), Verdict::drop, Reason::rule, 1);
+}
+
+TEST(Engine, OutgoingDefaultAllowOpensFlowsTheReplyOfWhichPasses) {
+  Engine e = engine(policy({}));
+  expect(e.decide(tcp(kServer, 50000, kClient, 443, tcpflag::syn), kOut, kStart), Verdict::accept,
+         Reason::default_policy, 0);
+  expect(e.decide(tcp(kClient, 443, kServer, 50000, tcpflag::syn | tcpflag::ack), kIn, kStart),
+         Verdict::accept, Reason::state, 0);
+}
+
+TEST(Engine, BareAckWithoutFlowIsInvalidOutsideThePickupGrace) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  const Decision d = e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart);
+  expect(d, Verdict::drop, Reason::invalid, 0);
+  EXPECT_TRUE(d.log);
+}
+
+TEST(Engine, InvalidFlagCombinationsAreDropped) {
+  Engine e = engine(policy({rule(Action::allow, 22)}, Action::allow));
+  for (std::uint8_t flags :
+       {std::uint8_t{0}, std::uint8_t(tcpflag::fin | tcpflag::psh | tcpflag::urg),
+        std::uint8_t(tcpflag::syn | tcpflag::fin), std::uint8_t(tcpflag::syn | tcpflag::rst)}) {
+    expect(e.decide(tcp(kClient, 40000, kServer, 22, flags), kIn, kStart), Verdict::drop,
+           Reason::invalid, 0);
+  }
+}
+
+TEST(Engine, MidStreamFlowAllowedByRulesIsAdoptedDuringTheGrace) {
+  Engine e = engine(policy({rule(Action::allow, 22)}), seconds(60));
+  const PacketView ack = tcp(kClient, 40000, kServer, 22, tcpflag::ack);
+  expect(e.decide(ack, kIn, kStart + seconds(5)), Verdict::accept, Reason::rule, 1);
+  EXPECT_EQ(e.counters().picked_up.load(), 1u);
+  expect(e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::ack), kOut, kStart + seconds(5)),
+         Verdict::accept, Reason::state, 1);
+}
+
+TEST(Engine, MidStreamFlowIsInvalidAfterTheGrace) {
+  Engine e = engine(policy({rule(Action::allow, 22)}), seconds(60));
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart + seconds(61)),
+         Verdict::drop, Reason::invalid, 0);
+}
+
+TEST(Engine, MidStreamFlowTheRulesDenyIsNotAdopted) {
+  Engine e = engine(policy({rule(Action::allow, 22)}), seconds(60));
+  expect(e.decide(tcp(kClient, 40000, kServer, 23, tcpflag::ack), kIn, kStart), Verdict::drop,
+         Reason::default_policy, 0);
+  EXPECT_EQ(e.conntrack().size(), 0u);
+}
+
+TEST(Engine, NewRulesKeepEstablishedFlowsButJudgeNewOnes) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  e.decide(syn_in(22), kIn, kStart);
+  e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  e.set_policy(policy({}));  // ssh no longer allowed
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+  expect(e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::default_policy, 0);
+}
+
+TEST(Engine, RuleHitCountersCountPacketsAndBytesOfNewFlows) {
+  auto p = policy({rule(Action::allow, 22)});
+  Engine e = engine(p);
+  e.decide(syn_in(22), kIn, kStart);
+  e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart);
+  EXPECT_EQ(p->hits(1).packets.load(), 2u);
+  EXPECT_EQ(p->hits(1).bytes.load(), 120u);
+}
+
+TEST(Engine, NeighbourDiscoveryPassesEvenWhenEverythingIsDenied) {
+  Engine e = engine(policy({}));
+  PacketView ns;
+  ns.family = Family::ipv6;
+  ns.src = *parse_ip_address("fe80::1");
+  ns.dst = *parse_ip_address("ff02::1:ff00:2");
+  ns.protocol = ipproto::icmpv6;
+  ns.has_l4 = true;
+  ns.icmp_type = 135;
+  ns.ttl = 255;
+  expect(e.decide(ns, kIn, kStart), Verdict::accept, Reason::default_policy, 0);
+  ns.ttl = 64;  // forwarded from off-link: not genuine neighbour discovery (RFC 4861 §7.1.1)
+  expect(e.decide(ns, kIn, kStart), Verdict::drop, Reason::default_policy, 0);
+}
+
+TEST(Engine, NonFirstFragmentIsInvalid) {
+  Engine e = engine(policy({}, Action::allow));
+  PacketView frag = syn_in(22);
+  frag.is_fragment = true;
+  frag.fragment_offset = 1480;
+  frag.has_l4 = false;
+  expect(e.decide(frag, kIn, kStart), Verdict::drop, Reason::invalid, 0);
+}
+
+TEST(Engine, FullTableOfRepliedFlowsDropsNewFlowsAndCountsThem) {
+  Engine e = engine(policy({}, Action::allow), seconds(0), 16);
+  for (std::uint16_t port = 1; port <= 16; ++port) {
+    e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart);
+    e.decide(tcp(kServer, 22, kClient, port, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  }
+  expect(e.decide(tcp(kClient, 999, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::invalid, 0);
+  EXPECT_EQ(e.counters().table_full.load(), 1u);
+}
+
+TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
+  Engine e = engine(policy({}));
+  expect(e.decide_malformed(), Verdict::drop, Reason::invalid, 0);
+  EXPECT_EQ(e.counters().malformed.load(), 1u);
+}
+
+}  // namespace
+}  // namespace portwall
