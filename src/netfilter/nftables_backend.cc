@@ -118,7 +118,12 @@ std::unique_ptr<Diversion> choose_diversion(Backend backend, const DiversionSpec
       break;
   }
   if (auto ok = nftables_supported(spec); !ok) {
-    if (fallback_reason) *fallback_reason = "nftables cannot queue here (" + ok.error() + ")";
+    // nft's error repeats the rule with carets under it: its first line says enough.
+    const std::string first_line = ok.error().substr(0, ok.error().find('\n'));
+    if (fallback_reason) {
+      *fallback_reason = "the kernel refused nft's queue statement (" + first_line +
+                         "; CONFIG_NFT_QUEUE missing?)";
+    }
     return make_iptables_diversion();
   }
   return make_nftables_diversion();

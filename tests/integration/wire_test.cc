@@ -126,6 +126,24 @@ TEST_F(Wire, Ipv6UdpAllowedAndDenied) {
   EXPECT_EQ(receive(denied.get(), 1000ms), std::nullopt);
 }
 
+TEST_F(Wire, FragmentedDatagramsAreJudgedWholeOverBothFamilies) {
+  // 3000 bytes over a 1500-byte link: the sender fragments. The kernel reassembles before the
+  // queue (IPv4 always, IPv6 because the diversion rule loads conntrack's defragmentation), so
+  // portwall judges whole datagrams and sees their ports.
+  const std::string big(3000, 'x');
+  for (const std::string& address : {lab.srv_v4(), lab.srv_v6()}) {
+    SCOPED_TRACE(address);
+    Fd allowed(udp_bind(lab.srv(), address, 5353));
+    Fd denied(udp_bind(lab.srv(), address, 5354));
+    ASSERT_TRUE(allowed.valid() && denied.valid());
+    ASSERT_TRUE(udp_send(lab.cli(), address, 5353, big));
+    ASSERT_TRUE(udp_send(lab.cli(), address, 5354, big));
+    EXPECT_EQ(receive(allowed.get(), 2000ms), big);
+    EXPECT_EQ(receive(denied.get(), 1000ms), std::nullopt);
+  }
+  EXPECT_EQ(status()["counters"]["malformed"].get<int>(), 0);
+}
+
 TEST_F(Wire, RepliesToConnectionsTheServerOpensPass) {
   // Incoming is default-deny, yet the replies of outgoing flows come back by state.
   Fd listener(tcp_listen(lab.cli(), lab.cli_v4(), 9000));

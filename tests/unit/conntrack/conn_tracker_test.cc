@@ -1,0 +1,250 @@
+// Connection tracking on one queue thread: lifecycles, timeouts with a fake clock, the bound.
+#include "conntrack/conn_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include "conntrack/packets.h"
+
+namespace portwall {
+namespace {
+
+using namespace test;
+using std::chrono::seconds;
+using namespace tcpflag;
+
+const Timestamp t0 = Timestamp{} + seconds(1000);
+
+class Tracker : public ::testing::Test {
+ protected:
+  TrackState step(const PacketView& p, Timestamp at = t0) { return ct.track(p, at).state; }
+  // A full handshake at t0: SYN opened (as the policy would), SYN/ACK, ACK.
+  Flow* handshake(Timestamp at = t0) {
+    EXPECT_EQ(step(orig(syn), at), TrackState::new_flow);
+    Flow* f = ct.open(orig(syn), at, 1);
+    EXPECT_EQ(step(reply(syn | ack), at), TrackState::established);
+    EXPECT_EQ(step(orig(ack), at), TrackState::established);
+    return f;
+  }
+  ConntrackLimits limits;
+  ConnTracker ct{limits};
+};
+
+TEST_F(Tracker, HandshakeReachesEstablishedAndAssured) {
+  Flow* f = handshake();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->tcp_state, TcpState::established);
+  EXPECT_TRUE(f->replied);
+  EXPECT_TRUE(f->assured);
+  EXPECT_EQ(f->expires, t0 + seconds(432000));
+  EXPECT_EQ(f->packets[0], 2u);
+  EXPECT_EQ(f->packets[1], 1u);
+  EXPECT_EQ(f->rule_number, 1u);
+}
+
+TEST_F(Tracker, SynOpensSynSentWithItsTimeout) {
+  Flow* f = ct.open(orig(syn), t0, 0);
+  EXPECT_EQ(f->tcp_state, TcpState::syn_sent);
+  EXPECT_EQ(f->expires, t0 + seconds(120));
+  EXPECT_EQ(ct.size(), 1u);
+}
+
+TEST_F(Tracker, UnansweredSynExpiresAfter120Seconds) {
+  ct.open(orig(syn), t0, 0);
+  EXPECT_EQ(step(orig(syn), t0 + seconds(119)), TrackState::established);
+  EXPECT_EQ(step(orig(syn), t0 + seconds(120)), TrackState::new_flow);
+  EXPECT_EQ(ct.size(), 0u);
+  EXPECT_EQ(ct.stats().expired, 1u);
+}
+
+TEST_F(Tracker, RetransmittedSynDoesNotRenewTheTimeout) {
+  Flow* f = ct.open(orig(syn), t0, 0);
+  step(orig(syn), t0 + seconds(100));
+  EXPECT_EQ(f->expires, t0 + seconds(120));
+}
+
+TEST_F(Tracker, OrderlyCloseGoesThroughFinWaitToTimeWaitAndExpires) {
+  Flow* f = handshake();
+  EXPECT_EQ(step(orig(fin | ack)), TrackState::established);
+  EXPECT_EQ(f->tcp_state, TcpState::fin_wait);
+  EXPECT_EQ(f->expires, t0 + seconds(120));
+  EXPECT_EQ(step(reply(ack)), TrackState::established);
+  EXPECT_EQ(f->tcp_state, TcpState::close_wait);
+  EXPECT_EQ(f->expires, t0 + seconds(60));
+  EXPECT_EQ(step(reply(fin | ack)), TrackState::established);
+  EXPECT_EQ(f->tcp_state, TcpState::last_ack);
+  EXPECT_EQ(f->expires, t0 + seconds(30));
+  EXPECT_EQ(step(orig(ack)), TrackState::established);
+  EXPECT_EQ(f->tcp_state, TcpState::time_wait);
+  EXPECT_EQ(f->expires, t0 + seconds(120));
+  ct.expire(t0 + seconds(121));
+  EXPECT_EQ(ct.size(), 0u);
+}
+
+TEST_F(Tracker, RstClosesAnEstablishedFlowForTenSeconds) {
+  Flow* f = handshake();
+  EXPECT_EQ(step(reply(rst)), TrackState::established);
+  EXPECT_EQ(f->tcp_state, TcpState::close);
+  EXPECT_EQ(f->expires, t0 + seconds(10));
+}
+
+TEST_F(Tracker, RstAsTheOnlyReplyToASynDeletesTheFlow) {
+  ct.open(orig(syn), t0, 0);
+  const TrackResult r = ct.track(reply(rst | ack), t0);
+  EXPECT_EQ(r.state, TrackState::established) << "the RST itself passes";
+  EXPECT_EQ(r.flow, nullptr);
+  EXPECT_EQ(ct.size(), 0u);
+}
+
+TEST_F(Tracker, BareAckFinOrRstWithoutFlowCannotOpenOne) {
+  EXPECT_EQ(step(orig(ack)), TrackState::no_flow);
+  EXPECT_EQ(step(orig(fin | ack)), TrackState::no_flow);
+  EXPECT_EQ(step(orig(rst)), TrackState::no_flow);
+  EXPECT_EQ(step(orig(syn | ack)), TrackState::no_flow);
+}
+
+TEST_F(Tracker, InvalidFlagsAreInvalidWithOrWithoutFlow) {
+  EXPECT_EQ(step(orig(0)), TrackState::invalid);
+  handshake();
+  EXPECT_EQ(step(orig(fin | psh | urg)), TrackState::invalid);
+  EXPECT_EQ(step(orig(syn | fin)), TrackState::invalid);
+  EXPECT_EQ(ct.stats().invalid, 3u);
+}
+
+TEST_F(Tracker, SynAckFromTheInitiatorIsInvalidOnAnEstablishedFlow) {
+  Flow* f = handshake();
+  EXPECT_EQ(step(orig(syn | ack)), TrackState::invalid);
+  EXPECT_EQ(f->tcp_state, TcpState::established) << "an invalid packet changes nothing";
+}
+
+TEST_F(Tracker, IgnoredPacketsPassWithoutRefreshingTheTimeout) {
+  Flow* f = handshake();
+  const Timestamp later = t0 + seconds(50);
+  EXPECT_EQ(step(reply(syn | ack), later), TrackState::established);  // sIG in ESTABLISHED
+  EXPECT_EQ(f->expires, t0 + seconds(432000));
+}
+
+TEST_F(Tracker, PickedUpFlowIsCappedAtUnackedUntilAReply) {
+  Flow* f = ct.open(orig(ack), t0, 1, true);
+  EXPECT_EQ(f->tcp_state, TcpState::established);
+  EXPECT_TRUE(f->picked_up);
+  EXPECT_EQ(f->expires, t0 + seconds(300));
+  step(reply(ack), t0 + seconds(1));
+  EXPECT_EQ(f->expires, t0 + seconds(1) + seconds(432000));
+}
+
+TEST_F(Tracker, UdpIsUnrepliedFor30SecondsThenReplied120) {
+  const PacketView out = udp(kClient, 5000, kServer, 53);
+  EXPECT_EQ(step(out), TrackState::new_flow);
+  Flow* f = ct.open(out, t0, 0);
+  EXPECT_EQ(f->expires, t0 + seconds(30));
+  EXPECT_EQ(step(udp(kServer, 53, kClient, 5000), t0 + seconds(1)), TrackState::established);
+  EXPECT_TRUE(f->replied);
+  EXPECT_EQ(f->expires, t0 + seconds(121));
+  EXPECT_EQ(step(out, t0 + seconds(122)), TrackState::new_flow) << "expired";
+}
+
+TEST_F(Tracker, UdpSourcePortZeroIsTrackedLikeAnyOther) {
+  const PacketView out = udp(kClient, 0, kServer, 9);
+  ct.open(out, t0, 0);
+  EXPECT_EQ(step(udp(kServer, 9, kClient, 0)), TrackState::established);
+}
+
+TEST_F(Tracker, EchoReplyMatchesItsRequestAndNothingElse) {
+  const PacketView request = icmp_echo(kClient, kServer, 8, 77);
+  EXPECT_EQ(step(request), TrackState::new_flow);
+  Flow* f = ct.open(request, t0, 0);
+  EXPECT_EQ(f->expires, t0 + seconds(30));
+  EXPECT_EQ(step(icmp_echo(kServer, kClient, 0, 77)), TrackState::established);
+  EXPECT_EQ(step(icmp_echo(kServer, kClient, 0, 78)), TrackState::no_flow);
+}
+
+TEST_F(Tracker, Icmpv6EchoIsTrackedToo) {
+  const PacketView request = icmp_echo(kClient6, kServer6, 128, 5);
+  ct.open(request, t0, 0);
+  EXPECT_EQ(step(icmp_echo(kServer6, kClient6, 129, 5)), TrackState::established);
+}
+
+TEST_F(Tracker, IcmpErrorQuotingATrackedFlowIsRelated) {
+  const PacketView out = udp(kServer, 40000, kClient, 53);
+  ct.open(out, t0, 0);
+  const TrackResult r = ct.track(icmp_error(kClient, kServer, out), t0);
+  EXPECT_EQ(r.state, TrackState::related);
+  EXPECT_NE(r.flow, nullptr);
+}
+
+TEST_F(Tracker, IcmpErrorSentToSomeoneElseIsInvalid) {
+  const PacketView out = udp(kServer, 40000, kClient, 53);
+  ct.open(out, t0, 0);
+  // Quotes our flow, but is addressed to a third host: spoofed (nf_conntrack_inet_error).
+  const IpAddress other = *parse_ip_address("198.51.100.1");
+  EXPECT_EQ(step(icmp_error(kClient, other, out)), TrackState::invalid);
+}
+
+TEST_F(Tracker, IcmpErrorQuotingNoFlowIsInvalid) {
+  EXPECT_EQ(step(icmp_error(kClient, kServer, udp(kServer, 1, kClient, 2))), TrackState::invalid);
+}
+
+TEST_F(Tracker, Ipv6FlowsAreTrackedLikeIpv4) {
+  const PacketView s = tcp(kClient6, 40000, kServer6, 22, syn);
+  ct.open(s, t0, 0);
+  EXPECT_EQ(step(tcp(kServer6, 22, kClient6, 40000, syn | ack)), TrackState::established);
+  EXPECT_EQ(step(tcp(kClient, 40000, kServer, 22, ack)), TrackState::no_flow)
+      << "the same ports over IPv4 are another flow";
+}
+
+TEST(TrackerBound, FullTableEvictsTheOldestUnrepliedFlow) {
+  ConntrackLimits limits;
+  limits.max_entries = 3;
+  ConnTracker ct(limits);
+  for (std::uint16_t port = 1; port <= 3; ++port) {
+    ASSERT_NE(ct.open(udp(kClient, port, kServer, 53), t0, 0), nullptr);
+  }
+  ct.track(udp(kServer, 53, kClient, 1), t0);  // flow 1 replied: not a victim
+  ASSERT_NE(ct.open(udp(kClient, 4, kServer, 53), t0, 0), nullptr);
+  EXPECT_EQ(ct.size(), 3u);
+  EXPECT_EQ(ct.stats().evicted, 1u);
+  EXPECT_EQ(ct.track(udp(kServer, 53, kClient, 2), t0).state, TrackState::new_flow)
+      << "flow 2, the oldest unreplied, was evicted";
+  EXPECT_EQ(ct.track(udp(kServer, 53, kClient, 1), t0).state, TrackState::established);
+}
+
+TEST(TrackerBound, FullTableOfRepliedFlowsRefuses) {
+  ConntrackLimits limits;
+  limits.max_entries = 2;
+  ConnTracker ct(limits);
+  for (std::uint16_t port = 1; port <= 2; ++port) {
+    ct.open(udp(kClient, port, kServer, 53), t0, 0);
+    ct.track(udp(kServer, 53, kClient, port), t0);
+  }
+  EXPECT_EQ(ct.open(udp(kClient, 9, kServer, 53), t0, 0), nullptr);
+  EXPECT_EQ(ct.stats().refused, 1u);
+  EXPECT_EQ(ct.size(), 2u);
+}
+
+TEST(TrackerBound, ExpireWorksInBoundedStepsAndResumes) {
+  ConnTracker ct(ConntrackLimits{});
+  for (std::uint16_t port = 1; port <= 100; ++port) ct.open(udp(kClient, port, kServer, 53), t0, 0);
+  const Timestamp later = t0 + seconds(31);
+  ct.expire(later, 10);
+  EXPECT_EQ(ct.size(), 90u);
+  for (int i = 0; i < 200 && ct.size() > 0; ++i) ct.expire(later, 10);
+  EXPECT_EQ(ct.size(), 0u);
+  EXPECT_EQ(ct.stats().expired, 100u);
+}
+
+TEST(TrackerBound, ClearForgetsEverythingAndSlotsAreReused) {
+  ConnTracker ct(ConntrackLimits{});
+  for (std::uint16_t port = 1; port <= 50; ++port) ct.open(udp(kClient, port, kServer, 53), t0, 0);
+  ct.clear();
+  EXPECT_EQ(ct.size(), 0u);
+  ASSERT_NE(ct.open(udp(kClient, 7, kServer, 53), t0, 0), nullptr);
+  std::size_t visited = 0;
+  ct.for_each([&](const Flow& f) {
+    ++visited;
+    EXPECT_EQ(f.key.src_port, 7);
+  });
+  EXPECT_EQ(visited, 1u);
+}
+
+}  // namespace
+}  // namespace portwall
