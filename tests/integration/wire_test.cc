@@ -256,6 +256,32 @@ TEST_F(Wire, SigtermRemovesEveryRuleAndExitsZero) {
   EXPECT_EQ(after.output.find("portwall"), std::string::npos) << after.output;
 }
 
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(Wire, RestartAfterACrashReplacesTheLeftoverRules) {
+  daemon.signal(SIGKILL);
+  daemon.stop();  // reaps it; SIGKILL left the diversion rules behind
+  const RunResult leftover = lab.in(lab.srv(), "iptables-save");
+  ASSERT_EQ(count(leftover.output, "-j PORTWALL_INPUT"), 1u) << leftover.output;
+
+  Daemon second(lab, kRules);
+  ASSERT_TRUE(second.ready()) << second.daemon_output();
+  for (const char* save : {"iptables-save", "ip6tables-save"}) {
+    const RunResult rules = lab.in(lab.srv(), save);
+    EXPECT_EQ(count(rules.output, "-j PORTWALL_INPUT"), 1u) << rules.output;
+    EXPECT_EQ(count(rules.output, "-j PORTWALL_OUTPUT"), 1u) << rules.output;
+    EXPECT_EQ(count(rules.output, "-j NFQUEUE"), 2u) << rules.output;
+  }
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
+  EXPECT_TRUE(client.valid());
+  EXPECT_EQ(second.stop(), 0);
+}
+
 TEST(LabTeardown, LeavesNoNamespaceBehind) {
   std::string name;
   {
