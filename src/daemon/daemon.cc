@@ -119,6 +119,9 @@ std::expected<void, std::string> Daemon::start() {
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
       diversion_->name() + ", " + std::to_string(loaded_.rules.rules.size()) + " rule(s)");
 
+  if (cfg.daemon.inspect == Inspect::new_only) {
+    say("inspect = \"new\" is not implemented yet: every packet is inspected");
+  }
   auto control = ControlServer::start(
       cfg.daemon.socket, [this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
   if (!control) return std::unexpected(control.error());

@@ -262,7 +262,12 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-TEST_F(Wire, RestartAfterACrashReplacesTheLeftoverRules) {
+TEST_F(Wire, RestartAfterACrashReplacesTheLeftoverRulesAndKeepsConnections) {
+  Fd ssh_listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  Fd ssh_client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
+  ASSERT_TRUE(ssh_client.valid());
+  Fd ssh_server(tcp_accept(ssh_listener.get(), 2000ms));
+  ASSERT_TRUE(ssh_server.valid());
   daemon.signal(SIGKILL);
   daemon.stop();  // reaps it; SIGKILL left the diversion rules behind
   const RunResult leftover = lab.in(lab.srv(), "iptables-save");
@@ -276,7 +281,14 @@ TEST_F(Wire, RestartAfterACrashReplacesTheLeftoverRules) {
     EXPECT_EQ(count(rules.output, "-j PORTWALL_OUTPUT"), 1u) << rules.output;
     EXPECT_EQ(count(rules.output, "-j NFQUEUE"), 2u) << rules.output;
   }
-  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  // The connection opened before the crash is adopted mid-stream (pickup grace) ...
+  ASSERT_TRUE(send_all(ssh_client.get(), "after-restart"));
+  EXPECT_EQ(receive(ssh_server.get(), 2000ms), "after-restart");
+  ASSERT_TRUE(send_all(ssh_server.get(), "answer"));
+  EXPECT_EQ(receive(ssh_client.get(), 2000ms), "answer");
+  const nlohmann::json s = nlohmann::json::parse(second.cli("--json status").output);
+  EXPECT_GE(s["conntrack"]["picked_up"].get<int>(), 1);
+  // ... and new connections are judged as before.
   Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
   EXPECT_TRUE(client.valid());
   EXPECT_EQ(second.stop(), 0);
