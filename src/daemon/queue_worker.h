@@ -25,6 +25,14 @@ struct WorkerFigures {
   std::uint64_t picked_up = 0, table_full = 0;
   std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
   std::uint64_t enobufs = 0;
+
+  WorkerFigures& operator+=(const WorkerFigures& o) {
+    received += o.received, accepted += o.accepted, dropped += o.dropped, rejected += o.rejected;
+    malformed += o.malformed, picked_up += o.picked_up, table_full += o.table_full;
+    flows += o.flows, evicted += o.evicted, refused += o.refused, expired += o.expired;
+    enobufs += o.enobufs;
+    return *this;
+  }
 };
 
 class QueueWorker final : private PacketHandler {

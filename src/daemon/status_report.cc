@@ -39,21 +39,7 @@ nlohmann::json Daemon::status_json() {
     j["rules"].push_back(rule_json(rules.rules[i], static_cast<std::uint32_t>(i + 1), *policy));
   }
   WorkerFigures sum;
-  for (const auto& w : workers_) {
-    const WorkerFigures f = w->figures();
-    sum.received += f.received;
-    sum.accepted += f.accepted;
-    sum.dropped += f.dropped;
-    sum.rejected += f.rejected;
-    sum.malformed += f.malformed;
-    sum.picked_up += f.picked_up;
-    sum.table_full += f.table_full;
-    sum.flows += f.flows;
-    sum.evicted += f.evicted;
-    sum.refused += f.refused;
-    sum.expired += f.expired;
-    sum.enobufs += f.enobufs;
-  }
+  for (const auto& w : workers_) sum += w->figures();
   j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},
                     {"evicted", sum.evicted}, {"refused", sum.refused},
                     {"expired", sum.expired}, {"picked_up", sum.picked_up}};

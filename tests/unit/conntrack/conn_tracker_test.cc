@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "conntrack/packets.h"
+#include "test_packets.h"
 
 namespace portwall {
 namespace {

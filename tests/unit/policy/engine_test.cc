@@ -3,32 +3,20 @@
 
 #include <gtest/gtest.h>
 
+#include "test_packets.h"
+
 namespace portwall {
 namespace {
 
 using std::chrono::seconds;
 
-const IpAddress kClient = *parse_ip_address("203.0.113.9");
-const IpAddress kServer = *parse_ip_address("192.0.2.1");
+using test::kClient;
+using test::kServer;
+using test::tcp;
 const Timestamp kStart = Timestamp{} + seconds(1000);
 const HookInfo kIn{Direction::in, "eth0", ""};
 const HookInfo kOut{Direction::out, "", "eth0"};
 
-PacketView tcp(const IpAddress& src, std::uint16_t sport, const IpAddress& dst, std::uint16_t dport,
-               std::uint8_t flags) {
-  PacketView p;
-  p.family = Family::ipv4;
-  p.src = src;
-  p.dst = dst;
-  p.protocol = ipproto::tcp;
-  p.ttl = 64;
-  p.ip_length = 60;
-  p.has_l4 = true;
-  p.src_port = sport;
-  p.dst_port = dport;
-  p.tcp_flags = flags;
-  return p;
-}
 PacketView syn_in(std::uint16_t dport) { return tcp(kClient, 40000, kServer, dport, tcpflag::syn); }
 
 Rule rule(Action action, std::uint16_t port, bool log = false) {

@@ -1,4 +1,4 @@
-// packets.h — PacketView builders for conntrack tests: a client and a server, by direction.
+// test_packets.h — PacketView builders for unit tests: a client and a server, by direction.
 #pragma once
 
 #include "packet/packet_view.h"
