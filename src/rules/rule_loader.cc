@@ -168,14 +168,20 @@ std::expected<std::string, ConfigError> read_file(const std::filesystem::path& p
 // the main file's sets). The result's `sets` holds only the sets this document defines.
 std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     std::string_view text, std::string_view file_name,
-    const std::map<std::string, std::vector<Cidr>>& known_sets) {
+    const std::map<std::string, std::vector<Cidr>>& known_sets, bool drop_in) {
   TomlReader r(file_name);
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
   RuleSet set;
   set.sets = known_sets;
   r.check_keys(*doc, {"defaults", "sets", "rule"}, "a rule file");
-  if (const toml::node* n = doc->get("defaults")) read_defaults(r, *n, set);
+  if (const toml::node* n = doc->get("defaults")) {
+    if (drop_in) {
+      r.error(*n, "[defaults] belongs in the main rules file only");
+    } else {
+      read_defaults(r, *n, set);
+    }
+  }
   if (const toml::node* n = doc->get("sets")) read_sets(r, *n, set);  // before rules: @names
   if (const toml::node* n = doc->get("rule")) {
     if (const toml::array* rules = n->as_array()) {
@@ -193,7 +199,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
 
 std::expected<RuleSet, std::vector<ConfigError>> parse_rules(std::string_view text,
                                                              std::string_view file_name) {
-  return parse_document(text, file_name, {});
+  return parse_document(text, file_name, {}, false);
 }
 
 std::expected<RuleSet, std::vector<ConfigError>> load_rules(
@@ -220,13 +226,10 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
       continue;
     }
     // A drop-in sees the sets defined so far (main file, earlier drop-ins).
-    auto drop = parse_document(*drop_text, file.string(), set->sets);
+    auto drop = parse_document(*drop_text, file.string(), set->sets, true);
     if (!drop) {
       errors.insert(errors.end(), drop.error().begin(), drop.error().end());
       continue;
-    }
-    if (drop->has_defaults) {
-      errors.push_back({file.string(), 0, 0, "[defaults] belongs in the main rules file only"});
     }
     set->sets.merge(drop->sets);
     for (Rule& rule : drop->rules) set->rules.push_back(std::move(rule));
