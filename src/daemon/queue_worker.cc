@@ -96,7 +96,7 @@ Verdict QueueWorker::on_packet(const QueuedPacket& q) {
   const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);
-  auto parsed = parse_packet(q.payload);
+  auto parsed = parse_packet(q.payload, q.wire_length);
   Decision d;
   if (parsed) {
     d = engine_.decide(*parsed, HookInfo{direction, in, out}, now_);

@@ -19,11 +19,13 @@ namespace portwall {
 
 struct NfQueueOptions {
   bool fail_open = true;  // NFQA_CFG_F_FAIL_OPEN: queue full -> accept (counted elsewhere)
-  std::uint32_t copy_range = 0xffff;  // bytes of each packet copied to userspace
-  std::uint32_t max_length = 16384;   // packets the kernel may hold for this queue
-  int receive_buffer = 16 << 20;      // SO_RCVBUFFORCE
-  std::uint32_t reject_mark = 0;      // mark bit that sends a packet to the REJECT rule
-  unsigned batch = 32;                // messages per recvmmsg
+  // Bytes of each packet copied to userspace: every header portwall reads fits (the parser
+  // takes the wire length for the rest), and a 64 KiB GSO packet is not copied whole.
+  std::uint32_t copy_range = 4096;
+  std::uint32_t max_length = 16384;  // packets the kernel may hold for this queue
+  int receive_buffer = 16 << 20;     // SO_RCVBUFFORCE
+  std::uint32_t reject_mark = 0;     // mark bit that sends a packet to the REJECT rule
+  unsigned batch = 32;               // messages per recvmmsg
 };
 
 // One packet as the kernel queued it. `payload` points into the receive buffer and is valid

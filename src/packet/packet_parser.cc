@@ -2,6 +2,7 @@
 // length first; offsets in errors are from the start of the packet.
 #include "packet/packet_parser.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace portwall {
@@ -40,8 +41,9 @@ struct IpLayer {
   IpAddress src, dst;
   std::uint8_t protocol = 0;
   std::uint8_t ttl = 0;
-  std::size_t l4 = 0;   // offset of the L4 header
-  std::size_t end = 0;  // end of the datagram (as the header states, within the bytes)
+  std::size_t l4 = 0;            // offset of the L4 header
+  std::size_t end = 0;           // end of what can be read: the datagram, within the bytes
+  std::size_t declared_end = 0;  // end of the datagram as its header states it
   std::uint32_t ip_length = 0;
   bool is_fragment = false, more_fragments = false;
   std::uint32_t fragment_offset = 0, fragment_id = 0;
@@ -49,8 +51,9 @@ struct IpLayer {
 
 // Parses the IP header(s) at `base`. `quoted`: inside an ICMP error, where the datagram is
 // truncated by design, so the stated length may exceed the bytes present.
+// `wire`: the datagram's length on the wire, when the capture holds only its first bytes.
 std::expected<IpLayer, ParseError> parse_ip(std::span<const std::uint8_t> b, std::size_t base,
-                                            bool quoted) {
+                                            bool quoted, std::size_t wire) {
   IpLayer ip;
   if (b.size() <= base) return fail(ParseErrorKind::empty, base);
   const std::uint8_t version = b[base] >> 4;
@@ -61,7 +64,7 @@ std::expected<IpLayer, ParseError> parse_ip(std::span<const std::uint8_t> b, std
     if (ihl < 20) return fail(ParseErrorKind::bad_ihl, base);
     if (b.size() - base < ihl) return fail(ParseErrorKind::truncated_ip_header, base);
     const std::size_t total = be16(h + 2);
-    if (total < ihl || (!quoted && total > b.size() - base)) {
+    if (total < ihl || (!quoted && total > wire - base)) {
       return fail(ParseErrorKind::bad_total_length, base + 2);
     }
     ip.family = Family::ipv4;
@@ -76,14 +79,16 @@ std::expected<IpLayer, ParseError> parse_ip(std::span<const std::uint8_t> b, std
     ip.is_fragment = ip.more_fragments || ip.fragment_offset != 0;
     ip.fragment_id = be16(h + 4);
     ip.l4 = base + ihl;
-    ip.end = quoted ? b.size() : base + total;  // bytes past total length: link-layer padding
+    // Bytes past the total length are link-layer padding.
+    ip.declared_end = quoted ? b.size() : base + total;
+    ip.end = std::min(ip.declared_end, b.size());
     return ip;
   }
   if (version != 6) return fail(ParseErrorKind::bad_version, base);
   if (b.size() - base < 40) return fail(ParseErrorKind::truncated_ip_header, base);
   const std::uint8_t* h = b.data() + base;
   const std::size_t payload = be16(h + 4);
-  if (!quoted && payload > b.size() - base - 40) {
+  if (!quoted && payload > wire - base - 40) {
     return fail(ParseErrorKind::bad_total_length, base + 4);
   }
   ip.family = Family::ipv6;
@@ -91,7 +96,8 @@ std::expected<IpLayer, ParseError> parse_ip(std::span<const std::uint8_t> b, std
   ip.dst = IpAddress::v6(h + 24);
   ip.ttl = h[7];
   ip.ip_length = static_cast<std::uint32_t>(40 + payload);
-  ip.end = quoted ? b.size() : base + 40 + payload;
+  ip.declared_end = quoted ? b.size() : base + 40 + payload;
+  ip.end = std::min(ip.declared_end, b.size());
   std::uint8_t next = h[6];
   std::size_t at = base + 40;
   // RFC 8200 §4: walk the extension headers to the upper-layer header, bounded.
@@ -119,7 +125,7 @@ std::expected<IpLayer, ParseError> parse_ip(std::span<const std::uint8_t> b, std
 
 // The tuple of the packet an ICMP error quotes; false if it is too short to tell.
 bool parse_quoted(std::span<const std::uint8_t> b, std::size_t base, QuotedTuple* out) {
-  auto ip = parse_ip(b, base, true);
+  auto ip = parse_ip(b, base, true, b.size());
   if (!ip || ip->fragment_offset != 0) return false;
   if (b.size() < ip->l4 + 8) return false;  // RFC 792: IP header + first 64 bits of data
   const std::uint8_t* l4 = b.data() + ip->l4;
@@ -159,14 +165,15 @@ std::uint8_t window_scale(const std::uint8_t* opt, std::size_t len) {
 std::expected<void, ParseError> parse_l4(std::span<const std::uint8_t> b, const IpLayer& ip,
                                          PacketView& p) {
   const std::size_t at = ip.l4;
-  const std::size_t avail = ip.end > at ? ip.end - at : 0;
+  const std::size_t avail = ip.end > at ? ip.end - at : 0;  // readable
+  const std::size_t declared = ip.declared_end > at ? ip.declared_end - at : 0;
   const std::uint8_t* h = b.data() + at;
   p.l4_offset = static_cast<std::uint16_t>(at);
   switch (ip.protocol) {
     case ipproto::tcp: {
       if (avail < 20) return fail(ParseErrorKind::truncated_l4_header, at);
       const std::size_t doff = (h[12] >> 4) * 4u;
-      if (doff < 20 || doff > avail) return fail(ParseErrorKind::bad_tcp_data_offset, at + 12);
+      if (doff < 20 || doff > declared) return fail(ParseErrorKind::bad_tcp_data_offset, at + 12);
       p.src_port = be16(h);
       p.dst_port = be16(h + 2);
       if (p.src_port == 0 || p.dst_port == 0) return fail(ParseErrorKind::tcp_port_zero, at);
@@ -174,15 +181,16 @@ std::expected<void, ParseError> parse_l4(std::span<const std::uint8_t> b, const 
       p.ack = be32(h + 8);
       p.tcp_flags = h[13];
       p.window = be16(h + 14);
-      if (p.tcp_flags & tcpflag::syn) p.window_scale = window_scale(h + 20, doff - 20);
+      if (p.tcp_flags & tcpflag::syn)
+        p.window_scale = window_scale(h + 20, std::min(doff, avail) - 20);
       p.payload_offset = static_cast<std::uint16_t>(at + doff);
-      p.payload_length = static_cast<std::uint32_t>(avail - doff);
+      p.payload_length = static_cast<std::uint32_t>(declared - doff);
       break;
     }
     case ipproto::udp: {
       if (avail < 8) return fail(ParseErrorKind::truncated_l4_header, at);
       const std::size_t len = be16(h + 4);
-      if (len < 8 || len > avail) return fail(ParseErrorKind::bad_udp_length, at + 4);
+      if (len < 8 || len > declared) return fail(ParseErrorKind::bad_udp_length, at + 4);
       p.src_port = be16(h);  // 0 is legal: "no port" (RFC 768)
       p.dst_port = be16(h + 2);
       if (p.dst_port == 0) return fail(ParseErrorKind::udp_dst_port_zero, at + 2);
@@ -200,7 +208,7 @@ std::expected<void, ParseError> parse_l4(std::span<const std::uint8_t> b, const 
       if (is_echo(ip.protocol, p.icmp_type)) p.src_port = p.dst_port = be16(h + 4);
       p.is_icmp_error = is_icmp_error(ip.protocol, p.icmp_type);
       p.payload_offset = static_cast<std::uint16_t>(at + 8);
-      p.payload_length = static_cast<std::uint32_t>(avail - 8);
+      p.payload_length = static_cast<std::uint32_t>(declared - 8);
       if (p.is_icmp_error) {
         p.has_quoted = parse_quoted(b.first(ip.end), at + 8, &p.quoted);
       }
@@ -250,8 +258,13 @@ std::string to_string(const ParseError& error) {
 }
 
 std::expected<PacketView, ParseError> parse_packet(std::span<const std::uint8_t> bytes) {
+  return parse_packet(bytes, bytes.size());
+}
+
+std::expected<PacketView, ParseError> parse_packet(std::span<const std::uint8_t> bytes,
+                                                   std::size_t wire_length) {
   if (bytes.empty()) return fail(ParseErrorKind::empty, 0);
-  auto ip = parse_ip(bytes, 0, false);
+  auto ip = parse_ip(bytes, 0, false, std::max(wire_length, bytes.size()));
   if (!ip) return std::unexpected(ip.error());
   PacketView p;
   p.family = ip->family;

@@ -39,5 +39,10 @@ std::string to_string(const ParseError& error);
 const char* to_string(ParseErrorKind kind);
 
 std::expected<PacketView, ParseError> parse_packet(std::span<const std::uint8_t> bytes);
+// The same for a capture that holds only the first bytes of a longer datagram (NFQUEUE's copy
+// range): lengths are checked against `wire_length`, reads stay within `bytes`, and payload
+// lengths are those the headers state.
+std::expected<PacketView, ParseError> parse_packet(std::span<const std::uint8_t> bytes,
+                                                   std::size_t wire_length);
 
 }  // namespace portwall

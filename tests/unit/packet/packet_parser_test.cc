@@ -215,6 +215,18 @@ TEST(PacketParser, Ipv4LaterFragmentHasNoTransportHeaderAndIsNoError) {
   EXPECT_EQ(p->dst_port, 0);
 }
 
+TEST(PacketParser, CaptureShorterThanTheDatagramParsesWithTheWireLength) {
+  Bytes b = ipv4_syn();
+  b[2] = 0x04;  // total length 1076: 1024 bytes of payload that the copy range cut off
+  b[3] = 0x34;
+  EXPECT_EQ(error_of(b), "IP length does not match the packet at byte 2");
+  auto p = parse_packet(b, 1076);
+  ASSERT_TRUE(p) << to_string(p.error());
+  EXPECT_EQ(p->ip_length, 1076u);
+  EXPECT_EQ(p->payload_length, 1024u);
+  EXPECT_EQ(p->window_scale, 7);
+}
+
 TEST(PacketParser, ShortTcpHeaderIsTruncated) {
   Bytes b = ipv4_syn();
   b.resize(30);
