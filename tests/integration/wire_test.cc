@@ -269,6 +269,11 @@ TEST_F(Wire, StatusReportsRulesCountersAndConntrack) {
   EXPECT_GE(s["counters"]["accepted"].get<int>(), 2);
   EXPECT_EQ(s["counters"]["uninspected"].get<int>(), 0);
   EXPECT_EQ(s["backend"], "iptables");
+  // This kernel has no nft queue statement: `backend = "auto"` falls back and says why.
+  EXPECT_NE(daemon.daemon_output().find(
+                "backend auto: using iptables: the kernel refused nft's queue statement"),
+            std::string::npos)
+      << daemon.daemon_output();
 }
 
 TEST_F(Wire, SigtermRemovesEveryRuleAndExitsZero) {
@@ -317,6 +322,22 @@ TEST_F(Wire, RestartAfterACrashReplacesTheLeftoverRulesAndKeepsConnections) {
   Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
   EXPECT_TRUE(client.valid());
   EXPECT_EQ(second.stop(), 0);
+}
+
+TEST(DaemonStart, BrokenRulesStopTheStartBeforeTheKernelIsTouched) {
+  Lab lab;
+  Daemon daemon(lab, "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"70000\"\n");
+  EXPECT_FALSE(daemon.ready());
+  EXPECT_NE(daemon.daemon_output().find("rules.toml:4:8: port must be 1-65535, got 70000"),
+            std::string::npos)
+      << daemon.daemon_output();
+  const RunResult rules = lab.in(lab.srv(), "iptables-save; ip6tables-save");
+  EXPECT_EQ(rules.output.find("PORTWALL"), std::string::npos) << rules.output;
+  const RunResult check =
+      run(std::string(PORTWALLD_BIN) + " --check --config " + daemon.dir() + "/portwall.toml");
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.output.find("rules.toml:4:8: port must be 1-65535, got 70000"), std::string::npos)
+      << check.output;
 }
 
 TEST(LabTeardown, LeavesNoNamespaceBehind) {
