@@ -1,5 +1,5 @@
 // ufw's rule words, as administrators and fail2ban's ufw action type them.
-#include "cli/rule_grammar.h"
+#include "rules/rule_grammar.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "cli/rule_grammar.h"
+#include "rules/rule_grammar.h"
 
 #include <charconv>
 #include <optional>

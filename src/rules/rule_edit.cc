@@ -1,0 +1,99 @@
+#include "rules/rule_edit.h"
+
+#include <algorithm>
+
+namespace portwall {
+namespace {
+
+std::string without_comment(Rule r) {
+  r.comment.clear();
+  return rule_words(r);
+}
+
+std::expected<void, std::string> check_editable(std::size_t number, std::size_t file_rules,
+                                                std::size_t total_rules) {
+  if (number > total_rules) {
+    return std::unexpected("there is no rule " + std::to_string(number) + " (there are " +
+                           std::to_string(total_rules) + ")");
+  }
+  if (number > file_rules) {
+    return std::unexpected("rule " + std::to_string(number) +
+                           " comes from a file in rules.d; edit that file");
+  }
+  return {};
+}
+
+}  // namespace
+
+bool same_rule(const Rule& a, const Rule& b) { return without_comment(a) == without_comment(b); }
+
+std::expected<EditResult, std::string> apply_change(const RuleSet& file, const RuleCommand& c,
+                                                    std::size_t total_rules) {
+  EditResult result{file, false, "", "", ""};
+  std::vector<Rule>& rules = result.rules.rules;
+  auto existing = [&](const Rule& r) {
+    return std::find_if(rules.begin(), rules.end(), [&](const Rule& x) { return same_rule(x, r); });
+  };
+  switch (c.kind) {
+    case RuleCommand::Kind::add:
+    case RuleCommand::Kind::insert:
+    case RuleCommand::Kind::prepend: {
+      if (existing(c.rule) != rules.end()) {
+        result.summary = "Skipping adding existing rule";
+        return result;
+      }
+      std::size_t at = rules.size();
+      if (c.kind == RuleCommand::Kind::prepend) at = 0;
+      if (c.kind == RuleCommand::Kind::insert) {
+        if (auto ok = check_editable(c.number, file.rules.size(), total_rules); !ok) {
+          return std::unexpected("cannot insert at " + std::to_string(c.number) + ": " +
+                                 ok.error());
+        }
+        at = c.number - 1;
+      }
+      rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), c.rule);
+      result.changed = true;
+      result.summary = "Rule added";
+      result.after = rule_words(c.rule);
+      return result;
+    }
+    case RuleCommand::Kind::delete_number: {
+      if (auto ok = check_editable(c.number, file.rules.size(), total_rules); !ok) {
+        return std::unexpected("cannot delete: " + ok.error());
+      }
+      result.before = rule_words(rules[c.number - 1]);
+      rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(c.number - 1));
+      result.changed = true;
+      result.summary = "Rule deleted: " + result.before;
+      return result;
+    }
+    case RuleCommand::Kind::delete_rule: {
+      auto it = existing(c.rule);
+      if (it == rules.end()) {
+        result.summary = "Could not delete non-existent rule";
+        return result;
+      }
+      result.before = rule_words(*it);
+      rules.erase(it);
+      result.changed = true;
+      result.summary = "Rule deleted: " + result.before;
+      return result;
+    }
+    case RuleCommand::Kind::set_default: {
+      Action& slot = c.default_direction == Direction::in ? result.rules.defaults.incoming
+                                                          : result.rules.defaults.outgoing;
+      const char* which = c.default_direction == Direction::in ? "incoming" : "outgoing";
+      result.before = std::string("default ") + to_string(slot) + " " + which;
+      result.changed = slot != c.default_action || !file.has_defaults;
+      slot = c.default_action;
+      result.rules.has_defaults = true;
+      result.after = std::string("default ") + to_string(slot) + " " + which;
+      result.summary =
+          std::string("Default ") + which + " policy changed to '" + to_string(slot) + "'";
+      return result;
+    }
+  }
+  return std::unexpected(std::string("unknown change"));
+}
+
+}  // namespace portwall

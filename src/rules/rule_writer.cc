@@ -1,0 +1,91 @@
+#include "rules/rule_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+namespace portwall {
+namespace {
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+}  // namespace
+
+std::string write_rules(const RuleSet& set) {
+  std::ostringstream out;
+  out << "# portwall rules, written by portwall; see portwall(8).\n"
+         "# Rules are ordered and the first match wins; [defaults] applies when none matches.\n\n";
+  toml::table defaults{{"incoming", to_string(set.defaults.incoming)},
+                       {"outgoing", to_string(set.defaults.outgoing)}};
+  out << "[defaults]\n" << toml::toml_formatter(defaults) << "\n";
+  if (!set.sets.empty()) {
+    toml::table sets;
+    for (const auto& [name, prefixes] : set.sets) {
+      toml::array list;
+      for (const Cidr& c : prefixes) list.push_back(to_string(c));
+      sets.insert(name, std::move(list));
+    }
+    out << "\n[sets]\n" << toml::toml_formatter(sets) << "\n";
+  }
+  for (const Rule& r : set.rules) {
+    toml::table t{{"action", to_string(r.action)}, {"direction", to_string(r.direction)}};
+    if (r.proto != Proto::any) t.insert("proto", to_string(r.proto));
+    if (r.from_text != "any") t.insert("from", r.from_text);
+    if (r.to_text != "any") t.insert("to", r.to_text);
+    if (!r.port_text.empty()) t.insert("port", r.port_text);
+    if (!r.from_port_text.empty()) t.insert("from_port", r.from_port_text);
+    if (!r.interface.empty()) t.insert("interface", r.interface);
+    if (r.log) t.insert("log", true);
+    if (!r.comment.empty()) t.insert("comment", r.comment);
+    out << "\n[[rule]]\n" << toml::toml_formatter(t) << "\n";
+  }
+  return out.str();
+}
+
+std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
+                                                       const std::string& text) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  std::string temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  const int fd = mkstemp(temp.data());
+  if (fd < 0)
+    return std::unexpected(errno_text("cannot create a temporary file in " + dir.string()));
+  auto fail = [&](const std::string& what) {
+    const std::string message = errno_text(what);
+    close(fd);
+    unlink(temp.c_str());
+    return std::unexpected(message);
+  };
+  struct stat st {};
+  const mode_t mode = stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  if (fchmod(fd, mode) != 0) return fail("cannot set the mode of " + temp);
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("cannot write " + temp);
+    done += static_cast<std::size_t>(n);
+  }
+  if (fsync(fd) != 0) return fail("cannot sync " + temp);
+  if (close(fd) != 0) {
+    unlink(temp.c_str());
+    return std::unexpected(errno_text("cannot close " + temp));
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string message = errno_text("cannot replace " + path.string());
+    unlink(temp.c_str());
+    return std::unexpected(message);
+  }
+  // The rename itself must reach the disk too.
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return {};
+}
+
+}  // namespace portwall

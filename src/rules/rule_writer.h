@@ -1,0 +1,23 @@
+// rule_writer.h — a RuleSet back to the TOML that rule_loader reads, and the atomic write
+// that puts it on disk (temp file in the same directory, fsync, rename, fsync of the
+// directory), so that a crash leaves either the old file or the new one, never half of one.
+// Comments of a hand-written file are not kept: the CLI-managed file is regenerated, as ufw's.
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <string>
+
+#include "rules/rule.h"
+
+namespace portwall {
+
+// The rules file for `set`: [defaults], [sets], then every rule in order. Loading the text
+// gives back the same rules.
+std::string write_rules(const RuleSet& set);
+
+// Replaces `path` with `text` atomically; the error names the path and the step that failed.
+std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
+                                                       const std::string& text);
+
+}  // namespace portwall
