@@ -1,13 +1,17 @@
-// main.cc — portwall, the rules CLI (DESIGN.md "CLI grammar"). This first cut answers
-// `status [numbered|verbose]`, `reload` and `check [FILE]`; exit codes: 0 ok, 1 bad input or
-// refused, 2 daemon unreachable (or a usage error), 3 not authorized.
+// main.cc — portwall, the rules CLI (DESIGN.md "CLI grammar"): `status [numbered|verbose]`,
+// `reload`, `check [FILE]`, and the rule changes of ufw's grammar (allow, deny, reject, limit,
+// insert, prepend, delete, default), applied live through the daemon or, with no daemon
+// running, to the rules file. Exit codes: 0 ok, 1 bad input or refused, 2 daemon unreachable
+// (or a usage error), 3 not authorized.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
+#include "cli/offline_edit.h"
 #include "cli/status_view.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
+#include "rules/rule_grammar.h"
 #include "rules/rule_loader.h"
 
 namespace {
@@ -23,12 +27,51 @@ int fail(const std::string& message, int code) {
 // One request to the daemon; prints errors; the exit code and, on success, the result.
 int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json* result) {
   auto response = portwall::control_request(socket, request);
-  if (!response) return fail(response.error().message, portwall::kExitUnreachable);
+  if (!response) {
+    return fail(response.error().message, response.error().denied() ? portwall::kExitUnauthorized
+                                                                    : portwall::kExitUnreachable);
+  }
   if (!response->value("ok", false)) {
     return fail(response->value("error", "request refused"),
                 response->value("code", portwall::kExitBadInput));
   }
   *result = (*response)["result"];
+  return 0;
+}
+
+void print_change(const nlohmann::json& result, bool json) {
+  if (json) {
+    std::cout << result.dump() << "\n";
+  } else {
+    std::cout << result.value("summary", "") << "\n";
+  }
+}
+
+// A rule change: validated here (so a typo never needs the daemon), then sent to the daemon,
+// or, when none is running, applied to the rules file directly.
+int change_rules(const std::vector<std::string>& words, const std::string& socket,
+                 const std::string& rules, bool json) {
+  if (auto parsed = portwall::parse_rule_command(words); !parsed) {
+    return fail(parsed.error(), portwall::kExitBadInput);
+  }
+  auto response = portwall::control_request(socket, {{"command", "change"}, {"words", words}});
+  if (!response && response.error().denied()) {
+    return fail(response.error().message, portwall::kExitUnauthorized);
+  }
+  if (!response && !response.error().daemon_absent()) {
+    return fail(response.error().message, portwall::kExitUnreachable);
+  }
+  if (!response) {
+    auto edited = portwall::edit_rules_file(words, rules);
+    if (!edited) return fail(edited.error(), portwall::kExitBadInput);
+    print_change(*edited, json);
+    return 0;
+  }
+  if (!response->value("ok", false)) {
+    return fail(response->value("error", "change refused"),
+                response->value("code", portwall::kExitBadInput));
+  }
+  print_change((*response)["result"], json);
   return 0;
 }
 
@@ -53,6 +96,14 @@ int main(int argc, char** argv) {
   std::string check_file;
   check->add_option("file", check_file, "rules file (default: --rules)");
 
+  std::vector<CLI::App*> rule_verbs;
+  for (const char* verb :
+       {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default"}) {
+    // The rest of the line is ufw's grammar, parsed by parse_rule_command.
+    rule_verbs.push_back(
+        app.add_subcommand(verb, std::string(verb) + " RULE (ufw's grammar)")->prefix_command());
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -73,6 +124,13 @@ int main(int argc, char** argv) {
       std::printf("%s: ok, %zu rule(s)\n", file.c_str(), loaded->rules.size());
     }
     return 0;
+  }
+
+  for (CLI::App* verb : rule_verbs) {
+    if (!*verb) continue;
+    std::vector<std::string> words = {verb->get_name()};
+    for (const std::string& w : verb->remaining()) words.push_back(w);
+    return change_rules(words, socket, rules, json);
   }
 
   nlohmann::json result;

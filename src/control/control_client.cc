@@ -25,9 +25,10 @@ std::expected<nlohmann::json, ControlFailure> control_request(const std::string&
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   auto fail = [&](const std::string& what) {
-    const std::string err = what + ": " + std::strerror(errno);
+    const int error = errno;
+    const std::string err = what + ": " + std::strerror(error);
     close(fd);
-    return std::unexpected(ControlFailure{err});
+    return std::unexpected(ControlFailure{err, error});
   };
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     return fail("cannot connect to " + socket_path + " (is portwalld running?)");

@@ -1,6 +1,7 @@
 // control_client.h — the CLI side of the control socket: one request, one response.
 #pragma once
 
+#include <cerrno>
 #include <expected>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -9,6 +10,10 @@ namespace portwall {
 
 struct ControlFailure {
   std::string message;  // "cannot connect to /run/portwall/portwall.sock: No such file ..."
+  int error = 0;        // errno of the failed step
+  // Nobody is listening (no socket file, or a stale one): the daemon is not running.
+  bool daemon_absent() const { return error == ENOENT || error == ECONNREFUSED; }
+  bool denied() const { return error == EACCES || error == EPERM; }
 };
 
 // Sends `request` and returns the daemon's response object (which may itself say ok:false).

@@ -146,6 +146,10 @@ void Daemon::shutdown() {
 
 std::expected<void, std::string> Daemon::reload(long uid, const char* origin) {
   std::lock_guard<std::mutex> serialized(reload_mutex_);
+  return reload_locked(uid, origin);
+}
+
+std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin) {
   sd_notify(0, "RELOADING=1");
   auto fresh = load_policy(paths_);
   if (!fresh) {

@@ -76,8 +76,6 @@ void QueueWorker::publish() {
 
 void QueueWorker::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
-    now_ = clock_.now();
     auto handled = queue_->process(*this, 200);
     if (!handled) {
       std::lock_guard<std::mutex> lock(failure_mutex_);
@@ -90,6 +88,11 @@ void QueueWorker::run() {
     if (log_) log_->add_suppressed(limiter_.take_suppressed());
     publish();
   }
+}
+
+void QueueWorker::on_batch() {
+  if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
+  now_ = clock_.now();
 }
 
 Verdict QueueWorker::on_packet(const QueuedPacket& q) {

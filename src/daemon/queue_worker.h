@@ -53,6 +53,7 @@ class QueueWorker final : private PacketHandler {
   std::string failure() const;
 
  private:
+  void on_batch() override;
   Verdict on_packet(const QueuedPacket& packet) override;
   void run();
   void take_pending_policy();

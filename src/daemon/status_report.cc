@@ -70,6 +70,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
     }
     return ok_response(status_json());
   }
+  if (command == "change") return change(request, peer);
   return error_response("unknown command '" + command + "'");
 }
 

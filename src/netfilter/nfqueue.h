@@ -43,6 +43,9 @@ struct QueuedPacket {
 class PacketHandler {
  public:
   virtual ~PacketHandler() = default;
+  // Called once per received batch, before its packets: the place to take a new rule
+  // generation, so that no packet received after a swap is judged by the old rules.
+  virtual void on_batch() {}
   virtual Verdict on_packet(const QueuedPacket& packet) = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "integration/lab.h"
@@ -232,6 +233,64 @@ TEST_F(Wire, EstablishedConnectionSurvivesSighupReload) {
   int error = 0;
   Fd second(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1500ms, &error));
   EXPECT_FALSE(second.valid());
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_F(Wire, RuleChangesApplyLiveWithoutBreakingOtherConnections) {
+  Fd ssh_listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  Fd web_listener(tcp_listen(lab.srv(), lab.srv_v4(), 8080));
+  Fd ssh(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
+  ASSERT_TRUE(ssh.valid());
+  Fd ssh_server(tcp_accept(ssh_listener.get(), 2000ms));
+  ASSERT_TRUE(ssh_server.valid());
+
+  const RunResult add = daemon.cli("allow 8080/tcp");
+  EXPECT_EQ(add.exit_code, 0) << add.output;
+  EXPECT_EQ(add.output, "Rule added\n");
+  Fd web(tcp_connect(lab.cli(), lab.srv_v4(), 8080, 3000ms));
+  EXPECT_TRUE(web.valid()) << "the new rule is live";
+  EXPECT_NE(slurp(daemon.dir() + "/rules.toml").find("port = '8080'"), std::string::npos);
+  ASSERT_TRUE(send_all(ssh.get(), "still-up"));
+  EXPECT_EQ(receive(ssh_server.get(), 2000ms), "still-up") << "the other connection lives on";
+
+  const RunResult del = daemon.cli("delete allow 8080/tcp");
+  EXPECT_EQ(del.exit_code, 0) << del.output;
+  int error = 0;
+  Fd again(tcp_connect(lab.cli(), lab.srv_v4(), 8080, 1500ms, &error));
+  EXPECT_FALSE(again.valid()) << "blocked again";
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml").find("8080"), std::string::npos);
+  ASSERT_TRUE(send_all(ssh.get(), "and-still"));
+  EXPECT_EQ(receive(ssh_server.get(), 2000ms), "and-still");
+
+  const std::string audit = slurp(daemon.dir() + "/audit.log");
+  EXPECT_NE(audit.find("ACTION=change RESULT=ok DETAIL=user=root"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("command=\"allow 8080/tcp\" before=\"\" after=\"allow in proto tcp "
+                       "from any to any port 8080\""),
+            std::string::npos)
+      << audit;
+  EXPECT_NE(audit.find("command=\"delete allow 8080/tcp\" before=\"allow in proto tcp from "
+                       "any to any port 8080\" after=\"\""),
+            std::string::npos)
+      << audit;
+}
+
+TEST_F(Wire, RefusedChangesChangeNothing) {
+  const std::string before = slurp(daemon.dir() + "/rules.toml");
+  const RunResult bad = daemon.cli("allow 70000/tcp");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.output, "ERROR: port must be 1-65535, got 70000\n");
+  const RunResult nobody = lab.in(lab.srv(), "setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                                 std::string(PORTWALL_BIN) + " --socket " +
+                                                 daemon.dir() + "/portwall.sock allow 9999/tcp");
+  EXPECT_EQ(nobody.exit_code, 3) << nobody.output;
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), before);
+  EXPECT_EQ(status()["rules"].size(), 3u);
 }
 
 TEST_F(Wire, BrokenRulesOnReloadKeepTheWorkingSet) {

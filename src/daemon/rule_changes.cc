@@ -1,0 +1,84 @@
+// rule_changes.cc — `portwall allow|deny|reject|limit|insert|prepend|delete|default` arriving
+// over the control socket: the same grammar as the CLI, applied to the rules file, persisted
+// atomically and swapped in live. Every accepted or refused change is audited.
+#include <pwd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "control/control_protocol.h"
+#include "daemon/daemon.h"
+#include "rules/rule_edit.h"
+#include "rules/rule_loader.h"
+#include "rules/rule_writer.h"
+
+namespace portwall {
+namespace {
+
+std::string user_name(uid_t uid) {
+  passwd entry{}, *result = nullptr;
+  char buf[1024];
+  if (getpwuid_r(uid, &entry, buf, sizeof buf, &result) == 0 && result) return result->pw_name;
+  return std::to_string(uid);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
+  std::vector<std::string> words;
+  if (request.contains("words") && request["words"].is_array()) {
+    for (const auto& w : request["words"]) {
+      if (w.is_string()) words.push_back(w.get<std::string>());
+    }
+  }
+  std::string command;
+  for (const auto& w : words) command += (command.empty() ? "" : " ") + w;
+  const std::string who = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid);
+  auto refuse = [&](const std::string& why) {
+    audit_log_->record(peer.uid, "change", "refused", who + " command=\"" + command + "\" " + why);
+    return error_response(why);
+  };
+
+  std::lock_guard<std::mutex> serialized(reload_mutex_);
+  auto parsed = parse_rule_command(words);
+  if (!parsed) return refuse(parsed.error());
+  const std::string& file = loaded_.rules_file;
+  auto own = load_rules(file);
+  if (!own) return refuse("the rules file is broken, fix it first:\n" + to_string(own.error()));
+  auto merged = load_rules(file, loaded_.rules_dir);
+  if (!merged) return refuse("the rules are broken, fix them first:\n" + to_string(merged.error()));
+  auto edit = apply_change(*own, *parsed, merged->rules.size());
+  if (!edit) return refuse(edit.error());
+
+  nlohmann::json result = {{"changed", edit->changed},
+                           {"summary", edit->summary},
+                           {"before", edit->before},
+                           {"after", edit->after}};
+  if (!edit->changed) {
+    audit_log_->record(peer.uid, "change", "unchanged",
+                       who + " command=\"" + command + "\" " + edit->summary);
+    return ok_response(result);
+  }
+  // Persist, then load what was persisted: the live rules are always those of the file.
+  const std::string old_text = read_text(file);
+  if (auto ok = write_file_atomically(file, write_rules(edit->rules)); !ok) {
+    return refuse(ok.error());
+  }
+  if (auto ok = reload_locked(peer.uid, "change"); !ok) {
+    (void)write_file_atomically(file, old_text);
+    return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
+  }
+  audit_log_->record(peer.uid, "change", "ok",
+                     who + " command=\"" + command + "\" before=\"" + edit->before + "\" after=\"" +
+                         edit->after + "\"");
+  return ok_response(result);
+}
+
+}  // namespace portwall
