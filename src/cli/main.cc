@@ -96,6 +96,14 @@ int main(int argc, char** argv) {
   std::string check_file;
   check->add_option("file", check_file, "rules file (default: --rules)");
 
+  auto* explain =
+      app.add_subcommand("explain",
+                         "which rule decides PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]")
+          ->prefix_command();
+  auto* conntrack = app.add_subcommand("conntrack", "tracked connections: list, count or flush");
+  std::string conntrack_action = "list";
+  conntrack->add_option("action", conntrack_action, "list | count | flush")
+      ->check(CLI::IsMember({"list", "count", "flush"}));
   std::vector<CLI::App*> rule_verbs;
   for (const char* verb :
        {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default"}) {
@@ -134,6 +142,36 @@ int main(int argc, char** argv) {
   }
 
   nlohmann::json result;
+  if (*explain) {
+    if (int code =
+            ask(socket, {{"command", "explain"}, {"words", explain->remaining()}}, &result)) {
+      return code;
+    }
+    if (json) {
+      std::cout << result.dump() << "\n";
+    } else {
+      std::cout << result.value("verdict", "?") << " (" << result.value("reason", "?") << ")";
+      if (result.contains("rule_text")) {
+        std::cout << " by rule " << result["rule"] << ": " << result.value("rule_text", "");
+      }
+      std::cout << "\n  " << result.value("why", "") << "\n";
+    }
+    return 0;
+  }
+  if (*conntrack) {
+    const nlohmann::json request = {{"command", "conntrack"}, {"action", conntrack_action}};
+    if (int code = ask(socket, request, &result)) return code;
+    if (json) {
+      std::cout << (conntrack_action == "list" ? result["flows"] : result).dump() << "\n";
+    } else if (conntrack_action == "list") {
+      std::cout << portwall::render_flows(result["flows"]);
+    } else if (conntrack_action == "count") {
+      std::cout << result.value("count", 0) << "\n";
+    } else {
+      std::cout << "Flushed " << result.value("flushed", 0) << " connection(s)\n";
+    }
+    return 0;
+  }
   const char* command = *status ? "status" : *reload ? "reload" : "";
   if (int code = ask(socket, {{"command", command}}, &result); code != 0) return code;
   if (json) {

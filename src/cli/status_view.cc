@@ -78,4 +78,18 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
   return out;
 }
 
+std::string render_flows(const nlohmann::json& flows) {
+  std::string out;
+  for (const auto& f : flows) {
+    out += fmt::format(
+        "{:<6} {:<12} src={} dst={} sport={} dport={} packets={} bytes={} "
+        "rule={} expires={}{}\n",
+        f.value("proto", "?"), f.value("state", "-"), f.value("src", "?"), f.value("dst", "?"),
+        f.value("sport", 0), f.value("dport", 0), f.value("packets", 0), f.value("bytes", 0),
+        f.value("rule", 0), f.value("expires_in", "?"),
+        f.value("replied", false) ? "" : " [UNREPLIED]");
+  }
+  return out;
+}
+
 }  // namespace portwall

@@ -10,5 +10,7 @@ namespace portwall {
 enum class StatusStyle { plain, numbered, verbose };
 
 std::string render_status(const nlohmann::json& status, StatusStyle style);
+// `portwall conntrack list`: one tracked connection per line, conntrack(8)-like.
+std::string render_flows(const nlohmann::json& flows);
 
 }  // namespace portwall

@@ -301,6 +301,16 @@ void ConnTracker::expire(Timestamp now, std::size_t budget) {
   }
 }
 
+const Flow* ConnTracker::lookup(const FlowKey& key, Timestamp now) const {
+  for (const FlowKey& k : {key, key.reversed()}) {
+    auto it = impl_->index.find(k);
+    if (it != impl_->index.end() && it->second.node->flow.expires > now) {
+      return &it->second.node->flow;
+    }
+  }
+  return nullptr;
+}
+
 void ConnTracker::clear() {
   Impl& m = *impl_;
   for (std::size_t i = 0; i < m.chunks.size() * kChunk; ++i) {

@@ -78,6 +78,9 @@ class ConnTracker {
   // the packet thread can call it between batches.
   void expire(Timestamp now, std::size_t budget = 1024);
 
+  // The live flow with this key in either direction, without touching it (for `explain`).
+  const Flow* lookup(const FlowKey& key, Timestamp now) const;
+
   void clear();  // conntrack flush
   std::size_t size() const;
   std::uint32_t max_entries() const;

@@ -51,6 +51,8 @@ class Daemon {
   nlohmann::json change(const nlohmann::json& request, const Peer& peer);
   nlohmann::json handle(const nlohmann::json& request, const Peer& peer);
   nlohmann::json status_json();
+  nlohmann::json explain_request(const nlohmann::json& request);
+  nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
   std::shared_ptr<const PolicySnapshot> snapshot() const;
 
   DaemonPaths paths_;

@@ -84,9 +84,35 @@ void QueueWorker::run() {
       return;
     }
     // Between batches: bounded housekeeping, never per packet.
+    if (has_tasks_.load(std::memory_order_acquire)) run_tasks();
     engine_.conntrack().expire(clock_.now(), 256);
     if (log_) log_->add_suppressed(limiter_.take_suppressed());
     publish();
+  }
+}
+
+bool QueueWorker::run_on_thread(std::function<void(ConnTracker&, Timestamp)> task,
+                                std::chrono::milliseconds wait) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  {
+    std::lock_guard<std::mutex> lock(tasks_mutex_);
+    tasks_.emplace_back(std::move(task), std::move(done));
+    has_tasks_.store(true, std::memory_order_release);
+  }
+  return finished.wait_for(wait) == std::future_status::ready;
+}
+
+void QueueWorker::run_tasks() {
+  decltype(tasks_) tasks;
+  {
+    std::lock_guard<std::mutex> lock(tasks_mutex_);
+    tasks.swap(tasks_);
+    has_tasks_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& [task, done] : tasks) {
+    task(engine_.conntrack(), clock_.now());
+    done->set_value();
   }
 }
 

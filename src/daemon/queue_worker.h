@@ -5,10 +5,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "audit/decision_log.h"
 #include "audit/log_rate_limiter.h"
@@ -47,6 +50,10 @@ class QueueWorker final : private PacketHandler {
   // Takes effect between two batches; connection state is kept.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
   WorkerFigures figures() const;
+  // Runs `task` on the queue thread between batches (within about 200 ms) and waits for it:
+  // the only way other threads read or change this thread's connection table.
+  bool run_on_thread(std::function<void(ConnTracker&, Timestamp)> task,
+                     std::chrono::milliseconds wait = std::chrono::seconds(2));
   std::uint16_t queue_number() const { return queue_->number(); }
   // Set when the queue socket failed for good; the daemon then stops.
   bool failed() const { return failed_.load(); }
@@ -73,6 +80,13 @@ class QueueWorker final : private PacketHandler {
   std::mutex pending_mutex_;
   std::shared_ptr<const PolicySnapshot> pending_;
   std::atomic<bool> has_pending_{false};
+
+  std::mutex tasks_mutex_;
+  std::vector<
+      std::pair<std::function<void(ConnTracker&, Timestamp)>, std::shared_ptr<std::promise<void>>>>
+      tasks_;
+  std::atomic<bool> has_tasks_{false};
+  void run_tasks();
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};

@@ -71,6 +71,8 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
     return ok_response(status_json());
   }
   if (command == "change") return change(request, peer);
+  if (command == "explain") return explain_request(request);
+  if (command == "conntrack") return conntrack_request(request, peer);
   return error_response("unknown command '" + command + "'");
 }
 

@@ -293,6 +293,39 @@ TEST_F(Wire, RefusedChangesChangeNothing) {
   EXPECT_EQ(status()["rules"].size(), 3u);
 }
 
+TEST_F(Wire, ExplainAnswersFromLiveRulesAndLiveConnections) {
+  const std::string cli = lab.cli_v4(), srv = lab.srv_v4();
+  RunResult r = daemon.cli("explain tcp " + cli + ":40000 -\\> " + srv + ":22");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.substr(0, r.output.find('\n')),
+            "ACCEPT (rule) by rule 1: allow in proto tcp from any to any port 22 comment 'ssh'");
+  r = daemon.cli("explain tcp " + cli + ":40000 -\\> " + srv + ":23");
+  EXPECT_NE(r.output.find("DROP (default)"), std::string::npos) << r.output;
+
+  Fd listener(tcp_listen(lab.srv(), srv, 22));
+  Fd client(tcp_connect(lab.cli(), srv, 22, 3000ms));
+  ASSERT_TRUE(client.valid());
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  getsockname(client.get(), reinterpret_cast<sockaddr*>(&local), &len);
+  const std::string sport = std::to_string(ntohs(local.sin_port));
+  // The reverse direction of a tracked connection: rules would say no, state says yes.
+  r = daemon.cli("--json explain tcp " + srv + ":22 -\\> " + cli + ":" + sport + " in");
+  const nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+  EXPECT_EQ(j["verdict"], "ACCEPT") << r.output;
+  EXPECT_EQ(j["reason"], "state") << r.output;
+
+  r = daemon.cli("conntrack list");
+  EXPECT_NE(r.output.find("dport=22"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ESTABLISHED"), std::string::npos) << r.output;
+  r = daemon.cli("conntrack flush");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(daemon.cli("conntrack count").output, "0\n");
+  r = daemon.cli("explain tcp " + cli + ":40000 -\\> " + srv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "ERROR: tcp and udp need ADDRESS:PORT, got \"" + srv + "\"\n");
+}
+
 TEST_F(Wire, BrokenRulesOnReloadKeepTheWorkingSet) {
   std::ofstream(daemon.dir() + "/rules.toml") << "[[rule]]\naction = \"allow\"\nport = 70000\n";
   const RunResult reload = daemon.cli("reload");

@@ -1,0 +1,126 @@
+#include "policy/explain.h"
+
+#include <charconv>
+
+#include "rules/rule_grammar.h"
+
+namespace portwall {
+namespace {
+
+std::string q(std::string_view w) { return "\"" + std::string(w) + "\""; }
+
+// "192.0.2.1:22", "192.0.2.1", "[2001:db8::1]:22", "2001:db8::1".
+std::expected<std::pair<IpAddress, std::uint16_t>, std::string> endpoint(const std::string& w,
+                                                                         bool has_ports) {
+  std::string host = w, port;
+  if (!w.empty() && w[0] == '[') {
+    const auto close = w.find(']');
+    if (close == std::string::npos) return std::unexpected("missing ] in " + q(w));
+    host = w.substr(1, close - 1);
+    if (close + 1 < w.size()) {
+      if (w[close + 1] != ':') return std::unexpected("expected [ADDRESS]:PORT, got " + q(w));
+      port = w.substr(close + 2);
+    }
+  } else if (std::count(w.begin(), w.end(), ':') == 1) {
+    host = w.substr(0, w.find(':'));
+    port = w.substr(w.find(':') + 1);
+  }
+  auto address = parse_ip_address(host);
+  if (!address) return std::unexpected("expected an address (with :PORT), got " + q(w));
+  std::uint16_t number = 0;
+  if (!port.empty()) {
+    unsigned value = 0;
+    auto [rest, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || rest != port.data() + port.size() || value < 1 || value > 65535) {
+      return std::unexpected("port must be 1-65535, got " + q(port));
+    }
+    number = static_cast<std::uint16_t>(value);
+  }
+  if (has_ports && number == 0)
+    return std::unexpected("tcp and udp need ADDRESS:PORT, got " + q(w));
+  return std::pair{*address, number};
+}
+
+}  // namespace
+
+FlowKey Probe::key() const {
+  return {input.protocol, input.src, input.dst, input.src_port, input.dst_port};
+}
+
+std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
+  const std::string usage = "expected PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]";
+  if (w.size() < 4 || w[2] != "->") return std::unexpected(usage);
+  Probe p;
+  if (w[0] == "tcp")
+    p.input.protocol = ipproto::tcp;
+  else if (w[0] == "udp")
+    p.input.protocol = ipproto::udp;
+  else if (w[0] == "icmp")
+    p.input.protocol = ipproto::icmp;
+  else
+    return std::unexpected("protocol must be tcp, udp or icmp, got " + q(w[0]));
+  const bool ports = p.input.protocol != ipproto::icmp;
+  auto src = endpoint(w[1], ports);
+  if (!src) return std::unexpected(src.error());
+  auto dst = endpoint(w[3], ports);
+  if (!dst) return std::unexpected(dst.error());
+  if (src->first.family != dst->first.family) {
+    return std::unexpected(std::string("source and destination must both be IPv4 or both IPv6"));
+  }
+  if (p.input.protocol == ipproto::icmp && src->first.family == Family::ipv6) {
+    p.input.protocol = ipproto::icmpv6;
+  }
+  p.input.src = src->first;
+  p.input.src_port = src->second;
+  p.input.dst = dst->first;
+  p.input.dst_port = dst->second;
+  std::size_t i = 4;
+  if (i < w.size() && (w[i] == "in" || w[i] == "out")) {
+    p.input.direction = w[i] == "in" ? Direction::in : Direction::out;
+    ++i;
+  }
+  if (i < w.size() && w[i] == "on") {
+    if (i + 1 >= w.size()) return std::unexpected(std::string("on needs an interface name"));
+    p.interface = w[i + 1];
+    i += 2;
+  }
+  if (i != w.size()) return std::unexpected("unexpected " + q(w[i]) + "; " + usage);
+  return p;
+}
+
+Explanation explain(const PolicySnapshot& policy, const Probe& probe,
+                    std::optional<TcpState> tracked_state, bool tracked) {
+  Explanation e;
+  MatchInput input = probe.input;
+  input.interface = probe.interface;
+  if (tracked) {
+    e.decision = {Verdict::accept, Reason::state, 0, false};
+    e.why = "it belongs to a tracked connection";
+    if (tracked_state) e.why += std::string(" (") + to_string(*tracked_state) + ")";
+    e.why += ", which passes by state whatever the rules say";
+    return e;
+  }
+  const Classifier& c = policy.classifier();
+  if (auto index = c.match(input)) {
+    const Rule& rule = policy.rule_set().rules[*index];
+    const Verdict v = rule.action == Action::deny     ? Verdict::drop
+                      : rule.action == Action::reject ? Verdict::reject
+                                                      : Verdict::accept;
+    e.decision = {v, Reason::rule, static_cast<std::uint32_t>(*index + 1), rule.log};
+    e.rule = rule_words(rule);
+    e.why = "rule " + std::to_string(*index + 1) + " is the first that matches (" +
+            rule.origin.file + ":" + std::to_string(rule.origin.line) + ")";
+    return e;
+  }
+  const Action a = c.default_action(input.direction);
+  const Verdict v = a == Action::allow    ? Verdict::accept
+                    : a == Action::reject ? Verdict::reject
+                                          : Verdict::drop;
+  e.decision = {v, Reason::default_policy, 0, v != Verdict::accept};
+  e.why = std::string("no rule matches, so the default ") +
+          (input.direction == Direction::in ? "incoming" : "outgoing") + " policy (" +
+          to_string(a) + ") decides";
+  return e;
+}
+
+}  // namespace portwall

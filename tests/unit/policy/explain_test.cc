@@ -1,0 +1,104 @@
+// `portwall explain`: the probe's words, and the answer for rules, defaults and state.
+#include "policy/explain.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "rules/rule_loader.h"
+
+namespace portwall {
+namespace {
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::string probe_error(const std::string& line) {
+  const auto words = split(line);
+  auto p = parse_probe(words);
+  return p ? "parsed" : p.error();
+}
+
+Probe probe(const std::string& line) {
+  const auto words = split(line);
+  auto p = parse_probe(words);
+  EXPECT_TRUE(p) << line << ": " << (p ? "" : p.error());
+  return p ? *p : Probe{};
+}
+
+PolicySnapshot policy() {
+  auto set = parse_rules(R"(
+[defaults]
+outgoing = "reject"
+[[rule]]
+action = "allow"
+proto = "tcp"
+port = "22"
+[[rule]]
+action = "deny"
+from = "2001:db8:bad::/48"
+)",
+                         "rules.toml");
+  EXPECT_TRUE(set);
+  return PolicySnapshot(*set);
+}
+
+TEST(Explain, ParsesBothFamiliesDirectionAndInterface) {
+  const Probe v4 = probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22");
+  EXPECT_EQ(v4.input.protocol, ipproto::tcp);
+  EXPECT_EQ(v4.input.src_port, 40000);
+  EXPECT_EQ(v4.input.dst_port, 22);
+  EXPECT_EQ(v4.input.direction, Direction::in);
+  const Probe v6 = probe("udp [2001:db8::9]:5000 -> [2001:db8::1]:53 out on eth1");
+  EXPECT_EQ(v6.input.src.family, Family::ipv6);
+  EXPECT_EQ(v6.input.direction, Direction::out);
+  EXPECT_EQ(v6.interface, "eth1");
+  EXPECT_EQ(probe("icmp 2001:db8::9 -> 2001:db8::1").input.protocol, ipproto::icmpv6);
+}
+
+TEST(Explain, WrongProbesSayWhatWasExpected) {
+  EXPECT_EQ(probe_error("tcp 1.2.3.4:1"),
+            "expected PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]");
+  EXPECT_EQ(probe_error("gre 1.2.3.4 -> 5.6.7.8"),
+            "protocol must be tcp, udp or icmp, got \"gre\"");
+  EXPECT_EQ(probe_error("tcp 1.2.3.4:0 -> 5.6.7.8:22"), "port must be 1-65535, got \"0\"");
+  EXPECT_EQ(probe_error("tcp host:1 -> 5.6.7.8:22"),
+            "expected an address (with :PORT), got \"host:1\"");
+  EXPECT_EQ(probe_error("tcp 1.2.3.4:1 -> [2001:db8::1]:22"),
+            "source and destination must both be IPv4 or both IPv6");
+  EXPECT_EQ(probe_error("tcp 1.2.3.4:1 -> 5.6.7.8:22 sideways"),
+            "unexpected \"sideways\"; expected PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]");
+}
+
+TEST(Explain, FirstMatchingRuleDecides) {
+  const Explanation e =
+      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, false);
+  EXPECT_EQ(e.decision.verdict, Verdict::accept);
+  EXPECT_EQ(e.decision.rule_number, 1u);
+  EXPECT_EQ(e.rule, "allow in proto tcp from any to any port 22");
+  EXPECT_EQ(e.why, "rule 1 is the first that matches (rules.toml:4)");
+}
+
+TEST(Explain, NoRuleMeansTheDefaultOfThatDirection) {
+  const Explanation e =
+      explain(policy(), probe("udp 192.0.2.1:5000 -> 198.51.100.1:53 out"), std::nullopt, false);
+  EXPECT_EQ(e.decision.verdict, Verdict::reject);
+  EXPECT_EQ(e.decision.reason, Reason::default_policy);
+  EXPECT_EQ(e.why, "no rule matches, so the default outgoing policy (reject) decides");
+}
+
+TEST(Explain, ATrackedConnectionPassesByState) {
+  const Explanation e = explain(policy(), probe("tcp 192.0.2.1:22 -> 203.0.113.9:40000"),
+                                TcpState::established, true);
+  EXPECT_EQ(e.decision.reason, Reason::state);
+  EXPECT_EQ(e.why,
+            "it belongs to a tracked connection (ESTABLISHED), which passes by state whatever the "
+            "rules say");
+}
+
+}  // namespace
+}  // namespace portwall
