@@ -164,7 +164,9 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
       fresh->config.daemon.socket != loaded_.config.daemon.socket) {
     say("reload: queues, backend and socket changes take effect at the next restart");
   }
-  auto next = std::make_shared<const PolicySnapshot>(fresh->rules);
+  auto built = std::make_shared<PolicySnapshot>(fresh->rules);
+  built->inherit_hits(*snapshot());
+  std::shared_ptr<const PolicySnapshot> next = std::move(built);
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
     policy_ = next;

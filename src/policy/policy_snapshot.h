@@ -34,6 +34,11 @@ class PolicySnapshot {
   }
   const RuleHits& hits(std::uint32_t number) const { return hits_[number - 1]; }
 
+  // Carries the counters of rules that are still there (the same rule, wherever it moved)
+  // over from the generation this one replaces, so that a reload or an edit does not zero
+  // them. Call before the snapshot is published.
+  void inherit_hits(const PolicySnapshot& previous);
+
  private:
   Classifier classifier_;
   std::unique_ptr<RuleHits[]> hits_;

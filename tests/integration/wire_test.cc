@@ -250,11 +250,13 @@ TEST_F(Wire, RuleChangesApplyLiveWithoutBreakingOtherConnections) {
   Fd ssh_server(tcp_accept(ssh_listener.get(), 2000ms));
   ASSERT_TRUE(ssh_server.valid());
 
+  ASSERT_GE(status()["rules"][0]["packets"].get<int>(), 1);
   const RunResult add = daemon.cli("allow 8080/tcp");
   EXPECT_EQ(add.exit_code, 0) << add.output;
   EXPECT_EQ(add.output, "Rule added\n");
   Fd web(tcp_connect(lab.cli(), lab.srv_v4(), 8080, 3000ms));
   EXPECT_TRUE(web.valid()) << "the new rule is live";
+  EXPECT_GE(status()["rules"][0]["packets"].get<int>(), 1) << "hit counters survive the change";
   EXPECT_NE(slurp(daemon.dir() + "/rules.toml").find("port = '8080'"), std::string::npos);
   ASSERT_TRUE(send_all(ssh.get(), "still-up"));
   EXPECT_EQ(receive(ssh_server.get(), 2000ms), "still-up") << "the other connection lives on";

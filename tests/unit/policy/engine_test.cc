@@ -202,3 +202,24 @@ TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(PolicySnapshot, CountersOfRulesThatStaySurviveANewGeneration) {
+  auto old = policy({rule(Action::allow, 22), rule(Action::allow, 80)});
+  old->count_hit(1, 60);
+  old->count_hit(2, 60);
+  old->count_hit(2, 60);
+  // 80 moved to the front, 22 is gone, 443 is new.
+  RuleSet set;
+  set.rules = {rule(Action::allow, 80), rule(Action::allow, 443)};
+  PolicySnapshot next(set);
+  next.inherit_hits(*old);
+  EXPECT_EQ(next.hits(1).packets.load(), 2u);
+  EXPECT_EQ(next.hits(1).bytes.load(), 120u);
+  EXPECT_EQ(next.hits(2).packets.load(), 0u);
+}
+
+}  // namespace
+}  // namespace portwall
