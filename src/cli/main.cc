@@ -5,12 +5,14 @@
 // (or a usage error), 3 not authorized.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "cli/offline_edit.h"
 #include "cli/status_view.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
+#include "rules/policy_files.h"
 #include "rules/rule_grammar.h"
 #include "rules/rule_loader.h"
 
@@ -36,6 +38,41 @@ int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json
                 response->value("code", portwall::kExitBadInput));
   }
   *result = (*response)["result"];
+  return 0;
+}
+
+// A configuration (it has [daemon], [log], ... tables) is checked with the rules it names,
+// exactly as portwalld --check does; anything else is checked as a rules file.
+bool is_configuration(const std::string& file) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    for (const char* table :
+         {"[daemon]", "[log]", "[conntrack]", "[scan_detection]", "[[knock]]"}) {
+      if (line.rfind(table, 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+int check_file_command(const std::string& file, bool json) {
+  std::size_t count = 0;
+  std::string what = "rules";
+  if (is_configuration(file)) {
+    auto loaded = portwall::load_policy_files(file);
+    if (!loaded) return fail("\n" + loaded.error(), portwall::kExitBadInput);
+    count = loaded->rules.rules.size();
+    what = "configuration with " + loaded->rules_file;
+  } else {
+    auto loaded = portwall::load_rules(file);
+    if (!loaded) return fail("\n" + portwall::to_string(loaded.error()), portwall::kExitBadInput);
+    count = loaded->rules.size();
+  }
+  if (json) {
+    std::cout << nlohmann::json{{"ok", true}, {"file", file}, {"kind", what}, {"rules", count}}
+              << "\n";
+  } else {
+    std::printf("%s: ok, %s: %zu rule(s)\n", file.c_str(), what.c_str(), count);
+  }
   return 0;
 }
 
@@ -121,18 +158,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (*check) {
-    const std::string file = check_file.empty() ? rules : check_file;
-    auto loaded = portwall::load_rules(file);
-    if (!loaded) return fail("\n" + portwall::to_string(loaded.error()), portwall::kExitBadInput);
-    if (json) {
-      std::cout << nlohmann::json{{"ok", true}, {"file", file}, {"rules", loaded->rules.size()}}
-                << "\n";
-    } else {
-      std::printf("%s: ok, %zu rule(s)\n", file.c_str(), loaded->rules.size());
-    }
-    return 0;
-  }
+  if (*check) return check_file_command(check_file.empty() ? rules : check_file, json);
 
   for (CLI::App* verb : rule_verbs) {
     if (!*verb) continue;

@@ -26,41 +26,10 @@ ConntrackLimits limits_of(const ConntrackSection& c) {
   return l;
 }
 
-std::expected<void, std::string> check_queues(const std::vector<std::uint16_t>& queues) {
-  for (std::size_t i = 1; i < queues.size(); ++i) {
-    if (queues[i] != queues[i - 1] + 1) {
-      return std::unexpected(
-          std::string("[daemon] queues must be consecutive numbers in ascending order, e.g. "
-                      "[100, 101]: the kernel balances flows over a range"));
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths) {
-  auto config = load_config(paths.config);
-  if (!config) return std::unexpected(to_string(config.error()));
-  LoadedPolicy loaded;
-  loaded.config = std::move(*config);
-  if (!paths.socket_override.empty()) loaded.config.daemon.socket = paths.socket_override;
-  loaded.rules_file =
-      paths.rules_override.empty() ? loaded.config.daemon.rules : paths.rules_override;
-  loaded.rules_dir =
-      loaded.config.daemon.rules_dir.empty()
-          ? (std::filesystem::path(loaded.rules_file).parent_path() / "rules.d").string()
-          : loaded.config.daemon.rules_dir;
-  auto rules = load_rules(loaded.rules_file, loaded.rules_dir);
-  if (!rules) return std::unexpected(to_string(rules.error()));
-  loaded.rules = std::move(*rules);
-  if (!loaded.rules.has_defaults && loaded.config.has_defaults) {
-    loaded.rules.defaults = loaded.config.defaults;
-  }
-  if (auto ok = check_queues(loaded.config.daemon.queues); !ok) {
-    return std::unexpected(paths.config + ": " + ok.error());
-  }
-  return loaded;
+  return load_policy_files(paths.config, paths.rules_override, paths.socket_override);
 }
 
 Daemon::~Daemon() { shutdown(); }

@@ -15,6 +15,7 @@
 #include "daemon/queue_worker.h"
 #include "netfilter/diversion.h"
 #include "rules/config.h"
+#include "rules/policy_files.h"
 
 namespace portwall {
 
@@ -25,11 +26,7 @@ struct DaemonPaths {
 };
 
 // Loads the configuration and the rules named by `paths` (command line over config file).
-struct LoadedPolicy {
-  Config config;
-  RuleSet rules;
-  std::string rules_file, rules_dir;
-};
+using LoadedPolicy = PolicyFiles;
 std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths);
 
 class Daemon {

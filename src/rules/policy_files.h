@@ -1,0 +1,25 @@
+// policy_files.h — everything portwalld loads at start and on reload: the configuration, then
+// the rules file it names (or the one given on the command line) with its rules.d drop-ins.
+// One function, so that `portwalld --check`, `portwall check CONFIG` and a reload agree.
+#pragma once
+
+#include <expected>
+#include <string>
+
+#include "rules/config.h"
+#include "rules/rule.h"
+
+namespace portwall {
+
+struct PolicyFiles {
+  Config config;
+  RuleSet rules;  // the rules file's [defaults] over the configuration's
+  std::string rules_file, rules_dir;
+};
+
+// Empty overrides keep what the configuration says. The error lists every problem found.
+std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
+                                                          const std::string& rules_override = "",
+                                                          const std::string& socket_override = "");
+
+}  // namespace portwall
