@@ -115,16 +115,16 @@ void Daemon::shutdown() {
 
 std::expected<void, std::string> Daemon::reload(long uid, const char* origin) {
   std::lock_guard<std::mutex> serialized(reload_mutex_);
-  return reload_locked(uid, origin);
+  return reload_locked(uid, origin, true);
 }
 
-std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin) {
+std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin, bool audit) {
   sd_notify(0, "RELOADING=1");
   auto fresh = load_policy(paths_);
   if (!fresh) {
     // A broken file never replaces working rules: the old set stays in force.
     say("reload refused, previous rules stay in force:\n" + fresh.error());
-    audit_log_->record(uid, origin, "refused", fresh.error());
+    if (audit) audit_log_->record(uid, origin, "refused", fresh.error());
     sd_notify(0, "READY=1");
     return std::unexpected(fresh.error());
   }
@@ -146,7 +146,10 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   const std::size_t count = fresh->rules.rules.size();
   loaded_.rules = std::move(fresh->rules);
   say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
-  audit_log_->record(uid, origin, "ok", std::to_string(count) + " rules from " + fresh->rules_file);
+  if (audit) {
+    audit_log_->record(uid, origin, "ok",
+                       std::to_string(count) + " rules from " + fresh->rules_file);
+  }
   sd_notify(0, "READY=1");
   return {};
 }

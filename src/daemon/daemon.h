@@ -42,7 +42,8 @@ class Daemon {
   void shutdown();
   // Loads and swaps in the rules; on error the old rules stay in force and the error is returned.
   std::expected<void, std::string> reload(long uid, const char* origin);
-  std::expected<void, std::string> reload_locked(long uid, const char* origin);
+  // REQUIRES: reload_mutex_ held. `audit`: false when the caller writes its own audit line.
+  std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit);
   // A rule change from `portwall allow ...`: parsed, applied to the rules file, written
   // atomically, then reloaded; refused changes leave file and live rules as they were.
   nlohmann::json change(const nlohmann::json& request, const Peer& peer);

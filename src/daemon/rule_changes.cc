@@ -71,7 +71,7 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   if (auto ok = write_file_atomically(file, write_rules(edit->rules)); !ok) {
     return refuse(ok.error());
   }
-  if (auto ok = reload_locked(peer.uid, "change"); !ok) {
+  if (auto ok = reload_locked(peer.uid, "change", false); !ok) {
     (void)write_file_atomically(file, old_text);
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
   }
