@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -32,7 +33,7 @@ bool write_all(int fd, const std::string& data) {
 }  // namespace
 
 std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
-    const std::string& path, ControlHandler handler, gid_t admin_gid) {
+    const std::string& path, ControlHandler handler, gid_t socket_gid) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     return std::unexpected("socket path too long: " + path);
@@ -53,16 +54,17 @@ std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
     return std::unexpected("cannot listen on " + path + ": " + err);
   }
   chmod(path.c_str(), 0660);
-  if (admin_gid != static_cast<gid_t>(-1)) {
-    if (chown(path.c_str(), static_cast<uid_t>(-1), admin_gid) < 0) {
-      // Not fatal: root still has access.
-    }
+  if (socket_gid != static_cast<gid_t>(-1) &&
+      chown(path.c_str(), static_cast<uid_t>(-1), socket_gid) < 0) {
+    const std::string err = std::strerror(errno);
+    close(fd);
+    return std::unexpected("cannot give " + path + " to its group: " + err);
   }
-  return std::unique_ptr<ControlServer>(new ControlServer(path, fd, std::move(handler), admin_gid));
+  return std::unique_ptr<ControlServer>(new ControlServer(path, fd, std::move(handler)));
 }
 
-ControlServer::ControlServer(std::string path, int fd, ControlHandler handler, gid_t admin_gid)
-    : path_(std::move(path)), fd_(fd), handler_(std::move(handler)), admin_gid_(admin_gid) {
+ControlServer::ControlServer(std::string path, int fd, ControlHandler handler)
+    : path_(std::move(path)), fd_(fd), handler_(std::move(handler)) {
   if (pipe2(wake_, O_CLOEXEC) < 0) wake_[0] = wake_[1] = -1;
   thread_ = std::thread([this] { run(); });
 }
@@ -79,9 +81,9 @@ ControlServer::~ControlServer() {
   unlink(path_.c_str());
 }
 
-bool ControlServer::authorized(const Peer& peer) const {
-  if (peer.uid == 0 || peer.uid == geteuid()) return true;
-  return admin_gid_ != static_cast<gid_t>(-1) && peer.gid == admin_gid_;
+bool Peer::in_group(gid_t group) const {
+  if (group == static_cast<gid_t>(-1)) return false;
+  return gid == group || std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
 void ControlServer::run() {
@@ -107,7 +109,12 @@ void ControlServer::serve(int client) {
   ucred cred{};
   socklen_t len = sizeof cred;
   getsockopt(client, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-  const Peer peer{cred.pid, cred.uid, cred.gid};
+  Peer peer{cred.pid, cred.uid, cred.gid, {}};
+  gid_t groups[256];
+  socklen_t groups_len = sizeof groups;
+  if (getsockopt(client, SOL_SOCKET, SO_PEERGROUPS, groups, &groups_len) == 0) {
+    peer.groups.assign(groups, groups + groups_len / sizeof(gid_t));
+  }
 
   std::string buffer;
   char chunk[4096];
@@ -125,11 +132,7 @@ void ControlServer::serve(int client) {
     const std::string line = buffer.substr(0, newline);
     buffer.erase(0, newline + 1);
     nlohmann::json response;
-    if (!authorized(peer)) {
-      response = error_response("not authorized: uid " + std::to_string(peer.uid) +
-                                    " is neither root nor in the admin group",
-                                kExitUnauthorized);
-    } else {
+    {
       const nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
       if (request.is_discarded() || !request.is_object() || !request.contains("command") ||
           !request["command"].is_string()) {

@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -91,8 +92,20 @@ std::expected<void, std::string> Daemon::start() {
   if (cfg.daemon.inspect == Inspect::new_only) {
     say("inspect = \"new\" is not implemented yet: every packet is inspected");
   }
+  for (auto [name, gid] : {std::pair{&cfg.daemon.admin_group, &admin_gid_},
+                           std::pair{&cfg.daemon.read_group, &read_gid_}}) {
+    if (name->empty()) continue;
+    group entry{}, *found = nullptr;
+    char buf[4096];
+    if (getgrnam_r(name->c_str(), &entry, buf, sizeof buf, &found) != 0 || !found) {
+      return std::unexpected("[daemon] no group named \"" + *name + "\"");
+    }
+    *gid = found->gr_gid;
+  }
+  const gid_t socket_gid = read_gid_ != static_cast<gid_t>(-1) ? read_gid_ : admin_gid_;
   auto control = ControlServer::start(
-      cfg.daemon.socket, [this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
+      cfg.daemon.socket, [this](const nlohmann::json& r, const Peer& p) { return handle(r, p); },
+      socket_gid);
   if (!control) return std::unexpected(control.error());
   control_ = std::move(*control);
   audit_log_->record(

@@ -48,6 +48,8 @@ class Daemon {
   // atomically, then reloaded; refused changes leave file and live rules as they were.
   nlohmann::json change(const nlohmann::json& request, const Peer& peer);
   nlohmann::json handle(const nlohmann::json& request, const Peer& peer);
+  enum class Role { none, reader, admin };
+  Role role_of(const Peer& peer) const;
   nlohmann::json status_json();
   nlohmann::json explain_request(const nlohmann::json& request);
   nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
@@ -69,6 +71,7 @@ class Daemon {
   std::unique_ptr<Diversion> diversion_;
   bool diversion_installed_ = false;
   std::unique_ptr<ControlServer> control_;
+  gid_t admin_gid_ = static_cast<gid_t>(-1), read_gid_ = static_cast<gid_t>(-1);
 };
 
 }  // namespace portwall

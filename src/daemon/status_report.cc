@@ -1,5 +1,7 @@
 // status_report.cc — the daemon's answers on the control socket: `status` (DESIGN.md's JSON)
 // and `reload`. Reads only published figures and the immutable rule snapshot.
+#include <unistd.h>
+
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
 
@@ -61,8 +63,27 @@ nlohmann::json Daemon::status_json() {
   return j;
 }
 
+Daemon::Role Daemon::role_of(const Peer& peer) const {
+  if (peer.uid == 0 || peer.uid == geteuid() || peer.in_group(admin_gid_)) return Role::admin;
+  if (peer.in_group(read_gid_)) return Role::reader;
+  return Role::none;
+}
+
 nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   const std::string command = request["command"].get<std::string>();
+  const bool reads_only = command == "status" || command == "explain" ||
+                          (command == "conntrack" && request.value("action", "count") != "flush");
+  const Role role = role_of(peer);
+  if (role == Role::none || (role == Role::reader && !reads_only)) {
+    const std::string why = role == Role::none
+                                ? "not authorized: only root and the admin and read groups may "
+                                  "use portwall's control socket"
+                                : "not authorized: members of the read group may only read; "
+                                  "changes need root or the admin group";
+    audit_log_->record(peer.uid, command, "denied",
+                       "pid=" + std::to_string(peer.pid) + " " + request.dump());
+    return error_response(why, kExitUnauthorized);
+  }
   if (command == "status") return ok_response(status_json());
   if (command == "reload") {
     if (auto ok = reload(static_cast<long>(peer.uid), "reload"); !ok) {

@@ -22,9 +22,10 @@ const toml::table* table_of(TomlReader& r, const toml::node& node, std::string_v
 }
 
 void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
-  r.check_keys(
-      t, {"queues", "fail_open", "mode", "backend", "inspect", "socket", "rules", "rules_dir"},
-      "[daemon]");
+  r.check_keys(t,
+               {"queues", "fail_open", "mode", "backend", "inspect", "socket", "rules", "rules_dir",
+                "admin_group", "read_group"},
+               "[daemon]");
   if (const toml::node* n = t.get("queues")) {
     const toml::array* list = n->as_array();
     if (!list || list->empty()) {
@@ -58,8 +59,10 @@ void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
     if (auto i = r.choice(*n, "inspect", {"full", "new"}))
       d.inspect = *i ? Inspect::new_only : Inspect::full;
   }
-  for (auto [key, field] : {std::pair{"socket", &d.socket}, std::pair{"rules", &d.rules},
-                            std::pair{"rules_dir", &d.rules_dir}}) {
+  for (auto [key, field] :
+       {std::pair{"socket", &d.socket}, std::pair{"rules", &d.rules},
+        std::pair{"rules_dir", &d.rules_dir}, std::pair{"admin_group", &d.admin_group},
+        std::pair{"read_group", &d.read_group}}) {
     if (const toml::node* n = t.get(key)) {
       if (auto s = r.string(*n, key)) *field = *s;
     }

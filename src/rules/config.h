@@ -30,6 +30,11 @@ struct DaemonSection {
   std::string socket = "/run/portwall/portwall.sock";
   std::string rules = "/etc/portwall/rules.toml";
   std::string rules_dir;  // "" = <directory of rules>/rules.d
+  // Who may use the control socket besides root: members of admin_group may change rules,
+  // members of read_group may only read (status, explain, conntrack list/count). The socket
+  // belongs to read_group if set, else to admin_group.
+  std::string admin_group;
+  std::string read_group;
 };
 
 struct LogSection {

@@ -109,7 +109,7 @@ RunResult Lab::in(const std::string& netns, const std::string& command,
   return run("ip netns exec " + netns + " sh -c '" + command + "'", timeout);
 }
 
-Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_config)
+Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys)
     : lab_(lab) {
   char templ[] = "/tmp/portwall-it.XXXXXX";
   if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
@@ -118,9 +118,8 @@ Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string&
   std::ofstream(dir_ + "/portwall.toml")
       << "[daemon]\nqueues = [100, 101]\nrules = \"" << dir_ << "/rules.toml\"\nsocket = \"" << dir_
       << "/portwall.sock\"\n"
-      << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \"" << dir_
-      << "/audit.log\"\n"
-      << extra_config;
+      << extra_daemon_keys << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \""
+      << dir_ << "/audit.log\"\n";
 
   const std::string err = dir_ + "/portwalld.err";
   posix_spawn_file_actions_t actions;

@@ -58,7 +58,8 @@ class Lab {
 // portwalld in the lab's server namespace with the given rules, its own socket and logs.
 class Daemon {
  public:
-  Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_config = "");
+  // `extra_daemon_keys`: lines added to the [daemon] table of its configuration.
+  Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys = "");
   ~Daemon();  // SIGTERM if still running
   bool ready() const { return ready_; }
   // SIGTERM and wait; the exit status (or -1).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -432,6 +433,42 @@ TEST(DaemonStart, BrokenRulesStopTheStartBeforeTheKernelIsTouched) {
   EXPECT_EQ(check.exit_code, 1);
   EXPECT_NE(check.output.find("rules.toml:4:8: port must be 1-65535, got 70000"), std::string::npos)
       << check.output;
+}
+
+TEST(Authorization, ReadersReadAdminsChangeAndRefusalsAreAudited) {
+  Lab lab;
+  Daemon daemon(lab, kRules, "read_group = \"nogroup\"\nadmin_group = \"adm\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  ASSERT_EQ(chmod(daemon.dir().c_str(), 0711), 0);  // let other users reach the socket
+  const std::string as_reader = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  const std::string as_admin =
+      "setpriv --reuid=65534 --regid=65534 --groups=$(getent group adm | cut -d: -f3) ";
+  const std::string as_stranger = "setpriv --reuid=65534 --regid=1 --clear-groups ";
+  const std::string cli =
+      std::string(PORTWALL_BIN) + " --socket " + daemon.dir() + "/portwall.sock ";
+
+  EXPECT_EQ(lab.in(lab.srv(), as_reader + cli + "status").exit_code, 0);
+  const RunResult refused = lab.in(lab.srv(), as_reader + cli + "allow 9999/tcp");
+  EXPECT_EQ(refused.exit_code, 3) << refused.output;
+  EXPECT_EQ(refused.output,
+            "ERROR: not authorized: members of the read group may only read; changes need root "
+            "or the admin group\n");
+  const RunResult stranger = lab.in(lab.srv(), as_stranger + cli + "status");
+  EXPECT_EQ(stranger.exit_code, 3) << stranger.output;
+
+  const RunResult admin = lab.in(lab.srv(), as_admin + cli + "allow 9999/tcp");
+  EXPECT_EQ(admin.exit_code, 0) << admin.output;
+  const RunResult status = daemon.cli("--json status");
+  EXPECT_EQ(nlohmann::json::parse(status.output)["rules"].size(), 4u);
+
+  std::ifstream in(daemon.dir() + "/audit.log");
+  std::stringstream audit;
+  audit << in.rdbuf();
+  EXPECT_NE(audit.str().find("UID=65534 ACTION=change RESULT=denied"), std::string::npos)
+      << audit.str();
+  EXPECT_NE(audit.str().find("UID=65534 ACTION=change RESULT=ok DETAIL=user=nobody"),
+            std::string::npos)
+      << audit.str();
 }
 
 TEST(LabTeardown, LeavesNoNamespaceBehind) {
