@@ -10,6 +10,7 @@
 
 #include "cli/offline_edit.h"
 #include "cli/status_view.h"
+#include "cli/usage.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
 #include "rules/policy_files.h"
@@ -117,6 +118,7 @@ int change_rules(const std::vector<std::string>& words, const std::string& socke
 int main(int argc, char** argv) {
   CLI::App app{"portwall: manage the portwall firewall", "portwall"};
   app.require_subcommand(1);
+  app.footer(std::string(portwall::usage::kRuleSynopsis) + "\n" + portwall::usage::kFooter);
   bool json = false;
   std::string socket = kDefaultSocket;
   std::string rules = kDefaultRules;

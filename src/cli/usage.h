@@ -1,0 +1,37 @@
+// usage.h — the words `portwall --help` and `portwall COMMAND --help` print: ufw(8)'s synopsis
+// and examples, so that the help reads like the man page administrators already know.
+#pragma once
+
+namespace portwall::usage {
+
+inline constexpr const char* kRuleSynopsis = R"(
+Rule grammar (as ufw):
+  [in|out [on IFACE]] [log] PORT[/tcp|/udp] | SERVICE [comment TEXT]
+  [in|out [on IFACE]] [log] [proto tcp|udp|icmp|any] [from ADDR [port PORTS]]
+                             [to ADDR [port PORTS]] [comment TEXT]
+  ADDR is any, an IPv4 or IPv6 address, or a network (10.0.0.0/8, 2001:db8::/32).
+  PORTS is 22, 8000:8100, 80,443 (at most 15, a range counting as 2) or a service name.
+  Without a protocol a port means tcp and udp; without in/out a rule is for incoming.)";
+
+inline constexpr const char* kFooter = R"(
+Examples:
+  portwall allow 22/tcp
+  portwall allow http
+  portwall allow from 10.0.0.0/8 to any port 5432 proto tcp comment "db"
+  portwall deny in on eth0 from 203.0.113.0/24
+  portwall reject out to any port 25 proto tcp
+  portwall limit ssh
+  portwall insert 1 deny from 198.51.100.7
+  portwall prepend reject from 198.51.100.7
+  portwall status numbered
+  portwall delete 3
+  portwall delete allow 22/tcp
+  portwall default deny incoming
+  portwall explain tcp 203.0.113.9:40000 -> 192.0.2.1:22
+  portwall conntrack list
+
+Changes go to the running portwalld (and its rules file) at once; with no daemon running
+they edit the rules file (--rules). Exit status: 0 ok, 1 bad input or refused change,
+2 daemon unreachable or usage error, 3 not authorized.)";
+
+}  // namespace portwall::usage
