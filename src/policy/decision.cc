@@ -2,6 +2,19 @@
 
 namespace portwall {
 
+Verdict verdict_of(Action action) {
+  switch (action) {
+    case Action::allow:
+    case Action::limit:
+      return Verdict::accept;
+    case Action::deny:
+      return Verdict::drop;
+    case Action::reject:
+      return Verdict::reject;
+  }
+  return Verdict::drop;
+}
+
 const char* to_string(Verdict verdict) {
   switch (verdict) {
     case Verdict::accept:

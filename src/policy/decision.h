@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "rules/rule.h"
+
 namespace portwall {
 
 enum class Verdict : std::uint8_t { accept, drop, reject };
@@ -19,6 +21,9 @@ enum class Reason : std::uint8_t {
 
 const char* to_string(Verdict verdict);  // "ACCEPT", "DROP", "REJECT"
 const char* to_string(Reason reason);    // "rule", "default", "state", "invalid", ...
+
+// allow and limit accept, deny drops, reject rejects.
+Verdict verdict_of(Action action);
 
 struct Decision {
   Verdict verdict = Verdict::drop;

@@ -17,19 +17,6 @@ MatchInput match_input(const PacketView& p, const HookInfo& hook) {
   return in;
 }
 
-Verdict verdict_of(Action action) {
-  switch (action) {
-    case Action::allow:
-    case Action::limit:
-      return Verdict::accept;
-    case Action::deny:
-      return Verdict::drop;
-    case Action::reject:
-      return Verdict::reject;
-  }
-  return Verdict::drop;
-}
-
 // Kernel loose pickup (nf_conntrack_tcp_loose): only the ACK class may open a flow mid-stream;
 // a FIN or RST without a flow stays invalid.
 bool can_pick_up(const PacketView& p) {

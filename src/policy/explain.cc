@@ -103,9 +103,7 @@ Explanation explain(const PolicySnapshot& policy, const Probe& probe,
   const Classifier& c = policy.classifier();
   if (auto index = c.match(input)) {
     const Rule& rule = policy.rule_set().rules[*index];
-    const Verdict v = rule.action == Action::deny     ? Verdict::drop
-                      : rule.action == Action::reject ? Verdict::reject
-                                                      : Verdict::accept;
+    const Verdict v = verdict_of(rule.action);
     e.decision = {v, Reason::rule, static_cast<std::uint32_t>(*index + 1), rule.log};
     e.rule = rule_words(rule);
     e.why = "rule " + std::to_string(*index + 1) + " is the first that matches (" +

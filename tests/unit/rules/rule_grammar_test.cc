@@ -6,15 +6,12 @@
 #include <sstream>
 #include <vector>
 
+#include "test_words.h"
+
 namespace portwall {
 namespace {
 
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> words;
-  std::istringstream in(line);
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
+using test::split;
 
 RuleCommand parse_ok(const std::string& line) {
   const auto words = split(line);
