@@ -1,0 +1,74 @@
+// wire_fixture.h — what the wire tests share: the rule set they run portwalld with, and a
+// fixture that gives each test its own lab and daemon.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "integration/lab.h"
+
+namespace portwall::lab {
+
+inline constexpr const char* kRules = R"(
+[defaults]
+incoming = "deny"
+outgoing = "allow"
+
+[[rule]]
+action = "allow"
+proto = "tcp"
+port = "22"
+comment = "ssh"
+
+[[rule]]
+action = "allow"
+proto = "udp"
+port = "5353"
+
+[[rule]]
+action = "reject"
+proto = "tcp"
+port = "113"
+)";
+
+class Wire : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(daemon.ready()) << daemon.daemon_output(); }
+
+  nlohmann::json status() {
+    const RunResult r = daemon.cli("--json status");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return nlohmann::json::parse(r.output, nullptr, false);
+  }
+  // Waits (bounded) until the decision log contains every needle.
+  bool log_has(std::initializer_list<std::string> needles, std::chrono::seconds wait = 5s) {
+    for (auto until = std::chrono::steady_clock::now() + wait;
+         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+      const std::string log = daemon.log();
+      std::istringstream lines(log);
+      std::string line;
+      while (std::getline(lines, line)) {
+        bool all = true;
+        for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+        if (all) return true;
+      }
+    }
+    return false;
+  }
+
+  Lab lab;
+  Daemon daemon{lab, kRules};
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace portwall::lab
