@@ -30,10 +30,12 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "lab: namespaces $lab-srv (10.200.1.1, fd00:200:1::1) and $lab-cli (10.200.1.2)"
 tools/lab.sh up "$lab" 1
 
+# A copy of the shipped rules: the demo changes rules live, and must not edit the repository.
+cp rules/default.toml "$work/rules.toml"
 cat >"$work/portwall.toml" <<CONF
 [daemon]
 queues = [100, 101]
-rules = "$PWD/rules/default.toml"
+rules = "$work/rules.toml"
 socket = "$work/portwall.sock"
 [log]
 file = "$work/portwall.log"
@@ -79,12 +81,22 @@ else
   echo "  tcp 10.200.1.1 -> 10.200.1.2:9000              blocked"
 fi
 
+step "live change: portwall allow 8080/tcp (ssh connections stay up)"
+pw=("${srv[@]}" build/portwall --socket "$work/portwall.sock")
+"${pw[@]}" allow 8080/tcp comment demo
+probe "tcp 10.200.1.2 -> 10.200.1.1:8080" -z -w 2 10.200.1.1 8080
+"${pw[@]}" explain tcp 10.200.1.2:40000 '->' 10.200.1.1:8080
+"${pw[@]}" delete allow 8080/tcp
+probe "tcp 10.200.1.2 -> 10.200.1.1:8080" -z -w 2 10.200.1.1 8080
+
 step "status"
 "${srv[@]}" build/portwall --socket "$work/portwall.sock" status verbose
 
 step "decision log ($work/portwall.log)"
 sleep 1.2  # the writer flushes at least once a second
 cat "$work/portwall.log"
+step "audit log ($work/audit.log)"
+cat "$work/audit.log"
 
 step "SIGTERM: portwalld removes its rules"
 "${sudo[@]}" kill -TERM "$daemon_pid"
