@@ -57,6 +57,7 @@ WorkerFigures QueueWorker::figures() const {
   f.malformed = c.malformed.load(std::memory_order_relaxed);
   f.picked_up = c.picked_up.load(std::memory_order_relaxed);
   f.table_full = c.table_full.load(std::memory_order_relaxed);
+  f.rate_limited = c.rate_limited.load(std::memory_order_relaxed);
   f.flows = flows_.load(std::memory_order_relaxed);
   f.evicted = evicted_.load(std::memory_order_relaxed);
   f.refused = refused_.load(std::memory_order_relaxed);

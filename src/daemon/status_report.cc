@@ -45,10 +45,10 @@ nlohmann::json Daemon::status_json() {
   j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},
                     {"evicted", sum.evicted}, {"refused", sum.refused},
                     {"expired", sum.expired}, {"picked_up", sum.picked_up}};
-  j["counters"] = {{"received", sum.received},    {"accepted", sum.accepted},
-                   {"dropped", sum.dropped},      {"rejected", sum.rejected},
-                   {"malformed", sum.malformed},  {"table_full", sum.table_full},
-                   {"lost_messages", sum.enobufs}};
+  j["counters"] = {{"received", sum.received},         {"accepted", sum.accepted},
+                   {"dropped", sum.dropped},           {"rejected", sum.rejected},
+                   {"malformed", sum.malformed},       {"table_full", sum.table_full},
+                   {"rate_limited", sum.rate_limited}, {"lost_messages", sum.enobufs}};
   // Fail-open is never silent: what the kernel's queue rules counted minus what we received.
   if (auto queued = diversion_->queued_packets(); queued) {
     j["counters"]["uninspected"] = *queued > sum.received ? *queued - sum.received : 0;

@@ -95,6 +95,13 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
     d.verdict = verdict_of(rule.action);
     d.log = d.verdict != Verdict::accept || rule.log;
     policy.count_hit(d.rule_number, p.ip_length);
+    // ufw's `limit`: allowed, but not more than 6 new connections per source in 30 s. A flow
+    // picked up mid-stream is not a new connection attempt.
+    if (rule.action == Action::limit && !pickup &&
+        !sources_.allow_new_connection(p.src, d.rule_number, now)) {
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      return count({Verdict::drop, Reason::rate_limit, d.rule_number, true});
+    }
   } else {
     d.reason = Reason::default_policy;
     d.verdict = verdict_of(policy.classifier().default_action(hook.direction));

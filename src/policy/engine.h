@@ -11,6 +11,7 @@
 
 #include "clock/clock.h"
 #include "conntrack/conn_tracker.h"
+#include "detect/source_table.h"
 #include "packet/packet_parser.h"
 #include "policy/decision.h"
 #include "policy/policy_snapshot.h"
@@ -38,9 +39,10 @@ struct EngineCounters {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> rejected{0};
-  std::atomic<std::uint64_t> malformed{0};   // the parser rejected the bytes
-  std::atomic<std::uint64_t> picked_up{0};   // mid-stream flows adopted
-  std::atomic<std::uint64_t> table_full{0};  // new flows dropped: no room in the table
+  std::atomic<std::uint64_t> malformed{0};     // the parser rejected the bytes
+  std::atomic<std::uint64_t> picked_up{0};     // mid-stream flows adopted
+  std::atomic<std::uint64_t> table_full{0};    // new flows dropped: no room in the table
+  std::atomic<std::uint64_t> rate_limited{0};  // new connections refused by a `limit` rule
 };
 
 class Engine {
@@ -67,6 +69,7 @@ class Engine {
   std::shared_ptr<const PolicySnapshot> policy_;
   EngineOptions options_;
   ConnTracker conntrack_;
+  SourceTable sources_;
   EngineCounters counters_;
 };
 

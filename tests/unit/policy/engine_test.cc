@@ -223,3 +223,24 @@ TEST(PolicySnapshot, CountersOfRulesThatStaySurviveANewGeneration) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(Engine, LimitRuleLetsSixNewConnectionsThroughThenDropsAsRateLimit) {
+  Engine e = engine(policy({rule(Action::limit, 22)}));
+  for (std::uint16_t port = 1; port <= 6; ++port) {
+    expect(e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
+           Reason::rule, 1);
+  }
+  const Decision d = e.decide(tcp(kClient, 7, kServer, 22, tcpflag::syn), kIn, kStart);
+  expect(d, Verdict::drop, Reason::rate_limit, 1);
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(e.counters().rate_limited.load(), 1u);
+  // Packets of the connections already open pass by state.
+  expect(e.decide(tcp(kServer, 22, kClient, 1, tcpflag::syn | tcpflag::ack), kOut, kStart),
+         Verdict::accept, Reason::state, 1);
+}
+
+}  // namespace
+}  // namespace portwall

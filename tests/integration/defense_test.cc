@@ -1,0 +1,35 @@
+// defense_test.cc — portwall's inline defenses on the wire (issue 4): per-source limits.
+#include "integration/wire_fixture.h"
+
+namespace portwall::lab {
+namespace {
+
+TEST(Limit, TenQuickConnectionsToALimitPortLetSixThrough) {
+  Lab lab;
+  Daemon daemon(lab, "[[rule]]\naction = \"limit\"\nproto = \"tcp\"\nport = \"2222\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 2222));
+  ASSERT_TRUE(listener.valid());
+  std::vector<Fd> open;
+  int connected = 0;
+  for (int i = 0; i < 10; ++i) {
+    Fd c(tcp_connect(lab.cli(), lab.srv_v4(), 2222, 500ms));
+    if (c.valid()) {
+      ++connected;
+      open.push_back(std::move(c));
+    }
+  }
+  EXPECT_EQ(connected, 6);
+  const nlohmann::json s = nlohmann::json::parse(daemon.cli("--json status").output);
+  EXPECT_GE(s["counters"]["rate_limited"].get<int>(), 4);
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       daemon.log().find("REASON=rate-limit") == std::string::npos &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(daemon.log().find("ACTION=DROP RULE=1 REASON=rate-limit DIR=in"), std::string::npos)
+      << daemon.log();
+}
+
+}  // namespace
+}  // namespace portwall::lab
