@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # lab, demo and integration tests: namespaces, diversion rules, real clients
-  iproute2 iptables nftables netcat-openbsd procps kmod util-linux
+  iproute2 iptables nftables netcat-openbsd nmap procps kmod util-linux
   # the completion test
   bash-completion
 )

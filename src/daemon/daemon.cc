@@ -63,6 +63,8 @@ std::expected<void, std::string> Daemon::start() {
   options.conntrack.max_entries = std::max<std::uint32_t>(
       16, cfg.conntrack.max_entries / static_cast<std::uint32_t>(cfg.daemon.queues.size()));
   options.pickup_until = started_ + cfg.conntrack.pickup_grace;
+  const ScanDetectionSection& scan = cfg.scan_detection;
+  options.scan = {scan.enabled, scan.distinct_ports, scan.window, scan.block, scan.never_block};
   const std::uint32_t lines =
       cfg.log.max_lines_per_second == 0
           ? 0

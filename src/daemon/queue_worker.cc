@@ -58,6 +58,8 @@ WorkerFigures QueueWorker::figures() const {
   f.picked_up = c.picked_up.load(std::memory_order_relaxed);
   f.table_full = c.table_full.load(std::memory_order_relaxed);
   f.rate_limited = c.rate_limited.load(std::memory_order_relaxed);
+  f.scan_blocks = c.scan_blocks.load(std::memory_order_relaxed);
+  f.scan_blocked = c.scan_blocked.load(std::memory_order_relaxed);
   f.flows = flows_.load(std::memory_order_relaxed);
   f.evicted = evicted_.load(std::memory_order_relaxed);
   f.refused = refused_.load(std::memory_order_relaxed);

@@ -25,14 +25,14 @@ namespace portwall {
 
 struct WorkerFigures {
   std::uint64_t received = 0, accepted = 0, dropped = 0, rejected = 0, malformed = 0;
-  std::uint64_t picked_up = 0, table_full = 0, rate_limited = 0;
+  std::uint64_t picked_up = 0, table_full = 0, rate_limited = 0, scan_blocks = 0, scan_blocked = 0;
   std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
   std::uint64_t enobufs = 0;
 
   WorkerFigures& operator+=(const WorkerFigures& o) {
     received += o.received, accepted += o.accepted, dropped += o.dropped, rejected += o.rejected;
     malformed += o.malformed, picked_up += o.picked_up, table_full += o.table_full;
-    rate_limited += o.rate_limited;
+    rate_limited += o.rate_limited, scan_blocks += o.scan_blocks, scan_blocked += o.scan_blocked;
     flows += o.flows, evicted += o.evicted, refused += o.refused, expired += o.expired;
     enobufs += o.enobufs;
     return *this;

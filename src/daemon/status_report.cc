@@ -48,7 +48,8 @@ nlohmann::json Daemon::status_json() {
   j["counters"] = {{"received", sum.received},         {"accepted", sum.accepted},
                    {"dropped", sum.dropped},           {"rejected", sum.rejected},
                    {"malformed", sum.malformed},       {"table_full", sum.table_full},
-                   {"rate_limited", sum.rate_limited}, {"lost_messages", sum.enobufs}};
+                   {"rate_limited", sum.rate_limited}, {"scan_blocks", sum.scan_blocks},
+                   {"scan_blocked", sum.scan_blocked}, {"lost_messages", sum.enobufs}};
   // Fail-open is never silent: what the kernel's queue rules counted minus what we received.
   if (auto queued = diversion_->queued_packets(); queued) {
     j["counters"]["uninspected"] = *queued > sum.received ? *queued - sum.received : 0;

@@ -35,10 +35,17 @@ struct RuleAttempts {
   }
 };
 
+struct Touch {
+  std::uint32_t port;  // protocol << 16 | port: 22/tcp and 22/udp are different ports
+  Timestamp at;
+};
+
 struct Source {
   IpAddress address;
   Timestamp last_seen{};
   std::vector<RuleAttempts> rules;  // usually one or two limit rules
+  std::vector<Touch> touches;       // refused ports within the scan window, bounded
+  Timestamp blocked_until{};
 };
 
 }  // namespace
@@ -46,6 +53,8 @@ struct Source {
 struct SourceTable::Impl {
   std::size_t max_sources;
   LimitPolicy limit;
+  ScanPolicy scan;
+  std::size_t blocked = 0;   // sources with blocked_until set (maybe expired): fast path when 0
   std::list<Source> by_age;  // least recently seen first
   std::unordered_map<IpAddress, std::list<Source>::iterator, AddressHash> index;
   SourceTableStats stats;
@@ -57,20 +66,58 @@ struct SourceTable::Impl {
       return *it->second;
     }
     if (index.size() >= max_sources && !by_age.empty()) {
+      if (by_age.front().blocked_until != Timestamp{}) --blocked;
       index.erase(by_age.front().address);
       by_age.pop_front();
       ++stats.evicted;
     }
-    by_age.push_back(Source{address, now, {}});
+    by_age.push_back(Source{address, now, {}, {}, {}});
     index.emplace(address, std::prev(by_age.end()));
     return by_age.back();
   }
 };
 
-SourceTable::SourceTable(std::size_t max_sources, LimitPolicy limit)
+SourceTable::SourceTable(std::size_t max_sources, LimitPolicy limit, ScanPolicy scan)
     : impl_(std::make_unique<Impl>()) {
   impl_->max_sources = max_sources;
   impl_->limit = limit;
+  impl_->scan = std::move(scan);
+}
+
+bool SourceTable::note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                               Timestamp now) {
+  Impl& m = *impl_;
+  if (!m.scan.enabled) return false;
+  for (const Cidr& c : m.scan.never_block) {
+    if (c.contains(source)) return false;
+  }
+  Source& s = m.touch(source, now);
+  if (s.blocked_until > now) return false;
+  const std::uint32_t key = std::uint32_t{protocol} << 16 | port;
+  const Timestamp since = now - m.scan.window;
+  std::erase_if(s.touches, [&](const Touch& t) { return t.at <= since || t.port == key; });
+  s.touches.push_back({key, now});
+  if (s.touches.size() <= m.scan.distinct_ports) return false;
+  if (s.blocked_until == Timestamp{}) ++m.blocked;
+  s.blocked_until = now + m.scan.block;
+  s.touches.clear();
+  ++m.stats.blocks;
+  return true;
+}
+
+bool SourceTable::is_blocked(const IpAddress& address, Timestamp now) {
+  Impl& m = *impl_;
+  if (m.blocked == 0) return false;
+  auto it = m.index.find(address);
+  if (it == m.index.end() || it->second->blocked_until == Timestamp{}) return false;
+  if (it->second->blocked_until <= now) {
+    it->second->blocked_until = Timestamp{};
+    --m.blocked;
+    return false;
+  }
+  m.by_age.splice(m.by_age.end(), m.by_age, it->second);  // a blocked scanner stays remembered
+  ++m.stats.blocked_packets;
+  return true;
 }
 
 SourceTable::~SourceTable() = default;

@@ -7,9 +7,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "clock/clock.h"
 #include "packet/ip_address.h"
+#include "rules/rule.h"
 
 namespace portwall {
 
@@ -18,14 +20,27 @@ struct LimitPolicy {
   Duration window = std::chrono::seconds(30);
 };
 
+// Port-scan detection: a source that touches more than `distinct_ports` distinct denied ports
+// within `window` is blocked for `block`. Sources in `never_block` are never blocked.
+struct ScanPolicy {
+  bool enabled = true;
+  std::uint32_t distinct_ports = 10;
+  Duration window = std::chrono::seconds(5);
+  Duration block = std::chrono::minutes(10);
+  std::vector<Cidr> never_block;
+};
+
 struct SourceTableStats {
-  std::uint64_t evicted = 0;      // sources forgotten to make room
-  std::uint64_t limit_drops = 0;  // new connections refused by a limit rule
+  std::uint64_t blocks = 0;           // sources blocked for scanning
+  std::uint64_t blocked_packets = 0;  // packets dropped because their source is blocked
+  std::uint64_t evicted = 0;          // sources forgotten to make room
+  std::uint64_t limit_drops = 0;      // new connections refused by a limit rule
 };
 
 class SourceTable {
  public:
-  explicit SourceTable(std::size_t max_sources = 65536, LimitPolicy limit = {});
+  explicit SourceTable(std::size_t max_sources = 65536, LimitPolicy limit = {},
+                       ScanPolicy scan = {});
   ~SourceTable();
   SourceTable(const SourceTable&) = delete;
   SourceTable& operator=(const SourceTable&) = delete;
@@ -34,6 +49,15 @@ class SourceTable {
   // Every attempt counts, refused ones too (as iptables' `recent --set`), so a source that keeps
   // hammering stays limited until it pauses for a whole window.
   bool allow_new_connection(const IpAddress& source, std::uint32_t rule_number, Timestamp now);
+
+  // `source` was refused while reaching `port` (a denied or rejected new flow, or a stealth
+  // probe: NULL, FIN, XMAS, a bare ACK without a flow). True if this makes it a scanner, now
+  // blocked.
+  bool note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                    Timestamp now);
+  // Whether packets from (or to) `address` are dropped as a blocked scanner's. Cheap when
+  // nobody is blocked: the packet path asks it for every packet.
+  bool is_blocked(const IpAddress& address, Timestamp now);
 
   std::size_t size() const;
   const SourceTableStats& stats() const;

@@ -35,7 +35,20 @@ bool is_neighbour_discovery(const PacketView& p) {
 }
 
 Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions options)
-    : policy_(std::move(policy)), options_(options), conntrack_(options.conntrack) {}
+    : policy_(std::move(policy)),
+      options_(options),
+      conntrack_(options.conntrack),
+      sources_(options.max_sources, LimitPolicy{}, options.scan) {}
+
+Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp now, Decision d) {
+  const bool has_port = p.protocol == ipproto::tcp || p.protocol == ipproto::udp;
+  if (hook.direction == Direction::in && has_port &&
+      sources_.note_refused(p.src, p.protocol, p.dst_port, now)) {
+    counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+    return count({Verdict::drop, Reason::scan_block, d.rule_number, true});
+  }
+  return count(d);
+}
 
 Decision Engine::count(Decision d) {
   switch (d.verdict) {
@@ -66,6 +79,11 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
     return count({Verdict::drop, Reason::invalid, 0, true});
   }
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
+  // A blocked scanner: everything from it (and to it) is dropped, open connections included.
+  if (sources_.is_blocked(hook.direction == Direction::in ? p.src : p.dst, now)) {
+    counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
+    return count({Verdict::drop, Reason::scan_block, 0, false});
+  }
 
   const TrackResult tracked = conntrack_.track(p, now);
   switch (tracked.state) {
@@ -73,11 +91,11 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
     case TrackState::related:
       return count(
           {Verdict::accept, Reason::state, tracked.flow ? tracked.flow->rule_number : 0, false});
-    case TrackState::invalid:
-      return count({Verdict::drop, Reason::invalid, 0, true});
-    case TrackState::no_flow:
+    case TrackState::invalid:  // NULL, XMAS, SYN+FIN ...: stealth probes count as touches
+      return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
+    case TrackState::no_flow:  // bare ACK, FIN: another probe, unless picked up
       if (now < options_.pickup_until && can_pick_up(p)) return judge_new(p, hook, now, true);
-      return count({Verdict::drop, Reason::invalid, 0, true});
+      return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::new_flow:
       return judge_new(p, hook, now, false);
   }
@@ -107,7 +125,7 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
     d.verdict = verdict_of(policy.classifier().default_action(hook.direction));
     d.log = d.verdict != Verdict::accept;
   }
-  if (d.verdict != Verdict::accept) return count(d);
+  if (d.verdict != Verdict::accept) return refused(p, hook, now, d);
   if (!conntrack_.open(p, now, d.rule_number, pickup)) {
     counters_.table_full.fetch_add(1, std::memory_order_relaxed);
     return count({Verdict::drop, Reason::invalid, d.rule_number, true});

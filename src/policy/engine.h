@@ -28,6 +28,8 @@ struct HookInfo {
 
 struct EngineOptions {
   ConntrackLimits conntrack;
+  ScanPolicy scan;
+  std::size_t max_sources = 65536;
   // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
   // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
   Timestamp pickup_until{};
@@ -43,6 +45,8 @@ struct EngineCounters {
   std::atomic<std::uint64_t> picked_up{0};     // mid-stream flows adopted
   std::atomic<std::uint64_t> table_full{0};    // new flows dropped: no room in the table
   std::atomic<std::uint64_t> rate_limited{0};  // new connections refused by a `limit` rule
+  std::atomic<std::uint64_t> scan_blocks{0};   // sources blocked as scanners
+  std::atomic<std::uint64_t> scan_blocked{0};  // packets dropped from (or to) blocked sources
 };
 
 class Engine {
@@ -65,6 +69,9 @@ class Engine {
  private:
   Decision judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);
   Decision count(Decision decision);
+  // Counts a refused inbound touch toward scan detection; the decision, or scan-block if this
+  // touch made the source a scanner.
+  Decision refused(const PacketView& packet, const HookInfo& hook, Timestamp now, Decision d);
 
   std::shared_ptr<const PolicySnapshot> policy_;
   EngineOptions options_;

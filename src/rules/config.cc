@@ -118,7 +118,23 @@ void read_conntrack(TomlReader& r, const toml::table& t, ConntrackSection& c) {
 }
 
 void read_scan(TomlReader& r, const toml::table& t, ScanDetectionSection& s) {
-  r.check_keys(t, {"enabled", "distinct_ports", "window", "block"}, "[scan_detection]");
+  r.check_keys(t, {"enabled", "distinct_ports", "window", "block", "never_block"},
+               "[scan_detection]");
+  if (const toml::node* n = t.get("never_block")) {
+    if (const toml::array* list = n->as_array()) {
+      for (const toml::node& item : *list) {
+        auto text = r.string(item, "never_block item");
+        if (!text) continue;
+        if (auto c = parse_cidr(*text)) {
+          s.never_block.push_back(*c);
+        } else {
+          r.error(item, "never_block: " + c.error());
+        }
+      }
+    } else {
+      r.error(*n, "never_block must be an array of addresses or networks");
+    }
+  }
   if (const toml::node* n = t.get("enabled")) {
     if (auto b = r.boolean(*n, "enabled")) s.enabled = *b;
   }

@@ -56,6 +56,7 @@ struct ScanDetectionSection {
   std::uint32_t distinct_ports = 10;
   Duration window = std::chrono::seconds(5);
   Duration block = std::chrono::minutes(10);
+  std::vector<Cidr> never_block;  // networks never blocked (monitoring hosts, your office)
 };
 
 struct KnockSection {

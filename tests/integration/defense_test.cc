@@ -33,3 +33,35 @@ TEST(Limit, TenQuickConnectionsToALimitPortLetSixThrough) {
 
 }  // namespace
 }  // namespace portwall::lab
+
+namespace portwall::lab {
+namespace {
+
+TEST(ScanDetection, NmapSynScanGetsTheScannerBlocked) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
+  // Before the scan the client reaches ssh.
+  Fd before(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
+  ASSERT_TRUE(before.valid());
+  const RunResult scan = lab.in(
+      lab.cli(), "nmap -sS -T4 -Pn -n --max-retries 1 --host-timeout 30s -p 1-200 " + lab.srv_v4(),
+      60s);
+  EXPECT_EQ(scan.exit_code, 0) << scan.output;
+  const nlohmann::json s = nlohmann::json::parse(daemon.cli("--json status").output);
+  EXPECT_EQ(s["counters"]["scan_blocks"].get<int>(), 1) << s.dump();
+  // Blocked: a new connection from the scanner gets nowhere, the open one is cut.
+  int error = 0;
+  Fd after(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1500ms, &error));
+  EXPECT_FALSE(after.valid());
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       daemon.log().find("REASON=scan-block") == std::string::npos &&
+       std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(daemon.log().find("REASON=scan-block"), std::string::npos) << daemon.log();
+}
+
+}  // namespace
+}  // namespace portwall::lab

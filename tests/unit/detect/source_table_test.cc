@@ -1,6 +1,8 @@
 // Per-source state: `limit` rules' sliding window and the table's bound.
 #include "detect/source_table.h"
 
+#include "rules/rule_values.h"
+
 #include <gtest/gtest.h>
 
 namespace portwall {
@@ -62,6 +64,72 @@ TEST(SourceTable, FullTableForgetsTheSourceIdleLongest) {
   EXPECT_EQ(t.size(), 3u);
   EXPECT_EQ(t.stats().evicted, 1u);
   EXPECT_FALSE(t.allow_new_connection(a1, 1, t0 + seconds(5))) << "a1 was kept, still limited";
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+ScanPolicy scan(std::uint32_t ports = 3) {
+  ScanPolicy s;
+  s.distinct_ports = ports;
+  s.window = seconds(5);
+  s.block = seconds(600);
+  return s;
+}
+
+TEST(ScanDetection, MoreDistinctRefusedPortsThanTheThresholdBlocksTheSource) {
+  SourceTable t(16, {}, scan(3));
+  EXPECT_FALSE(t.note_refused(kA, 6, 21, t0));
+  EXPECT_FALSE(t.note_refused(kA, 6, 23, t0));
+  EXPECT_FALSE(t.note_refused(kA, 6, 25, t0));
+  EXPECT_FALSE(t.is_blocked(kA, t0));
+  EXPECT_TRUE(t.note_refused(kA, 6, 80, t0 + seconds(1)));
+  EXPECT_TRUE(t.is_blocked(kA, t0 + seconds(2)));
+  EXPECT_FALSE(t.is_blocked(kB, t0 + seconds(2))) << "only the scanner";
+  EXPECT_EQ(t.stats().blocks, 1u);
+}
+
+TEST(ScanDetection, TheSamePortAgainIsNoScan) {
+  SourceTable t(16, {}, scan(3));
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(t.note_refused(kA, 6, 23, t0 + seconds(i % 4)));
+}
+
+TEST(ScanDetection, TcpAndUdpPortsAreDistinct) {
+  SourceTable t(16, {}, scan(3));
+  t.note_refused(kA, 6, 53, t0);
+  t.note_refused(kA, 17, 53, t0);
+  t.note_refused(kA, 6, 54, t0);
+  EXPECT_TRUE(t.note_refused(kA, 17, 54, t0));
+}
+
+TEST(ScanDetection, TouchesOutsideTheWindowDoNotAddUp) {
+  SourceTable t(16, {}, scan(3));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_FALSE(t.note_refused(kA, 6, static_cast<std::uint16_t>(1000 + i), t0 + seconds(2 * i)))
+        << "at most 3 ports within any 5 s";
+  }
+}
+
+TEST(ScanDetection, TheBlockEndsAfterItsDuration) {
+  SourceTable t(16, {}, scan(1));
+  t.note_refused(kA, 6, 1, t0);
+  ASSERT_TRUE(t.note_refused(kA, 6, 2, t0));
+  EXPECT_TRUE(t.is_blocked(kA, t0 + seconds(599)));
+  EXPECT_FALSE(t.is_blocked(kA, t0 + seconds(600)));
+}
+
+TEST(ScanDetection, NeverBlockNetworksAndDisabledDetection) {
+  ScanPolicy s = scan(1);
+  s.never_block = {*parse_cidr("203.0.113.0/24")};
+  SourceTable t(16, {}, s);
+  for (std::uint16_t port = 1; port < 50; ++port) EXPECT_FALSE(t.note_refused(kA, 6, port, t0));
+  ScanPolicy off = scan(1);
+  off.enabled = false;
+  SourceTable quiet(16, {}, off);
+  for (std::uint16_t port = 1; port < 50; ++port) EXPECT_FALSE(quiet.note_refused(kB, 6, port, t0));
 }
 
 }  // namespace

@@ -244,3 +244,51 @@ TEST(Engine, LimitRuleLetsSixNewConnectionsThroughThenDropsAsRateLimit) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+Engine scanning_engine() {
+  EngineOptions o;
+  o.scan.distinct_ports = 3;
+  o.pickup_until = kStart;
+  return Engine(policy({rule(Action::allow, 22)}), o);
+}
+
+TEST(Engine, StealthProbesCountTowardScanDetection) {
+  Engine e = scanning_engine();
+  e.decide(tcp(kClient, 40000, kServer, 1, 0), kIn, kStart);             // NULL
+  e.decide(tcp(kClient, 40000, kServer, 2, tcpflag::fin), kIn, kStart);  // FIN
+  e.decide(tcp(kClient, 40000, kServer, 3, tcpflag::ack), kIn, kStart);  // bare ACK
+  const Decision d =
+      e.decide(tcp(kClient, 40000, kServer, 4, tcpflag::fin | tcpflag::psh | tcpflag::urg), kIn,
+               kStart);  // XMAS
+  expect(d, Verdict::drop, Reason::scan_block, 0);
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(e.counters().scan_blocks.load(), 1u);
+}
+
+TEST(Engine, ABlockedScannerLosesItsOpenConnectionsToo) {
+  Engine e = scanning_engine();
+  e.decide(syn_in(22), kIn, kStart);
+  e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  for (std::uint16_t port = 100; port < 104; ++port) {
+    e.decide(tcp(kClient, 50000, kServer, port, tcpflag::syn), kIn, kStart);
+  }
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
+         Reason::scan_block, 0);
+  expect(e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::ack), kOut, kStart), Verdict::drop,
+         Reason::scan_block, 0);
+  expect(e.decide(syn_in(22), kIn, kStart), Verdict::drop, Reason::scan_block, 0);
+}
+
+TEST(Engine, ManyConnectionsToOneAllowedPortAreNoScan) {
+  Engine e = scanning_engine();
+  for (std::uint16_t port = 1000; port < 1100; ++port) {
+    expect(e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
+           Reason::rule, 1);
+  }
+}
+
+}  // namespace
+}  // namespace portwall
