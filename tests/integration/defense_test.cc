@@ -46,7 +46,9 @@ TEST(ScanDetection, NmapSynScanGetsTheScannerBlocked) {
   Fd before(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
   ASSERT_TRUE(before.valid());
   const RunResult scan = lab.in(
-      lab.cli(), "nmap -sS -T4 -Pn -n --max-retries 1 --host-timeout 30s -p 1-200 " + lab.srv_v4(),
+      lab.cli(),
+      "nmap -sS -T4 -Pn -n --max-retries 1 --max-rtt-timeout 200ms --host-timeout 8s -p 1-40 " +
+          lab.srv_v4(),
       60s);
   EXPECT_EQ(scan.exit_code, 0) << scan.output;
   const nlohmann::json s = nlohmann::json::parse(daemon.cli("--json status").output);
