@@ -143,6 +143,12 @@ int main(int argc, char** argv) {
   std::string conntrack_action = "list";
   conntrack->add_option("action", conntrack_action, "list | count | flush")
       ->check(CLI::IsMember({"list", "count", "flush"}));
+  auto* blocked =
+      app.add_subcommand("blocked", "sources blocked by scan detection: list, remove ADDR");
+  std::string blocked_action = "list", blocked_address;
+  blocked->add_option("action", blocked_action, "list | remove")
+      ->check(CLI::IsMember({"list", "remove"}));
+  blocked->add_option("address", blocked_address, "the address to unblock");
   std::vector<CLI::App*> rule_verbs;
   for (const char* verb :
        {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default"}) {
@@ -197,6 +203,23 @@ int main(int argc, char** argv) {
       std::cout << result.value("count", 0) << "\n";
     } else {
       std::cout << "Flushed " << result.value("flushed", 0) << " connection(s)\n";
+    }
+    return 0;
+  }
+  if (*blocked) {
+    const nlohmann::json request = {
+        {"command", "blocked"}, {"action", blocked_action}, {"address", blocked_address}};
+    if (int code = ask(socket, request, &result)) return code;
+    if (json) {
+      std::cout << result.dump() << "\n";
+    } else if (blocked_action == "remove") {
+      std::cout << (result.value("removed", false) ? "Unblocked " : "Not blocked: ")
+                << result.value("address", "") << "\n";
+    } else {
+      for (const auto& b : result) {
+        std::cout << b.value("address", "?") << "  " << b.value("reason", "?") << "  until "
+                  << b.value("expires", "?") << "\n";
+      }
     }
     return 0;
   }

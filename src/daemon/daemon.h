@@ -53,6 +53,7 @@ class Daemon {
   nlohmann::json status_json();
   nlohmann::json explain_request(const nlohmann::json& request);
   nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json blocked_request(const nlohmann::json& request, const Peer& peer);
   std::shared_ptr<const PolicySnapshot> snapshot() const;
 
   DaemonPaths paths_;

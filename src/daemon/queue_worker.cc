@@ -94,7 +94,7 @@ void QueueWorker::run() {
   }
 }
 
-bool QueueWorker::run_on_thread(std::function<void(ConnTracker&, Timestamp)> task,
+bool QueueWorker::run_on_thread(std::function<void(Engine&, Timestamp)> task,
                                 std::chrono::milliseconds wait) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> finished = done->get_future();
@@ -114,7 +114,7 @@ void QueueWorker::run_tasks() {
     has_tasks_.store(false, std::memory_order_relaxed);
   }
   for (auto& [task, done] : tasks) {
-    task(engine_.conntrack(), clock_.now());
+    task(engine_, clock_.now());
     done->set_value();
   }
 }

@@ -52,8 +52,8 @@ class QueueWorker final : private PacketHandler {
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
   WorkerFigures figures() const;
   // Runs `task` on the queue thread between batches (within about 200 ms) and waits for it:
-  // the only way other threads read or change this thread's connection table.
-  bool run_on_thread(std::function<void(ConnTracker&, Timestamp)> task,
+  // the only way other threads read or change this thread's connection and source tables.
+  bool run_on_thread(std::function<void(Engine&, Timestamp)> task,
                      std::chrono::milliseconds wait = std::chrono::seconds(2));
   std::uint16_t queue_number() const { return queue_->number(); }
   // Set when the queue socket failed for good; the daemon then stops.
@@ -84,7 +84,7 @@ class QueueWorker final : private PacketHandler {
 
   std::mutex tasks_mutex_;
   std::vector<
-      std::pair<std::function<void(ConnTracker&, Timestamp)>, std::shared_ptr<std::promise<void>>>>
+      std::pair<std::function<void(Engine&, Timestamp)>, std::shared_ptr<std::promise<void>>>>
       tasks_;
   std::atomic<bool> has_tasks_{false};
   void run_tasks();

@@ -49,8 +49,8 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request) {
   auto found = std::make_shared<Found>();
   const FlowKey key = probe->key();
   for (auto& w : workers_) {
-    w->run_on_thread([found, key](ConnTracker& ct, Timestamp now) {
-      if (const Flow* f = ct.lookup(key, now)) {
+    w->run_on_thread([found, key](Engine& engine, Timestamp now) {
+      if (const Flow* f = engine.conntrack().lookup(key, now)) {
         std::lock_guard<std::mutex> lock(found->mutex);
         found->tracked = true;
         if (f->key.protocol == ipproto::tcp) found->state = f->tcp_state;
@@ -79,7 +79,8 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
   };
   auto collected = std::make_shared<Collected>();
   for (auto& w : workers_) {
-    w->run_on_thread([collected, action](ConnTracker& ct, Timestamp now) {
+    w->run_on_thread([collected, action](Engine& engine, Timestamp now) {
+      ConnTracker& ct = engine.conntrack();
       std::lock_guard<std::mutex> lock(collected->mutex);
       collected->count += ct.size();
       if (action == "list") {
@@ -97,6 +98,47 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
   if (action == "list") j["flows"] = collected->flows;
   if (action == "flush") j["flushed"] = collected->count;
   return ok_response(j);
+}
+
+nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer& peer) {
+  const std::string action = request.value("action", "list");
+  std::optional<IpAddress> address;
+  if (action == "remove") {
+    address = parse_ip_address(request.value("address", ""));
+    if (!address) {
+      return error_response("blocked remove needs an address, got \"" +
+                            request.value("address", "") + "\"");
+    }
+  } else if (action != "list") {
+    return error_response("blocked takes list or remove ADDR, got \"" + action + "\"");
+  }
+  struct Collected {
+    std::mutex mutex;
+    nlohmann::json list = nlohmann::json::array();
+    bool removed = false;
+  };
+  auto collected = std::make_shared<Collected>();
+  const std::int64_t wall_now = unix_now_ms();
+  for (auto& w : workers_) {
+    w->run_on_thread([collected, address, wall_now](Engine& engine, Timestamp now) {
+      std::lock_guard<std::mutex> lock(collected->mutex);
+      if (address) {
+        collected->removed = engine.sources().unblock(*address) || collected->removed;
+        return;
+      }
+      for (const auto& b : engine.sources().blocked(now)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(b.until - now);
+        collected->list.push_back({{"address", to_string(b.address)},
+                                   {"reason", "scan"},
+                                   {"expires", rfc3339_ms(wall_now + left.count())}});
+      }
+    });
+  }
+  std::lock_guard<std::mutex> lock(collected->mutex);
+  if (!address) return ok_response(collected->list);
+  audit_log_->record(peer.uid, "unblock", collected->removed ? "ok" : "unchanged",
+                     to_string(*address));
+  return ok_response({{"removed", collected->removed}, {"address", to_string(*address)}});
 }
 
 }  // namespace portwall

@@ -73,7 +73,8 @@ Daemon::Role Daemon::role_of(const Peer& peer) const {
 nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   const std::string command = request["command"].get<std::string>();
   const bool reads_only = command == "status" || command == "explain" ||
-                          (command == "conntrack" && request.value("action", "count") != "flush");
+                          (command == "conntrack" && request.value("action", "count") != "flush") ||
+                          (command == "blocked" && request.value("action", "list") == "list");
   const Role role = role_of(peer);
   if (role == Role::none || (role == Role::reader && !reads_only)) {
     const std::string why = role == Role::none
@@ -95,6 +96,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   if (command == "change") return change(request, peer);
   if (command == "explain") return explain_request(request);
   if (command == "conntrack") return conntrack_request(request, peer);
+  if (command == "blocked") return blocked_request(request, peer);
   return error_response("unknown command '" + command + "'");
 }
 

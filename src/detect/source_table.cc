@@ -139,6 +139,23 @@ bool SourceTable::allow_new_connection(const IpAddress& source, std::uint32_t ru
   return allowed;
 }
 
+std::vector<SourceTable::Block> SourceTable::blocked(Timestamp now) const {
+  std::vector<Block> out;
+  if (impl_->blocked == 0) return out;
+  for (const Source& s : impl_->by_age) {
+    if (s.blocked_until > now) out.push_back({s.address, s.blocked_until});
+  }
+  return out;
+}
+
+bool SourceTable::unblock(const IpAddress& address) {
+  auto it = impl_->index.find(address);
+  if (it == impl_->index.end() || it->second->blocked_until == Timestamp{}) return false;
+  it->second->blocked_until = Timestamp{};
+  --impl_->blocked;
+  return true;
+}
+
 std::size_t SourceTable::size() const { return impl_->index.size(); }
 const SourceTableStats& SourceTable::stats() const { return impl_->stats; }
 

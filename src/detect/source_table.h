@@ -59,6 +59,13 @@ class SourceTable {
   // nobody is blocked: the packet path asks it for every packet.
   bool is_blocked(const IpAddress& address, Timestamp now);
 
+  struct Block {
+    IpAddress address;
+    Timestamp until;
+  };
+  std::vector<Block> blocked(Timestamp now) const;  // for `portwall blocked list`
+  bool unblock(const IpAddress& address);           // `portwall blocked remove ADDR`
+
   std::size_t size() const;
   const SourceTableStats& stats() const;
 

@@ -65,6 +65,7 @@ class Engine {
   ConnTracker& conntrack() { return conntrack_; }
   const ConnTracker& conntrack() const { return conntrack_; }
   const EngineCounters& counters() const { return counters_; }
+  SourceTable& sources() { return sources_; }
 
  private:
   Decision judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);

@@ -63,6 +63,17 @@ TEST(ScanDetection, NmapSynScanGetsTheScannerBlocked) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_NE(daemon.log().find("REASON=scan-block"), std::string::npos) << daemon.log();
+
+  // The administrator sees the block and lifts it: the client gets in again.
+  const nlohmann::json list = nlohmann::json::parse(daemon.cli("--json blocked list").output);
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["address"], lab.cli_v4());
+  EXPECT_EQ(list[0]["reason"], "scan");
+  EXPECT_EQ(list[0]["expires"].get<std::string>().size(), 24u) << "RFC 3339 with milliseconds";
+  const RunResult removed = daemon.cli("blocked remove " + lab.cli_v4());
+  EXPECT_EQ(removed.output, "Unblocked " + lab.cli_v4() + "\n");
+  Fd again(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
+  EXPECT_TRUE(again.valid());
 }
 
 }  // namespace

@@ -134,3 +134,23 @@ TEST(ScanDetection, NeverBlockNetworksAndDisabledDetection) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(ScanDetection, BlockedSourcesAreListedAndCanBeLifted) {
+  SourceTable t(16, {}, scan(1));
+  t.note_refused(kA, 6, 1, t0);
+  ASSERT_TRUE(t.note_refused(kA, 6, 2, t0));
+  const auto list = t.blocked(t0 + seconds(1));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].address, kA);
+  EXPECT_EQ(list[0].until, t0 + seconds(600));
+  EXPECT_TRUE(t.unblock(kA));
+  EXPECT_FALSE(t.is_blocked(kA, t0 + seconds(2)));
+  EXPECT_FALSE(t.unblock(kA)) << "not blocked any more";
+  EXPECT_TRUE(t.blocked(t0 + seconds(2)).empty());
+}
+
+}  // namespace
+}  // namespace portwall
