@@ -30,10 +30,26 @@ std::optional<toml::table> TomlReader::parse(std::string_view text) {
   try {
     return toml::parse(text, std::string_view(file_));
   } catch (const toml::parse_error& e) {
-    std::string message(e.description());
-    // toml++ reads an unquoted word as a broken boolean ("expected 'true', saw 'tc'").
-    if (message.find("boolean") != std::string::npos || message.find("bare") != std::string::npos) {
-      message += " (strings must be quoted: proto = \"tcp\")";
+    std::string message;
+    // toml++ quotes the character it stopped at, which may be a newline ("saw 'in\n'"): escape
+    // it so that each error stays on one line.
+    for (char c : e.description()) {
+      if (c == '\n') {
+        message += "\\n";
+      } else if (c == '\r') {
+        message += "\\r";
+      } else {
+        message += c;
+      }
+    }
+    // toml++ reads an unquoted word as a broken boolean ("expected 'true', saw 'tc'"), a broken
+    // inf or nan ("expected 'inf', saw 'ic'"), or a value of no type at all ("allow").
+    for (std::string_view unquoted : {"boolean", "bare", "expected 'inf'", "expected 'nan'",
+                                      "could not determine value type"}) {
+      if (message.find(unquoted) != std::string::npos) {
+        message += " (strings must be quoted: proto = \"tcp\")";
+        break;
+      }
     }
     error(e.source(), message);
     return std::nullopt;

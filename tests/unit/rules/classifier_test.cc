@@ -1,0 +1,249 @@
+// The classifier: which rule decides a packet that starts a flow. First match wins.
+#include "rules/classifier.h"
+
+#include <gtest/gtest.h>
+
+#include "packet/packet_view.h"
+#include "rules/rule_loader.h"
+
+namespace portwall {
+namespace {
+
+Classifier classifier(std::string_view rules_toml) {
+  auto set = parse_rules(rules_toml, "rules.toml");
+  EXPECT_TRUE(set) << (set ? "" : to_string(set.error()));
+  return Classifier(set ? *set : RuleSet{});
+}
+
+// An incoming packet on eth0 to 192.0.2.1 from source port 40000.
+struct Packet {
+  MatchInput m;
+
+  explicit Packet(std::uint8_t protocol) {
+    m.direction = Direction::in;
+    m.protocol = protocol;
+    m.src = *parse_ip_address("203.0.113.9");
+    m.dst = *parse_ip_address("192.0.2.1");
+    m.src_port = protocol == ipproto::tcp || protocol == ipproto::udp ? 40000 : 0;
+    m.interface = "eth0";
+  }
+  Packet& out() {
+    m.direction = Direction::out;
+    return *this;
+  }
+  Packet& from(const char* address) {
+    m.src = *parse_ip_address(address);
+    return *this;
+  }
+  Packet& to(const char* address) {
+    m.dst = *parse_ip_address(address);
+    return *this;
+  }
+  Packet& port(std::uint16_t p) {
+    m.dst_port = p;
+    return *this;
+  }
+  Packet& from_port(std::uint16_t p) {
+    m.src_port = p;
+    return *this;
+  }
+  Packet& on(std::string_view interface) {
+    m.interface = interface;
+    return *this;
+  }
+  operator const MatchInput&() const { return m; }
+};
+
+Packet tcp() { return Packet(ipproto::tcp); }
+Packet udp() { return Packet(ipproto::udp); }
+
+TEST(Classifier, NoRulesMatchNothing) {
+  const Classifier c = classifier("");
+  EXPECT_EQ(c.match(tcp().port(22)), std::nullopt);
+}
+
+TEST(Classifier, FirstMatchWins) {
+  const Classifier c = classifier(R"(
+[[rule]]
+action = "deny"
+from = "198.51.100.0/24"
+[[rule]]
+action = "allow"
+proto = "tcp"
+port = "22"
+[[rule]]
+action = "reject"
+proto = "tcp"
+port = "22"
+)");
+  EXPECT_EQ(c.match(tcp().from("198.51.100.7").port(22)), 0u);
+  EXPECT_EQ(c.match(tcp().port(22)), 1u) << "the later rule for port 22 is never reached";
+}
+
+TEST(Classifier, NoMatchingRuleIsNullopt) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"22\"\n");
+  EXPECT_EQ(c.match(tcp().port(23)), std::nullopt);
+  EXPECT_EQ(c.match(udp().port(22)), std::nullopt);
+}
+
+TEST(Classifier, RuleMatchesOnlyItsDirection) {
+  const Classifier c = classifier(
+      "[[rule]]\naction = \"allow\"\ndirection = \"out\"\n[[rule]]\naction = \"deny\"\n");
+  EXPECT_EQ(c.match(tcp().port(80)), 1u);
+  EXPECT_EQ(c.match(tcp().out().port(80)), 0u);
+}
+
+TEST(Classifier, DirectionDefaultsToIn) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\n");
+  EXPECT_EQ(c.match(tcp()), 0u);
+  EXPECT_EQ(c.match(tcp().out()), std::nullopt);
+}
+
+TEST(Classifier, ProtoAnyWithoutPortsMatchesEveryProtocol) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\n");
+  EXPECT_EQ(c.match(tcp()), 0u);
+  EXPECT_EQ(c.match(udp()), 0u);
+  EXPECT_EQ(c.match(Packet(ipproto::icmp)), 0u);
+  EXPECT_EQ(c.match(Packet(47)), 0u) << "GRE";
+}
+
+TEST(Classifier, ProtoAnyWithAPortMatchesOnlyTcpAndUdp) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nport = \"53\"\n");
+  EXPECT_EQ(c.match(tcp().port(53)), 0u);
+  EXPECT_EQ(c.match(udp().port(53)), 0u);
+  EXPECT_EQ(c.match(Packet(ipproto::icmp)), std::nullopt);
+  EXPECT_EQ(c.match(Packet(132).port(53)), std::nullopt) << "SCTP has ports, but not in ufw";
+}
+
+TEST(Classifier, ProtoAnyWithASourcePortMatchesOnlyTcpAndUdp) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nfrom_port = \"123\"\n");
+  EXPECT_EQ(c.match(udp().from_port(123)), 0u);
+  EXPECT_EQ(c.match(Packet(ipproto::icmp)), std::nullopt);
+}
+
+TEST(Classifier, TcpAndUdpRulesMatchOnlyTheirProtocol) {
+  const Classifier c = classifier(
+      "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\n[[rule]]\naction = \"deny\"\n"
+      "proto = \"udp\"\n");
+  EXPECT_EQ(c.match(tcp()), 0u);
+  EXPECT_EQ(c.match(udp()), 1u);
+  EXPECT_EQ(c.match(Packet(ipproto::icmp)), std::nullopt);
+}
+
+TEST(Classifier, IcmpMatchesIcmpAndIcmpv6) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nproto = \"icmp\"\n");
+  EXPECT_EQ(c.match(Packet(ipproto::icmp)), 0u);
+  EXPECT_EQ(c.match(Packet(ipproto::icmpv6).from("2001:db8::1").to("2001:db8::2")), 0u);
+  EXPECT_EQ(c.match(tcp()), std::nullopt);
+  EXPECT_EQ(c.match(udp()), std::nullopt);
+}
+
+TEST(Classifier, FromMatchesTheSourcePrefix) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nfrom = \"10.0.0.0/8\"\n");
+  EXPECT_EQ(c.match(tcp().from("10.200.0.1")), 0u);
+  EXPECT_EQ(c.match(tcp().from("11.0.0.1")), std::nullopt);
+  EXPECT_EQ(c.match(tcp().from("192.0.2.1").to("10.0.0.1")), std::nullopt)
+      << "the destination does not count";
+}
+
+TEST(Classifier, ToMatchesTheDestinationPrefix) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nto = \"192.0.2.0/28\"\n");
+  EXPECT_EQ(c.match(tcp().to("192.0.2.15")), 0u);
+  EXPECT_EQ(c.match(tcp().to("192.0.2.16")), std::nullopt);
+}
+
+TEST(Classifier, SingleAddressMatchesOnlyItself) {
+  const Classifier c = classifier("[[rule]]\naction = \"deny\"\nfrom = \"198.51.100.7\"\n");
+  EXPECT_EQ(c.match(tcp().from("198.51.100.7")), 0u);
+  EXPECT_EQ(c.match(tcp().from("198.51.100.8")), std::nullopt);
+}
+
+TEST(Classifier, Ipv6Prefix) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nfrom = \"2001:db8::/32\"\n");
+  EXPECT_EQ(c.match(tcp().from("2001:db8:ffff::5").to("2001:db8::1")), 0u);
+  EXPECT_EQ(c.match(tcp().from("2001:db9::5").to("2001:db8::1")), std::nullopt);
+}
+
+TEST(Classifier, Ipv4RuleNeverMatchesIpv6) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\nfrom = \"0.0.0.0/0\"\n");
+  EXPECT_EQ(c.match(tcp().from("198.51.100.7")), 0u);
+  EXPECT_EQ(c.match(tcp().from("::ffff:198.51.100.7").to("2001:db8::1")), std::nullopt);
+}
+
+TEST(Classifier, SetMatchesEitherFamily) {
+  const Classifier c = classifier(
+      "[sets]\nadmins = [\"10.0.0.0/24\", \"fd00:10::/64\"]\n"
+      "[[rule]]\naction = \"allow\"\nfrom = \"@admins\"\n");
+  EXPECT_EQ(c.match(tcp().from("10.0.0.9")), 0u);
+  EXPECT_EQ(c.match(tcp().from("fd00:10::9").to("2001:db8::1")), 0u);
+  EXPECT_EQ(c.match(tcp().from("10.0.1.9")), std::nullopt);
+}
+
+TEST(Classifier, PortRangeAndList) {
+  const Classifier c =
+      classifier("[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"80,443,8000:8100\"\n");
+  EXPECT_EQ(c.match(tcp().port(80)), 0u);
+  EXPECT_EQ(c.match(tcp().port(443)), 0u);
+  EXPECT_EQ(c.match(tcp().port(8100)), 0u);
+  EXPECT_EQ(c.match(tcp().port(8101)), std::nullopt);
+}
+
+TEST(Classifier, FromPortMatchesTheSourcePort) {
+  const Classifier c =
+      classifier("[[rule]]\naction = \"allow\"\nproto = \"udp\"\nfrom_port = \"123\"\n");
+  EXPECT_EQ(c.match(udp().from_port(123).port(40000)), 0u);
+  EXPECT_EQ(c.match(udp().from_port(124).port(123)), std::nullopt)
+      << "the destination port does not count";
+}
+
+TEST(Classifier, InterfaceMatchesOnlyThatInterface) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\ninterface = \"eth1\"\n");
+  EXPECT_EQ(c.match(tcp().on("eth1")), 0u);
+  EXPECT_EQ(c.match(tcp().on("eth0")), std::nullopt);
+  EXPECT_EQ(c.match(tcp().on("")), std::nullopt) << "an unknown interface is not eth1";
+}
+
+TEST(Classifier, RuleWithoutInterfaceMatchesEveryInterface) {
+  const Classifier c = classifier("[[rule]]\naction = \"allow\"\n");
+  EXPECT_EQ(c.match(tcp().on("wg0")), 0u);
+  EXPECT_EQ(c.match(tcp().on("")), 0u);
+}
+
+TEST(Classifier, EveryConditionMustHold) {
+  const Classifier c = classifier(R"(
+[[rule]]
+action = "allow"
+proto = "tcp"
+from = "10.0.0.0/8"
+to = "192.0.2.1"
+port = "22"
+interface = "eth0"
+)");
+  EXPECT_EQ(c.match(tcp().from("10.0.0.1").port(22)), 0u);
+  EXPECT_EQ(c.match(tcp().from("10.0.0.1").port(22).on("eth1")), std::nullopt);
+  EXPECT_EQ(c.match(tcp().from("10.0.0.1").port(22).to("192.0.2.2")), std::nullopt);
+  EXPECT_EQ(c.match(tcp().from("11.0.0.1").port(22)), std::nullopt);
+  EXPECT_EQ(c.match(udp().from("10.0.0.1").port(22)), std::nullopt);
+}
+
+TEST(Classifier, DefaultActionByDirection) {
+  const Classifier c = classifier("[defaults]\nincoming = \"reject\"\noutgoing = \"deny\"\n");
+  EXPECT_EQ(c.default_action(Direction::in), Action::reject);
+  EXPECT_EQ(c.default_action(Direction::out), Action::deny);
+}
+
+TEST(Classifier, DefaultActionWithoutDefaultsTableIsDenyInAllowOut) {
+  const Classifier c = classifier("");
+  EXPECT_EQ(c.default_action(Direction::in), Action::deny);
+  EXPECT_EQ(c.default_action(Direction::out), Action::allow);
+}
+
+TEST(Classifier, KeepsTheRuleSetItWasBuiltFrom) {
+  const Classifier c = classifier("[[rule]]\naction = \"limit\"\ncomment = \"ssh\"\n");
+  ASSERT_EQ(c.rule_set().rules.size(), 1u);
+  EXPECT_EQ(c.rule_set().rules[0].action, Action::limit);
+  EXPECT_EQ(c.rule_set().rules[0].comment, "ssh");
+}
+
+}  // namespace
+}  // namespace portwall
