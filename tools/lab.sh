@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The lab: two network namespaces joined by a veth pair, for the demo and the wire tests.
-#   tools/lab.sh up NAME [N]   creates NAME-srv and NAME-cli (NAME must start with pw-):
+# The lab: a server namespace and two client namespaces, each joined to the server by a veth
+# pair, for the demo and the wire tests.
+#   tools/lab.sh up NAME [N]   creates NAME-srv, NAME-cli and NAME-cl2 (NAME must start with pw-):
 #                              NAME-srv has 10.200.N.1/24 and fd00:200:N::1/64 on veth "srv0",
-#                              NAME-cli has 10.200.N.2/24 and fd00:200:N::2/64 on veth "cli0".
-#   tools/lab.sh down NAME     deletes both namespaces (and with them the veth pair and every
+#                              NAME-cli has 10.200.N.2/24 and fd00:200:N::2/64 on veth "cli0";
+#                              NAME-srv has 10.200.N.129/25 and fd00:200:N:1::1/64 on "srv1",
+#                              NAME-cl2 has 10.200.N.130/25 and fd00:200:N:1::2/64 on "cl20".
+#   tools/lab.sh down NAME     deletes the namespaces (and with them the veth pairs and every
 #                              rule inside). Never touches the root namespace's firewall.
 set -euo pipefail
 
@@ -17,7 +20,7 @@ sudo=()
 ip=("${sudo[@]}" ip)
 
 down() {
-  for ns in "$name-srv" "$name-cli"; do
+  for ns in "$name-srv" "$name-cli" "$name-cl2"; do
     if "${ip[@]}" netns list | grep -qw "^$ns"; then
       # End whatever still runs in it (only processes inside this lab namespace).
       for pid in $("${ip[@]}" netns pids "$ns" 2>/dev/null); do "${sudo[@]}" kill -TERM "$pid" 2>/dev/null || true; done
@@ -31,15 +34,21 @@ case "$cmd" in
     down
     "${ip[@]}" netns add "$name-srv"
     "${ip[@]}" netns add "$name-cli"
+    "${ip[@]}" netns add "$name-cl2"
     "${ip[@]}" link add srv0 netns "$name-srv" type veth peer name cli0 netns "$name-cli"
-    for side in srv:1:srv0 cli:2:cli0; do
-      IFS=: read -r role host dev <<<"$side"
-      ns="$name-$role"
-      "${ip[@]}" -n "$ns" link set lo up
-      "${ip[@]}" -n "$ns" addr add "10.200.$net.$host/24" dev "$dev"
-      "${ip[@]}" -n "$ns" addr add "fd00:200:$net::$host/64" dev "$dev" nodad
-      "${ip[@]}" -n "$ns" link set "$dev" up
-    done
+    "${ip[@]}" link add srv1 netns "$name-srv" type veth peer name cl20 netns "$name-cl2"
+    "${ip[@]}" -n "$name-srv" link set lo up
+    "${ip[@]}" -n "$name-cli" link set lo up
+    "${ip[@]}" -n "$name-cl2" link set lo up
+    addr() {  # NAMESPACE DEVICE IPV4/LEN IPV6/LEN
+      "${ip[@]}" -n "$1" addr add "$3" dev "$2"
+      "${ip[@]}" -n "$1" addr add "$4" dev "$2" nodad
+      "${ip[@]}" -n "$1" link set "$2" up
+    }
+    addr "$name-srv" srv0 "10.200.$net.1/24" "fd00:200:$net::1/64"
+    addr "$name-cli" cli0 "10.200.$net.2/24" "fd00:200:$net::2/64"
+    addr "$name-srv" srv1 "10.200.$net.129/25" "fd00:200:$net:1::1/64"
+    addr "$name-cl2" cl20 "10.200.$net.130/25" "fd00:200:$net:1::2/64"
     ;;
   down) down ;;
   *) echo "usage: tools/lab.sh up|down NAME [N]" >&2; exit 2 ;;

@@ -12,6 +12,7 @@ sudo=()
 lab=pw-demo
 srv=("${sudo[@]}" ip netns exec "$lab-srv")
 cli=("${sudo[@]}" ip netns exec "$lab-cli")
+cl2=("${sudo[@]}" ip netns exec "$lab-cl2")
 work=$(mktemp -d /tmp/portwall-demo.XXXXXX)
 daemon_pid=""
 listener_pids=()
@@ -27,7 +28,7 @@ trap cleanup EXIT INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "lab: namespaces $lab-srv (10.200.1.1, fd00:200:1::1) and $lab-cli (10.200.1.2)"
+step "lab: namespaces $lab-srv (10.200.1.1, fd00:200:1::1), $lab-cli (10.200.1.2), $lab-cl2 (10.200.1.130)"
 tools/lab.sh up "$lab" 1
 
 # A copy of the shipped rules: the demo changes rules live, and must not edit the repository.
@@ -37,9 +38,15 @@ cat >"$work/portwall.toml" <<CONF
 queues = [100, 101]
 rules = "$work/rules.toml"
 socket = "$work/portwall.sock"
+state_file = "$work/state.json"
 [log]
 file = "$work/portwall.log"
 audit_file = "$work/audit.log"
+[[knock]]
+name = "web"
+sequence = ["7000/tcp", "8000/udp", "9000/tcp"]
+open = "8080/tcp"
+duration = "30s"
 CONF
 
 step "portwalld --config $work/portwall.toml (rules: rules/default.toml)"
@@ -52,16 +59,16 @@ for _ in $(seq 50); do
 done
 "${srv[@]}" build/portwall --socket "$work/portwall.sock" status numbered
 
-step "servers in $lab-srv: tcp/22 (ssh, allowed), tcp/8080 (not allowed)"
+step "servers in $lab-srv: tcp/22 (ssh, allowed), tcp/8080 (not allowed, opened by a knock)"
 for port in 22 8080; do
-  "${srv[@]}" timeout 30 nc -lk 10.200.1.1 "$port" >/dev/null 2>&1 &
+  "${srv[@]}" timeout 60 nc -lk "$port" >/dev/null 2>&1 &
   listener_pids+=($!)
 done
 sleep 0.3
 
-probe() {  # probe LABEL nc-args...
+probe() {  # probe LABEL nc-args...   (from $lab-cli; PROBE_NS=... for another namespace)
   local label=$1; shift
-  if "${cli[@]}" timeout 5 nc "$@" >/dev/null 2>&1; then
+  if "${sudo[@]}" ip netns exec "${PROBE_NS:-$lab-cli}" timeout 5 nc "$@" >/dev/null 2>&1; then
     printf '  %-44s connected\n' "$label"
   else
     printf '  %-44s blocked\n' "$label"
@@ -88,6 +95,19 @@ probe "tcp 10.200.1.2 -> 10.200.1.1:8080" -z -w 2 10.200.1.1 8080
 "${pw[@]}" explain tcp 10.200.1.2:40000 '->' 10.200.1.1:8080
 "${pw[@]}" delete allow 8080/tcp
 probe "tcp 10.200.1.2 -> 10.200.1.1:8080" -z -w 2 10.200.1.1 8080
+
+step "port knocking: knockd's knock client opens 8080/tcp for $lab-cli only"
+probe "tcp 10.200.1.2 -> 10.200.1.1:8080" -z -w 2 10.200.1.1 8080
+"${cli[@]}" knock -d 100 10.200.1.1 7000 8000:udp 9000 && echo "  knock 10.200.1.1 7000 8000:udp 9000"
+probe "tcp 10.200.1.2 -> 10.200.1.1:8080" -z -w 2 10.200.1.1 8080
+PROBE_NS=$lab-cl2 probe "tcp 10.200.1.130 -> 10.200.1.129:8080 ($lab-cl2)" -z -w 2 10.200.1.129 8080
+
+step "scan detection: nmap -sS from $lab-cl2 (10.200.1.130) gets it blocked"
+"${cl2[@]}" timeout 30 nmap -sS -T4 -Pn -n --max-retries 1 --host-timeout 5s -p 1-40 10.200.1.129 |
+  grep -E "^(Nmap done|[0-9]+/tcp)" | sed 's/^/  /' || true
+"${pw[@]}" blocked list
+PROBE_NS=$lab-cl2 probe "tcp 10.200.1.130 -> 10.200.1.129:22 ($lab-cl2)" -z -w 2 10.200.1.129 22
+probe "tcp 10.200.1.2 -> 10.200.1.1:22 (the other client)" -z -w 2 10.200.1.1 22
 
 step "status"
 "${srv[@]}" build/portwall --socket "$work/portwall.sock" status verbose

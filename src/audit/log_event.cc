@@ -72,6 +72,9 @@ std::string format_text(const LogEvent& e) {
   if (has_ports(e.protocol)) line += fmt::format(" SPT={} DPT={}", e.src_port, e.dst_port);
   if (e.protocol == ipproto::tcp) line += " FLAGS=" + tcp_flag_letters(e.tcp_flags);
   if (is_icmp(e.protocol)) line += fmt::format(" TYPE={} CODE={}", e.icmp_type, e.icmp_code);
+  if (e.decision.event != Event::none)
+    line += fmt::format(" EVENT={}", to_string(e.decision.event));
+  if (e.knock[0]) line += fmt::format(" KNOCK={}", e.knock);
   return line;
 }
 
@@ -102,6 +105,8 @@ std::string format_json(const LogEvent& e) {
     j["type"] = e.icmp_type;
     j["code"] = e.icmp_code;
   }
+  if (e.decision.event != Event::none) j["event"] = to_string(e.decision.event);
+  if (e.knock[0]) j["knock"] = e.knock;
   return j.dump();
 }
 

@@ -1,13 +1,17 @@
 // main.cc — portwall, the rules CLI (DESIGN.md "CLI grammar"): `status [numbered|verbose]`,
-// `reload`, `check [FILE]`, and the rule changes of ufw's grammar (allow, deny, reject, limit,
-// insert, prepend, delete, default), applied live through the daemon or, with no daemon
-// running, to the rules file. Exit codes: 0 ok, 1 bad input or refused, 2 daemon unreachable
-// (or a usage error), 3 not authorized.
+// `reload`, `check [FILE]`, `explain`, `conntrack`, `blocked`, `knock`, and the rule changes of
+// ufw's grammar (allow, deny, reject, limit, insert, prepend, delete, default), applied live
+// through the daemon or, with no daemon running, to the rules file. Exit codes: 0 ok, 1 bad input
+// or refused, 2 daemon unreachable (or a usage error), 3 not authorized.
+#include <sys/socket.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <expected>
 #include <fstream>
 #include <iostream>
 
+#include "cli/knock_client.h"
 #include "cli/offline_edit.h"
 #include "cli/status_view.h"
 #include "cli/usage.h"
@@ -48,7 +52,7 @@ bool is_configuration(const std::string& file) {
   std::ifstream in(file);
   for (std::string line; std::getline(in, line);) {
     for (const char* table :
-         {"[daemon]", "[log]", "[conntrack]", "[scan_detection]", "[[knock]]"}) {
+         {"[daemon]", "[log]", "[conntrack]", "[scan_detection]", "[[knock]]", "[limits]"}) {
       if (line.rfind(table, 0) == 0) return true;
     }
   }
@@ -113,6 +117,52 @@ int change_rules(const std::vector<std::string>& words, const std::string& socke
   return 0;
 }
 
+// `blocked list`, `blocked remove ADDR`, `blocked add ADDR [for DURATION]` as a request.
+std::expected<nlohmann::json, std::string> blocked_request(const std::vector<std::string>& w) {
+  const std::string action = w.empty() ? "list" : w[0];
+  const std::string usage =
+      "usage: portwall blocked [list | add ADDR [for DURATION] | remove ADDR]";
+  if (action == "list" && w.size() <= 1)
+    return nlohmann::json{{"command", "blocked"}, {"action", "list"}};
+  if (action == "remove" && w.size() == 2) {
+    return nlohmann::json{{"command", "blocked"}, {"action", "remove"}, {"address", w[1]}};
+  }
+  if (action == "add" && (w.size() == 2 || (w.size() == 4 && w[2] == "for"))) {
+    nlohmann::json r = {{"command", "blocked"}, {"action", "add"}, {"address", w[1]}};
+    if (w.size() == 4) r["for"] = w[3];
+    return r;
+  }
+  return std::unexpected(usage);
+}
+
+int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int delay_ms,
+                  int family, std::uint16_t spa_port, const std::string& key_file) {
+  const std::string& host = words.front();
+  if (spa) {
+    if (words.size() != 1) return fail("--spa takes only HOST; the key says the rest", 1);
+    if (key_file.empty()) return fail("--spa needs --key-file FILE (the server's spa_key)", 1);
+    std::ifstream in(key_file, std::ios::binary);
+    if (!in) return fail("cannot read " + key_file, 1);
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+    if (auto ok = portwall::send_spa(host, spa_port, key, family); !ok) return fail(ok.error(), 1);
+    std::printf("SPA knock sent to %s port %u/udp\n", host.c_str(), spa_port);
+    return 0;
+  }
+  if (words.size() < 2) return fail("knock needs HOST and at least one PORT[/tcp|/udp]", 1);
+  std::vector<portwall::PortProto> knocks;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    auto k = portwall::parse_knock(words[i], udp ? 17 : 6);
+    if (!k) return fail(k.error(), 1);
+    knocks.push_back(*k);
+  }
+  if (auto ok = portwall::send_knocks(host, knocks, std::chrono::milliseconds(delay_ms), family);
+      !ok) {
+    return fail(ok.error(), 1);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,11 +194,24 @@ int main(int argc, char** argv) {
   conntrack->add_option("action", conntrack_action, "list | count | flush")
       ->check(CLI::IsMember({"list", "count", "flush"}));
   auto* blocked =
-      app.add_subcommand("blocked", "sources blocked by scan detection: list, remove ADDR");
-  std::string blocked_action = "list", blocked_address;
-  blocked->add_option("action", blocked_action, "list | remove")
-      ->check(CLI::IsMember({"list", "remove"}));
-  blocked->add_option("address", blocked_address, "the address to unblock");
+      app.add_subcommand("blocked", "blocked sources: list, add ADDR [for DURATION], remove ADDR");
+  std::vector<std::string> blocked_words;
+  blocked->add_option("words", blocked_words, "list | add ADDR [for DURATION] | remove ADDR");
+  auto* knock = app.add_subcommand(
+      "knock", "knock on HOST: KNOCK... (7000, 7000/tcp, 8000/udp), or --spa with a key");
+  std::vector<std::string> knock_words;
+  bool knock_udp = false, knock_v4 = false, knock_v6 = false, knock_spa = false;
+  int knock_delay_ms = 0;
+  int spa_port = 62201;
+  std::string spa_key_file;
+  knock->add_option("words", knock_words, "HOST and, without --spa, the knocks")->required();
+  knock->add_flag("-u,--udp", knock_udp, "knocks without /proto are UDP (default TCP)");
+  knock->add_option("-d,--delay", knock_delay_ms, "milliseconds between knocks");
+  knock->add_flag("-4", knock_v4, "IPv4 only");
+  knock->add_flag("-6", knock_v6, "IPv6 only");
+  knock->add_flag("--spa", knock_spa, "one authenticated UDP packet instead of a sequence");
+  knock->add_option("--port", spa_port, "the SPA port (spa_port)")->check(CLI::Range(1, 65535));
+  knock->add_option("--key-file", spa_key_file, "file holding the shared key (spa_key)");
   std::vector<CLI::App*> rule_verbs;
   for (const char* verb :
        {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default"}) {
@@ -206,15 +269,29 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (*knock)
+    return knock_command(knock_words, knock_spa, knock_udp, knock_delay_ms,
+                         knock_v4   ? AF_INET
+                         : knock_v6 ? AF_INET6
+                                    : AF_UNSPEC,
+                         static_cast<std::uint16_t>(spa_port), spa_key_file);
   if (*blocked) {
-    const nlohmann::json request = {
-        {"command", "blocked"}, {"action", blocked_action}, {"address", blocked_address}};
+    nlohmann::json request;
+    if (auto r = blocked_request(blocked_words); !r) {
+      return fail(r.error(), portwall::kExitBadInput);
+    } else {
+      request = *r;
+    }
+    const std::string blocked_action = request["action"];
     if (int code = ask(socket, request, &result)) return code;
     if (json) {
       std::cout << result.dump() << "\n";
     } else if (blocked_action == "remove") {
       std::cout << (result.value("removed", false) ? "Unblocked " : "Not blocked: ")
                 << result.value("address", "") << "\n";
+    } else if (blocked_action == "add") {
+      std::cout << "Blocked " << result.value("address", "") << " until "
+                << result.value("expires", "") << "\n";
     } else {
       for (const auto& b : result) {
         std::cout << b.value("address", "?") << "  " << b.value("reason", "?") << "  until "

@@ -75,6 +75,41 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
     out += fmt::format(", {} uninspected", c["uninspected"].get<std::uint64_t>());
   }
   out += "\n";
+  if (style == StatusStyle::verbose && s.contains("defenses"))
+    out += render_defenses(s["defenses"]);
+  return out;
+}
+
+std::string render_defenses(const nlohmann::json& d) {
+  auto n = [](const nlohmann::json& j, const char* key) { return j.value(key, std::uint64_t{0}); };
+  const auto& scan = d["scan"];
+  const auto& blocks = d["blocks"];
+  const auto& sources = d["sources"];
+  const auto& limits = d["limits"];
+  const auto& knock = d["knock"];
+  std::string out = "\nDefenses:\n";
+  out += fmt::format("  scan detection: {}, {} source(s) blocked, {} packet(s) dropped\n",
+                     scan.value("enabled", false) ? "on" : "off", n(scan, "sources_blocked"),
+                     n(scan, "packets_dropped"));
+  out += fmt::format("  block list: {} of {} ({} evicted)\n", n(blocks, "entries"),
+                     n(blocks, "max"), n(blocks, "evicted"));
+  out += fmt::format("  sources tracked: {} of {} ({} evicted)\n", n(sources, "entries"),
+                     n(sources, "max"), n(sources, "evicted"));
+  out += fmt::format(
+      "  limits: {} dropped by limit rules, {} by new_connections, {} by "
+      "max_connections_per_source\n",
+      n(limits, "rule_rate_drops"), n(limits, "source_rate_drops"),
+      n(limits, "source_connection_drops"));
+  std::string doors;
+  for (const auto& name : knock.value("doors", nlohmann::json::array())) {
+    doors += (doors.empty() ? "" : ", ") + name.get<std::string>();
+  }
+  out += fmt::format(
+      "  knocks ({}): {} packet(s), {} opened, {} failed, SPA {} opened, {} rejected, {} "
+      "replayed; {} connection(s) let in\n",
+      doors.empty() ? "none configured" : doors, n(knock, "packets"), n(knock, "opened"),
+      n(knock, "failed"), n(knock, "spa_opened"), n(knock, "spa_rejected"),
+      n(knock, "spa_replayed"), n(knock, "connections_let_in"));
   return out;
 }
 

@@ -10,6 +10,9 @@ namespace portwall {
 enum class StatusStyle { plain, numbered, verbose };
 
 std::string render_status(const nlohmann::json& status, StatusStyle style);
+// The "Defenses:" block of `status verbose`: scan detection, the block list, the per-source
+// table, limits and knocks, with their counters.
+std::string render_defenses(const nlohmann::json& defenses);
 // `portwall conntrack list`: one tracked connection per line, conntrack(8)-like.
 std::string render_flows(const nlohmann::json& flows);
 

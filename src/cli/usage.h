@@ -29,6 +29,10 @@ Examples:
   portwall default deny incoming
   portwall explain tcp 203.0.113.9:40000 -> 192.0.2.1:22
   portwall conntrack list
+  portwall blocked add 203.0.113.9 for 1h
+  portwall blocked remove 203.0.113.9
+  portwall knock server.example.org 7000 8000/udp 9000
+  portwall knock --spa --key-file ~/.portwall-spa.key server.example.org
 
 Changes go to the running portwalld (and its rules file) at once; with no daemon running
 they edit the rules file (--rules). Exit status: 0 ok, 1 bad input or refused change,

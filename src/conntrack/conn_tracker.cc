@@ -93,7 +93,8 @@ struct ConnTracker::Impl {
   Node* unreplied_tail = nullptr;
   std::unordered_map<FlowKey, Slot, FlowKeyHash> index;
   std::size_t live = 0;
-  std::size_t cursor = 0;  // expire() resumes at this node number
+  std::size_t cursor = 0;                      // expire() resumes at this node number
+  std::function<void(const Flow&)> on_remove;  // for flows marked `counted`
   ConntrackStats stats;
 
   Node* allocate() {
@@ -120,6 +121,7 @@ struct ConnTracker::Impl {
   }
 
   void remove(Node* n) {
+    if (n->flow.counted && on_remove) on_remove(n->flow);
     unlist(n);
     index.erase(n->flow.key);
     index.erase(n->flow.key.reversed());
@@ -317,6 +319,10 @@ void ConnTracker::clear() {
     Impl::Node* n = m.node_at(i);
     if (n->in_use) m.remove(n);
   }
+}
+
+void ConnTracker::set_on_remove(std::function<void(const Flow&)> on_remove) {
+  impl_->on_remove = std::move(on_remove);
 }
 
 std::size_t ConnTracker::size() const { return impl_->live; }

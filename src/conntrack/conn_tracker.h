@@ -81,6 +81,10 @@ class ConnTracker {
   // The live flow with this key in either direction, without touching it (for `explain`).
   const Flow* lookup(const FlowKey& key, Timestamp now) const;
 
+  // Called whenever a flow marked `counted` leaves the table (closed, expired, evicted,
+  // flushed): the per-source connection count follows it.
+  void set_on_remove(std::function<void(const Flow&)> on_remove);
+
   void clear();  // conntrack flush
   std::size_t size() const;
   std::uint32_t max_entries() const;

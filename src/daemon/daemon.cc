@@ -19,6 +19,16 @@ void say(const std::string& line) {
   std::fflush(stderr);
 }
 
+SourcePolicy source_policy_of(const Config& cfg) {
+  SourcePolicy p;
+  const ScanDetectionSection& scan = cfg.scan_detection;
+  p.scan = {scan.enabled, scan.distinct_ports, scan.window, scan.block, scan.never_block};
+  p.new_connections = cfg.limits.new_connections;
+  p.max_connections_per_source = cfg.limits.max_connections_per_source;
+  p.knocks = cfg.knocks;
+  return p;
+}
+
 ConntrackLimits limits_of(const ConntrackSection& c) {
   ConntrackLimits l;
   l.max_entries = c.max_entries;
@@ -63,8 +73,11 @@ std::expected<void, std::string> Daemon::start() {
   options.conntrack.max_entries = std::max<std::uint32_t>(
       16, cfg.conntrack.max_entries / static_cast<std::uint32_t>(cfg.daemon.queues.size()));
   options.pickup_until = started_ + cfg.conntrack.pickup_grace;
-  const ScanDetectionSection& scan = cfg.scan_detection;
-  options.scan = {scan.enabled, scan.distinct_ports, scan.window, scan.block, scan.never_block};
+  sources_ = std::make_shared<SourceTable>(cfg.limits.max_sources, source_policy_of(cfg));
+  blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
+  load_defense_state();
+  options.sources = sources_;
+  options.blocks = blocks_;
   const std::uint32_t lines =
       cfg.log.max_lines_per_second == 0
           ? 0
@@ -125,6 +138,7 @@ void Daemon::shutdown() {
   }
   for (auto& w : workers_) w->stop();
   workers_.clear();
+  if (blocks_) save_defense_state(true);
   decision_log_.reset();
 }
 
@@ -157,6 +171,10 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
     mode_ = fresh->config.daemon.mode;
   }
   decision_log_->set_format(fresh->config.log.format);
+  sources_->configure(source_policy_of(fresh->config));
+  loaded_.config.scan_detection = fresh->config.scan_detection;
+  loaded_.config.limits = fresh->config.limits;
+  loaded_.config.knocks = fresh->config.knocks;
   for (auto& w : workers_) w->set_policy(next, fresh->config.daemon.mode);
   const std::size_t count = fresh->rules.rules.size();
   loaded_.rules = std::move(fresh->rules);
@@ -200,6 +218,7 @@ int Daemon::run() {
       decision_log_->reopen();
       audit_log_->reopen();
     }
+    keep_defenses();
     bool failed = false;
     for (auto& w : workers_) {
       if (w->failed()) {

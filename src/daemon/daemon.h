@@ -14,6 +14,7 @@
 #include "control/control_server.h"
 #include "daemon/queue_worker.h"
 #include "netfilter/diversion.h"
+#include "policy/explain.h"
 #include "rules/config.h"
 #include "rules/policy_files.h"
 
@@ -52,9 +53,16 @@ class Daemon {
   Role role_of(const Peer& peer) const;
   nlohmann::json status_json();
   nlohmann::json explain_request(const nlohmann::json& request);
+  DefenseFacts defense_facts(const Probe& probe, const PolicySnapshot& policy);
   nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
   nlohmann::json blocked_request(const nlohmann::json& request, const Peer& peer);
   std::shared_ptr<const PolicySnapshot> snapshot() const;
+  // The defenses' state file ([daemon] state_file): read at start, written atomically when the
+  // block list or the used one-time knocks change (checked every second) and at stop.
+  void load_defense_state();
+  void save_defense_state(bool force);
+  // Once a second on the main thread: expired blocks leave (audited), the state file follows.
+  void keep_defenses();
 
   DaemonPaths paths_;
   LoadedPolicy loaded_;
@@ -68,6 +76,9 @@ class Daemon {
 
   std::unique_ptr<DecisionLog> decision_log_;
   std::unique_ptr<AuditLog> audit_log_;
+  std::shared_ptr<SourceTable> sources_;  // shared by every queue thread
+  std::shared_ptr<BlockList> blocks_;
+  std::uint64_t saved_generation_ = ~0ull;  // blocks' + sources' generation last written
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<Diversion> diversion_;
   bool diversion_installed_ = false;

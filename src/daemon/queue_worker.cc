@@ -60,6 +60,8 @@ WorkerFigures QueueWorker::figures() const {
   f.rate_limited = c.rate_limited.load(std::memory_order_relaxed);
   f.scan_blocks = c.scan_blocks.load(std::memory_order_relaxed);
   f.scan_blocked = c.scan_blocked.load(std::memory_order_relaxed);
+  f.knocks = c.knocks.load(std::memory_order_relaxed);
+  f.knock_opened = c.knock_opened.load(std::memory_order_relaxed);
   f.flows = flows_.load(std::memory_order_relaxed);
   f.evicted = evicted_.load(std::memory_order_relaxed);
   f.refused = refused_.load(std::memory_order_relaxed);
@@ -122,6 +124,7 @@ void QueueWorker::run_tasks() {
 void QueueWorker::on_batch() {
   if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
   now_ = clock_.now();
+  unix_now_seconds_ = unix_now_ms() / 1000;
 }
 
 Verdict QueueWorker::on_packet(const QueuedPacket& q) {
@@ -131,7 +134,14 @@ Verdict QueueWorker::on_packet(const QueuedPacket& q) {
   auto parsed = parse_packet(q.payload, q.wire_length);
   Decision d;
   if (parsed) {
-    d = engine_.decide(*parsed, HookInfo{direction, in, out}, now_);
+    PacketExtras extras;
+    extras.unix_seconds = unix_now_seconds_;
+    if (parsed->payload_offset < q.payload.size()) {
+      extras.l4_payload = q.payload.subspan(
+          parsed->payload_offset,
+          std::min<std::size_t>(parsed->payload_length, q.payload.size() - parsed->payload_offset));
+    }
+    d = engine_.decide(*parsed, HookInfo{direction, in, out}, now_, extras);
   } else {
     d = engine_.decide_malformed();
   }
@@ -166,6 +176,10 @@ LogEvent QueueWorker::make_event(const QueuedPacket& q, const PacketView* p, con
   e.icmp_type = p->icmp_type;
   e.icmp_code = p->icmp_code;
   e.length = p->ip_length;
+  if (d.reason == Reason::knock || d.event == Event::knock_fail) {
+    const std::string name = engine_.sources().door_name(d.door);
+    std::memcpy(e.knock, name.data(), std::min(name.size(), sizeof e.knock - 1));
+  }
   return e;
 }
 

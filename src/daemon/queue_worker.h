@@ -28,13 +28,14 @@ struct WorkerFigures {
   std::uint64_t picked_up = 0, table_full = 0, rate_limited = 0, scan_blocks = 0, scan_blocked = 0;
   std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
   std::uint64_t enobufs = 0;
+  std::uint64_t knocks = 0, knock_opened = 0;
 
   WorkerFigures& operator+=(const WorkerFigures& o) {
     received += o.received, accepted += o.accepted, dropped += o.dropped, rejected += o.rejected;
     malformed += o.malformed, picked_up += o.picked_up, table_full += o.table_full;
     rate_limited += o.rate_limited, scan_blocks += o.scan_blocks, scan_blocked += o.scan_blocked;
     flows += o.flows, evicted += o.evicted, refused += o.refused, expired += o.expired;
-    enobufs += o.enobufs;
+    enobufs += o.enobufs, knocks += o.knocks, knock_opened += o.knock_opened;
     return *this;
   }
 };
@@ -77,6 +78,7 @@ class QueueWorker final : private PacketHandler {
   const Clock& clock_;
   InterfaceNames names_;
   Timestamp now_{};
+  std::int64_t unix_now_seconds_ = 0;
 
   std::mutex pending_mutex_;
   std::shared_ptr<const PolicySnapshot> pending_;

@@ -6,6 +6,8 @@
 #include "daemon/daemon.h"
 #include "policy/explain.h"
 #include "rules/duration.h"
+#include "rules/rule_values.h"
+#include "state/defense_state.h"
 
 namespace portwall {
 namespace {
@@ -34,6 +36,67 @@ nlohmann::json flow_json(const Flow& f, Timestamp now) {
 
 }  // namespace
 
+DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& policy) {
+  DefenseFacts f;
+  const Timestamp now = clock_.now();
+  const MatchInput& in = probe.input;
+  const bool inbound = in.direction == Direction::in;
+  const IpAddress& remote = inbound ? in.src : in.dst;
+  for (const BlockEntry& b : blocks_->list(now)) {
+    if (b.address == remote) {
+      const SavedBlock saved = save_block(b, now, unix_now_ms());
+      f.blocked = to_string(remote) + " is blocked (" + to_string(b.reason) + ") until " +
+                  (saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms) : "removed");
+    }
+  }
+  if (!inbound || (in.protocol != ipproto::tcp && in.protocol != ipproto::udp)) return f;
+  if (std::size_t door = sources_->knock_door_of(in.protocol, in.dst_port)) {
+    f.knock_port = sources_->door_name(door - 1);
+  }
+  if (std::size_t door = sources_->granted(in.src, in.protocol, in.dst_port, now)) {
+    f.opened_by = sources_->door_name(door - 1);
+  }
+  MatchInput input = in;
+  input.interface = probe.interface;
+  const Rate* rate = nullptr;
+  std::uint32_t rule_number = 0;
+  if (auto index = policy.classifier().match(input); index && f.opened_by.empty()) {
+    const Rule& rule = policy.rule_set().rules[*index];
+    rule_number = static_cast<std::uint32_t>(*index + 1);
+    if (rule.action == Action::limit) {
+      rate = rule.rate.count ? &rule.rate : &kUfwLimit;
+      f.limits_note = rule.rate.count ? "rule " + std::to_string(rule_number) + " allows " +
+                                            to_string(rule.rate) + " new connections per source"
+                                      : "rule " + std::to_string(rule_number) +
+                                            " drops a source's 7th new connection within 30s";
+    }
+  }
+  const LimitsSection& limits = loaded_.config.limits;
+  if (limits.new_connections.count) {
+    f.limits_note += std::string(f.limits_note.empty() ? "" : "; ") + "[limits] allows " +
+                     to_string(limits.new_connections) + " new connections per source";
+  }
+  if (limits.max_connections_per_source) {
+    f.limits_note += std::string(f.limits_note.empty() ? "" : "; ") + "[limits] allows " +
+                     std::to_string(limits.max_connections_per_source) +
+                     " tracked connections per source";
+  }
+  switch (sources_->peek(in.src, rule_number, rate, now)) {
+    case Admission::admitted:
+      break;
+    case Admission::rule_rate:
+      f.limit = "this source used up rule " + std::to_string(rule_number) + "'s rate";
+      break;
+    case Admission::source_rate:
+      f.limit = "this source used up [limits] new_connections";
+      break;
+    case Admission::source_flows:
+      f.limit = "this source holds max_connections_per_source connections";
+      break;
+  }
+  return f;
+}
+
 nlohmann::json Daemon::explain_request(const nlohmann::json& request) {
   std::vector<std::string> words;
   for (const auto& w : request.value("words", nlohmann::json::array())) {
@@ -58,7 +121,9 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request) {
     });
   }
   std::lock_guard<std::mutex> lock(found->mutex);
-  const Explanation e = explain(*snapshot(), *probe, found->state, found->tracked);
+  const auto policy = snapshot();
+  const Explanation e =
+      explain(*policy, *probe, found->state, found->tracked, defense_facts(*probe, *policy));
   nlohmann::json j = {{"verdict", to_string(e.decision.verdict)},
                       {"reason", to_string(e.decision.reason)},
                       {"why", e.why}};
@@ -102,43 +167,52 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
 
 nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer& peer) {
   const std::string action = request.value("action", "list");
-  std::optional<IpAddress> address;
-  if (action == "remove") {
-    address = parse_ip_address(request.value("address", ""));
-    if (!address) {
-      return error_response("blocked remove needs an address, got \"" +
-                            request.value("address", "") + "\"");
-    }
-  } else if (action != "list") {
-    return error_response("blocked takes list or remove ADDR, got \"" + action + "\"");
-  }
-  struct Collected {
-    std::mutex mutex;
-    nlohmann::json list = nlohmann::json::array();
-    bool removed = false;
-  };
-  auto collected = std::make_shared<Collected>();
+  const Timestamp now = clock_.now();
   const std::int64_t wall_now = unix_now_ms();
-  for (auto& w : workers_) {
-    w->run_on_thread([collected, address, wall_now](Engine& engine, Timestamp now) {
-      std::lock_guard<std::mutex> lock(collected->mutex);
-      if (address) {
-        collected->removed = engine.sources().unblock(*address) || collected->removed;
-        return;
-      }
-      for (const auto& b : engine.sources().blocked(now)) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(b.until - now);
-        collected->list.push_back({{"address", to_string(b.address)},
-                                   {"reason", "scan"},
-                                   {"expires", rfc3339_ms(wall_now + left.count())}});
-      }
-    });
+  if (action == "list") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const BlockEntry& b : blocks_->list(now)) {
+      const SavedBlock saved = save_block(b, now, wall_now);
+      list.push_back({{"address", to_string(b.address)},
+                      {"reason", to_string(b.reason)},
+                      {"expires", saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms)
+                                                        : std::string("never")}});
+    }
+    return ok_response(list);
   }
-  std::lock_guard<std::mutex> lock(collected->mutex);
-  if (!address) return ok_response(collected->list);
-  audit_log_->record(peer.uid, "unblock", collected->removed ? "ok" : "unchanged",
-                     to_string(*address));
-  return ok_response({{"removed", collected->removed}, {"address", to_string(*address)}});
+  if (action != "remove" && action != "add") {
+    return error_response("blocked takes list, add ADDR [for DURATION] or remove ADDR, got \"" +
+                          action + "\"");
+  }
+  const std::string text = request.value("address", "");
+  const std::optional<IpAddress> address = parse_ip_address(text);
+  if (!address) {
+    return error_response("blocked " + action + " needs an IPv4 or IPv6 address, got \"" + text +
+                          "\"");
+  }
+  if (action == "remove") {
+    const bool removed = blocks_->remove(*address);
+    audit_log_->record(peer.uid, "unblock", removed ? "ok" : "unchanged", to_string(*address));
+    return ok_response({{"removed", removed}, {"address", to_string(*address)}});
+  }
+  Timestamp until = Timestamp::max();
+  std::string for_text = request.value("for", "");
+  if (!for_text.empty()) {
+    auto d = parse_duration(for_text);
+    if (!d) return error_response("blocked add ADDR for DURATION: " + d.error());
+    if (*d <= Duration::zero()) return error_response("blocked add: the duration must be above 0");
+    until = now + *d;
+  }
+  blocks_->add(*address, until, BlockReason::manual, now);
+  audit_log_->record(peer.uid, "block", "ok",
+                     to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
+  return ok_response(
+      {{"added", true},
+       {"address", to_string(*address)},
+       {"expires", for_text.empty() ? std::string("never")
+                                    : rfc3339_ms(save_block({*address, until, BlockReason::manual},
+                                                            now, wall_now)
+                                                     .expires_unix_ms)}});
 }
 
 }  // namespace portwall

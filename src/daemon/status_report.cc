@@ -56,6 +56,35 @@ nlohmann::json Daemon::status_json() {
   } else {
     j["counters"]["uninspected"] = nullptr;
   }
+  const SourceTableStats& st = sources_->stats();
+  auto n = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  nlohmann::json knocks = nlohmann::json::array();
+  for (const KnockSection& k : loaded_.config.knocks) knocks.push_back(k.name);
+  j["defenses"] = {{"scan",
+                    {{"enabled", loaded_.config.scan_detection.enabled},
+                     {"sources_blocked", sum.scan_blocks},
+                     {"packets_dropped", sum.scan_blocked}}},
+                   {"blocks",
+                    {{"entries", blocks_->size()},
+                     {"max", blocks_->max_entries()},
+                     {"evicted", blocks_->evicted()}}},
+                   {"sources",
+                    {{"entries", sources_->size()},
+                     {"max", sources_->max_sources()},
+                     {"evicted", n(st.evicted)}}},
+                   {"limits",
+                    {{"rule_rate_drops", n(st.rule_rate_drops)},
+                     {"source_rate_drops", n(st.source_rate_drops)},
+                     {"source_connection_drops", n(st.source_flow_drops)}}},
+                   {"knock",
+                    {{"doors", knocks},
+                     {"packets", sum.knocks},
+                     {"opened", n(st.knock_opened)},
+                     {"failed", n(st.knock_failed)},
+                     {"spa_opened", n(st.spa_opened)},
+                     {"spa_rejected", n(st.spa_rejected)},
+                     {"spa_replayed", n(st.spa_replayed)},
+                     {"connections_let_in", sum.knock_opened}}}};
   const DecisionLogStats log = decision_log_->stats();
   j["log"] = {{"written", log.written}, {"lost", log.lost}, {"suppressed", log.suppressed}};
   j["backend"] = diversion_->name();

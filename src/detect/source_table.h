@@ -1,26 +1,30 @@
-// source_table.h — per-source state for portwall's defenses (here: `limit` rules' recent new
-// connections), one table per queue thread. Bounded: at most `max_sources` addresses; when full,
-// the source idle the longest is forgotten first, so a flood of spoofed sources cannot exhaust
-// memory. Not thread-safe: one owner. Time is passed in.
+// source_table.h — portwall's per-source state, in one bounded table shared by every queue
+// thread: scan-detection touches, rate-limit buckets, the count of tracked connections each
+// source opened, port-knock progress and the ports a knock opened. Blocks live apart, in the
+// BlockList, so that evicting idle sources never lifts a block.
+//
+// Bounded: at most `max_sources` entries; when full, the source idle the longest goes first,
+// so a flood of spoofed sources cannot exhaust memory. Thread-safe (one mutex, taken only for
+// new connections, refused packets and knocks, never for packets of established flows).
+// Time is passed in.
 #pragma once
 
-#include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "clock/clock.h"
 #include "packet/ip_address.h"
+#include "rules/config.h"
 #include "rules/rule.h"
 
 namespace portwall {
 
-struct LimitPolicy {
-  std::uint32_t max_new = 6;  // new connections per source and rule within `window` (ufw's 6/30 s)
-  Duration window = std::chrono::seconds(30);
-};
-
-// Port-scan detection: a source that touches more than `distinct_ports` distinct denied ports
+// Port-scan detection: a source that touches more than `distinct_ports` distinct refused ports
 // within `window` is blocked for `block`. Sources in `never_block` are never blocked.
 struct ScanPolicy {
   bool enabled = true;
@@ -30,51 +34,106 @@ struct ScanPolicy {
   std::vector<Cidr> never_block;
 };
 
+// Everything the table enforces; replaced as a whole on reload.
+struct SourcePolicy {
+  ScanPolicy scan;
+  Rate new_connections;  // per source across all rules ([limits]); count 0: off
+  std::uint32_t max_connections_per_source = 0;  // 0: off
+  std::vector<KnockSection> knocks;
+};
+
+// ufw's limit: more than 6 new connection attempts within 30 s are dropped.
+inline constexpr Rate kUfwLimit{6, std::chrono::seconds(30), 0, true};
+inline constexpr std::size_t kMaxAttemptWindow = 6;  // every_attempt_counts rates: count <= 6
+
+enum class Admission : std::uint8_t {
+  admitted,
+  rule_rate,     // the limit rule's rate is used up
+  source_rate,   // [limits] new_connections is used up
+  source_flows,  // [limits] max_connections_per_source reached
+};
+
+enum class KnockEvent : std::uint8_t {
+  none,
+  step,          // a right knock, sequence not complete yet
+  opened,        // the last knock of a sequence: the door is open for this source
+  failed,        // a wrong knock (or too late): this source's progress is reset
+  spa_opened,    // an authenticated single-packet knock opened the door
+  spa_rejected,  // an SPA packet that is malformed, has a bad MAC or is stale
+  spa_replayed,  // an SPA packet whose nonce was seen before
+};
+
+struct KnockResult {
+  bool is_knock = false;  // the packet is a knock: drop it silently, never answer it
+  KnockEvent event = KnockEvent::none;
+  std::uint16_t door = 0;  // index into SourcePolicy::knocks when event != none
+};
+
+// Counters, readable from any thread.
 struct SourceTableStats {
-  std::uint64_t blocks = 0;           // sources blocked for scanning
-  std::uint64_t blocked_packets = 0;  // packets dropped because their source is blocked
-  std::uint64_t evicted = 0;          // sources forgotten to make room
-  std::uint64_t limit_drops = 0;      // new connections refused by a limit rule
+  std::atomic<std::uint64_t> evicted{0};  // sources forgotten to make room
+  std::atomic<std::uint64_t> knock_opened{0}, knock_failed{0};
+  std::atomic<std::uint64_t> spa_opened{0}, spa_rejected{0}, spa_replayed{0};
+  std::atomic<std::uint64_t> rule_rate_drops{0}, source_rate_drops{0}, source_flow_drops{0};
 };
 
 class SourceTable {
  public:
-  explicit SourceTable(std::size_t max_sources = 65536, LimitPolicy limit = {},
-                       ScanPolicy scan = {});
+  explicit SourceTable(std::size_t max_sources = 65536, SourcePolicy policy = {});
   ~SourceTable();
   SourceTable(const SourceTable&) = delete;
   SourceTable& operator=(const SourceTable&) = delete;
 
-  // A new connection from `source` matched limit rule `rule_number`: true if it may pass.
-  // Every attempt counts, refused ones too (as iptables' `recent --set`), so a source that keeps
-  // hammering stays limited until it pauses for a whole window.
-  bool allow_new_connection(const IpAddress& source, std::uint32_t rule_number, Timestamp now);
+  // Takes a new policy (reload). Knock progress is reset; open doors stay open when a knock of
+  // the same name still exists; one-time sequences already used stay used.
+  void configure(SourcePolicy policy);
 
+  // --- Scan detection.
   // `source` was refused while reaching `port` (a denied or rejected new flow, or a stealth
-  // probe: NULL, FIN, XMAS, a bare ACK without a flow). True if this makes it a scanner, now
-  // blocked.
+  // probe). True if this makes it a scanner: the caller blocks it. Knock ports never count.
   bool note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
                     Timestamp now);
-  // Whether packets from (or to) `address` are dropped as a blocked scanner's. Cheap when
-  // nobody is blocked: the packet path asks it for every packet.
-  bool is_blocked(const IpAddress& address, Timestamp now);
+  Duration block_duration() const;
 
-  struct Block {
-    IpAddress address;
-    Timestamp until;
-  };
-  std::vector<Block> blocked(Timestamp now) const;  // for `portwall blocked list`
-  bool unblock(const IpAddress& address);           // `portwall blocked remove ADDR`
+  // --- Limits. A new inbound connection from `source` that the policy would accept; `rule_rate`
+  // is the limit rule's rate (nullptr for other rules). When max_connections_per_source is set,
+  // an admitted connection counts (`*counted` = true) until connection_closed().
+  Admission admit(const IpAddress& source, std::uint32_t rule_number, const Rate* rule_rate,
+                  Timestamp now, bool* counted = nullptr);
+  void connection_closed(const IpAddress& source);
+  // What admit() would say now, without counting anything (for `portwall explain`).
+  Admission peek(const IpAddress& source, std::uint32_t rule_number, const Rate* rule_rate,
+                 Timestamp now) const;
+
+  // --- Knocking. A new inbound TCP SYN or UDP datagram; `payload` is its L4 payload (for SPA),
+  // `unix_seconds` the wall-clock time (SPA freshness). Cheap when no knock is configured.
+  KnockResult knock(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                    std::span<const std::uint8_t> payload, Timestamp now,
+                    std::int64_t unix_seconds);
+  // The door that a knock opened for `source` to (protocol, port): its index + 1; 0 if none.
+  std::size_t granted(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                      Timestamp now);
+  std::string door_name(std::size_t index) const;
+  // The [[knock]] whose sequence or SPA port this is (index + 1); 0: not a knock port.
+  std::size_t knock_door_of(std::uint8_t protocol, std::uint16_t port) const;
+  // One-time sequences already used, as "knock name: 7001/tcp,7002/tcp" (for the state file),
+  // and the restore of that list at start.
+  std::vector<std::string> used_one_time_sequences() const;
+  void restore_used_one_time_sequences(const std::vector<std::string>& used);
+  std::uint64_t generation() const;  // moves when a one-time sequence is used
 
   std::size_t size() const;
+  std::size_t max_sources() const;
   const SourceTableStats& stats() const;
-
-  // Attempts remembered per source and rule: more than any max_new needs (ufw uses 6).
-  static constexpr std::size_t kRemembered = 16;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  mutable std::mutex mutex_;
+  std::atomic<bool> has_knocks_{false};
+  std::atomic<std::size_t> grants_{0};  // open doors, maybe expired: granted() is free when 0
+  std::atomic<std::uint64_t> generation_{0};
+  SourceTableStats stats_;
 };
 
 }  // namespace portwall

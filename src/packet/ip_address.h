@@ -35,6 +35,15 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
+// FNV-1a over the address bytes, for hash tables keyed by address.
+struct IpAddressHash {
+  std::size_t operator()(const IpAddress& a) const noexcept {
+    std::uint64_t h = 1469598103934665603ull;
+    for (std::size_t i = 0; i < a.size(); ++i) h = (h ^ a.bytes[i]) * 1099511628211ull;
+    return static_cast<std::size_t>(h ^ static_cast<std::uint8_t>(a.family));
+  }
+};
+
 // "192.0.2.1" or "2001:db8::1" (inet_pton); nullopt when it is neither.
 std::optional<IpAddress> parse_ip_address(std::string_view text);
 // Canonical text (inet_ntop).

@@ -47,4 +47,32 @@ const char* to_string(Reason reason) {
   return "?";
 }
 
+const char* to_string(Event event) {
+  switch (event) {
+    case Event::none:
+      return "";
+    case Event::blocked:
+      return "block";
+    case Event::knock_step:
+      return "knock-step";
+    case Event::knock_open:
+      return "knock-open";
+    case Event::knock_fail:
+      return "knock-fail";
+    case Event::spa_open:
+      return "spa-open";
+    case Event::spa_reject:
+      return "spa-reject";
+    case Event::spa_replay:
+      return "spa-replay";
+    case Event::rule_rate:
+      return "rule-rate";
+    case Event::source_rate:
+      return "source-rate";
+    case Event::source_flows:
+      return "source-connections";
+  }
+  return "?";
+}
+
 }  // namespace portwall

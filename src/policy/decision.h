@@ -19,8 +19,24 @@ enum class Reason : std::uint8_t {
   rate_limit
 };
 
+// What a decision did to the source's defense state, worth a log line of its own.
+enum class Event : std::uint8_t {
+  none,
+  blocked,       // this packet made its source a scanner: it is blocked from now on
+  knock_step,    // a right knock, the sequence goes on
+  knock_open,    // a knock sequence completed: its ports are open for this source
+  knock_fail,    // a wrong knock (or too late): the source's progress is reset
+  spa_open,      // an authenticated knock opened the door
+  spa_reject,    // an SPA packet with a bad MAC, malformed or stale
+  spa_replay,    // an SPA packet seen before
+  rule_rate,     // a limit rule's rate is used up
+  source_rate,   // [limits] new_connections per source is used up
+  source_flows,  // [limits] max_connections_per_source reached
+};
+
 const char* to_string(Verdict verdict);  // "ACCEPT", "DROP", "REJECT"
 const char* to_string(Reason reason);    // "rule", "default", "state", "invalid", ...
+const char* to_string(Event event);      // "", "block", "knock-step", "knock-open", ...
 
 // allow and limit accept, deny drops, reject rejects.
 Verdict verdict_of(Action action);
@@ -30,6 +46,8 @@ struct Decision {
   Reason reason = Reason::invalid;
   std::uint32_t rule_number = 0;  // 1-based; 0: no rule decided
   bool log = false;               // this decision belongs in the decision log
+  Event event = Event::none;
+  std::uint16_t door = 0;  // knock events: index of the [[knock]] in the configuration
 };
 
 }  // namespace portwall

@@ -38,14 +38,22 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
     : policy_(std::move(policy)),
       options_(options),
       conntrack_(options.conntrack),
-      sources_(options.max_sources, LimitPolicy{}, options.scan) {}
+      sources_(options.sources
+                   ? options.sources
+                   : std::make_shared<SourceTable>(options.max_sources, options.sources_policy)),
+      blocks_(options.blocks ? options.blocks : std::make_shared<BlockList>()) {
+  options_.sources.reset();
+  options_.blocks.reset();
+  conntrack_.set_on_remove([this](const Flow& f) { sources_->connection_closed(f.key.src); });
+}
 
 Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp now, Decision d) {
   const bool has_port = p.protocol == ipproto::tcp || p.protocol == ipproto::udp;
   if (hook.direction == Direction::in && has_port &&
-      sources_.note_refused(p.src, p.protocol, p.dst_port, now)) {
+      sources_->note_refused(p.src, p.protocol, p.dst_port, now)) {
+    blocks_->add(p.src, now + sources_->block_duration(), BlockReason::scan, now);
     counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
-    return count({Verdict::drop, Reason::scan_block, d.rule_number, true});
+    return count({Verdict::drop, Reason::scan_block, d.rule_number, true, Event::blocked});
   }
   return count(d);
 }
@@ -71,7 +79,8 @@ Decision Engine::decide_malformed() {
   return count({Verdict::drop, Reason::invalid, 0, true});
 }
 
-Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now) {
+Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now,
+                        const PacketExtras& extras) {
   counters_.received.fetch_add(1, std::memory_order_relaxed);
   // The kernel reassembles before our hooks (IPv4 always, IPv6 because the diversion rule
   // loads conntrack's defragmentation), so a fragment here is an anomaly: drop it.
@@ -79,13 +88,19 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
     return count({Verdict::drop, Reason::invalid, 0, true});
   }
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
-  // A blocked scanner: everything from it (and to it) is dropped, open connections included.
-  if (sources_.is_blocked(hook.direction == Direction::in ? p.src : p.dst, now)) {
+  // A blocked source: everything from it (and to it) is dropped, open connections included.
+  if (blocks_->contains(hook.direction == Direction::in ? p.src : p.dst, now)) {
     counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
     return count({Verdict::drop, Reason::scan_block, 0, false});
   }
 
   const TrackResult tracked = conntrack_.track(p, now);
+  if (Flow* f = tracked.flow;
+      f && f->counted && (f->tcp_state == TcpState::time_wait || f->tcp_state == TcpState::close)) {
+    // A closed connection no longer counts toward its source's cap (as nf_conncount).
+    sources_->connection_closed(f->key.src);
+    f->counted = false;
+  }
   switch (tracked.state) {
     case TrackState::established:
     case TrackState::related:
@@ -94,44 +109,121 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
     case TrackState::invalid:  // NULL, XMAS, SYN+FIN ...: stealth probes count as touches
       return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::no_flow:  // bare ACK, FIN: another probe, unless picked up
-      if (now < options_.pickup_until && can_pick_up(p)) return judge_new(p, hook, now, true);
+      if (now < options_.pickup_until && can_pick_up(p)) {
+        return judge_new(p, hook, now, true, extras);
+      }
       return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::new_flow:
-      return judge_new(p, hook, now, false);
+      return judge_new(p, hook, now, false, extras);
   }
   return count({Verdict::drop, Reason::invalid, 0, true});
 }
 
-Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup) {
+Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup,
+                           const PacketExtras& extras) {
+  const bool inbound_attempt = hook.direction == Direction::in && !pickup &&
+                               (p.protocol == ipproto::tcp || p.protocol == ipproto::udp);
+  Event knock_event = Event::none;
+  std::uint16_t door = 0;
+  if (inbound_attempt) {
+    // Knocks first: they are dropped and never answered, whatever the rules say of the port.
+    const KnockResult k =
+        sources_->knock(p.src, p.protocol, p.dst_port, extras.l4_payload, now, extras.unix_seconds);
+    constexpr Event kEvents[] = {Event::none,       Event::knock_step, Event::knock_open,
+                                 Event::knock_fail, Event::spa_open,   Event::spa_reject,
+                                 Event::spa_replay};
+    knock_event = kEvents[static_cast<std::size_t>(k.event)];
+    door = k.door;
+    if (k.is_knock) {
+      counters_.knocks.fetch_add(1, std::memory_order_relaxed);
+      const bool worth_logging = k.event != KnockEvent::none && k.event != KnockEvent::step;
+      return count({Verdict::drop, Reason::knock, 0, worth_logging, knock_event, door});
+    }
+    // A door a knock opened for this source lets it in, whatever the rules say.
+    if (const std::size_t opened = sources_->granted(p.src, p.protocol, p.dst_port, now)) {
+      Decision d{Verdict::accept,
+                 Reason::knock,
+                 0,
+                 true,
+                 Event::none,
+                 static_cast<std::uint16_t>(opened - 1)};
+      if (Decision limited = admit(p, now, 0, nullptr, d); limited.verdict != Verdict::accept) {
+        return count(limited);
+      }
+      if (!open_flow(p, now, d, pickup)) {
+        return count({Verdict::drop, Reason::invalid, 0, true});
+      }
+      counters_.knock_opened.fetch_add(1, std::memory_order_relaxed);
+      return count(d);
+    }
+  }
+  Decision d = classify(p, hook, now, pickup);
+  if (knock_event == Event::knock_fail) {
+    d.event = knock_event;
+    d.door = door;
+    d.log = true;
+  }
+  if (d.verdict != Verdict::accept) return refused(p, hook, now, d);
+  if (!open_flow(p, now, d, pickup))
+    return count({Verdict::drop, Reason::invalid, d.rule_number, true});
+  if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
+  return count(d);
+}
+
+Decision Engine::admit(const PacketView& p, Timestamp now, std::uint32_t rule_number,
+                       const Rate* rule_rate, const Decision& d) {
+  switch (sources_->admit(p.src, rule_number, rule_rate, now, &counted_inbound_)) {
+    case Admission::admitted:
+      return d;
+    case Admission::rule_rate:
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      return {Verdict::drop, Reason::rate_limit, rule_number, true, Event::rule_rate};
+    case Admission::source_rate:
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      return {Verdict::drop, Reason::rate_limit, rule_number, true, Event::source_rate};
+    case Admission::source_flows:
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      return {Verdict::drop, Reason::rate_limit, rule_number, true, Event::source_flows};
+  }
+  return d;
+}
+
+bool Engine::open_flow(const PacketView& p, Timestamp now, const Decision& d, bool pickup) {
+  Flow* flow = conntrack_.open(p, now, d.rule_number, pickup);
+  if (!flow) {
+    counters_.table_full.fetch_add(1, std::memory_order_relaxed);
+    if (counted_inbound_) sources_->connection_closed(p.src);
+    counted_inbound_ = false;
+    return false;
+  }
+  flow->counted = counted_inbound_;
+  counted_inbound_ = false;
+  return true;
+}
+
+Decision Engine::classify(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup) {
   const PolicySnapshot& policy = *policy_;
   const std::optional<std::size_t> index = policy.classifier().match(match_input(p, hook));
   Decision d;
+  const Rule* rule = nullptr;
   if (index) {
-    const Rule& rule = policy.rule_set().rules[*index];
+    rule = &policy.rule_set().rules[*index];
     d.rule_number = static_cast<std::uint32_t>(*index + 1);
     d.reason = Reason::rule;
-    d.verdict = verdict_of(rule.action);
-    d.log = d.verdict != Verdict::accept || rule.log;
+    d.verdict = verdict_of(rule->action);
+    d.log = d.verdict != Verdict::accept || rule->log;
     policy.count_hit(d.rule_number, p.ip_length);
-    // ufw's `limit`: allowed, but not more than 6 new connections per source in 30 s. A flow
-    // picked up mid-stream is not a new connection attempt.
-    if (rule.action == Action::limit && !pickup &&
-        !sources_.allow_new_connection(p.src, d.rule_number, now)) {
-      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-      return count({Verdict::drop, Reason::rate_limit, d.rule_number, true});
-    }
   } else {
     d.reason = Reason::default_policy;
     d.verdict = verdict_of(policy.classifier().default_action(hook.direction));
     d.log = d.verdict != Verdict::accept;
   }
-  if (d.verdict != Verdict::accept) return refused(p, hook, now, d);
-  if (!conntrack_.open(p, now, d.rule_number, pickup)) {
-    counters_.table_full.fetch_add(1, std::memory_order_relaxed);
-    return count({Verdict::drop, Reason::invalid, d.rule_number, true});
-  }
-  if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
-  return count(d);
+  // Limits apply to new inbound connections the policy accepts; a flow picked up mid-stream
+  // is not a new connection attempt. `limit` rules default to ufw's 6 per 30 s.
+  if (d.verdict != Verdict::accept || hook.direction != Direction::in || pickup) return d;
+  const Rate* rate = nullptr;
+  if (rule && rule->action == Action::limit) rate = rule->rate.count ? &rule->rate : &kUfwLimit;
+  return admit(p, now, d.rule_number, rate, d);
 }
 
 }  // namespace portwall

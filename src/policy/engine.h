@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "clock/clock.h"
 #include "conntrack/conn_tracker.h"
+#include "detect/block_list.h"
 #include "detect/source_table.h"
 #include "packet/packet_parser.h"
 #include "policy/decision.h"
@@ -28,7 +30,11 @@ struct HookInfo {
 
 struct EngineOptions {
   ConntrackLimits conntrack;
-  ScanPolicy scan;
+  // The defenses' state, shared by every queue thread of the daemon. Left empty, the engine
+  // makes its own from `sources_policy` (tests, single-thread use).
+  std::shared_ptr<SourceTable> sources;
+  std::shared_ptr<BlockList> blocks;
+  SourcePolicy sources_policy;
   std::size_t max_sources = 65536;
   // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
   // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
@@ -47,6 +53,14 @@ struct EngineCounters {
   std::atomic<std::uint64_t> rate_limited{0};  // new connections refused by a `limit` rule
   std::atomic<std::uint64_t> scan_blocks{0};   // sources blocked as scanners
   std::atomic<std::uint64_t> scan_blocked{0};  // packets dropped from (or to) blocked sources
+  std::atomic<std::uint64_t> knocks{0};        // knock packets dropped (every kind)
+  std::atomic<std::uint64_t> knock_opened{0};  // new connections let in by an open knock door
+};
+
+// What the engine knows of the packet beyond its headers.
+struct PacketExtras {
+  std::span<const std::uint8_t> l4_payload;  // for SPA knocks; may be empty
+  std::int64_t unix_seconds = 0;             // wall-clock time (SPA freshness)
 };
 
 class Engine {
@@ -54,7 +68,8 @@ class Engine {
   Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions options);
 
   // The decision for a parsed packet. Advances connection state; counts the verdict.
-  Decision decide(const PacketView& packet, const HookInfo& hook, Timestamp now);
+  Decision decide(const PacketView& packet, const HookInfo& hook, Timestamp now,
+                  const PacketExtras& extras = {});
   // The decision for bytes the parser rejected: dropped as invalid, counted.
   Decision decide_malformed();
 
@@ -65,11 +80,21 @@ class Engine {
   ConnTracker& conntrack() { return conntrack_; }
   const ConnTracker& conntrack() const { return conntrack_; }
   const EngineCounters& counters() const { return counters_; }
-  SourceTable& sources() { return sources_; }
+  SourceTable& sources() const { return *sources_; }
+  BlockList& blocks() { return *blocks_; }
 
  private:
-  Decision judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);
+  Decision judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup,
+                     const PacketExtras& extras);
+  // The rules' (or the default's) decision for a new flow, limits applied.
+  Decision classify(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);
   Decision count(Decision decision);
+  // Applies the per-source limits to a new inbound connection that `d` accepts: `d`, or the
+  // rate-limit drop.
+  Decision admit(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
+                 const Rate* rule_rate, const Decision& d);
+  // Tracks the flow `d` accepted; false when the table has no room.
+  bool open_flow(const PacketView& packet, Timestamp now, const Decision& d, bool pickup);
   // Counts a refused inbound touch toward scan detection; the decision, or scan-block if this
   // touch made the source a scanner.
   Decision refused(const PacketView& packet, const HookInfo& hook, Timestamp now, Decision d);
@@ -77,8 +102,10 @@ class Engine {
   std::shared_ptr<const PolicySnapshot> policy_;
   EngineOptions options_;
   ConnTracker conntrack_;
-  SourceTable sources_;
+  std::shared_ptr<SourceTable> sources_;
+  std::shared_ptr<BlockList> blocks_;
   EngineCounters counters_;
+  bool counted_inbound_ = false;  // admit() counted the connection being opened
 };
 
 // True for the ICMPv6 messages IPv6 cannot live without (neighbour and router discovery,

@@ -89,10 +89,16 @@ std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
 }
 
 Explanation explain(const PolicySnapshot& policy, const Probe& probe,
-                    std::optional<TcpState> tracked_state, bool tracked) {
+                    std::optional<TcpState> tracked_state, bool tracked,
+                    const DefenseFacts& defenses) {
   Explanation e;
   MatchInput input = probe.input;
   input.interface = probe.interface;
+  if (!defenses.blocked.empty()) {
+    e.decision = {Verdict::drop, Reason::scan_block, 0, false};
+    e.why = defenses.blocked + ": every packet is dropped, open connections too";
+    return e;
+  }
   if (tracked) {
     e.decision = {Verdict::accept, Reason::state, 0, false};
     e.why = "it belongs to a tracked connection";
@@ -100,24 +106,41 @@ Explanation explain(const PolicySnapshot& policy, const Probe& probe,
     e.why += ", which passes by state whatever the rules say";
     return e;
   }
+  if (!defenses.knock_port.empty()) {
+    e.decision = {Verdict::drop, Reason::knock, 0, false};
+    e.why = "the port is a knock of [[knock]] \"" + defenses.knock_port +
+            "\": dropped silently, whatever the rules say";
+    return e;
+  }
+  if (!defenses.opened_by.empty()) {
+    e.decision = {Verdict::accept, Reason::knock, 0, true};
+    e.why = "[[knock]] \"" + defenses.opened_by + "\" opened the port for this source";
+  }
   const Classifier& c = policy.classifier();
-  if (auto index = c.match(input)) {
+  if (auto index = c.match(input); index && defenses.opened_by.empty()) {
     const Rule& rule = policy.rule_set().rules[*index];
     const Verdict v = verdict_of(rule.action);
     e.decision = {v, Reason::rule, static_cast<std::uint32_t>(*index + 1), rule.log};
     e.rule = rule_words(rule);
     e.why = "rule " + std::to_string(*index + 1) + " is the first that matches (" +
             rule.origin.file + ":" + std::to_string(rule.origin.line) + ")";
-    return e;
+  } else if (defenses.opened_by.empty()) {
+    const Action a = c.default_action(input.direction);
+    const Verdict v = a == Action::allow    ? Verdict::accept
+                      : a == Action::reject ? Verdict::reject
+                                            : Verdict::drop;
+    e.decision = {v, Reason::default_policy, 0, v != Verdict::accept};
+    e.why = std::string("no rule matches, so the default ") +
+            (input.direction == Direction::in ? "incoming" : "outgoing") + " policy (" +
+            to_string(a) + ") decides";
   }
-  const Action a = c.default_action(input.direction);
-  const Verdict v = a == Action::allow    ? Verdict::accept
-                    : a == Action::reject ? Verdict::reject
-                                          : Verdict::drop;
-  e.decision = {v, Reason::default_policy, 0, v != Verdict::accept};
-  e.why = std::string("no rule matches, so the default ") +
-          (input.direction == Direction::in ? "incoming" : "outgoing") + " policy (" +
-          to_string(a) + ") decides";
+  if (e.decision.verdict == Verdict::accept && !defenses.limits_note.empty()) {
+    e.why += "; " + defenses.limits_note;
+  }
+  if (e.decision.verdict == Verdict::accept && !defenses.limit.empty()) {
+    e.decision = {Verdict::drop, Reason::rate_limit, e.decision.rule_number, true};
+    e.why += "; but right now " + defenses.limit + ", so a new connection is dropped";
+  }
   return e;
 }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -24,7 +25,7 @@ const toml::table* table_of(TomlReader& r, const toml::node& node, std::string_v
 void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
   r.check_keys(t,
                {"queues", "fail_open", "mode", "backend", "inspect", "socket", "rules", "rules_dir",
-                "admin_group", "read_group"},
+                "admin_group", "read_group", "state_file"},
                "[daemon]");
   if (const toml::node* n = t.get("queues")) {
     const toml::array* list = n->as_array();
@@ -62,7 +63,7 @@ void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
   for (auto [key, field] :
        {std::pair{"socket", &d.socket}, std::pair{"rules", &d.rules},
         std::pair{"rules_dir", &d.rules_dir}, std::pair{"admin_group", &d.admin_group},
-        std::pair{"read_group", &d.read_group}}) {
+        std::pair{"read_group", &d.read_group}, std::pair{"state_file", &d.state_file}}) {
     if (const toml::node* n = t.get(key)) {
       if (auto s = r.string(*n, key)) *field = *s;
     }
@@ -150,48 +151,120 @@ void read_scan(TomlReader& r, const toml::table& t, ScanDetectionSection& s) {
   }
 }
 
-// "7000/tcp": a port and tcp or udp.
-bool valid_port_proto(std::string_view text) {
-  const std::size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return false;
-  const std::string_view proto = text.substr(slash + 1);
-  if (proto != "tcp" && proto != "udp") return false;
-  auto port = parse_ports(text.substr(0, slash), proto == "tcp" ? Proto::tcp : Proto::udp);
-  return port && port->ranges.size() == 1 && port->ranges[0].first == port->ranges[0].last;
+// A list of "port/proto" strings; `what` names it in messages.
+std::vector<PortProto> read_port_protos(TomlReader& r, const toml::array& list,
+                                        const std::string& what) {
+  std::vector<PortProto> out;
+  for (const toml::node& item : list) {
+    auto s = r.string(item, what + " item");
+    if (!s) continue;
+    if (auto pp = parse_port_proto(*s)) {
+      out.push_back(*pp);
+    } else {
+      r.error(item, "knock must be \"port/tcp\" or \"port/udp\", got \"" + *s + "\"");
+    }
+  }
+  return out;
+}
+
+void read_knock_sequences(TomlReader& r, const toml::table& t, KnockSection& k) {
+  if (const toml::node* n = t.get("sequence")) {
+    const toml::array* list = n->as_array();
+    if (!list || list->size() < 2) {
+      r.error(*n, "sequence must be an array of at least two \"port/proto\" knocks");
+    } else {
+      k.sequence = read_port_protos(r, *list, "sequence");
+    }
+  }
+  if (const toml::node* n = t.get("one_time_sequences")) {
+    const toml::array* list = n->as_array();
+    if (!list || list->empty()) {
+      r.error(*n,
+              "one_time_sequences must be an array of sequences, e.g. "
+              "[[\"7001/tcp\", \"7002/tcp\"], [\"7003/udp\", \"7004/tcp\"]]");
+      return;
+    }
+    for (const toml::node& seq : *list) {
+      const toml::array* steps = seq.as_array();
+      if (!steps || steps->size() < 2) {
+        r.error(seq, "each one-time sequence must be an array of at least two knocks");
+        continue;
+      }
+      k.one_time_sequences.push_back(read_port_protos(r, *steps, "one-time sequence"));
+    }
+  }
+}
+
+void read_spa(TomlReader& r, const toml::table& t, KnockSection& k) {
+  if (const toml::node* n = t.get("spa_port")) {
+    if (auto v = r.integer(*n, "spa_port", 1, 65535)) k.spa_port = static_cast<std::uint16_t>(*v);
+  }
+  if (const toml::node* n = t.get("spa_window")) {
+    if (auto d = r.duration(*n, "spa_window")) k.spa_window = *d;
+  }
+  bool key_read = false;
+  const toml::node* key = t.get("spa_key");
+  const toml::node* key_file = t.get("spa_key_file");
+  if (key && key_file) r.error(*key_file, "give spa_key or spa_key_file, not both");
+  if (key) {
+    if (auto s = r.string(*key, "spa_key")) {
+      k.spa_key = *s;
+      key_read = true;
+    }
+  } else if (key_file) {
+    if (auto path = r.string(*key_file, "spa_key_file")) {
+      std::ifstream in(*path, std::ios::binary);
+      if (!in) {
+        r.error(*key_file, "cannot read " + *path + ": " + std::strerror(errno));
+      } else {
+        std::stringstream text;
+        text << in.rdbuf();
+        k.spa_key = text.str();
+        key_read = true;
+        while (!k.spa_key.empty() && (k.spa_key.back() == '\n' || k.spa_key.back() == '\r')) {
+          k.spa_key.pop_back();
+        }
+      }
+    }
+  }
+  const toml::node* at = key ? key : key_file;
+  if (k.spa_port != 0 && !at) {
+    r.error(t.source(), "[[knock]] " + k.name + ": spa_port needs spa_key or spa_key_file");
+  } else if (at && k.spa_port == 0) {
+    r.error(*at, "spa_key needs spa_port, the UDP port the authenticated knock is sent to");
+  } else if (key_read && k.spa_key.size() < 16) {
+    r.error(*at, "spa key must be at least 16 bytes (try: openssl rand -hex 32)");
+  }
 }
 
 void read_knock(TomlReader& r, const toml::node& node, std::vector<KnockSection>& knocks) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "each [[knock]] must be a table");
-  r.check_keys(*t, {"name", "sequence", "window", "open", "duration"}, "[[knock]]");
+  r.check_keys(*t,
+               {"name", "sequence", "one_time_sequences", "window", "open", "duration", "spa_port",
+                "spa_key", "spa_key_file", "spa_window"},
+               "[[knock]]");
   KnockSection k;
   if (const toml::node* n = t->get("name")) {
     if (auto s = r.string(*n, "name")) k.name = *s;
   } else {
     r.error(t->source(), "[[knock]] needs a name");
   }
-  if (const toml::node* n = t->get("sequence")) {
-    const toml::array* list = n->as_array();
-    if (!list || list->size() < 2) {
-      r.error(*n, "sequence must be an array of at least two \"port/proto\" knocks");
-    } else {
-      for (const toml::node& item : *list) {
-        auto s = r.string(item, "sequence item");
-        if (!s) continue;
-        if (!valid_port_proto(*s)) {
-          r.error(item, "knock must be \"port/tcp\" or \"port/udp\", got \"" + *s + "\"");
-        }
-        k.sequence.push_back(*s);
-      }
-    }
-  } else {
-    r.error(t->source(), "[[knock]] needs a sequence");
+  read_knock_sequences(r, *t, k);
+  read_spa(r, *t, k);
+  if (!t->get("sequence") && !t->get("one_time_sequences") && !t->get("spa_port")) {
+    r.error(t->source(), "[[knock]] needs a sequence (or one_time_sequences, or spa_port)");
   }
   if (const toml::node* n = t->get("open")) {
-    if (auto s = r.string(*n, "open")) {
-      if (!valid_port_proto(*s))
+    const toml::array* list = n->as_array();
+    if (list) {
+      k.open = read_port_protos(r, *list, "open");
+    } else if (auto s = r.string(*n, "open")) {
+      if (auto pp = parse_port_proto(*s)) {
+        k.open.push_back(*pp);
+      } else {
         r.error(*n, "open must be \"port/tcp\" or \"port/udp\", got \"" + *s + "\"");
-      k.open = *s;
+      }
     }
   } else {
     r.error(t->source(), "[[knock]] needs open = \"port/proto\"");
@@ -205,7 +278,59 @@ void read_knock(TomlReader& r, const toml::node& node, std::vector<KnockSection>
   knocks.push_back(std::move(k));
 }
 
+void read_limits(TomlReader& r, const toml::table& t, LimitsSection& l) {
+  r.check_keys(t,
+               {"new_connections", "new_connections_burst", "max_connections_per_source",
+                "max_sources", "max_blocks"},
+               "[limits]");
+  if (const toml::node* n = t.get("new_connections")) {
+    if (auto text = r.string(*n, "new_connections")) {
+      if (auto rate = parse_rate(*text)) {
+        l.new_connections = *rate;
+      } else {
+        r.error(*n, "new_connections: " + rate.error());
+      }
+    }
+  }
+  if (const toml::node* n = t.get("new_connections_burst")) {
+    if (auto v = r.integer(*n, "new_connections_burst", 1, 1'000'000)) {
+      if (l.new_connections.count == 0) {
+        r.error(*n, "new_connections_burst needs new_connections = \"N/duration\"");
+      }
+      l.new_connections.burst = static_cast<std::uint32_t>(*v);
+    }
+  }
+  if (const toml::node* n = t.get("max_connections_per_source")) {
+    if (auto v = r.integer(*n, "max_connections_per_source", 0, 1 << 26))
+      l.max_connections_per_source = static_cast<std::uint32_t>(*v);
+  }
+  if (const toml::node* n = t.get("max_sources")) {
+    if (auto v = r.integer(*n, "max_sources", 16, 1 << 24))
+      l.max_sources = static_cast<std::uint32_t>(*v);
+  }
+  if (const toml::node* n = t.get("max_blocks")) {
+    if (auto v = r.integer(*n, "max_blocks", 16, 1 << 24))
+      l.max_blocks = static_cast<std::uint32_t>(*v);
+  }
+}
+
 }  // namespace
+
+std::optional<PortProto> parse_port_proto(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view proto = text.substr(slash + 1);
+  if (proto != "tcp" && proto != "udp") return std::nullopt;
+  auto port = parse_ports(text.substr(0, slash), proto == "tcp" ? Proto::tcp : Proto::udp);
+  if (!port || port->ranges.size() != 1 || port->ranges[0].first != port->ranges[0].last) {
+    return std::nullopt;
+  }
+  return PortProto{static_cast<std::uint8_t>(proto == "tcp" ? 6 : 17), port->ranges[0].first};
+}
+
+std::string to_string(const PortProto& p) {
+  return std::to_string(p.port) + (p.protocol == 17 ? "/udp" : "/tcp");
+}
 
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,
                                                              std::string_view file_name) {
@@ -213,7 +338,8 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
   Config c;
-  r.check_keys(*doc, {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock"},
+  r.check_keys(*doc,
+               {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits"},
                "the configuration");
   if (const toml::node* n = doc->get("daemon")) {
     if (auto* t = table_of(r, *n, "daemon")) read_daemon(r, *t, c.daemon);
@@ -236,6 +362,9 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
     } else {
       r.error(*n, "knock sequences are written as [[knock]] tables");
     }
+  }
+  if (const toml::node* n = doc->get("limits")) {
+    if (auto* t = table_of(r, *n, "limits")) read_limits(r, *t, c.limits);
   }
   if (!r.ok()) return std::unexpected(std::move(r.errors()));
   return c;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ struct DaemonSection {
   // belongs to read_group if set, else to admin_group.
   std::string admin_group;
   std::string read_group;
+  // What must survive a restart: blocked sources and used one-time knock sequences (JSON,
+  // written atomically). "" keeps nothing.
+  std::string state_file = "/var/lib/portwall/state.json";
 };
 
 struct LogSection {
@@ -59,12 +63,38 @@ struct ScanDetectionSection {
   std::vector<Cidr> never_block;  // networks never blocked (monitoring hosts, your office)
 };
 
+// One port of one transport protocol: a knock, or a port a knock opens ("7000/tcp").
+struct PortProto {
+  std::uint8_t protocol = 0;  // IANA number: 6 tcp, 17 udp
+  std::uint16_t port = 0;
+  friend bool operator==(const PortProto&, const PortProto&) = default;
+};
+std::string to_string(const PortProto& p);  // "7000/tcp"
+// "7000/tcp" or "7000/udp"; nullopt for anything else.
+std::optional<PortProto> parse_port_proto(std::string_view text);
+
 struct KnockSection {
   std::string name;
-  std::vector<std::string> sequence;  // "7000/tcp", validated as port/proto
-  Duration window = std::chrono::seconds(10);
-  std::string open;  // "22/tcp"
+  std::vector<PortProto> sequence;  // knockd's sequence; may be empty with the two below
+  // knockd's one_time_sequences: each usable once, in any order; used ones are remembered in
+  // the state file across restarts.
+  std::vector<std::vector<PortProto>> one_time_sequences;
+  Duration window = std::chrono::seconds(10);  // the whole sequence within this
+  std::vector<PortProto> open;                 // "22/tcp" or ["22/tcp", "2222/tcp"]
   Duration duration = std::chrono::seconds(30);
+  // Single-packet authorization: one UDP packet to spa_port carrying a timestamp, a nonce and
+  // HMAC-SHA256 over both with spa_key; fresh within spa_window, each nonce accepted once.
+  std::uint16_t spa_port = 0;  // 0: no SPA for this knock
+  std::string spa_key;         // the shared key's bytes (spa_key, or read from spa_key_file)
+  Duration spa_window = std::chrono::seconds(30);
+};
+
+// Defenses that apply to every source, across all rules, and the per-source table's bounds.
+struct LimitsSection {
+  Rate new_connections;                          // per source, across all rules; count 0: off
+  std::uint32_t max_connections_per_source = 0;  // tracked inbound flows per source; 0: off
+  std::uint32_t max_sources = 65536;             // per-source table entries (oldest idle go first)
+  std::uint32_t max_blocks = 65536;              // blocked addresses (soonest to expire go first)
 };
 
 struct Config {
@@ -75,6 +105,7 @@ struct Config {
   ConntrackSection conntrack;
   ScanDetectionSection scan_detection;
   std::vector<KnockSection> knocks;
+  LimitsSection limits;
 };
 
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "clock/clock.h"
 #include "packet/ip_address.h"
 
 namespace portwall {
@@ -53,6 +54,18 @@ struct PortMatch {
   bool matches(std::uint16_t port) const;
 };
 
+// A rate: `count` events per `per`, with room for `burst` at once (0: burst = count).
+// `limit` rules default to ufw's 6 per 30 s.
+struct Rate {
+  std::uint32_t count = 0;  // 0: no limit
+  Duration per{};
+  std::uint32_t burst = 0;
+  // ufw's `limit` (iptables `recent`): at most `count` attempts within `per`, refused ones
+  // counting too, so that a source which keeps hammering stays out. Otherwise a token bucket.
+  bool every_attempt_counts = false;
+  friend bool operator==(const Rate&, const Rate&) = default;
+};
+
 // Where a rule was written, for error messages and `status`.
 struct Origin {
   std::string file;
@@ -69,6 +82,7 @@ struct Rule {
   std::string interface;  // empty: any interface; else IN= (direction in) or OUT= (out)
   bool log = false;
   std::string comment;
+  Rate rate;  // action limit only: `rate = "6/30s"`, `burst = 6`; count 0: ufw's 6/30s
 
   // As written, for display: "any", "10.0.0.0/8", "@admins"; "22", "80,443", "8000:8100", "ssh".
   std::string from_text = "any", to_text = "any";

@@ -101,12 +101,37 @@ void read_ports(TomlReader& r, const toml::node& node, std::string_view key, Pro
   text_out = text;
 }
 
+// `rate` and `burst`: only for limit rules, whose default is ufw's 6 per 30 s.
+void read_rate(TomlReader& r, const toml::table& t, Rule& rule) {
+  for (const char* key : {"rate", "burst"}) {
+    if (const toml::node* n = t.get(key); n && rule.action != Action::limit) {
+      r.error(*n, std::string(key) + " applies to action \"limit\" only");
+      return;
+    }
+  }
+  if (const toml::node* n = t.get("rate")) {
+    if (auto text = r.string(*n, "rate")) {
+      if (auto rate = parse_rate(*text)) {
+        rule.rate = *rate;
+      } else {
+        r.error(*n, rate.error());
+      }
+    }
+  }
+  if (const toml::node* n = t.get("burst")) {
+    if (auto b = r.integer(*n, "burst", 1, 1'000'000)) {
+      if (rule.rate.count == 0) rule.rate = Rate{6, std::chrono::seconds(30), 0};
+      rule.rate.burst = static_cast<std::uint32_t>(*b);
+    }
+  }
+}
+
 void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "each [[rule]] must be a table");
   r.check_keys(*t,
                {"action", "direction", "proto", "from", "to", "port", "from_port", "interface",
-                "log", "comment"},
+                "log", "comment", "rate", "burst"},
                "[[rule]]");
   Rule rule;
   rule.origin = {r.file(), static_cast<int>(t->source().begin.line),
@@ -151,6 +176,7 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
   if (const toml::node* n = t->get("comment")) {
     if (auto c = r.string(*n, "comment")) rule.comment = *c;
   }
+  read_rate(r, *t, rule);
   set.rules.push_back(std::move(rule));
 }
 

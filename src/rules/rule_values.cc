@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "rules/duration.h"
+
 namespace portwall {
 namespace {
 
@@ -114,6 +116,27 @@ std::expected<PortMatch, std::string> parse_ports(std::string_view text, Proto p
                            std::to_string(count) + " in " + quoted(text));
   }
   return match;
+}
+
+std::expected<Rate, std::string> parse_rate(std::string_view text) {
+  const std::string expected =
+      "expected a rate like \"6/30s\" (connections, a slash, a duration), got " + quoted(text);
+  const std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::unexpected(expected);
+  unsigned long count = 0;
+  auto [rest, ec] = std::from_chars(text.data(), text.data() + slash, count);
+  if (ec != std::errc() || rest != text.data() + slash) return std::unexpected(expected);
+  if (count < 1 || count > 1'000'000) {
+    return std::unexpected("rate must allow 1 to 1000000 connections, got " + quoted(text));
+  }
+  auto per = parse_duration(text.substr(slash + 1));
+  if (!per) return std::unexpected(expected);
+  if (*per <= Duration::zero()) return std::unexpected("rate needs a duration above zero");
+  return Rate{static_cast<std::uint32_t>(count), *per, 0};
+}
+
+std::string to_string(const Rate& rate) {
+  return std::to_string(rate.count) + "/" + format_duration(rate.per);
 }
 
 std::expected<void, std::string> check_interface(std::string_view name) {

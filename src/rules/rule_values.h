@@ -20,6 +20,10 @@ std::expected<Cidr, std::string> parse_cidr(std::string_view text);
 // database's protocol (any: tcp, else udp). At most 15 ports, a range counting as two (ufw).
 std::expected<PortMatch, std::string> parse_ports(std::string_view text, Proto proto);
 
+// "6/30s", "100/1m": a count of at least 1, a slash, a duration above zero. Burst stays 0.
+std::expected<Rate, std::string> parse_rate(std::string_view text);
+std::string to_string(const Rate& rate);  // "6/30s" (the burst is written separately)
+
 // Linux interface names: 1-15 bytes, no '/', ':' or white space, not "." or "..".
 std::expected<void, std::string> check_interface(std::string_view name);
 

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "rules/rule_values.h"
+
 namespace portwall {
 namespace {
 
@@ -42,6 +44,8 @@ std::string write_rules(const RuleSet& set) {
     if (!r.interface.empty()) t.insert("interface", r.interface);
     if (r.log) t.insert("log", true);
     if (!r.comment.empty()) t.insert("comment", r.comment);
+    if (r.rate.count != 0) t.insert("rate", to_string(r.rate));
+    if (r.rate.burst != 0) t.insert("burst", static_cast<std::int64_t>(r.rate.burst));
     out << "\n[[rule]]\n" << toml::toml_formatter(t) << "\n";
   }
   return out.str();

@@ -102,6 +102,9 @@ Lab::~Lab() { run(std::string(PORTWALL_SOURCE_DIR) + "/tools/lab.sh down " + nam
 std::string Lab::srv_v4() const { return "10.200." + std::to_string(net_) + ".1"; }
 std::string Lab::cli_v4() const { return "10.200." + std::to_string(net_) + ".2"; }
 std::string Lab::srv_v6() const { return "fd00:200:" + std::to_string(net_) + "::1"; }
+std::string Lab::cl2_v4() const { return "10.200." + std::to_string(net_) + ".130"; }
+std::string Lab::srv_v4_for_cl2() const { return "10.200." + std::to_string(net_) + ".129"; }
+std::string Lab::srv_v6_for_cl2() const { return "fd00:200:" + std::to_string(net_) + ":1::1"; }
 std::string Lab::cli_v6() const { return "fd00:200:" + std::to_string(net_) + "::2"; }
 
 RunResult Lab::in(const std::string& netns, const std::string& command,
@@ -109,7 +112,8 @@ RunResult Lab::in(const std::string& netns, const std::string& command,
   return run("ip netns exec " + netns + " sh -c '" + command + "'", timeout);
 }
 
-Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys)
+Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys,
+               const std::string& extra_sections)
     : lab_(lab) {
   char templ[] = "/tmp/portwall-it.XXXXXX";
   if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
@@ -117,17 +121,23 @@ Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string&
   std::ofstream(dir_ + "/rules.toml") << rules_toml;
   std::ofstream(dir_ + "/portwall.toml")
       << "[daemon]\nqueues = [100, 101]\nrules = \"" << dir_ << "/rules.toml\"\nsocket = \"" << dir_
-      << "/portwall.sock\"\n"
+      << "/portwall.sock\"\nstate_file = \"" << dir_ << "/state.json\"\n"
       << extra_daemon_keys << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \""
-      << dir_ << "/audit.log\"\n";
+      << dir_ << "/audit.log\"\n"
+      << extra_sections;
+  start();
+}
 
+bool Daemon::start() {
+  if (pid_ > 0) return ready_;
+  ready_ = false;
   const std::string err = dir_ + "/portwalld.err";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   const std::string config = dir_ + "/portwall.toml";
-  const std::string ns = lab.srv();
+  const std::string ns = lab_.srv();
   const char* argv[] = {"ip",          "netns",    "exec",         ns.c_str(),
                         PORTWALLD_BIN, "--config", config.c_str(), nullptr};
   if (posix_spawnp(&pid_, "ip", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
@@ -147,6 +157,7 @@ Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string&
     }
     std::this_thread::sleep_for(100ms);
   }
+  return ready_;
 }
 
 Daemon::~Daemon() {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portwall::lab {
@@ -34,13 +35,19 @@ class NetnsScope {
   int original_ = -1;
 };
 
-// A pair of namespaces NAME-srv (10.200.N.1, fd00:200:N::1) and NAME-cli (.2, ::2).
+// Namespaces NAME-srv (10.200.N.1, fd00:200:N::1) and NAME-cli (.2, ::2), and a second client
+// NAME-cl2 (10.200.N.130, fd00:200:N:1::2) that reaches the server at 10.200.N.129 and
+// fd00:200:N:1::1.
 class Lab {
  public:
   Lab();  // NAME = pw-it<pid>, N = pid % 200 + 10
   ~Lab();
   std::string srv() const { return name_ + "-srv"; }
   std::string cli() const { return name_ + "-cli"; }
+  std::string cl2() const { return name_ + "-cl2"; }
+  std::string cl2_v4() const;
+  std::string srv_v4_for_cl2() const;
+  std::string srv_v6_for_cl2() const;
   std::string srv_v4() const;
   std::string cli_v4() const;
   std::string srv_v6() const;
@@ -58,10 +65,15 @@ class Lab {
 // portwalld in the lab's server namespace with the given rules, its own socket and logs.
 class Daemon {
  public:
-  // `extra_daemon_keys`: lines added to the [daemon] table of its configuration.
-  Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys = "");
+  // `extra_daemon_keys`: lines added to the [daemon] table of its configuration;
+  // `extra_sections`: tables added after it ([[knock]], [limits], ...). The state file lives in
+  // the daemon's directory.
+  Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys = "",
+         const std::string& extra_sections = "");
   ~Daemon();  // SIGTERM if still running
   bool ready() const { return ready_; }
+  // Starts portwalld again with the same configuration, rules and state (after stop()).
+  bool start();
   // SIGTERM and wait; the exit status (or -1).
   int stop();
   void signal(int sig) const;
@@ -98,6 +110,10 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
 

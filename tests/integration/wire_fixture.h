@@ -35,6 +35,22 @@ proto = "tcp"
 port = "113"
 )";
 
+// Waits (bounded) until one line of `daemon`'s decision log contains every needle.
+inline bool log_line_with(const Daemon& daemon, std::initializer_list<std::string> needles,
+                          std::chrono::seconds wait = 5s) {
+  for (auto until = std::chrono::steady_clock::now() + wait;
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+    std::istringstream lines(daemon.log());
+    std::string line;
+    while (std::getline(lines, line)) {
+      bool all = true;
+      for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+      if (all) return true;
+    }
+  }
+  return false;
+}
+
 class Wire : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(daemon.ready()) << daemon.daemon_output(); }
@@ -44,20 +60,9 @@ class Wire : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return nlohmann::json::parse(r.output, nullptr, false);
   }
-  // Waits (bounded) until the decision log contains every needle.
+  // Waits (bounded) until one line of the decision log contains every needle.
   bool log_has(std::initializer_list<std::string> needles, std::chrono::seconds wait = 5s) {
-    for (auto until = std::chrono::steady_clock::now() + wait;
-         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
-      const std::string log = daemon.log();
-      std::istringstream lines(log);
-      std::string line;
-      while (std::getline(lines, line)) {
-        bool all = true;
-        for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
-        if (all) return true;
-      }
-    }
-    return false;
+    return log_line_with(daemon, needles, wait);
   }
 
   Lab lab;

@@ -39,3 +39,28 @@ TEST(StatusView, VerboseAddsDefaultsAndCounters) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(StatusView, VerboseShowsEachDefenseWithItsCounters) {
+  const auto d = nlohmann::json::parse(R"({
+    "scan": {"enabled": true, "sources_blocked": 2, "packets_dropped": 40},
+    "blocks": {"entries": 1, "max": 65536, "evicted": 0},
+    "sources": {"entries": 12, "max": 65536, "evicted": 3},
+    "limits": {"rule_rate_drops": 4, "source_rate_drops": 0, "source_connection_drops": 1},
+    "knock": {"doors": ["ssh", "spa"], "packets": 9, "opened": 1, "failed": 2,
+              "spa_opened": 1, "spa_rejected": 1, "spa_replayed": 1, "connections_let_in": 2}})");
+  EXPECT_EQ(render_defenses(d),
+            "\nDefenses:\n"
+            "  scan detection: on, 2 source(s) blocked, 40 packet(s) dropped\n"
+            "  block list: 1 of 65536 (0 evicted)\n"
+            "  sources tracked: 12 of 65536 (3 evicted)\n"
+            "  limits: 4 dropped by limit rules, 0 by new_connections, 1 by "
+            "max_connections_per_source\n"
+            "  knocks (ssh, spa): 9 packet(s), 1 opened, 2 failed, SPA 1 opened, 1 rejected, 1 "
+            "replayed; 2 connection(s) let in\n");
+}
+
+}  // namespace
+}  // namespace portwall

@@ -250,7 +250,7 @@ namespace {
 
 Engine scanning_engine() {
   EngineOptions o;
-  o.scan.distinct_ports = 3;
+  o.sources_policy.scan.distinct_ports = 3;
   o.pickup_until = kStart;
   return Engine(policy({rule(Action::allow, 22)}), o);
 }
@@ -288,6 +288,96 @@ TEST(Engine, ManyConnectionsToOneAllowedPortAreNoScan) {
     expect(e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
            Reason::rule, 1);
   }
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(Engine, AScannerIsBlockedInTheSharedBlockListWithEventBlock) {
+  EngineOptions o;
+  o.sources_policy.scan.distinct_ports = 2;
+  o.blocks = std::make_shared<BlockList>();
+  Engine e(policy({}), o);
+  Engine other_thread(policy({}), [&] {
+    EngineOptions same = o;
+    return same;
+  }());
+  e.decide(syn_in(1), kIn, kStart);
+  e.decide(syn_in(2), kIn, kStart);
+  const Decision d = e.decide(syn_in(3), kIn, kStart);
+  expect(d, Verdict::drop, Reason::scan_block, 0);
+  EXPECT_EQ(d.event, Event::blocked);
+  EXPECT_TRUE(o.blocks->contains(kClient, kStart));
+  expect(other_thread.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart),
+         Verdict::drop, Reason::scan_block, 0);
+}
+
+// A SYN from the client's `port` to 22 is accepted by rule 1.
+void accepted_by_rule_1(Engine& e, std::uint16_t port) {
+  expect(e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
+         Reason::rule, 1);
+}
+
+TEST(Engine, LimitRuleWithItsOwnRateAndBurst) {
+  Rule r = rule(Action::limit, 22);
+  r.rate = Rate{1, seconds(10), 2};
+  Engine e = engine(policy({r}));
+  accepted_by_rule_1(e, 1);
+  accepted_by_rule_1(e, 2);
+  const Decision d = e.decide(tcp(kClient, 3, kServer, 22, tcpflag::syn), kIn, kStart);
+  expect(d, Verdict::drop, Reason::rate_limit, 1);
+  EXPECT_EQ(d.event, Event::rule_rate);
+  expect(e.decide(tcp(kClient, 4, kServer, 22, tcpflag::syn), kIn, kStart + seconds(10)),
+         Verdict::accept, Reason::rule, 1);
+}
+
+TEST(Engine, ConnectionCapPerSourceFollowsTheConnectionTable) {
+  EngineOptions o;
+  o.sources_policy.max_connections_per_source = 2;
+  Engine e(policy({rule(Action::allow, 22)}), o);
+  accepted_by_rule_1(e, 1);
+  accepted_by_rule_1(e, 2);
+  const Decision d = e.decide(tcp(kClient, 3, kServer, 22, tcpflag::syn), kIn, kStart);
+  expect(d, Verdict::drop, Reason::rate_limit, 1);
+  EXPECT_EQ(d.event, Event::source_flows);
+  // The first connection ends (RST) and leaves the table (CLOSE lasts 10 s): its place is free.
+  e.decide(tcp(kClient, 1, kServer, 22, tcpflag::rst), kIn, kStart);
+  e.conntrack().expire(kStart + seconds(11));
+  expect(e.decide(tcp(kClient, 4, kServer, 22, tcpflag::syn), kIn, kStart + seconds(11)),
+         Verdict::accept, Reason::rule, 1);
+  // Outgoing connections do not count.
+  for (std::uint16_t port = 5; port < 10; ++port) {
+    expect(e.decide(tcp(kServer, port, kClient, 80, tcpflag::syn), kOut, kStart), Verdict::accept,
+           Reason::default_policy, 0);
+  }
+}
+
+TEST(Engine, KnocksAreDroppedSilentlyThenTheDoorLetsTheKnockerIn) {
+  EngineOptions o;
+  KnockSection k;
+  k.name = "ssh";
+  k.sequence = {{ipproto::tcp, 7000}, {ipproto::tcp, 8000}};
+  k.open = {{ipproto::tcp, 22}};
+  o.sources_policy.knocks = {k};
+  Engine e(policy({rule(Action::allow, 7000)}), o);  // a knock port wins over an allow rule
+  expect(e.decide(syn_in(22), kIn, kStart), Verdict::drop, Reason::default_policy, 0);
+  Decision d = e.decide(tcp(kClient, 1, kServer, 7000, tcpflag::syn), kIn, kStart);
+  expect(d, Verdict::drop, Reason::knock, 0);
+  EXPECT_FALSE(d.log) << "a step is not worth a line";
+  d = e.decide(tcp(kClient, 2, kServer, 8000, tcpflag::syn), kIn, kStart);
+  expect(d, Verdict::drop, Reason::knock, 0);
+  EXPECT_EQ(d.event, Event::knock_open);
+  EXPECT_TRUE(d.log);
+  d = e.decide(tcp(kClient, 3, kServer, 22, tcpflag::syn), kIn, kStart);
+  expect(d, Verdict::accept, Reason::knock, 0);
+  EXPECT_TRUE(d.log);
+  expect(e.decide(tcp(kServer, 22, kClient, 3, tcpflag::syn | tcpflag::ack), kOut, kStart),
+         Verdict::accept, Reason::state, 0);
+  EXPECT_EQ(e.counters().knocks.load(), 2u);
+  EXPECT_EQ(e.counters().knock_opened.load(), 1u);
 }
 
 }  // namespace

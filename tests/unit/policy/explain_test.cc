@@ -98,3 +98,55 @@ TEST(Explain, ATrackedConnectionPassesByState) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(ExplainDefenses, ABlockedSourceIsDroppedBeforeAnythingElse) {
+  DefenseFacts f;
+  f.blocked = "203.0.113.9 is blocked (scan) until 2026-12-03T10:00:00.000Z";
+  const Explanation e =
+      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, true, f);
+  EXPECT_EQ(e.decision.verdict, Verdict::drop);
+  EXPECT_EQ(e.decision.reason, Reason::scan_block);
+  EXPECT_EQ(e.why, f.blocked + ": every packet is dropped, open connections too");
+}
+
+TEST(ExplainDefenses, KnockPortsAndOpenedDoors) {
+  DefenseFacts knock;
+  knock.knock_port = "ssh";
+  Explanation e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:7000"), std::nullopt,
+                          false, knock);
+  EXPECT_EQ(e.decision.reason, Reason::knock);
+  EXPECT_EQ(e.decision.verdict, Verdict::drop);
+  EXPECT_EQ(e.why,
+            "the port is a knock of [[knock]] \"ssh\": dropped silently, whatever the "
+            "rules say");
+  DefenseFacts opened;
+  opened.opened_by = "web";
+  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:8443"), std::nullopt, false,
+              opened);
+  EXPECT_EQ(e.decision.verdict, Verdict::accept);
+  EXPECT_EQ(e.decision.reason, Reason::knock);
+  EXPECT_EQ(e.why, "[[knock]] \"web\" opened the port for this source");
+}
+
+TEST(ExplainDefenses, LimitsAreNamedAndAUsedUpLimitDrops) {
+  DefenseFacts f;
+  f.limits_note = "[limits] allows 20/1m new connections per source";
+  Explanation e =
+      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, false, f);
+  EXPECT_EQ(e.decision.verdict, Verdict::accept);
+  EXPECT_NE(e.why.find("; [limits] allows 20/1m new connections per source"), std::string::npos);
+  f.limit = "this source used up [limits] new_connections";
+  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, false, f);
+  EXPECT_EQ(e.decision.verdict, Verdict::drop);
+  EXPECT_EQ(e.decision.reason, Reason::rate_limit);
+  EXPECT_EQ(e.decision.rule_number, 1u);
+  EXPECT_NE(e.why.find("but right now this source used up [limits] new_connections"),
+            std::string::npos)
+      << e.why;
+}
+
+}  // namespace
+}  // namespace portwall

@@ -160,10 +160,62 @@ duration = "1m"
   ASSERT_EQ(c->knocks.size(), 1u);
   const KnockSection& k = c->knocks[0];
   EXPECT_EQ(k.name, "ssh");
-  EXPECT_EQ(k.sequence, (std::vector<std::string>{"7000/tcp", "8000/udp", "9000/tcp"}));
+  EXPECT_EQ(k.sequence, (std::vector<PortProto>{{6, 7000}, {17, 8000}, {6, 9000}}));
   EXPECT_EQ(k.window, seconds(15));
-  EXPECT_EQ(k.open, "22/tcp");
+  EXPECT_EQ(k.open, (std::vector<PortProto>{{6, 22}}));
   EXPECT_EQ(k.duration, minutes(1));
+  EXPECT_EQ(to_string(k.sequence[1]), "8000/udp");
+}
+
+TEST(ParseConfig, KnockOneTimeSequencesSpaAndSeveralOpenPorts) {
+  auto c = parse_config(R"([[knock]]
+name = "ssh"
+one_time_sequences = [["7001/tcp", "7002/tcp"], ["7003/udp", "7004/tcp"]]
+open = ["22/tcp", "2222/tcp"]
+spa_port = 62201
+spa_key = "0123456789abcdef0123"
+spa_window = "20s"
+)",
+                        "portwall.toml");
+  ASSERT_TRUE(c) << to_string(c.error());
+  const KnockSection& k = c->knocks.at(0);
+  EXPECT_TRUE(k.sequence.empty());
+  ASSERT_EQ(k.one_time_sequences.size(), 2u);
+  EXPECT_EQ(k.one_time_sequences[1], (std::vector<PortProto>{{17, 7003}, {6, 7004}}));
+  EXPECT_EQ(k.open, (std::vector<PortProto>{{6, 22}, {6, 2222}}));
+  EXPECT_EQ(k.spa_port, 62201);
+  EXPECT_EQ(k.spa_key, "0123456789abcdef0123");
+  EXPECT_EQ(k.spa_window, seconds(20));
+}
+
+TEST(ParseConfig, SpaMistakesAreNamed) {
+  EXPECT_EQ(errors_of("[[knock]]\nname = \"x\"\nspa_port = 62201\nopen = \"22/tcp\"\n"),
+            "portwall.toml:1:1: [[knock]] x: spa_port needs spa_key or spa_key_file");
+  EXPECT_EQ(errors_of("[[knock]]\nname = \"x\"\nspa_port = 62201\nspa_key = \"short\"\n"
+                      "open = \"22/tcp\"\n"),
+            "portwall.toml:4:11: spa key must be at least 16 bytes (try: openssl rand -hex 32)");
+  EXPECT_EQ(errors_of("[[knock]]\nname = \"x\"\nspa_port = 62201\nspa_key_file = "
+                      "\"/nonexistent/key\"\nopen = \"22/tcp\"\n"),
+            "portwall.toml:4:16: cannot read /nonexistent/key: No such file or directory");
+}
+
+TEST(ParseConfig, LimitsSectionEveryKey) {
+  auto c = parse_config(R"([limits]
+new_connections = "20/1m"
+new_connections_burst = 30
+max_connections_per_source = 100
+max_sources = 1000
+max_blocks = 500
+)",
+                        "portwall.toml");
+  ASSERT_TRUE(c) << to_string(c.error());
+  EXPECT_EQ(c->limits.new_connections, (Rate{20, minutes(1), 30}));
+  EXPECT_EQ(c->limits.max_connections_per_source, 100u);
+  EXPECT_EQ(c->limits.max_sources, 1000u);
+  EXPECT_EQ(c->limits.max_blocks, 500u);
+  EXPECT_EQ(errors_of("[limits]\nnew_connections = \"20\"\n"),
+            "portwall.toml:2:19: new_connections: expected a rate like \"6/30s\" (connections, "
+            "a slash, a duration), got \"20\"");
 }
 
 TEST(ParseConfig, KnockWindowAndDurationHaveDefaults) {
@@ -190,14 +242,14 @@ TEST(ParseConfig, SeveralKnocksKeepTheirOrder) {
 TEST(ParseConfig, UnknownTableListsTheExpectedTables) {
   EXPECT_EQ(errors_of("[deamon]\n"),
             "portwall.toml:1:2: unknown key 'deamon' in the configuration; expected one of "
-            "daemon, log, defaults, conntrack, scan_detection, knock");
+            "daemon, log, defaults, conntrack, scan_detection, knock, limits");
 }
 
 TEST(ParseConfig, UnknownKeyInASectionListsTheExpectedKeys) {
   EXPECT_EQ(errors_of("[daemon]\nqueue = [100]\n"),
             "portwall.toml:2:1: unknown key 'queue' in [daemon]; expected one of queues, "
             "fail_open, mode, backend, inspect, socket, rules, rules_dir, admin_group, "
-            "read_group");
+            "read_group, state_file");
   EXPECT_EQ(errors_of("[conntrack]\ntcp_timeout = \"5d\"\n"),
             "portwall.toml:2:1: unknown key 'tcp_timeout' in [conntrack]; expected one of "
             "max_entries, tcp_established_timeout, udp_timeout, pickup_grace");
@@ -292,7 +344,7 @@ TEST(ParseConfig, NeverBlockMustBeAnArray) {
 TEST(ParseConfig, KnockNeedsNameSequenceAndOpen) {
   EXPECT_EQ(errors_of("[[knock]]\nwindow = \"5s\"\n"),
             "portwall.toml:1:1: [[knock]] needs a name\n"
-            "portwall.toml:1:1: [[knock]] needs a sequence\n"
+            "portwall.toml:1:1: [[knock]] needs a sequence (or one_time_sequences, or spa_port)\n"
             "portwall.toml:1:1: [[knock]] needs open = \"port/proto\"");
 }
 

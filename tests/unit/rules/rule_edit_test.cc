@@ -66,6 +66,15 @@ TEST(RuleWriter, WrittenRulesLoadBackTheSame) {
   EXPECT_EQ(write_rules(*again), text) << "writing is stable";
 }
 
+TEST(RuleWriter, LimitRateAndBurstSurvive) {
+  RuleSet set = base();
+  set.rules[0].action = Action::limit;
+  set.rules[0].rate = Rate{20, std::chrono::minutes(1), 40};
+  auto again = parse_rules(write_rules(set), "w.toml");
+  ASSERT_TRUE(again) << to_string(again.error());
+  EXPECT_EQ(again->rules[0].rate, set.rules[0].rate);
+}
+
 TEST(RuleWriter, QuotesAndBackslashesInCommentsSurvive) {
   RuleSet set = base();
   set.rules[0].comment = "by Fail2Ban after 5 \"attempts\" \\ sshd";

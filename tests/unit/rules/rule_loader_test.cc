@@ -245,7 +245,7 @@ TEST(ParseRules, UnknownChoiceListsTheChoices) {
 TEST(ParseRules, UnknownKeyListsTheExpectedKeys) {
   EXPECT_EQ(errors_of("[[rule]]\naction = \"allow\"\nports = \"22\"\n"),
             "rules.toml:3:1: unknown key 'ports' in [[rule]]; expected one of action, direction, "
-            "proto, from, to, port, from_port, interface, log, comment");
+            "proto, from, to, port, from_port, interface, log, comment, rate, burst");
 }
 
 TEST(ParseRules, UnknownTableListsTheExpectedTables) {
@@ -299,7 +299,7 @@ proto = "icmp"
 port = "22"
 )"),
             "rules.toml:3:1: unknown key 'prot' in [[rule]]; expected one of action, direction, "
-            "proto, from, to, port, from_port, interface, log, comment\n"
+            "proto, from, to, port, from_port, interface, log, comment, rate, burst\n"
             "rules.toml:2:10: action must be allow | deny | reject | limit, got \"alow\"\n"
             "rules.toml:4:8: from: \"10.1.2.3/8\" has host bits set; did you mean "
             "\"10.0.0.0/8\"?\n"
@@ -473,6 +473,36 @@ TEST_F(LoadRules, DefaultsComeFromTheMainFile) {
   ASSERT_TRUE(set) << to_string(set.error());
   EXPECT_TRUE(set->has_defaults);
   EXPECT_EQ(set->defaults.incoming, Action::reject);
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(ParseRules, LimitRuleRateAndBurst) {
+  const RuleSet set = parsed(
+      "[[rule]]\naction = \"limit\"\nport = \"22\"\nproto = \"tcp\"\nrate = \"20/1m\"\n"
+      "burst = 40\n[[rule]]\naction = \"limit\"\nport = \"23\"\nproto = \"tcp\"\nburst = 10\n"
+      "[[rule]]\naction = \"limit\"\nport = \"24\"\nproto = \"tcp\"\n");
+  ASSERT_EQ(set.rules.size(), 3u);
+  EXPECT_EQ(set.rules[0].rate, (Rate{20, std::chrono::minutes(1), 40}));
+  EXPECT_EQ(set.rules[1].rate, (Rate{6, std::chrono::seconds(30), 10})) << "ufw's rate, own burst";
+  EXPECT_EQ(set.rules[2].rate.count, 0u) << "ufw's limit";
+  EXPECT_EQ(to_string(set.rules[0].rate), "20/1m");
+}
+
+TEST(ParseRules, RateMistakesAreNamed) {
+  EXPECT_EQ(errors_of("[[rule]]\naction = \"allow\"\nrate = \"20/1m\"\n"),
+            "rules.toml:3:8: rate applies to action \"limit\" only");
+  EXPECT_EQ(errors_of("[[rule]]\naction = \"limit\"\nrate = \"20 per minute\"\n"),
+            "rules.toml:3:8: expected a rate like \"6/30s\" (connections, a slash, a duration), "
+            "got \"20 per minute\"");
+  EXPECT_EQ(errors_of("[[rule]]\naction = \"limit\"\nrate = \"0/1m\"\n"),
+            "rules.toml:3:8: rate must allow 1 to 1000000 connections, got \"0/1m\"");
+  EXPECT_EQ(errors_of("[[rule]]\naction = \"limit\"\nburst = 0\n"),
+            "rules.toml:3:9: burst must be 1-1000000, got 0");
 }
 
 }  // namespace

@@ -1,0 +1,32 @@
+// knock_client.h — `portwall knock`: the client side of port knocking. Sends a knock sequence
+// the way knockd's `knock` does (a TCP SYN from a non-blocking connect that is closed at once,
+// or a one-byte UDP datagram, per port), or one authenticated SPA datagram (detect/spa.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/config.h"
+
+namespace portwall {
+
+// "7000", "7000/tcp", "7000/udp" or knockd's "7000:udp"; a bare port has `default_protocol`.
+std::expected<PortProto, std::string> parse_knock(std::string_view text,
+                                                  std::uint8_t default_protocol);
+
+// Sends each knock to `host` (a name or address; `family` AF_UNSPEC, AF_INET or AF_INET6),
+// waiting `delay` between knocks.
+std::expected<void, std::string> send_knocks(const std::string& host,
+                                             const std::vector<PortProto>& knocks,
+                                             std::chrono::milliseconds delay, int family);
+
+// Sends one SPA datagram for `key` to host:port, stamped with the current time and a random
+// nonce.
+std::expected<void, std::string> send_spa(const std::string& host, std::uint16_t port,
+                                          std::string_view key, int family);
+
+}  // namespace portwall

@@ -1,0 +1,87 @@
+// defense_keeping.cc — the defenses' upkeep on the daemon's main thread: the state file that
+// lets blocks and used one-time knocks survive a restart, and the expiry of blocks.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "daemon/daemon.h"
+#include "rules/rule_writer.h"
+#include "state/defense_state.h"
+
+namespace portwall {
+namespace {
+
+void warn(const std::string& line) {
+  std::fprintf(stderr, "portwalld: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+void Daemon::load_defense_state() {
+  const std::string& path = loaded_.config.daemon.state_file;
+  if (path.empty()) return;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno != ENOENT) warn("cannot read state file " + path + ": " + std::strerror(errno));
+    return;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto state = read_defense_state(text.str());
+  if (!state) {
+    // Kept aside, not overwritten: the administrator may want what it held.
+    const std::string aside = path + ".broken";
+    std::error_code ec;
+    std::filesystem::rename(path, aside, ec);
+    warn("state file " + path + " is broken (" + state.error() + "); moved to " + aside +
+         ", starting with no blocks");
+    return;
+  }
+  const Timestamp now = clock_.now();
+  const std::int64_t wall = unix_now_ms();
+  std::size_t restored = 0;
+  for (const SavedBlock& saved : state->blocks) {
+    const BlockEntry e = restore_block(saved, now, wall);
+    if (e.until <= now) continue;
+    blocks_->add(e.address, e.until, e.reason, now);
+    ++restored;
+  }
+  sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
+  warn("restored " + std::to_string(restored) + " block(s) and " +
+       std::to_string(state->used_one_time_sequences.size()) + " used one-time knock(s) from " +
+       path);
+}
+
+void Daemon::save_defense_state(bool force) {
+  const std::string& path = loaded_.config.daemon.state_file;
+  if (path.empty()) return;
+  const std::uint64_t generation = blocks_->generation() + sources_->generation();
+  if (!force && generation == saved_generation_) return;
+  if (force && saved_generation_ == ~0ull && generation == 0) return;  // nothing ever changed
+  DefenseState state;
+  const Timestamp now = clock_.now();
+  const std::int64_t wall = unix_now_ms();
+  for (const BlockEntry& e : blocks_->list(now)) state.blocks.push_back(save_block(e, now, wall));
+  state.used_one_time_sequences = sources_->used_one_time_sequences();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (auto ok = write_file_atomically(path, write_defense_state(state)); !ok) {
+    warn("cannot write state file: " + ok.error());
+    return;
+  }
+  saved_generation_ = generation;
+}
+
+void Daemon::keep_defenses() {
+  for (const BlockEntry& e : blocks_->expire(clock_.now())) {
+    audit_log_->record(-1, "unblock", "expired",
+                       to_string(e.address) + " reason=" + to_string(e.reason));
+  }
+  save_defense_state(false);
+}
+
+}  // namespace portwall

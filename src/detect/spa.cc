@@ -1,0 +1,62 @@
+#include "detect/spa.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
+namespace portwall {
+namespace {
+
+constexpr std::size_t kSignedBytes = 28;  // magic, time and nonce
+constexpr std::uint8_t kMagic[4] = {'P', 'W', 'K', '1'};
+
+std::array<std::uint8_t, 32> mac_of(std::string_view key, const std::uint8_t* data) {
+  std::array<std::uint8_t, 32> mac{};
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data, kSignedBytes, mac.data(),
+       &length);
+  return mac;
+}
+
+}  // namespace
+
+SpaPacket make_spa_packet(std::string_view key, std::int64_t unix_seconds, const SpaNonce& nonce) {
+  SpaPacket p{};
+  std::memcpy(p.data(), kMagic, 4);
+  const auto t = static_cast<std::uint64_t>(unix_seconds);
+  for (int i = 0; i < 8; ++i) p[4 + i] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
+  std::memcpy(p.data() + 12, nonce.data(), nonce.size());
+  const auto mac = mac_of(key, p.data());
+  std::memcpy(p.data() + kSignedBytes, mac.data(), mac.size());
+  return p;
+}
+
+std::expected<SpaNonce, std::string> random_spa_nonce() {
+  SpaNonce n{};
+  if (RAND_bytes(n.data(), static_cast<int>(n.size())) != 1) {
+    return std::unexpected(std::string("no random bytes from OpenSSL"));
+  }
+  return n;
+}
+
+std::expected<SpaToken, std::string> open_spa_packet(std::string_view key,
+                                                     std::span<const std::uint8_t> payload) {
+  if (payload.size() != kSpaPacketSize || std::memcmp(payload.data(), kMagic, 4) != 0) {
+    return std::unexpected(std::string("not an SPA packet"));
+  }
+  const auto mac = mac_of(key, payload.data());
+  if (CRYPTO_memcmp(mac.data(), payload.data() + kSignedBytes, mac.size()) != 0) {
+    return std::unexpected(std::string("bad MAC"));
+  }
+  SpaToken token;
+  std::uint64_t t = 0;
+  for (int i = 0; i < 8; ++i) t = t << 8 | payload[4 + i];
+  token.unix_seconds = static_cast<std::int64_t>(t);
+  std::memcpy(token.nonce.data(), payload.data() + 12, token.nonce.size());
+  return token;
+}
+
+}  // namespace portwall

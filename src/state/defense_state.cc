@@ -1,0 +1,72 @@
+#include "state/defense_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include "audit/log_event.h"
+
+namespace portwall {
+
+std::string write_defense_state(const DefenseState& state) {
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const SavedBlock& b : state.blocks) {
+    blocks.push_back({{"address", to_string(b.address)},
+                      {"reason", to_string(b.reason)},
+                      {"expires", b.expires_unix_ms ? rfc3339_ms(b.expires_unix_ms) : "never"},
+                      {"expires_unix_ms", b.expires_unix_ms}});
+  }
+  nlohmann::json j = {{"version", 1},
+                      {"blocks", blocks},
+                      {"used_one_time_sequences", state.used_one_time_sequences}};
+  return j.dump(1) + "\n";
+}
+
+std::expected<DefenseState, std::string> read_defense_state(std::string_view text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::unexpected(std::string("not a JSON object"));
+  if (j.value("version", 0) != 1) return std::unexpected(std::string("unknown version"));
+  DefenseState state;
+  const nlohmann::json blocks = j.value("blocks", nlohmann::json::array());
+  if (!blocks.is_array()) return std::unexpected(std::string("\"blocks\" must be an array"));
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const nlohmann::json& b = blocks[i];
+    const std::string where = "blocks[" + std::to_string(i) + "]";
+    if (!b.is_object() || !b.contains("address") || !b["address"].is_string() ||
+        !b.contains("expires_unix_ms") || !b["expires_unix_ms"].is_number_integer()) {
+      return std::unexpected(where + " needs \"address\" and \"expires_unix_ms\"");
+    }
+    auto address = parse_ip_address(b["address"].get<std::string>());
+    if (!address) return std::unexpected(where + ": not an address: " + b["address"].dump());
+    SavedBlock saved{*address, BlockReason::scan, b["expires_unix_ms"].get<std::int64_t>()};
+    if (b.value("reason", std::string("scan")) == "manual") saved.reason = BlockReason::manual;
+    state.blocks.push_back(saved);
+  }
+  const nlohmann::json used = j.value("used_one_time_sequences", nlohmann::json::array());
+  if (!used.is_array()) {
+    return std::unexpected(std::string("\"used_one_time_sequences\" must be an array"));
+  }
+  for (const nlohmann::json& u : used) {
+    if (!u.is_string()) return std::unexpected(std::string("used_one_time_sequences: strings"));
+    state.used_one_time_sequences.push_back(u.get<std::string>());
+  }
+  return state;
+}
+
+SavedBlock save_block(const BlockEntry& entry, Timestamp now, std::int64_t unix_now_ms) {
+  SavedBlock s{entry.address, entry.reason, 0};
+  if (entry.until != Timestamp::max()) {
+    s.expires_unix_ms =
+        unix_now_ms +
+        std::chrono::duration_cast<std::chrono::milliseconds>(entry.until - now).count();
+  }
+  return s;
+}
+
+BlockEntry restore_block(const SavedBlock& saved, Timestamp now, std::int64_t unix_now_ms) {
+  BlockEntry e{saved.address, Timestamp::max(), saved.reason};
+  if (saved.expires_unix_ms != 0) {
+    e.until = now + std::chrono::milliseconds(saved.expires_unix_ms - unix_now_ms);
+  }
+  return e;
+}
+
+}  // namespace portwall

@@ -1,0 +1,44 @@
+// defense_state.h — what of the defenses survives a restart, as the JSON of the state file:
+// the block list (with wall-clock expiry, since the steady clock restarts with the daemon)
+// and the one-time knock sequences already used. Pure: text in, values out.
+//
+//   {"version": 1,
+//    "blocks": [{"address": "203.0.113.9", "reason": "scan",
+//                "expires": "2026-12-03T10:00:00.000Z", "expires_unix_ms": 1796292000000}],
+//    "used_one_time_sequences": ["ssh: 7001/tcp,7002/tcp"]}
+//
+// A block that never expires has "expires": "never" and expires_unix_ms 0.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "detect/block_list.h"
+#include "packet/ip_address.h"
+
+namespace portwall {
+
+struct SavedBlock {
+  IpAddress address;
+  BlockReason reason = BlockReason::scan;
+  std::int64_t expires_unix_ms = 0;  // 0: never
+};
+
+struct DefenseState {
+  std::vector<SavedBlock> blocks;
+  std::vector<std::string> used_one_time_sequences;
+};
+
+std::string write_defense_state(const DefenseState& state);
+// The state, or what is wrong with the text (which entry, which key).
+std::expected<DefenseState, std::string> read_defense_state(std::string_view text);
+
+// Steady-clock blocks to wall-clock ones and back: `now` and `unix_now_ms` are the same instant.
+// A block until Timestamp::max() never expires.
+SavedBlock save_block(const BlockEntry& entry, Timestamp now, std::int64_t unix_now_ms);
+BlockEntry restore_block(const SavedBlock& saved, Timestamp now, std::int64_t unix_now_ms);
+
+}  // namespace portwall

@@ -1,0 +1,143 @@
+// The block list: expiry, manual blocks, its bound, and the state file's round trip.
+#include "detect/block_list.h"
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <cstdio>
+
+#include "detect/spa.h"
+#include "state/defense_state.h"
+
+namespace portwall {
+namespace {
+
+using std::chrono::seconds;
+const Timestamp t0 = Timestamp{} + seconds(1000);
+const IpAddress kA = *parse_ip_address("203.0.113.9");
+const IpAddress kB = *parse_ip_address("2001:db8::9");
+
+TEST(BlockList, BlocksUntilItsTimeThenExpires) {
+  BlockList b;
+  EXPECT_FALSE(b.contains(kA, t0));
+  b.add(kA, t0 + seconds(600), BlockReason::scan, t0);
+  EXPECT_TRUE(b.contains(kA, t0 + seconds(599)));
+  EXPECT_FALSE(b.contains(kB, t0));
+  EXPECT_FALSE(b.contains(kA, t0 + seconds(600)));
+  EXPECT_TRUE(b.expire(t0 + seconds(599)).empty());
+  const auto over = b.expire(t0 + seconds(600));
+  ASSERT_EQ(over.size(), 1u);
+  EXPECT_EQ(over[0].address, kA);
+  EXPECT_EQ(b.size(), 0u);
+}
+
+TEST(BlockList, ALongerBlockIsNotShortened) {
+  BlockList b;
+  b.add(kA, Timestamp::max(), BlockReason::manual, t0);
+  b.add(kA, t0 + seconds(600), BlockReason::scan, t0);
+  ASSERT_EQ(b.list(t0).size(), 1u);
+  EXPECT_EQ(b.list(t0)[0].until, Timestamp::max());
+  EXPECT_EQ(b.list(t0)[0].reason, BlockReason::manual);
+}
+
+TEST(BlockList, RemoveListAndGeneration) {
+  BlockList b;
+  const auto g0 = b.generation();
+  b.add(kA, t0 + seconds(10), BlockReason::scan, t0);
+  b.add(kB, t0 + seconds(5), BlockReason::manual, t0);
+  EXPECT_GT(b.generation(), g0);
+  const auto list = b.list(t0);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].address, kB) << "soonest to expire first";
+  const auto g1 = b.generation();
+  EXPECT_TRUE(b.remove(kA));
+  EXPECT_FALSE(b.remove(kA));
+  EXPECT_GT(b.generation(), g1);
+  EXPECT_FALSE(b.contains(kA, t0));
+}
+
+TEST(BlockList, WhenFullTheBlockExpiringSoonestMakesRoom) {
+  BlockList b(2);
+  b.add(kA, t0 + seconds(100), BlockReason::scan, t0);
+  b.add(kB, t0 + seconds(50), BlockReason::scan, t0);
+  const IpAddress c = *parse_ip_address("198.51.100.1");
+  b.add(c, t0 + seconds(70), BlockReason::scan, t0);
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.evicted(), 1u);
+  EXPECT_TRUE(b.contains(kA, t0));
+  EXPECT_FALSE(b.contains(kB, t0));
+  EXPECT_TRUE(b.contains(c, t0));
+}
+
+TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
+  constexpr std::size_t kMax = 10000;
+  const std::size_t before = mallinfo2().uordblks;
+  {
+    BlockList b(kMax);
+    for (std::uint32_t i = 0; i < 3 * kMax; ++i) {
+      const std::uint8_t bytes[4] = {10, static_cast<std::uint8_t>(i >> 16),
+                                     static_cast<std::uint8_t>(i >> 8),
+                                     static_cast<std::uint8_t>(i)};
+      b.add(IpAddress::v4(bytes), t0 + seconds(i + 1), BlockReason::scan, t0);
+    }
+    EXPECT_EQ(b.size(), kMax);
+    EXPECT_EQ(b.evicted(), 2 * kMax);
+    const std::size_t per_block = (mallinfo2().uordblks - before) / kMax;
+    std::printf("[ figure ] %zu bytes per block (list of %zu)\n", per_block, kMax);
+    EXPECT_LE(per_block, 200u);  // README "Memory"
+  }
+}
+
+TEST(DefenseState, BlocksAndUsedKnocksRoundTripWithWallClockExpiry) {
+  const std::int64_t wall = 1'796'000'000'000;
+  DefenseState s;
+  s.blocks.push_back(save_block({kA, t0 + seconds(600), BlockReason::scan}, t0, wall));
+  s.blocks.push_back(save_block({kB, Timestamp::max(), BlockReason::manual}, t0, wall));
+  s.used_one_time_sequences = {"ssh: 7001/tcp,7002/tcp"};
+  const std::string text = write_defense_state(s);
+  EXPECT_NE(text.find("\"expires\": \"never\""), std::string::npos) << text;
+  auto back = read_defense_state(text);
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_EQ(back->blocks.size(), 2u);
+  EXPECT_EQ(back->used_one_time_sequences, s.used_one_time_sequences);
+  // After a restart the steady clock starts elsewhere; 100 s of wall time went by.
+  const Timestamp later = Timestamp{} + seconds(5);
+  const BlockEntry a = restore_block(back->blocks[0], later, wall + 100'000);
+  EXPECT_EQ(a.address, kA);
+  EXPECT_EQ(a.until, later + seconds(500));
+  EXPECT_EQ(a.reason, BlockReason::scan);
+  const BlockEntry b = restore_block(back->blocks[1], later, wall + 100'000);
+  EXPECT_EQ(b.until, Timestamp::max());
+  EXPECT_EQ(b.reason, BlockReason::manual);
+}
+
+TEST(DefenseState, BrokenTextSaysWhatIsWrong) {
+  EXPECT_EQ(read_defense_state("{").error(), "not a JSON object");
+  EXPECT_EQ(read_defense_state("{\"version\": 2}").error(), "unknown version");
+  EXPECT_EQ(read_defense_state("{\"version\": 1, \"blocks\": [{\"address\": \"x\", "
+                               "\"expires_unix_ms\": 0}]}")
+                .error(),
+            "blocks[0]: not an address: \"x\"");
+  EXPECT_EQ(read_defense_state("{\"version\": 1, \"blocks\": [{}]}").error(),
+            "blocks[0] needs \"address\" and \"expires_unix_ms\"");
+}
+
+TEST(SpaPacket, CarriesTimeAndNonceUnderAMac) {
+  const SpaNonce nonce = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1};
+  SpaPacket p = make_spa_packet("sixteen byte key", 1'796'000'000, nonce);
+  auto token = open_spa_packet("sixteen byte key", p);
+  ASSERT_TRUE(token) << token.error();
+  EXPECT_EQ(token->unix_seconds, 1'796'000'000);
+  EXPECT_EQ(token->nonce, nonce);
+  EXPECT_EQ(open_spa_packet("another key here", p).error(), "bad MAC");
+  p[5] ^= 1;  // the time changed in flight
+  EXPECT_EQ(open_spa_packet("sixteen byte key", p).error(), "bad MAC");
+  EXPECT_EQ(open_spa_packet("sixteen byte key", std::span(p).first(59)).error(),
+            "not an SPA packet");
+  auto a = random_spa_nonce(), b = random_spa_nonce();
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(*a, *b);
+}
+
+}  // namespace
+}  // namespace portwall
