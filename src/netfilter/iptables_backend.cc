@@ -51,10 +51,13 @@ std::string restore_script(const Family& family, const DiversionSpec& spec) {
     s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", h.chain,
                      spec.reject_mark, spec.reject_mark, family.icmp_reject);
     if (h.reply_exempt) {
-      // The TCP RST or ICMP error that a REJECT rule sends for us is attached to the rejected
-      // packet's conntrack entry as RELATED in the reply direction: it must leave unjudged,
-      // or portwall would drop its own answer as a reply without a flow.
-      s << fmt::format("-A {} -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n", h.chain);
+      // The TCP RST that a REJECT rule sends for us is attached to the rejected packet's
+      // conntrack entry as RELATED in the reply direction: it must leave unjudged, or portwall
+      // would drop its own answer as a reply without a flow. ICMP errors are queued: portwall
+      // lets out those that answer a packet it received, and counts port unreachables toward
+      // scan detection.
+      s << fmt::format("-A {} -p tcp -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n",
+                       h.chain);
     }
     s << fmt::format(
         "-A {} -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED -j NFQUEUE {}\n",

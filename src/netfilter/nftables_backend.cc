@@ -48,8 +48,9 @@ std::string table_text(const DiversionSpec& spec) {
                      spec.reject_mark);
     s << fmt::format("    meta mark & {0:#x} == {0:#x} reject\n", spec.reject_mark);
     if (std::string_view(chain) == "output") {
-      // Our own REJECT answers are RELATED replies of the rejected packet: let them out.
-      s << "    ct state related ct direction reply return\n";
+      // Our own TCP REJECT answers are RELATED replies of the rejected packet: let them out.
+      // ICMP errors are judged (and counted toward scan detection) by portwalld.
+      s << "    meta l4proto tcp ct state related ct direction reply return\n";
     }
     // ct state loads conntrack (and its IPv6 defragmentation) in this namespace.
     s << fmt::format(

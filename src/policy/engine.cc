@@ -58,6 +58,30 @@ Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp no
   return count(d);
 }
 
+void Engine::note_closed_port(const PacketView& p, Timestamp now) {
+  // The host's own "nothing listens here": a RST answering a SYN it never accepted, or an ICMP
+  // port unreachable quoting a UDP datagram. The remote touched a closed port.
+  if (p.protocol == ipproto::tcp && (p.tcp_flags & tcpflag::rst)) {
+    const Flow* f = conntrack_.lookup(flow_key_of(p), now);
+    if (f && f->tcp_state == TcpState::syn_sent && f->key.src == p.dst) {
+      if (sources_->note_refused(p.dst, ipproto::tcp, p.src_port, now)) {
+        blocks_->add(p.dst, now + sources_->block_duration(), BlockReason::scan, now);
+        counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return;
+  }
+  const bool port_unreachable =
+      (p.protocol == ipproto::icmp && p.icmp_type == 3 && p.icmp_code == 3) ||
+      (p.protocol == ipproto::icmpv6 && p.icmp_type == 1 && p.icmp_code == 4);
+  if (port_unreachable && p.has_quoted && p.quoted.protocol == ipproto::udp &&
+      p.quoted.src == p.dst &&
+      sources_->note_refused(p.quoted.src, ipproto::udp, p.quoted.dst_port, now)) {
+    blocks_->add(p.quoted.src, now + sources_->block_duration(), BlockReason::scan, now);
+    counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 Decision Engine::count(Decision d) {
   switch (d.verdict) {
     case Verdict::accept:
@@ -94,6 +118,14 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
     return count({Verdict::drop, Reason::scan_block, 0, false});
   }
 
+  if (hook.direction == Direction::out) {
+    note_closed_port(p, now);
+    // An ICMP error the host sends about a packet it received (port unreachable for a closed
+    // UDP port or a rejected one, ...): it leaves, as the kernel's RELATED does for ufw.
+    if (p.is_icmp_error && p.has_quoted && p.quoted.src == p.dst && p.quoted.dst == p.src) {
+      return count({Verdict::accept, Reason::state, 0, false});
+    }
+  }
   const TrackResult tracked = conntrack_.track(p, now);
   if (Flow* f = tracked.flow;
       f && f->counted && (f->tcp_state == TcpState::time_wait || f->tcp_state == TcpState::close)) {

@@ -89,6 +89,9 @@ class Engine {
   // The rules' (or the default's) decision for a new flow, limits applied.
   Decision classify(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);
   Decision count(Decision decision);
+  // An outgoing packet that says a port is closed (RST to an unanswered SYN, ICMP port
+  // unreachable for UDP) counts as the remote's touch toward scan detection.
+  void note_closed_port(const PacketView& packet, Timestamp now);
   // Applies the per-source limits to a new inbound connection that `d` accepts: `d`, or the
   // rate-limit drop.
   Decision admit(const PacketView& packet, Timestamp now, std::uint32_t rule_number,

@@ -31,7 +31,7 @@ TEST(IptablesDiversion, OwnChainsHookedFromInputAndOutputWithLoopbackExempt) {
             "tcp-reset\n"
             "-A PORTWALL_OUTPUT -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
             "icmp-port-unreachable\n"
-            "-A PORTWALL_OUTPUT -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n"
+            "-A PORTWALL_OUTPUT -p tcp -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n"
             "-A PORTWALL_OUTPUT -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED "
             "-j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
             "-I INPUT 1 -j PORTWALL_INPUT\n"

@@ -382,3 +382,45 @@ TEST(Engine, KnocksAreDroppedSilentlyThenTheDoorLetsTheKnockerIn) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+// Ports the rules allow but on which nothing listens: the host's RST or ICMP port unreachable
+// tells, and the remote's touches count.
+TEST(Engine, ClosedButAllowedPortsCountTowardScanDetection) {
+  EngineOptions o;
+  o.sources_policy.scan.distinct_ports = 3;
+  Engine e(policy({}, Action::allow), o);
+  for (std::uint16_t port = 1; port <= 3; ++port) {
+    expect(e.decide(tcp(kClient, 40000, kServer, port, tcpflag::syn), kIn, kStart), Verdict::accept,
+           Reason::default_policy, 0);
+    e.decide(tcp(kServer, port, kClient, 40000, tcpflag::rst | tcpflag::ack), kOut, kStart);
+  }
+  EXPECT_EQ(e.counters().scan_blocks.load(), 0u);
+  // A UDP port that answers "port unreachable".
+  const PacketView probe = test::udp(kClient, 40001, kServer, 9);
+  e.decide(probe, kIn, kStart);
+  PacketView unreachable = test::icmp_error(kServer, kClient, probe);
+  unreachable.icmp_type = 3;
+  unreachable.icmp_code = 3;
+  e.decide(unreachable, kOut, kStart);
+  EXPECT_EQ(e.counters().scan_blocks.load(), 1u);
+  expect(e.decide(syn_in(22), kIn, kStart), Verdict::drop, Reason::scan_block, 0);
+}
+
+TEST(Engine, AResetOfAnEstablishedConnectionIsNoTouch) {
+  EngineOptions o;
+  o.sources_policy.scan.distinct_ports = 1;
+  Engine e(policy({}, Action::allow), o);
+  for (std::uint16_t port = 1; port <= 3; ++port) {
+    e.decide(tcp(kClient, 40000, kServer, port, tcpflag::syn), kIn, kStart);
+    e.decide(tcp(kServer, port, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+    e.decide(tcp(kClient, 40000, kServer, port, tcpflag::ack), kIn, kStart);
+    e.decide(tcp(kServer, port, kClient, 40000, tcpflag::rst), kOut, kStart);
+  }
+  EXPECT_EQ(e.counters().scan_blocks.load(), 0u);
+}
+
+}  // namespace
+}  // namespace portwall
