@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libnetfilter-queue-dev libmnl-dev libnftables-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
-  libgtest-dev libgmock-dev libssl-dev
+  libgtest-dev libgmock-dev libssl-dev libbenchmark-dev
   # lab, demo and integration tests: namespaces, diversion rules, real clients
   iproute2 iptables nftables netcat-openbsd nmap procps kmod util-linux
   knockd

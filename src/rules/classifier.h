@@ -1,9 +1,20 @@
 // classifier.h — the compiled, immutable form of a RuleSet that answers "which rule decides?".
 // Built once per load and shared read-only by every queue thread
 // (std::shared_ptr<const Classifier>); match() never allocates.
+//
+// Compiled as a tuple space (as Open vSwitch does): rules are grouped by the shape of what they
+// match exactly (direction, family, source and destination prefix lengths, whether a protocol
+// and a destination port are given); each group is a hash table from the masked packet fields
+// to the rules that have them, in rule order. A packet costs one lookup per group, and the
+// groups are visited in order of their first rule so that the search stops as soon as no group
+// can hold an earlier match. The cost follows the number of rule shapes, not of rules: 100,000
+// `deny from ADDR` rules are one group. Conditions that are not indexed (source ports,
+// interfaces, port ranges too wide to spread, large address lists) are checked on the
+// candidates; large address lists through an AddressSet, whose cost does not grow with size.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -24,6 +35,9 @@ struct MatchInput {
 class Classifier {
  public:
   explicit Classifier(RuleSet rules);
+  ~Classifier();
+  Classifier(Classifier&&) noexcept;
+  Classifier& operator=(Classifier&&) noexcept;
 
   // Index into rules() of the first rule that matches, if any. First match wins.
   std::optional<std::size_t> match(const MatchInput& input) const;
@@ -32,9 +46,12 @@ class Classifier {
   Action default_action(Direction direction) const;
 
   const RuleSet& rule_set() const { return rules_; }
+  std::size_t groups() const;  // rule shapes (for benchmarks and status)
 
  private:
+  struct Index;
   RuleSet rules_;
+  std::unique_ptr<Index> index_;
 };
 
 }  // namespace portwall

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "packet/packet_view.h"
 #include "rules/rule_loader.h"
 
@@ -243,6 +245,150 @@ TEST(Classifier, KeepsTheRuleSetItWasBuiltFrom) {
   ASSERT_EQ(c.rule_set().rules.size(), 1u);
   EXPECT_EQ(c.rule_set().rules[0].action, Action::limit);
   EXPECT_EQ(c.rule_set().rules[0].comment, "ssh");
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+// The compiled classifier against the plain first-match scan it replaces, on random rule sets
+// (every kind of condition, both families, big address lists) and random packets.
+std::optional<std::size_t> first_match_by_scan(const RuleSet& set, const MatchInput& in) {
+  for (std::size_t i = 0; i < set.rules.size(); ++i) {
+    const Rule& r = set.rules[i];
+    bool proto = false;
+    switch (r.proto) {
+      case Proto::any:
+        proto = (r.port.any() && r.from_port.any()) || in.protocol == 6 || in.protocol == 17;
+        break;
+      case Proto::tcp:
+        proto = in.protocol == 6;
+        break;
+      case Proto::udp:
+        proto = in.protocol == 17;
+        break;
+      case Proto::icmp:
+        proto = in.protocol == 1 || in.protocol == 58;
+        break;
+    }
+    if (r.direction == in.direction && proto && r.from.matches(in.src) && r.to.matches(in.dst) &&
+        r.port.matches(in.dst_port) && r.from_port.matches(in.src_port) &&
+        (r.interface.empty() || r.interface == in.interface)) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+IpAddress random_address(std::mt19937& rng, bool v6) {
+  if (v6) {
+    std::uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+    b[15] = static_cast<std::uint8_t>(rng() % 8);
+    b[5] = static_cast<std::uint8_t>(rng() % 2);
+    return IpAddress::v6(b);
+  }
+  const std::uint8_t b[4] = {10, static_cast<std::uint8_t>(rng() % 2),
+                             static_cast<std::uint8_t>(rng() % 4),
+                             static_cast<std::uint8_t>(rng() % 8)};
+  return IpAddress::v4(b);
+}
+
+Cidr random_network(std::mt19937& rng, bool v6) {
+  Cidr c{random_address(rng, v6), 0};
+  const std::uint8_t lengths4[] = {8, 16, 24, 30, 32};
+  const std::uint8_t lengths6[] = {32, 40, 64, 126, 128};
+  c.prefix_length = v6 ? lengths6[rng() % 5] : lengths4[rng() % 5];
+  for (std::size_t bit = c.prefix_length; bit < c.network.size() * 8; ++bit) {
+    c.network.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+  }
+  return c;
+}
+
+AddressMatch random_match(std::mt19937& rng) {
+  AddressMatch m;
+  if (rng() % 2) return m;
+  m.any = false;
+  const std::size_t n = rng() % 5 == 0 ? 40 : 1 + rng() % 3;  // sometimes a set
+  for (std::size_t i = 0; i < n; ++i) m.prefixes.push_back(random_network(rng, rng() % 3 == 0));
+  return m;
+}
+
+PortMatch random_ports(std::mt19937& rng) {
+  PortMatch p;
+  switch (rng() % 4) {
+    case 0:
+      break;
+    case 1:
+      p.ranges = {{static_cast<std::uint16_t>(20 + rng() % 6), 0}};
+      p.ranges[0].last = p.ranges[0].first;
+      break;
+    case 2:
+      p.ranges = {{20, static_cast<std::uint16_t>(22 + rng() % 4)}, {80, 80}};
+      break;
+    case 3:
+      p.ranges = {{1, 1000}};  // too wide to spread
+      break;
+  }
+  return p;
+}
+
+TEST(CompiledClassifier, AgreesWithTheFirstMatchScan) {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 60; ++round) {
+    RuleSet set;
+    const int n = 1 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      Rule r;
+      r.direction = rng() % 4 == 0 ? Direction::out : Direction::in;
+      r.proto = static_cast<Proto>(rng() % 4);
+      r.from = random_match(rng);
+      r.to = random_match(rng);
+      if (r.proto != Proto::icmp) {
+        r.port = random_ports(rng);
+        if (rng() % 6 == 0) r.from_port.ranges = {{1024, 65535}};
+      }
+      if (rng() % 8 == 0) r.interface = "eth0";
+      set.rules.push_back(r);
+    }
+    const Classifier c(set);
+    for (int k = 0; k < 400; ++k) {
+      MatchInput in;
+      const bool v6 = rng() % 3 == 0;
+      in.direction = rng() % 4 == 0 ? Direction::out : Direction::in;
+      const std::uint8_t protos[] = {6, 17, static_cast<std::uint8_t>(v6 ? 58 : 1), 47};
+      in.protocol = protos[rng() % 4];
+      in.src = random_address(rng, v6);
+      in.dst = random_address(rng, v6);
+      if (in.protocol == 6 || in.protocol == 17) {
+        in.src_port = static_cast<std::uint16_t>(rng() % 2 ? 40000 : 53);
+        in.dst_port = static_cast<std::uint16_t>(18 + rng() % 70);
+      }
+      in.interface = rng() % 2 ? "eth0" : "eth1";
+      ASSERT_EQ(c.match(in), first_match_by_scan(set, in)) << "round " << round << " probe " << k;
+    }
+  }
+}
+
+TEST(CompiledClassifier, ManyRulesOfOneShapeAreOneGroup) {
+  RuleSet set;
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    Rule r;
+    r.action = Action::deny;
+    const std::uint8_t b[4] = {198, 18, static_cast<std::uint8_t>(i >> 8),
+                               static_cast<std::uint8_t>(i)};
+    r.from = {false, {Cidr{IpAddress::v4(b), 32}}};
+    set.rules.push_back(r);
+  }
+  const Classifier c(set);
+  EXPECT_EQ(c.groups(), 1u);
+  MatchInput in;
+  in.protocol = 6;
+  const std::uint8_t hit[4] = {198, 18, 19, 135};  // rule 5000 (index 4999)
+  in.src = IpAddress::v4(hit);
+  in.dst = IpAddress::v4(hit);
+  EXPECT_EQ(c.match(in), 4999u);
 }
 
 }  // namespace

@@ -1,0 +1,195 @@
+// micro_bench.cc — Google Benchmark figures for portwall's pure code (issue 5, part 2):
+// parse ns/packet; conntrack lookup and insert ns at 10^3, 10^5 and 10^6 flows, and bytes per
+// flow; classification ns/packet at 10, 10^3 and 10^5 rules and with a 10^6-entry address set.
+// Run: build/micro_bench (tools/bench/micro.sh keeps the output).
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <array>
+#include <random>
+#include <vector>
+
+#include "conntrack/conn_tracker.h"
+#include "packet/packet_parser.h"
+#include "rules/classifier.h"
+#include "rules/rule_values.h"
+
+namespace portwall {
+namespace {
+
+IpAddress v4(std::uint32_t a) {
+  const std::uint8_t b[4] = {static_cast<std::uint8_t>(a >> 24), static_cast<std::uint8_t>(a >> 16),
+                             static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a)};
+  return IpAddress::v4(b);
+}
+
+// An IPv4 TCP SYN with MSS, SACK, timestamps and window scale options (60 bytes).
+std::vector<std::uint8_t> syn_bytes() {
+  return {0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 203,  0,    113,
+          9,    192,  0,    2,    1,    0x9c, 0x40, 0x00, 0x16, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00,
+          0x00, 0x00, 0xa0, 0x02, 0xfa, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04,
+          0x02, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07};
+}
+
+void BM_Parse(benchmark::State& state) {
+  const auto bytes = syn_bytes();
+  for (auto _ : state) {
+    auto p = parse_packet(bytes);
+    benchmark::DoNotOptimize(p);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Parse);
+
+PacketView flow_packet(std::uint32_t i, bool reply) {
+  PacketView p;
+  p.family = Family::ipv4;
+  p.protocol = 6;
+  p.has_l4 = true;
+  p.ip_length = 60;
+  const IpAddress client = v4(0x0ac80000u + (i >> 10)), server = v4(0xc0000201u);
+  const auto port = static_cast<std::uint16_t>(1024 + (i & 1023));
+  p.src = reply ? server : client;
+  p.dst = reply ? client : server;
+  p.src_port = reply ? 22 : port;
+  p.dst_port = reply ? port : 22;
+  p.tcp_flags = reply ? (tcpflag::syn | tcpflag::ack) : tcpflag::syn;
+  return p;
+}
+
+const Timestamp kNow = Timestamp{} + std::chrono::seconds(100);
+
+// Flows in the table, then established-flow lookups of random flows.
+void BM_ConntrackLookup(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  ConntrackLimits limits;
+  limits.max_entries = n + 1;
+  const std::size_t before = mallinfo2().uordblks;
+  ConnTracker t(limits);
+  for (std::uint32_t i = 0; i < n; ++i) t.open(flow_packet(i, false), kNow, 1);
+  state.counters["bytes_per_flow"] =
+      static_cast<double>(mallinfo2().uordblks - before) / static_cast<double>(n);
+  std::vector<PacketView> probes;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 4096; ++i) probes.push_back(flow_packet(rng() % n, true));
+  std::size_t k = 0;
+  for (auto _ : state) {
+    auto r = t.track(probes[k++ & 4095], kNow);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ConntrackLookup)->Arg(1000)->Arg(100000)->Arg(1000000);
+
+// Inserts into a table that already holds `n` flows (each timed insert removed again).
+void BM_ConntrackInsert(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  ConntrackLimits limits;
+  limits.max_entries = n + 4096;
+  ConnTracker t(limits);
+  for (std::uint32_t i = 0; i < n; ++i) t.open(flow_packet(i, false), kNow, 1);
+  std::uint32_t next = n;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(t.open(flow_packet(next++, false), kNow, 1));
+    if (next == n + 4096) {
+      state.PauseTiming();
+      ConntrackLimits fresh = limits;
+      t.clear();
+      for (std::uint32_t i = 0; i < n; ++i) t.open(flow_packet(i, false), kNow, 1);
+      next = n;
+      (void)fresh;
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ConntrackInsert)->Arg(1000)->Arg(100000)->Arg(1000000);
+
+// `n` rules in the shape of a long-lived server: fail2ban-style `deny from ADDR` blocks, port
+// rules for services, networks allowed to a database port; the probe is a new SSH connection
+// that only the last rule (allow 22/tcp) decides, the worst case for a first-match scan.
+RuleSet rule_set(std::size_t n) {
+  RuleSet set;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    Rule r;
+    switch (i % 3) {
+      case 0:  // deny from 198.18.x.y (fail2ban)
+        r.action = Action::deny;
+        r.from = {false, {Cidr{v4(0xc6120000u + static_cast<std::uint32_t>(i)), 32}}};
+        break;
+      case 1:  // allow a service port
+        r.action = Action::allow;
+        r.proto = Proto::tcp;
+        r.port.ranges = {{static_cast<std::uint16_t>(1024 + i % 60000),
+                          static_cast<std::uint16_t>(1024 + i % 60000)}};
+        break;
+      case 2:  // allow a network to the database
+        r.action = Action::allow;
+        r.proto = Proto::tcp;
+        r.from = {false, {Cidr{v4(0x0a000000u + (static_cast<std::uint32_t>(i) << 8)), 24}}};
+        r.port.ranges = {{5432, 5432}};
+        break;
+    }
+    set.rules.push_back(r);
+  }
+  Rule ssh;
+  ssh.proto = Proto::tcp;
+  ssh.port.ranges = {{22, 22}};
+  set.rules.push_back(ssh);
+  return set;
+}
+
+MatchInput ssh_probe() {
+  MatchInput in;
+  in.protocol = 6;
+  in.src = v4(0xcb007109u);
+  in.dst = v4(0xc0000201u);
+  in.src_port = 40000;
+  in.dst_port = 22;
+  return in;
+}
+
+void BM_Classify(benchmark::State& state) {
+  const Classifier c(rule_set(static_cast<std::size_t>(state.range(0))));
+  const MatchInput in = ssh_probe();
+  for (auto _ : state) {
+    auto m = c.match(in);
+    benchmark::DoNotOptimize(m);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Classify)->Arg(10)->Arg(1000)->Arg(100000);
+
+// 1,000 rules, the first of which denies a 10^6-entry address set (v4 /32s and /24s, some v6).
+void BM_ClassifyWithSet(benchmark::State& state) {
+  RuleSet set = rule_set(1000);
+  Rule deny;
+  deny.action = Action::deny;
+  deny.from.any = false;
+  std::mt19937 rng(11);
+  for (std::uint32_t i = 0; i < 1'000'000; ++i) {
+    if (i % 10 == 9) {
+      std::array<std::uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8};
+      for (int k = 4; k < 8; ++k) b[k] = static_cast<std::uint8_t>(rng());
+      deny.from.prefixes.push_back({IpAddress::v6(b.data()), 64});
+    } else if (i % 10 == 8) {
+      deny.from.prefixes.push_back({v4(rng() & 0xffffff00u), 24});
+    } else {
+      deny.from.prefixes.push_back({v4(rng()), 32});
+    }
+  }
+  set.rules.insert(set.rules.begin(), deny);
+  const Classifier c(std::move(set));
+  const MatchInput in = ssh_probe();
+  for (auto _ : state) {
+    auto m = c.match(in);
+    benchmark::DoNotOptimize(m);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClassifyWithSet)->Unit(benchmark::kNanosecond);
+
+}  // namespace
+}  // namespace portwall
+
+BENCHMARK_MAIN();
