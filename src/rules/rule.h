@@ -100,7 +100,15 @@ struct RuleSet {
   Defaults defaults;
   bool has_defaults = false;  // the file had a [defaults] table (it then overrides the config's)
   std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
-  std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` name -> prefixes
+  std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` / `[[set]]` name -> prefixes
+  // Sets whose entries come from a file (`[[set]] file = "..."`): the file as written, and how
+  // many of the set's prefixes (the first ones) were written inline. The rules writer keeps
+  // them in their file rather than copying them into the rules file.
+  struct SetFile {
+    std::string path;
+    std::size_t inline_entries = 0;
+  };
+  std::map<std::string, SetFile> set_files;
 };
 
 }  // namespace portwall

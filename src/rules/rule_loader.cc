@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -58,6 +59,84 @@ void read_sets(TomlReader& r, const toml::node& node, RuleSet& set) {
   }
 }
 
+// A set file: one address or network per line; '#' starts a comment. Errors name file:line.
+void read_set_file(TomlReader& r, const toml::node& where, const std::filesystem::path& path,
+                   std::vector<Cidr>& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return r.error(where, "cannot read set file " + path.string() + ": " + std::strerror(errno));
+  std::string line;
+  int number = 0;
+  std::size_t errors = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    auto c = parse_cidr(std::string_view(line).substr(first, last - first + 1));
+    if (c) {
+      out.push_back(*c);
+    } else if (++errors <= 20) {  // a broken file says where, without drowning the reader
+      r.errors().push_back(
+          ConfigError{path.string(), number, static_cast<int>(first) + 1, c.error()});
+    }
+  }
+  if (errors > 20) {
+    r.errors().push_back(ConfigError{path.string(), 0, 0,
+                                     std::to_string(errors - 20) + " more bad line(s) not shown"});
+  }
+}
+
+// [[set]] tables: name, entries (inline) and/or file (one entry per line).
+void read_set_tables(TomlReader& r, const toml::node& node, RuleSet& set) {
+  const toml::array* list = node.as_array();
+  if (!list) return r.error(node, "named sets are written as [[set]] tables");
+  for (const toml::node& item : *list) {
+    const toml::table* t = item.as_table();
+    if (!t) {
+      r.error(item, "each [[set]] must be a table");
+      continue;
+    }
+    r.check_keys(*t, {"name", "entries", "file"}, "[[set]]");
+    const toml::node* name_node = t->get("name");
+    auto name = name_node ? r.string(*name_node, "name") : std::nullopt;
+    if (!name_node) r.error(t->source(), "[[set]] needs a name");
+    if (!name) continue;
+    std::vector<Cidr> prefixes;
+    if (const toml::node* n = t->get("entries")) {
+      if (const toml::array* entries = n->as_array()) {
+        for (const toml::node& e : *entries) {
+          auto text = r.string(e, "set '" + *name + "' entry");
+          if (!text) continue;
+          if (auto c = parse_cidr(*text)) {
+            prefixes.push_back(*c);
+          } else {
+            r.error(e, c.error());
+          }
+        }
+      } else {
+        r.error(*n, "entries must be an array of addresses or networks");
+      }
+    }
+    const std::size_t inline_entries = prefixes.size();
+    if (const toml::node* n = t->get("file")) {
+      if (auto file = r.string(*n, "file")) {
+        std::filesystem::path path(*file);
+        if (path.is_relative()) path = std::filesystem::path(r.file()).parent_path() / path;
+        read_set_file(r, *n, path, prefixes);
+        set.set_files[*name] = {*file, inline_entries};
+      }
+    }
+    if (!t->get("entries") && !t->get("file")) {
+      r.error(t->source(), "[[set]] " + *name + " needs entries = [...] or file = \"...\"");
+    }
+    if (!set.sets.emplace(*name, std::move(prefixes)).second) {
+      r.error(*name_node, "set '" + *name + "' is already defined");
+    }
+  }
+}
+
 // from/to: "any", "@set", an address or a prefix.
 void read_address(TomlReader& r, const toml::node& node, std::string_view key, const RuleSet& set,
                   AddressMatch& out, std::string& text_out) {
@@ -68,7 +147,8 @@ void read_address(TomlReader& r, const toml::node& node, std::string_view key, c
   if (!text->empty() && (*text)[0] == '@') {
     auto it = set.sets.find(text->substr(1));
     if (it == set.sets.end()) {
-      return r.error(node, "unknown set '" + text->substr(1) + "'; define it under [sets]");
+      return r.error(
+          node, "unknown set '" + text->substr(1) + "'; define it under [sets] or as a [[set]]");
     }
     out.any = false;
     out.prefixes = it->second;
@@ -200,7 +280,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
   if (!doc) return std::unexpected(std::move(r.errors()));
   RuleSet set;
   set.sets = known_sets;
-  r.check_keys(*doc, {"defaults", "sets", "rule"}, "a rule file");
+  r.check_keys(*doc, {"defaults", "sets", "set", "rule"}, "a rule file");
   if (const toml::node* n = doc->get("defaults")) {
     if (drop_in) {
       r.error(*n, "[defaults] belongs in the main rules file only");
@@ -209,6 +289,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     }
   }
   if (const toml::node* n = doc->get("sets")) read_sets(r, *n, set);  // before rules: @names
+  if (const toml::node* n = doc->get("set")) read_set_tables(r, *n, set);
   if (const toml::node* n = doc->get("rule")) {
     if (const toml::array* rules = n->as_array()) {
       for (const toml::node& rule : *rules) read_rule(r, rule, set);
@@ -258,6 +339,7 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
       continue;
     }
     set->sets.merge(drop->sets);
+    set->set_files.merge(drop->set_files);
     for (Rule& rule : drop->rules) set->rules.push_back(std::move(rule));
   }
   if (!errors.empty()) return std::unexpected(std::move(errors));

@@ -25,15 +25,30 @@ std::string write_rules(const RuleSet& set) {
   toml::table defaults{{"incoming", to_string(set.defaults.incoming)},
                        {"outgoing", to_string(set.defaults.outgoing)}};
   out << "[defaults]\n" << toml::toml_formatter(defaults) << "\n";
-  if (!set.sets.empty()) {
-    toml::table sets;
-    for (const auto& [name, prefixes] : set.sets) {
-      toml::array list;
-      for (const Cidr& c : prefixes) list.push_back(to_string(c));
-      sets.insert(name, std::move(list));
+  toml::table sets;
+  std::string set_tables;
+  for (const auto& [name, prefixes] : set.sets) {
+    auto file = set.set_files.find(name);
+    const std::size_t inline_entries =
+        file == set.set_files.end() ? prefixes.size() : file->second.inline_entries;
+    toml::array list;
+    for (std::size_t i = 0; i < inline_entries && i < prefixes.size(); ++i) {
+      list.push_back(to_string(prefixes[i]));
     }
-    out << "\n[sets]\n" << toml::toml_formatter(sets) << "\n";
+    if (file == set.set_files.end()) {
+      sets.insert(name, std::move(list));
+      continue;
+    }
+    // A set kept in its own file stays there: only its name, inline entries and file here.
+    toml::table t{{"name", name}};
+    if (!list.empty()) t.insert("entries", std::move(list));
+    t.insert("file", file->second.path);
+    std::ostringstream table;
+    table << "\n[[set]]\n" << toml::toml_formatter(t) << "\n";
+    set_tables += table.str();
   }
+  if (!sets.empty()) out << "\n[sets]\n" << toml::toml_formatter(sets) << "\n";
+  out << set_tables;
   for (const Rule& r : set.rules) {
     toml::table t{{"action", to_string(r.action)}, {"direction", to_string(r.direction)}};
     if (r.proto != Proto::any) t.insert("proto", to_string(r.proto));

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "rules/rule_values.h"
+#include "rules/rule_writer.h"
 
 namespace portwall {
 namespace {
@@ -167,7 +168,7 @@ TEST(ParseRules, SetMayBeDefinedAfterTheRulesThatUseIt) {
 
 TEST(ParseRules, UnknownSetSaysWhereToDefineIt) {
   EXPECT_EQ(errors_of("[[rule]]\naction = \"allow\"\nfrom = \"@nobody\"\n"),
-            "rules.toml:3:8: unknown set 'nobody'; define it under [sets]");
+            "rules.toml:3:8: unknown set 'nobody'; define it under [sets] or as a [[set]]");
 }
 
 TEST(ParseRules, SetItemWithHostBitsNamesTheNetworkMeant) {
@@ -251,7 +252,7 @@ TEST(ParseRules, UnknownKeyListsTheExpectedKeys) {
 TEST(ParseRules, UnknownTableListsTheExpectedTables) {
   EXPECT_EQ(errors_of("[rules]\nx = 1\n"),
             "rules.toml:1:2: unknown key 'rules' in a rule file; expected one of defaults, sets, "
-            "rule");
+            "set, rule");
 }
 
 TEST(ParseRules, SingleRuleTableSaysToWriteDoubleBrackets) {
@@ -403,7 +404,8 @@ TEST_F(LoadRules, DropInCannotUseALaterDropInsSet) {
   auto set = load();
   ASSERT_FALSE(set);
   EXPECT_EQ(to_string(set.error()),
-            path("rules.d/10-a.toml") + ":3:8: unknown set 'office'; define it under [sets]");
+            path("rules.d/10-a.toml") +
+                ":3:8: unknown set 'office'; define it under [sets] or as a [[set]]");
 }
 
 TEST_F(LoadRules, DefaultsInADropInIsAnError) {
@@ -503,6 +505,69 @@ TEST(ParseRules, RateMistakesAreNamed) {
             "rules.toml:3:8: rate must allow 1 to 1000000 connections, got \"0/1m\"");
   EXPECT_EQ(errors_of("[[rule]]\naction = \"limit\"\nburst = 0\n"),
             "rules.toml:3:9: burst must be 1-1000000, got 0");
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+class SetFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char templ[] = "/tmp/portwall-sets-test-XXXXXX";
+    dir = mkdtemp(templ);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  }
+  fs::path dir;
+};
+
+TEST_F(SetFiles, NamedSetWithInlineEntriesAndAFileRelativeToTheRules) {
+  write("blocklist.txt",
+        "# from the abuse feed\n203.0.113.0/24\n\n  198.51.100.7  # one host\n2001:db8:bad::/48\n");
+  const std::string rules = write("rules.toml",
+                                  "[[set]]\nname = \"blocklist\"\nentries = [\"192.0.2.9\"]\n"
+                                  "file = \"blocklist.txt\"\n\n[[rule]]\naction = \"deny\"\n"
+                                  "from = \"@blocklist\"\n");
+  auto set = load_rules(rules, "");
+  ASSERT_TRUE(set) << to_string(set.error());
+  ASSERT_EQ(set->sets.at("blocklist").size(), 4u);
+  EXPECT_EQ(set->rules.at(0).from.prefixes.size(), 4u);
+  EXPECT_TRUE(set->rules[0].from.matches(ip("198.51.100.7")));
+  EXPECT_TRUE(set->rules[0].from.matches(ip("2001:db8:bad::1")));
+  EXPECT_EQ(set->rules[0].from_text, "@blocklist");
+  // Written back, the file's entries stay in the file.
+  const std::string written = write_rules(*set);
+  EXPECT_NE(written.find("[[set]]\nentries = [ '192.0.2.9/32' ]\nfile = 'blocklist.txt'\n"
+                         "name = 'blocklist'"),
+            std::string::npos)
+      << written;
+  write("rules.toml", written);
+  auto again = load_rules(rules, "");
+  ASSERT_TRUE(again) << to_string(again.error());
+  EXPECT_EQ(again->sets.at("blocklist"), set->sets.at("blocklist"));
+  EXPECT_EQ(written.find("203.0.113.0/24"), std::string::npos);
+}
+
+TEST_F(SetFiles, BadLinesAreNamedByFileAndLine) {
+  write("bad.txt", "10.0.0.0/8\n10.1.2.3/8\nnot-an-address\n");
+  const std::string rules = write("rules.toml", "[[set]]\nname = \"x\"\nfile = \"bad.txt\"\n");
+  auto set = load_rules(rules, "");
+  ASSERT_FALSE(set);
+  const std::string text = to_string(set.error());
+  EXPECT_NE(text.find((dir / "bad.txt").string() + ":2:1: \"10.1.2.3/8\" has host bits set"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find((dir / "bad.txt").string() + ":3:1:"), std::string::npos) << text;
+  const std::string missing = write("r2.toml", "[[set]]\nname = \"x\"\nfile = \"nope.txt\"\n");
+  auto none = load_rules(missing, "");
+  ASSERT_FALSE(none);
+  EXPECT_NE(to_string(none.error()).find("cannot read set file"), std::string::npos);
 }
 
 }  // namespace
