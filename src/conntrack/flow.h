@@ -55,7 +55,7 @@ struct Flow {
   bool assured = false;    // kernel's ASSURED: established both ways; never evicted first
   bool picked_up = false;  // adopted mid-stream (pickup grace), not seen from its SYN
   bool counted = false;    // counts toward its source's max_connections_per_source
-  Timestamp created{}, last_seen{}, expires{};
+  Timestamp last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection
   std::uint32_t rule_number = 0;  // the rule that accepted the flow; 0: the default policy
 };

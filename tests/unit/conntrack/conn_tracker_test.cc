@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <list>
+#include <map>
+#include <random>
+
 #include "test_packets.h"
 
 namespace portwall {
@@ -244,6 +249,65 @@ TEST(TrackerBound, ClearForgetsEverythingAndSlotsAreReused) {
     EXPECT_EQ(f.key.src_port, 7);
   });
   EXPECT_EQ(visited, 1u);
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+// The open-addressing index under churn: flows come and go (expiry, eviction of the oldest
+// unreplied flow when full) in a random order, and every lookup in either direction agrees
+// with an exact model of the table.
+TEST(ConnTrackerIndex, AgreesWithAModelUnderChurn) {
+  ConntrackLimits limits;
+  limits.max_entries = 800;
+  limits.udp_unreplied = seconds(5);
+  ConnTracker t(limits);
+  std::mt19937 rng(5);
+  std::list<std::pair<std::uint32_t, Timestamp>> model;  // in the table, oldest first
+  auto packet = [](std::uint32_t id) {
+    const std::uint8_t c[4] = {10, 1, static_cast<std::uint8_t>(id >> 8),
+                               static_cast<std::uint8_t>(id)};
+    return udp(IpAddress::v4(c), static_cast<std::uint16_t>(1000 + id % 7), kServer, 53);
+  };
+  auto in_model = [&](std::uint32_t id) {
+    return std::find_if(model.begin(), model.end(), [id](const auto& f) { return f.first == id; });
+  };
+  Timestamp now = t0;
+  for (int step = 0; step < 20000; ++step) {
+    // A burst that fills the table (evictions), then a slower pace (expiry).
+    now += std::chrono::milliseconds(step < 10000 ? rng() % 2 : rng() % 50);
+    const std::uint32_t id = rng() % 4000;
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        auto it = in_model(id);
+        if (it != model.end() && it->second > now) break;           // open() finds the live flow
+        if (it != model.end()) model.erase(it);                     // expired: find() removes it
+        if (model.size() >= limits.max_entries) model.pop_front();  // early drop
+        model.emplace_back(id, now + limits.udp_unreplied);
+        ASSERT_NE(t.open(packet(id), now, 1), nullptr);
+        break;
+      }
+      case 2:
+        t.expire(now, 4096);
+        std::erase_if(model, [&](const auto& f) { return f.second <= now; });
+        break;
+      case 3: {
+        const FlowKey key = flow_key_of(packet(id));
+        auto it = in_model(id);
+        const bool expected = it != model.end() && it->second > now;
+        ASSERT_EQ(t.lookup(key, now) != nullptr, expected) << "step " << step;
+        ASSERT_EQ(t.lookup(key.reversed(), now) != nullptr, expected) << "step " << step;
+        break;
+      }
+    }
+    ASSERT_EQ(t.size(), model.size()) << "step " << step;
+  }
+  EXPECT_GT(t.stats().evicted, 100u) << "the table filled";
+  EXPECT_GT(t.stats().expired, 100u) << "flows expired";
 }
 
 }  // namespace
