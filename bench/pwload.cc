@@ -1,0 +1,223 @@
+// pwload.cc — the traffic of issue 5's harness, bounded in time, from the lab's namespaces.
+//   pwload serve PORT                    TCP: accept and echo until SIGTERM (server side)
+//   pwload sink PORT                     UDP: count datagrams until SIGTERM, print "received N"
+//   pwload conn DST PORT SECONDS INFLIGHT SRC...
+//        new TCP connections (connect, handshake, close) with INFLIGHT at once, source
+//        addresses round-robin; prints "conn_per_s X"
+//   pwload udp DST PORT SECONDS SIZE SRC...  UDP datagrams as fast as possible; "sent N"
+//   pwload rr DST PORT COUNT              1-byte request/response on one connection;
+//        prints "p50_us X p99_us Y"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+std::atomic<bool> stop{false};
+
+sockaddr_in address(const char* ip, int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
+    std::fprintf(stderr, "pwload: bad address %s\n", ip);
+    std::exit(2);
+  }
+  return a;
+}
+
+int serve(int port) {
+  const int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int on = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in a = address("0.0.0.0", port);
+  if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) || listen(l, 4096)) return perror("serve"), 1;
+  const int ep = epoll_create1(0);
+  epoll_event ev{EPOLLIN, {.fd = l}};
+  epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
+  epoll_event events[256];
+  char buf[4096];
+  while (!stop) {
+    const int n = epoll_wait(ep, events, 256, 200);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == l) {
+        for (int c; (c = accept4(l, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
+          setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+          epoll_event cev{EPOLLIN, {.fd = c}};
+          epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+        }
+        continue;
+      }
+      const ssize_t r = read(fd, buf, sizeof buf);
+      if (r <= 0) {
+        close(fd);
+      } else if (write(fd, buf, static_cast<std::size_t>(r)) < 0) {
+        close(fd);
+      }
+    }
+  }
+  return 0;
+}
+
+int sink(int port) {
+  const int s = socket(AF_INET, SOCK_DGRAM, 0);
+  int big = 32 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  sockaddr_in a = address("0.0.0.0", port);
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a)) return perror("sink"), 1;
+  timeval tv{0, 200000};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::uint64_t received = 0;
+  char buf[2048];
+  while (!stop) {
+    mmsghdr msgs[64];
+    iovec iov[64];
+    static char bufs[64][2048];
+    for (int i = 0; i < 64; ++i) {
+      iov[i] = {bufs[i], sizeof bufs[i]};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = recvmmsg(s, msgs, 64, 0, nullptr);
+    if (n > 0) received += static_cast<std::uint64_t>(n);
+  }
+  (void)buf;
+  std::printf("received %llu\n", static_cast<unsigned long long>(received));
+  return 0;
+}
+
+int conn(const char* dst, int port, double seconds, int inflight, std::vector<std::string> srcs) {
+  const sockaddr_in to = address(dst, port);
+  std::vector<sockaddr_in> from;
+  for (auto& s : srcs) from.push_back(address(s.c_str(), 0));
+  const int ep = epoll_create1(0);
+  std::size_t next_src = 0;
+  std::uint64_t done = 0, failed = 0;
+  auto start_one = [&] {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    linger hard{1, 0};  // close with RST: no TIME_WAIT piles up on the client
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    sockaddr_in f = from[next_src++ % from.size()];
+    bind(fd, reinterpret_cast<sockaddr*>(&f), sizeof f);
+    connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    epoll_event ev{EPOLLOUT, {.fd = fd}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  };
+  for (int i = 0; i < inflight; ++i) start_one();
+  const auto t0 = Clock::now();
+  const auto until = t0 + std::chrono::duration<double>(seconds);
+  epoll_event events[512];
+  while (Clock::now() < until) {
+    const int n = epoll_wait(ep, events, 512, 100);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      (err == 0 ? done : failed) += 1;
+      close(fd);
+      start_one();
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("conn_per_s %.0f failed %llu\n", static_cast<double>(done) / elapsed,
+              static_cast<unsigned long long>(failed));
+  return 0;
+}
+
+int udp(const char* dst, int port, double seconds, int size, std::vector<std::string> srcs) {
+  const sockaddr_in to = address(dst, port);
+  std::vector<int> socks;
+  for (auto& s : srcs) {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in f = address(s.c_str(), 0);
+    bind(fd, reinterpret_cast<sockaddr*>(&f), sizeof f);
+    connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    socks.push_back(fd);
+  }
+  std::vector<char> payload(static_cast<std::size_t>(size), 'x');
+  std::uint64_t sent = 0;
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  mmsghdr msgs[32];
+  iovec iov{payload.data(), payload.size()};
+  for (auto& m : msgs) {
+    m = {};
+    m.msg_hdr.msg_iov = &iov;
+    m.msg_hdr.msg_iovlen = 1;
+  }
+  std::size_t k = 0;
+  while (Clock::now() < until) {
+    const int n = sendmmsg(socks[k++ % socks.size()], msgs, 32, 0);
+    if (n > 0) sent += static_cast<std::uint64_t>(n);
+  }
+  std::printf("sent %llu\n", static_cast<unsigned long long>(sent));
+  return 0;
+}
+
+int rr(const char* dst, int port, int count) {
+  const sockaddr_in to = address(dst, port);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to)) return perror("rr"), 1;
+  std::vector<double> us;
+  char c = 'x';
+  for (int i = 0; i < count; ++i) {
+    const auto t = Clock::now();
+    if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) break;
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+  }
+  if (us.empty()) return 1;
+  std::sort(us.begin(), us.end());
+  std::printf("p50_us %.1f p99_us %.1f\n", us[us.size() / 2], us[us.size() * 99 / 100]);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGTERM, [](int) { stop = true; });
+  signal(SIGINT, [](int) { stop = true; });
+  signal(SIGPIPE, SIG_IGN);
+  const std::string mode = argc > 1 ? argv[1] : "";
+  std::vector<std::string> rest(argv + std::min(argc, 2), argv + argc);
+  auto srcs = [&](std::size_t from) {
+    return std::vector<std::string>(rest.begin() + static_cast<long>(std::min(from, rest.size())), rest.end());
+  };
+  if (mode == "serve" && rest.size() == 1) return serve(std::atoi(rest[0].c_str()));
+  if (mode == "sink" && rest.size() == 1) return sink(std::atoi(rest[0].c_str()));
+  if (mode == "conn" && rest.size() >= 5) {
+    return conn(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atof(rest[2].c_str()),
+                std::atoi(rest[3].c_str()), srcs(4));
+  }
+  if (mode == "udp" && rest.size() >= 5) {
+    return udp(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atof(rest[2].c_str()),
+               std::atoi(rest[3].c_str()), srcs(4));
+  }
+  if (mode == "rr" && rest.size() == 3) {
+    return rr(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atoi(rest[2].c_str()));
+  }
+  std::fprintf(stderr, "usage: see the top of bench/pwload.cc\n");
+  return 2;
+}

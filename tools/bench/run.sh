@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# The end-to-end harness of issue 5: a server and a client namespace joined by veth, the same
+# traffic through each variant, side by side in one run, with repetitions and medians.
+#
+#   tools/bench/run.sh [--rounds N] [--seconds S]
+#
+# Variants: none (no firewall), kernel (iptables conntrack rules doing the same stateful
+# filtering), ceiling (bench/nfq_accept: accept-all NFQUEUE with portwalld's I/O), and
+# portwalld (inspect = "full", fail-closed) with 10 rules, 1,000 rules plus a 1,000,000-entry
+# address set, and 100,000 rules. Figures: new TCP connections/s (64 in flight, 32 client
+# addresses), UDP 64-byte datagrams received and inspected per second, TCP single-stream
+# throughput (iperf3), request/response latency p50/p99, the daemon's CPU µs per inspected
+# packet and its RSS. Writes build/bench/results.md, results.csv and conn_us_vs_rules.png.
+# Everything runs in namespaces named pw-bench-*, removed at the end, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=3
+seconds=4
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "usage: tools/bench/run.sh [--rounds N] [--seconds S]" >&2; exit 2 ;;
+  esac
+done
+
+tools/deps.sh
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+for p in iperf3 gnuplot-nox; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+done
+tools/build.sh >/dev/null
+
+lab=pw-bench
+net=5
+srv_ip=10.200.$net.1
+out=build/bench
+work=$(mktemp -d /tmp/portwall-bench.XXXXXX)
+mkdir -p "$out"
+srv=("${sudo[@]}" ip netns exec "$lab-srv")
+cli=("${sudo[@]}" ip netns exec "$lab-cli")
+pids=()
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do "${sudo[@]}" kill -TERM "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  tools/lab.sh down "$lab"
+  "${sudo[@]}" rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+tools/lab.sh up "$lab" "$net"
+sources=()
+for i in $(seq 10 41); do
+  "${sudo[@]}" ip -n "$lab-cli" addr add "10.200.$net.$i/24" dev cli0
+  sources+=("10.200.$net.$i")
+done
+
+# Servers: TCP accept/echo on 8000, a UDP sink per round, iperf3 on 5201.
+"${srv[@]}" build/pwload serve 8000 & pids+=($!)
+"${srv[@]}" iperf3 -s -p 5201 >/dev/null 2>&1 & pids+=($!)
+sleep 0.5
+
+# --- Rule sets: the ports the traffic uses, after N-3 filler rules in the shape of a real
+# server (fail2ban denies, service ports, networks to a database) that never match it.
+rules_file() {  # rules_file N [SET]  -> path
+  local n=$1 set=${2:-} f="$work/rules-$1${2:+-set}.toml"
+  {
+    echo '[defaults]'; echo 'incoming = "deny"'; echo 'outgoing = "allow"'
+    if [ -n "$set" ]; then
+      printf '[[set]]\nname = "blocklist"\nfile = "%s"\n' "$set"
+      printf '[[rule]]\naction = "deny"\nfrom = "@blocklist"\n'
+    fi
+    awk -v n="$n" 'BEGIN {
+      for (i = 0; i < n - 3; i++) {
+        k = i % 3
+        if (k == 0) printf "[[rule]]\naction = \"deny\"\nfrom = \"198.18.%d.%d\"\n", int(i / 256) % 256, i % 256
+        else if (k == 1) printf "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"%d\"\n", 10000 + i % 50000
+        else printf "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nfrom = \"10.%d.%d.0/24\"\nport = \"5432\"\n", int(i / 256) % 256, i % 256
+      }
+    }'
+    printf '[[rule]]\naction = "allow"\nproto = "tcp"\nport = "8000"\n'
+    printf '[[rule]]\naction = "allow"\nproto = "tcp"\nport = "5201"\n'
+    printf '[[rule]]\naction = "allow"\nproto = "udp"\nport = "9000"\n'
+  } >"$f"
+  echo "$f"
+}
+set_file="$work/blocklist.txt"
+awk 'BEGIN { srand(7); for (i = 0; i < 1000000; i++) {
+  if (i % 10 == 9) printf "2001:db8:%x:%x::/64\n", int(rand() * 65536), int(rand() * 65536)
+  else printf "%d.%d.%d.%d\n", 100 + int(rand() * 100), int(rand() * 256), int(rand() * 256), int(rand() * 256) } }' >"$set_file"
+
+daemon_pid=""
+start_variant() {  # start_variant NAME [RULES]
+  case $1 in
+    none) ;;
+    kernel)
+      "${srv[@]}" sh -c 'for t in iptables ip6tables; do
+        $t -A INPUT -i lo -j ACCEPT
+        $t -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+        $t -A INPUT -m conntrack --ctstate INVALID -j DROP
+        $t -A INPUT -p tcp -m multiport --dports 8000,5201 --syn -m conntrack --ctstate NEW -j ACCEPT
+        $t -A INPUT -p udp --dport 9000 -j ACCEPT
+        $t -A INPUT -j DROP
+      done' ;;
+    ceiling)
+      "${srv[@]}" sh -c 'for t in iptables ip6tables; do
+        $t -A INPUT -i lo -j ACCEPT; $t -A OUTPUT -o lo -j ACCEPT
+        $t -A INPUT -j NFQUEUE --queue-balance 100:101
+        $t -A OUTPUT -j NFQUEUE --queue-balance 100:101
+      done'
+      "${srv[@]}" build/nfq_accept 100 101 >"$work/nfq.out" 2>"$work/nfq.err" &
+      daemon_pid=$!; pids+=("$daemon_pid"); sleep 0.5 ;;
+    portwalld*)
+      cat >"$work/portwall.toml" <<CONF
+[daemon]
+queues = [100, 101]
+fail_open = false
+rules = "$2"
+socket = "$work/portwall.sock"
+state_file = ""
+[log]
+file = "$work/portwall.log"
+audit_file = "$work/audit.log"
+[scan_detection]
+enabled = false
+[conntrack]
+max_entries = 1048576
+CONF
+      "${srv[@]}" build/portwalld --config "$work/portwall.toml" 2>"$work/portwalld.err" &
+      daemon_pid=$!; pids+=("$daemon_pid")
+      for _ in $(seq 600); do
+        "${srv[@]}" build/portwall --socket "$work/portwall.sock" status >/dev/null 2>&1 && break
+        sleep 0.1
+      done ;;
+  esac
+}
+stop_variant() {
+  if [ -n "$daemon_pid" ]; then
+    "${sudo[@]}" kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=""
+  fi
+  "${srv[@]}" sh -c 'for t in iptables ip6tables; do $t -F INPUT; $t -F OUTPUT; done'
+}
+inspected() {  # packets the userspace program has received so far
+  case $1 in
+    ceiling) "${sudo[@]}" kill -USR1 "$daemon_pid"; sleep 0.2; tail -1 "$work/nfq.out" | awk '{print $2}' ;;
+    portwalld*) "${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
+                  sed 's/.*"received":\([0-9]*\).*/\1/' ;;
+    *) echo 0 ;;
+  esac
+}
+cpu_ticks() { [ -n "$daemon_pid" ] && awk '{print $14 + $15}' "/proc/$daemon_pid/stat" || echo 0; }
+rss_kib() { [ -n "$daemon_pid" ] && awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status" || echo 0; }
+
+csv="$out/results.csv"
+echo "variant,rules,round,conn_per_s,udp_rx_pps,udp_inspected_pps,tcp_gbit,rr_p50_us,rr_p99_us,cpu_us_per_pkt,rss_kib" >"$csv"
+hz=$(getconf CLK_TCK)
+measure() {  # measure VARIANT RULES
+  local v=$1 n=$2
+  for r in $(seq "$rounds"); do
+    conn=$("${cli[@]}" build/pwload conn "$srv_ip" 8000 "$seconds" 64 "${sources[@]}" | awk '{print $2}')
+    "${srv[@]}" build/pwload sink 9000 >"$work/sink.out" & sink=$!
+    sleep 0.2
+    local before_pkts before_cpu after_pkts after_cpu
+    before_pkts=$(inspected "$v"); before_cpu=$(cpu_ticks)
+    "${cli[@]}" build/pwload udp "$srv_ip" 9000 "$seconds" 64 "${sources[@]}" >/dev/null
+    sleep 0.3
+    after_pkts=$(inspected "$v"); after_cpu=$(cpu_ticks)
+    "${sudo[@]}" kill -TERM "$sink"; wait "$sink" || true
+    local rx; rx=$(awk '{print $2}' "$work/sink.out")
+    local insp=$((after_pkts - before_pkts))
+    local cpu_us=0
+    [ "$insp" -gt 0 ] && cpu_us=$(awk -v t=$((after_cpu - before_cpu)) -v hz="$hz" -v p="$insp" 'BEGIN {printf "%.2f", t * 1e6 / hz / p}')
+    gbit=$("${cli[@]}" iperf3 -c "$srv_ip" -p 5201 -t "$seconds" -J 2>/dev/null |
+           awk -F: '/"bits_per_second"/ {v=$2} END {gsub(/[ ,]/, "", v); printf "%.2f", v / 1e9}')
+    read -r _ p50 _ p99 < <("${cli[@]}" build/pwload rr "$srv_ip" 8000 5000)
+    echo "$v,$n,$r,$conn,$(awk -v x="$rx" -v s="$seconds" 'BEGIN {printf "%.0f", x / s}'),$(awk -v x="$insp" -v s="$seconds" 'BEGIN {printf "%.0f", x / s}'),$gbit,$p50,$p99,$cpu_us,$(rss_kib)" | tee -a "$csv"
+  done
+}
+
+for v in none kernel ceiling "portwalld 10" "portwalld 1000+set" "portwalld 100000"; do
+  name=${v%% *}
+  case $v in
+    "portwalld 10") rules=$(rules_file 10); n=10 ;;
+    "portwalld 1000+set") rules=$(rules_file 1000 "$set_file"); n=1000 ;;
+    "portwalld 100000") rules=$(rules_file 100000); n=100000 ;;
+    *) rules=""; n=0 ;;
+  esac
+  echo "== $v" >&2
+  start_variant "$name" "$rules"
+  measure "$(echo "$v" | tr ' ' '-')" "$n"
+  stop_variant
+done
+
+# --- Medians (min–max) per variant, ratios to "none" and to "ceiling".
+awk -F, '
+  function med(key, c,   i, j, t, a, m) {
+    m = n[key]
+    for (i = 1; i <= m; i++) a[i] = v[key, c, i] + 0
+    for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    lo[key, c] = a[1]; hi[key, c] = a[m]
+    return a[int((m + 1) / 2)]
+  }
+  function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
+  NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 11; c++) v[key, c, n[key]] = $c }
+  END {
+    split("none kernel ceiling portwalld-10 portwalld-1000+set portwalld-100000", order, " ")
+    for (k = 1; k <= 6; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
+    print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for (k = 1; k <= 6; k++) {
+      key = order[k]
+      if (!(key in seen)) continue
+      conn = sprintf("%.0f (%.0f–%.0f)", md[key, 4], lo[key, 4], hi[key, 4])
+      insp = "-"
+      if (md[key, 6] > 0) insp = sprintf("%.0f (%.0f–%.0f)", md[key, 6], lo[key, 6], hi[key, 6])
+      cpu = "-"
+      if (md[key, 10] > 0) cpu = sprintf("%.2f", md[key, 10])
+      rss = "-"
+      if (md[key, 11] > 0) rss = sprintf("%.0f", md[key, 11] / 1024)
+      printf "| %s | %s | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %.0f | %.0f | %s | %s |\n", \
+        key, rules[key], conn, ratio(md[key, 4], md["none", 4]), ratio(md[key, 4], md["ceiling", 4]), \
+        md[key, 5], insp, ratio(md[key, 6], md["ceiling", 6]), md[key, 7], ratio(md[key, 7], md["none", 7]), \
+        md[key, 8], md[key, 9], cpu, rss
+    }
+  }' "$csv" >"$out/results.md"
+cat "$out/results.md"
+
+# --- The plot: connections/s and µs/packet against the rule count (portwalld variants).
+awk -F, '$1 ~ /^portwalld/ { print $2, $4, $10 }' "$csv" | sort -n >"$work/plot.dat"
+gnuplot <<PLOT
+set terminal pngcairo size 900,500 noenhanced
+set output "$out/conn_us_vs_rules.png"
+set logscale x
+set xlabel "rules"
+set ylabel "new TCP connections/s"
+set y2label "daemon CPU µs per packet"
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key bottom left
+set title "portwalld (inspect = full): cost against rule count"
+plot "$work/plot.dat" using 1:2 with points pt 7 title "connections/s", \
+     "$work/plot.dat" using 1:3 axes x1y2 with points pt 5 title "CPU µs/packet"
+PLOT
+echo "wrote $out/results.md, $out/results.csv, $out/conn_us_vs_rules.png" >&2
