@@ -78,6 +78,10 @@ class QueueWorker final : private PacketHandler {
   const Clock& clock_;
   InterfaceNames names_;
   Timestamp now_{};
+  Timestamp last_sweep_{};
+  // Connection-table expiry: up to kSweepBudget nodes every kSweepEvery (100k nodes/s).
+  static constexpr Duration kSweepEvery = std::chrono::milliseconds(10);
+  static constexpr std::size_t kSweepBudget = 1024;
   std::int64_t unix_now_seconds_ = 0;
 
   std::mutex pending_mutex_;

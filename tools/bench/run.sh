@@ -2,7 +2,7 @@
 # The end-to-end harness of issue 5: a server and a client namespace joined by veth, the same
 # traffic through each variant, side by side in one run, with repetitions and medians.
 #
-#   tools/bench/run.sh [--rounds N] [--seconds S]
+#   tools/bench/run.sh [--rounds N] [--seconds S] [--only "none ceiling portwalld-10 ..."]
 #
 # Variants: none (no firewall), kernel (iptables conntrack rules doing the same stateful
 # filtering), ceiling (bench/nfq_accept: accept-all NFQUEUE with portwalld's I/O), and
@@ -16,11 +16,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=3
 seconds=4
+only=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    *) echo "usage: tools/bench/run.sh [--rounds N] [--seconds S]" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;  # e.g. "none ceiling portwalld-10": a quick comparison
+    *) echo "usage: tools/bench/run.sh [--rounds N] [--seconds S] [--only \"VARIANT ...\"]" >&2
+       exit 2 ;;
   esac
 done
 
@@ -105,12 +108,16 @@ start_variant() {  # start_variant NAME [RULES]
         $t -A INPUT -p udp --dport 9000 -j ACCEPT
         $t -A INPUT -j DROP
       done' ;;
-    ceiling)
-      "${srv[@]}" sh -c 'for t in iptables ip6tables; do
-        $t -A INPUT -i lo -j ACCEPT; $t -A OUTPUT -o lo -j ACCEPT
-        $t -A INPUT -j NFQUEUE --queue-balance 100:101
-        $t -A OUTPUT -j NFQUEUE --queue-balance 100:101
-      done'
+    ceiling | ceiling+ct)
+      # ceiling+ct: the same, with the conntrack match portwalld's diversion rules carry (it
+      # loads the kernel's connection tracking in the namespace): what that costs by itself.
+      local ct=""
+      [ "$1" = ceiling+ct ] && ct="-m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED"
+      "${srv[@]}" sh -c "for t in iptables ip6tables; do
+        \$t -A INPUT -i lo -j ACCEPT; \$t -A OUTPUT -o lo -j ACCEPT
+        \$t -A INPUT $ct -j NFQUEUE --queue-balance 100:101
+        \$t -A OUTPUT $ct -j NFQUEUE --queue-balance 100:101
+      done"
       "${srv[@]}" build/nfq_accept 100 101 >"$work/nfq.out" 2>"$work/nfq.err" &
       daemon_pid=$!; pids+=("$daemon_pid"); sleep 0.5 ;;
     portwalld*)
@@ -145,7 +152,7 @@ stop_variant() {
 }
 inspected() {  # packets the userspace program has received so far
   case $1 in
-    ceiling) "${sudo[@]}" kill -USR1 "$daemon_pid"; sleep 0.2; tail -1 "$work/nfq.out" | awk '{print $2}' ;;
+    ceiling*) "${sudo[@]}" kill -USR1 "$daemon_pid"; sleep 0.2; tail -1 "$work/nfq.out" | awk '{print $2}' ;;
     portwalld*) "${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
                   sed 's/.*"received":\([0-9]*\).*/\1/' ;;
     *) echo 0 ;;
@@ -180,7 +187,7 @@ measure() {  # measure VARIANT RULES
   done
 }
 
-for v in none kernel ceiling "portwalld 10" "portwalld 1000+set" "portwalld 100000"; do
+for v in none kernel ceiling ceiling+ct "portwalld 10" "portwalld 1000+set" "portwalld 100000"; do
   name=${v%% *}
   case $v in
     "portwalld 10") rules=$(rules_file 10); n=10 ;;
@@ -188,6 +195,7 @@ for v in none kernel ceiling "portwalld 10" "portwalld 1000+set" "portwalld 1000
     "portwalld 100000") rules=$(rules_file 100000); n=100000 ;;
     *) rules=""; n=0 ;;
   esac
+  if [ -n "$only" ] && ! [[ " $only " == *" $(echo "$v" | tr ' ' '-') "* ]]; then continue; fi
   echo "== $v" >&2
   start_variant "$name" "$rules"
   measure "$(echo "$v" | tr ' ' '-')" "$n"
@@ -206,11 +214,11 @@ awk -F, '
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
   NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 11; c++) v[key, c, n[key]] = $c }
   END {
-    split("none kernel ceiling portwalld-10 portwalld-1000+set portwalld-100000", order, " ")
-    for (k = 1; k <= 6; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
+    split("none kernel ceiling ceiling+ct portwalld-10 portwalld-1000+set portwalld-100000", order, " ")
+    for (k = 1; k <= 7; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
     print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for (k = 1; k <= 6; k++) {
+    for (k = 1; k <= 7; k++) {
       key = order[k]
       if (!(key in seen)) continue
       conn = sprintf("%.0f (%.0f–%.0f)", md[key, 4], lo[key, 4], hi[key, 4])
