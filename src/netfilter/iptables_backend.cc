@@ -16,18 +16,18 @@ struct Family {
   const char* restore;
   const char* save;
   const char* icmp_reject;
+  bool ipv6;
 };
 constexpr Family kFamilies[] = {
-    {"iptables", "iptables-restore", "iptables-save", "icmp-port-unreachable"},
-    {"ip6tables", "ip6tables-restore", "ip6tables-save", "icmp6-port-unreachable"},
+    {"iptables", "iptables-restore", "iptables-save", "icmp-port-unreachable", false},
+    {"ip6tables", "ip6tables-restore", "ip6tables-save", "icmp6-port-unreachable", true},
 };
 constexpr struct {
   const char* builtin;
   const char* chain;
   const char* loopback;
-  bool reply_exempt;
-} kHooks[] = {{"INPUT", "PORTWALL_INPUT", "-i lo", false},
-              {"OUTPUT", "PORTWALL_OUTPUT", "-o lo", true}};
+} kHooks[] = {{"INPUT", "PORTWALL_INPUT", "-i lo"}, {"OUTPUT", "PORTWALL_OUTPUT", "-o lo"}};
+constexpr const char* kDefragChain = "PORTWALL_DEFRAG";
 
 std::string queue_target(const DiversionSpec& spec) {
   std::string t = spec.queues.size() == 1 ? fmt::format("--queue-num {}", spec.queues.front())
@@ -37,32 +37,28 @@ std::string queue_target(const DiversionSpec& spec) {
   return t;
 }
 
-// The conntrack match matches every packet; it is there so that the kernel loads conntrack's
-// defragmentation in this namespace and IPv6 fragments reach the queue reassembled, as IPv4
-// ones always do (CONNTRACK-NOTES §1.7).
+// No rule here uses the kernel's connection tracking: turning it on in the namespace cost a
+// fifth of the packets the queue can carry (docs/PERFORMANCE.md, "ceiling+ct"), and portwalld
+// tracks connections itself. What conntrack gave for free is done otherwise:
+// - IPv6 fragments must reach the queue reassembled, as IPv4 ones always do
+//   (CONNTRACK-NOTES §1.7). A `socket` match enables the kernel's IPv6 defragmentation in the
+//   namespace when it is added; it sits in a chain nothing jumps to, so it never matches.
+// - REJECT's own TCP resets and ICMP errors leave through OUTPUT and are queued like any
+//   packet: portwalld lets out resets and ICMP errors that answer what it received.
 std::string restore_script(const Family& family, const DiversionSpec& spec) {
   std::ostringstream s;
   s << "*filter\n";
   for (const auto& h : kHooks) s << ':' << h.chain << " - [0:0]\n";
+  if (family.ipv6) s << ':' << kDefragChain << " - [0:0]\n";
   for (const auto& h : kHooks) {
     s << fmt::format("-A {} {} -j RETURN\n", h.chain, h.loopback);
     s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -p tcp -j REJECT --reject-with tcp-reset\n",
                      h.chain, spec.reject_mark, spec.reject_mark);
     s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", h.chain,
                      spec.reject_mark, spec.reject_mark, family.icmp_reject);
-    if (h.reply_exempt) {
-      // The TCP RST that a REJECT rule sends for us is attached to the rejected packet's
-      // conntrack entry as RELATED in the reply direction: it must leave unjudged, or portwall
-      // would drop its own answer as a reply without a flow. ICMP errors are queued: portwall
-      // lets out those that answer a packet it received, and counts port unreachables toward
-      // scan detection.
-      s << fmt::format("-A {} -p tcp -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n",
-                       h.chain);
-    }
-    s << fmt::format(
-        "-A {} -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED -j NFQUEUE {}\n",
-        h.chain, queue_target(spec));
+    s << fmt::format("-A {} -j NFQUEUE {}\n", h.chain, queue_target(spec));
   }
+  if (family.ipv6) s << fmt::format("-A {} -m socket -j RETURN\n", kDefragChain);
   for (const auto& h : kHooks) s << fmt::format("-I {} 1 -j {}\n", h.builtin, h.chain);
   s << "COMMIT\n";
   return s.str();
@@ -83,6 +79,10 @@ void remove_family(const Family& family) {
     }
     run_command({family.iptables, "-w", "-F", h.chain});
     run_command({family.iptables, "-w", "-X", h.chain});
+  }
+  if (family.ipv6) {
+    run_command({family.iptables, "-w", "-F", kDefragChain});
+    run_command({family.iptables, "-w", "-X", kDefragChain});
   }
 }
 
@@ -116,7 +116,7 @@ class IptablesDiversion final : public Diversion {
       if (!r.ok()) return std::unexpected(failure(argv, r));
       std::istringstream lines(r.out);
       std::string line;
-      // "[12:840] -A PORTWALL_INPUT -m conntrack ... -j NFQUEUE --queue-num 100"
+      // "[12:840] -A PORTWALL_INPUT -j NFQUEUE --queue-num 100"
       while (std::getline(lines, line)) {
         if (line.find("-A PORTWALL_") == std::string::npos ||
             line.find("-j NFQUEUE") == std::string::npos || line.empty() || line[0] != '[') {

@@ -141,6 +141,12 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
     case TrackState::invalid:  // NULL, XMAS, SYN+FIN ...: stealth probes count as touches
       return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::no_flow:  // bare ACK, FIN: another probe, unless picked up
+      // The host's own reset for a connection it never had (REJECT's answer, or the kernel's
+      // for a closed port) says only "no": it leaves whatever the outgoing policy.
+      if (hook.direction == Direction::out && p.protocol == ipproto::tcp &&
+          (p.tcp_flags & tcpflag::rst)) {
+        return count({Verdict::accept, Reason::state, 0, false});
+      }
       if (now < options_.pickup_until && can_pick_up(p)) {
         return judge_new(p, hook, now, true, extras);
       }

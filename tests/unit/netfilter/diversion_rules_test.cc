@@ -24,16 +24,13 @@ TEST(IptablesDiversion, OwnChainsHookedFromInputAndOutputWithLoopbackExempt) {
             "tcp-reset\n"
             "-A PORTWALL_INPUT -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
             "icmp-port-unreachable\n"
-            "-A PORTWALL_INPUT -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED "
-            "-j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
+            "-A PORTWALL_INPUT -j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
             "-A PORTWALL_OUTPUT -o lo -j RETURN\n"
             "-A PORTWALL_OUTPUT -m mark --mark 0x800000/0x800000 -p tcp -j REJECT --reject-with "
             "tcp-reset\n"
             "-A PORTWALL_OUTPUT -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
             "icmp-port-unreachable\n"
-            "-A PORTWALL_OUTPUT -p tcp -m conntrack --ctstate RELATED --ctdir REPLY -j RETURN\n"
-            "-A PORTWALL_OUTPUT -m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED "
-            "-j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
+            "-A PORTWALL_OUTPUT -j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
             "-I INPUT 1 -j PORTWALL_INPUT\n"
             "-I OUTPUT 1 -j PORTWALL_OUTPUT\n"
             "COMMIT\n");
@@ -65,6 +62,24 @@ TEST(NftablesDiversion, OneInetTableReplacedAtomically) {
   EXPECT_NE(text.find("meta mark & 0x800000 == 0x800000 meta l4proto tcp reject with tcp reset"),
             std::string::npos)
       << text;
+}
+
+}  // namespace
+}  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(IptablesDiversion, Ipv6EnablesDefragmentationWithoutConnectionTracking) {
+  const std::string script = iptables_restore_script(true, two_queues());
+  EXPECT_NE(script.find(":PORTWALL_DEFRAG - [0:0]\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("-A PORTWALL_DEFRAG -m socket -j RETURN\n"), std::string::npos);
+  EXPECT_EQ(script.find("-j PORTWALL_DEFRAG"), std::string::npos) << "nothing jumps to it";
+  EXPECT_NE(script.find("icmp6-port-unreachable"), std::string::npos);
+  for (bool ipv6 : {false, true}) {
+    EXPECT_EQ(iptables_restore_script(ipv6, two_queues()).find("conntrack"), std::string::npos)
+        << "the kernel's connection tracking stays off";
+  }
 }
 
 }  // namespace

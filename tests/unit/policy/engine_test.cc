@@ -424,3 +424,20 @@ TEST(Engine, AResetOfAnEstablishedConnectionIsNoTouch) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(Engine, TheHostsOwnResetLeavesEvenWhenOutgoingIsDenied) {
+  RuleSet set;
+  set.defaults.outgoing = Action::deny;
+  Engine e(std::make_shared<const PolicySnapshot>(set), EngineOptions{});
+  expect(e.decide(tcp(kServer, 23, kClient, 40000, tcpflag::rst | tcpflag::ack), kOut, kStart),
+         Verdict::accept, Reason::state, 0);
+  // Only a reset: a bare ACK without a flow is still dropped.
+  expect(e.decide(tcp(kServer, 23, kClient, 40000, tcpflag::ack), kOut, kStart), Verdict::drop,
+         Reason::invalid, 0);
+}
+
+}  // namespace
+}  // namespace portwall
