@@ -201,6 +201,8 @@ void SourceTable::configure(SourcePolicy policy) {
   }
   grants_.store(grants, std::memory_order_relaxed);
   has_knocks_.store(!m.doors.empty(), std::memory_order_relaxed);
+  has_limits_.store(m.policy.new_connections.count != 0 || m.policy.max_connections_per_source != 0,
+                    std::memory_order_relaxed);
 }
 
 bool SourceTable::note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
@@ -232,6 +234,8 @@ Duration SourceTable::block_duration() const {
 Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
                              const Rate* rule_rate, Timestamp now, bool* counted) {
   if (counted) *counted = false;
+  // The common case, no limit rule and no [limits]: no lock on the way of a new connection.
+  if (!rule_rate && !has_limits_.load(std::memory_order_relaxed)) return Admission::admitted;
   std::lock_guard<std::mutex> lock(mutex_);
   Impl& m = *impl_;
   const Rate& per_source = m.policy.new_connections;

@@ -131,7 +131,8 @@ class SourceTable {
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
   std::atomic<bool> has_knocks_{false};
-  std::atomic<std::size_t> grants_{0};  // open doors, maybe expired: granted() is free when 0
+  std::atomic<bool> has_limits_{false};  // [limits] new_connections or a connection cap is set
+  std::atomic<std::size_t> grants_{0};   // open doors, maybe expired: granted() is free when 0
   std::atomic<std::uint64_t> generation_{0};
   SourceTableStats stats_;
 };
