@@ -25,6 +25,27 @@ bool can_pick_up(const PacketView& p) {
   return (f & tcpflag::ack) && !(f & (tcpflag::syn | tcpflag::fin | tcpflag::rst));
 }
 
+// The decision-log event of a knock outcome.
+Event event_of(KnockEvent e) {
+  switch (e) {
+    case KnockEvent::none:
+      return Event::none;
+    case KnockEvent::step:
+      return Event::knock_step;
+    case KnockEvent::opened:
+      return Event::knock_open;
+    case KnockEvent::failed:
+      return Event::knock_fail;
+    case KnockEvent::spa_opened:
+      return Event::spa_open;
+    case KnockEvent::spa_rejected:
+      return Event::spa_reject;
+    case KnockEvent::spa_replayed:
+      return Event::spa_replay;
+  }
+  return Event::none;
+}
+
 }  // namespace
 
 bool is_neighbour_discovery(const PacketView& p) {
@@ -167,10 +188,7 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
     // Knocks first: they are dropped and never answered, whatever the rules say of the port.
     const KnockResult k =
         sources_->knock(p.src, p.protocol, p.dst_port, extras.l4_payload, now, extras.unix_seconds);
-    constexpr Event kEvents[] = {Event::none,       Event::knock_step, Event::knock_open,
-                                 Event::knock_fail, Event::spa_open,   Event::spa_reject,
-                                 Event::spa_replay};
-    knock_event = kEvents[static_cast<std::size_t>(k.event)];
+    knock_event = event_of(k.event);
     door = k.door;
     if (k.is_knock) {
       counters_.knocks.fetch_add(1, std::memory_order_relaxed);
