@@ -5,8 +5,9 @@
 #   tools/bench/run.sh [--rounds N] [--seconds S] [--only "none ceiling portwalld-10 ..."]
 #
 # Variants: none (no firewall), kernel (iptables conntrack rules doing the same stateful
-# filtering), ceiling (bench/nfq_accept: accept-all NFQUEUE with portwalld's I/O), and
-# portwalld (inspect = "full", fail-closed) with 10 rules, 1,000 rules plus a 1,000,000-entry
+# filtering), ceiling (bench/nfq_accept: accept-all NFQUEUE with portwalld's I/O), ceiling+ct
+# (the same behind a conntrack match), opensnitch (Debian's OpenSnitch, default allow, in the
+# client namespace where the connections start), and portwalld (inspect = "full", fail-closed) with 10 rules, 1,000 rules plus a 1,000,000-entry
 # address set, and 100,000 rules. Figures: new TCP connections/s (64 in flight, 32 client
 # addresses), UDP 64-byte datagrams received and inspected per second, TCP single-stream
 # throughput (iperf3), request/response latency p50/p99, the daemon's CPU µs per inspected
@@ -30,9 +31,19 @@ done
 tools/deps.sh
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-for p in iperf3 gnuplot-nox; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+for p in iperf3 gnuplot-nox opensnitch; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+  # Debian starts a package's service on install; opensnitchd would then divert the host's own
+  # traffic. policy-rc.d (exit 101) forbids the start; the service is disabled afterwards.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+  [ -n "$made_policy" ] && "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+  [ "$p" = opensnitch ] && { "${sudo[@]}" systemctl disable opensnitch >/dev/null 2>&1 || true; }
 done
 tools/build.sh >/dev/null
 
@@ -120,6 +131,18 @@ start_variant() {  # start_variant NAME [RULES]
       done"
       "${srv[@]}" build/nfq_accept 100 101 >"$work/nfq.out" 2>"$work/nfq.err" &
       daemon_pid=$!; pids+=("$daemon_pid"); sleep 0.5 ;;
+    opensnitch)
+      # OpenSnitch is an application firewall for outgoing connections: it runs where the
+      # connections start, in the client namespace, with its shipped default-allow
+      # configuration (/etc/opensnitchd/default-config.json: DefaultAction "allow") and no UI.
+      mkdir -p "$work/osn-rules"
+      "${cli[@]}" opensnitchd -rules-path "$work/osn-rules" -queue-num 0 \
+        -process-monitor-method proc -log-file "$work/opensnitchd.log" >/dev/null 2>&1 &
+      daemon_pid=$!; pids+=("$daemon_pid")
+      for _ in $(seq 50); do
+        "${cli[@]}" iptables-save | grep -q NFQUEUE && break
+        sleep 0.1
+      done ;;
     portwalld*)
       cat >"$work/portwall.toml" <<CONF
 [daemon]
@@ -149,6 +172,8 @@ stop_variant() {
     "${sudo[@]}" kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=""
   fi
   "${srv[@]}" sh -c 'for t in iptables ip6tables; do $t -F INPUT; $t -F OUTPUT; done'
+  "${cli[@]}" sh -c 'for t in iptables ip6tables; do for tb in filter mangle; do
+    $t -t $tb -F; $t -t $tb -X; done; done' 2>/dev/null || true
 }
 inspected() {  # packets the userspace program has received so far
   case $1 in
@@ -187,7 +212,7 @@ measure() {  # measure VARIANT RULES
   done
 }
 
-for v in none kernel ceiling ceiling+ct "portwalld 10" "portwalld 1000+set" "portwalld 100000"; do
+for v in none kernel ceiling ceiling+ct opensnitch "portwalld 10" "portwalld 1000+set" "portwalld 100000"; do
   name=${v%% *}
   case $v in
     "portwalld 10") rules=$(rules_file 10); n=10 ;;
@@ -214,11 +239,11 @@ awk -F, '
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
   NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 11; c++) v[key, c, n[key]] = $c }
   END {
-    split("none kernel ceiling ceiling+ct portwalld-10 portwalld-1000+set portwalld-100000", order, " ")
-    for (k = 1; k <= 7; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
+    split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-1000+set portwalld-100000", order, " ")
+    for (k = 1; k <= 8; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
     print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for (k = 1; k <= 7; k++) {
+    for (k = 1; k <= 8; k++) {
       key = order[k]
       if (!(key in seen)) continue
       conn = sprintf("%.0f (%.0f–%.0f)", md[key, 4], lo[key, 4], hi[key, 4])
@@ -232,6 +257,10 @@ awk -F, '
         key, rules[key], conn, ratio(md[key, 4], md["none", 4]), ratio(md[key, 4], md["ceiling", 4]), \
         md[key, 5], insp, ratio(md[key, 6], md["ceiling", 6]), md[key, 7], ratio(md[key, 7], md["none", 7]), \
         md[key, 8], md[key, 9], cpu, rss
+    }
+    if (("opensnitch" in seen) && ("portwalld-1000+set" in seen)) {
+      printf "\nportwalld (1,000 rules + 10^6 set) against OpenSnitch in new connections/s: %s ×\n", \
+        ratio(md["portwalld-1000+set", 4], md["opensnitch", 4])
     }
   }' "$csv" >"$out/results.md"
 cat "$out/results.md"
