@@ -21,7 +21,7 @@ std::atomic<bool> report{false};
 
 class AcceptAll final : public portwall::PacketHandler {
  public:
-  portwall::Verdict on_packet(const portwall::QueuedPacket&) override {
+  portwall::PacketVerdict on_packet(const portwall::QueuedPacket&) override {
     return portwall::Verdict::accept;
   }
 };

@@ -71,6 +71,9 @@ std::expected<void, std::string> Daemon::start() {
   DiversionSpec spec;
   spec.queues = cfg.daemon.queues;
   spec.bypass = cfg.daemon.fail_open;
+  // inspect = "new": established connections are offloaded to the kernel by a connmark bit.
+  offload_mark_ = cfg.daemon.inspect == Inspect::new_only ? kOffloadMark : 0;
+  spec.offload_mark = offload_mark_;
 
   // Bind every queue before the diversion rules exist, so that no packet meets an empty queue.
   EngineOptions options;
@@ -78,6 +81,11 @@ std::expected<void, std::string> Daemon::start() {
   options.conntrack.max_entries = std::max<std::uint32_t>(
       16, cfg.conntrack.max_entries / static_cast<std::uint32_t>(cfg.daemon.queues.size()));
   options.pickup_until = started_ + cfg.conntrack.pickup_grace;
+  if (offload_mark_) {
+    // Offloaded connections come back mid-stream after a flush: adopt them as the kernel does.
+    options.offload = true;
+    options.pickup_until = Timestamp::max();
+  }
   sources_ = std::make_shared<SourceTable>(cfg.limits.max_sources, source_policy_of(cfg));
   blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
   load_defense_state();
@@ -90,6 +98,7 @@ std::expected<void, std::string> Daemon::start() {
   NfQueueOptions qopts;
   qopts.fail_open = cfg.daemon.fail_open;
   qopts.reject_mark = spec.reject_mark;
+  qopts.offload_mark = offload_mark_;
   for (std::uint16_t number : cfg.daemon.queues) {
     auto queue = NfQueue::open(number, qopts);
     if (!queue) return std::unexpected(queue.error());
@@ -109,9 +118,12 @@ std::expected<void, std::string> Daemon::start() {
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
       diversion_->name() + ", " + std::to_string(rule_count) + " rule(s)");
 
-  if (cfg.daemon.inspect == Inspect::new_only) {
-    say("inspect = \"new\" is not implemented yet: every packet is inspected");
+  if (offload_mark_ && std::string_view(diversion_->name()) != "iptables") {
+    say("inspect = \"new\": the offload needs the iptables backend; every packet is inspected");
   }
+  // Marks left by an earlier run are cleared; the ctnetlink request also loads the kernel's
+  // ctnetlink, without which the queue ignores the connmark a verdict carries.
+  bring_back_offloaded("start");
   for (auto [name, gid] : {std::pair{&cfg.daemon.admin_group, &admin_gid_},
                            std::pair{&cfg.daemon.read_group, &read_gid_}}) {
     if (name->empty()) continue;
@@ -181,6 +193,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.limits = fresh->config.limits;
   loaded_.config.knocks = fresh->config.knocks;
   for (auto& w : workers_) w->set_policy(next, fresh->config.daemon.mode);
+  bring_back_offloaded("reload");
   malloc_trim(0);
   say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
   if (audit) {

@@ -63,6 +63,12 @@ class Daemon {
   void save_defense_state(bool force);
   // Once a second on the main thread: expired blocks leave (audited), the state file follows.
   void keep_defenses();
+  // inspect = "new": ends the kernel's offloaded connection entries so that every offloaded
+  // connection's next packet is judged again (after a block or a rule change).
+  void bring_back_offloaded(const char* why);
+  static constexpr std::uint32_t kOffloadMark = 0x00400000;
+  std::uint32_t offload_mark_ = 0;
+  std::uint64_t blocks_seen_ = 0;  // block list generation the offload flush last followed
 
   DaemonPaths paths_;
   LoadedPolicy loaded_;

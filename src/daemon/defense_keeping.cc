@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "daemon/daemon.h"
+#include "netfilter/conntrack_flush.h"
 #include "rules/rule_writer.h"
 #include "state/defense_state.h"
 
@@ -76,10 +77,22 @@ void Daemon::save_defense_state(bool force) {
   saved_generation_ = generation;
 }
 
+void Daemon::bring_back_offloaded(const char* why) {
+  if (!offload_mark_) return;
+  if (auto ok = flush_conntrack_by_mark(offload_mark_); !ok) {
+    warn(std::string("cannot bring offloaded connections back (") + why + "): " + ok.error());
+  }
+}
+
 void Daemon::keep_defenses() {
   for (const BlockEntry& e : blocks_->expire(clock_.now())) {
     audit_log_->record(-1, "unblock", "expired",
                        to_string(e.address) + " reason=" + to_string(e.reason));
+  }
+  // A new block must also end the blocked source's offloaded connections.
+  if (const std::uint64_t g = blocks_->generation(); g != blocks_seen_) {
+    blocks_seen_ = g;
+    bring_back_offloaded("block list changed");
   }
   save_defense_state(false);
 }

@@ -133,7 +133,7 @@ void QueueWorker::on_batch() {
   unix_now_seconds_ = unix_now_ms() / 1000;
 }
 
-Verdict QueueWorker::on_packet(const QueuedPacket& q) {
+PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);
@@ -156,7 +156,7 @@ Verdict QueueWorker::on_packet(const QueuedPacket& q) {
   }
   // Monitor mode: decide and log as in enforce mode, but let everything through.
   if (mode_.load(std::memory_order_relaxed) == Mode::monitor) return Verdict::accept;
-  return d.verdict;
+  return {d.verdict, d.offload};
 }
 
 LogEvent QueueWorker::make_event(const QueuedPacket& q, const PacketView* p, const Decision& d,

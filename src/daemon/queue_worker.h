@@ -63,7 +63,7 @@ class QueueWorker final : private PacketHandler {
 
  private:
   void on_batch() override;
-  Verdict on_packet(const QueuedPacket& packet) override;
+  PacketVerdict on_packet(const QueuedPacket& packet) override;
   void run();
   void take_pending_policy();
   void publish();

@@ -204,6 +204,7 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
     until = now + *d;
   }
   blocks_->add(*address, until, BlockReason::manual, now);
+  bring_back_offloaded("blocked add");
   audit_log_->record(peer.uid, "block", "ok",
                      to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
   return ok_response(

@@ -19,6 +19,8 @@ struct DiversionSpec {
   std::vector<std::uint16_t> queues;       // consecutive numbers: one or a --queue-balance range
   bool bypass = true;                      // --queue-bypass: nobody listening -> accept
   std::uint32_t reject_mark = 0x00800000;  // packets repeated with this mark bit are rejected
+  // inspect = "new": connections whose kernel connmark has this bit skip the queue (0: none).
+  std::uint32_t offload_mark = 0;
 };
 
 class Diversion {

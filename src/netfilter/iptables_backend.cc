@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <sstream>
+#include <utility>
 
 #include "netfilter/command.h"
 #include "netfilter/diversion.h"
@@ -28,6 +29,9 @@ constexpr struct {
   const char* loopback;
 } kHooks[] = {{"INPUT", "PORTWALL_INPUT", "-i lo"}, {"OUTPUT", "PORTWALL_OUTPUT", "-o lo"}};
 constexpr const char* kDefragChain = "PORTWALL_DEFRAG";
+constexpr const char* kSaveChain = "PORTWALL_SAVE";
+constexpr std::pair<const char*, const char*> kSaveHooks[] = {{"security", "INPUT"},
+                                                              {"mangle", "POSTROUTING"}};
 
 std::string queue_target(const DiversionSpec& spec) {
   std::string t = spec.queues.size() == 1 ? fmt::format("--queue-num {}", spec.queues.front())
@@ -56,11 +60,30 @@ std::string restore_script(const Family& family, const DiversionSpec& spec) {
                      h.chain, spec.reject_mark, spec.reject_mark);
     s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", h.chain,
                      spec.reject_mark, spec.reject_mark, family.icmp_reject);
+    if (spec.offload_mark) {
+      // inspect = "new": connections portwalld has offloaded pass without asking. The connmark
+      // match turns the kernel's connection tracking on: only this mode pays for it.
+      s << fmt::format("-A {} -m connmark --mark {:#x}/{:#x} -j ACCEPT\n", h.chain,
+                       spec.offload_mark, spec.offload_mark);
+    }
     s << fmt::format("-A {} -j NFQUEUE {}\n", h.chain, queue_target(spec));
   }
   if (family.ipv6) s << fmt::format("-A {} -m socket -j RETURN\n", kDefragChain);
   for (const auto& h : kHooks) s << fmt::format("-I {} 1 -j {}\n", h.builtin, h.chain);
   s << "COMMIT\n";
+  if (spec.offload_mark) {
+    // inspect = "new": a packet portwalld accepted with the offload bit carries it on to the
+    // hooks after filter; there it is saved into the connection's connmark (security INPUT
+    // runs after filter INPUT, mangle POSTROUTING after filter OUTPUT).
+    for (const auto& [table, builtin] : kSaveHooks) {
+      s << "*" << table << "\n:" << kSaveChain << " - [0:0]\n";
+      s << fmt::format(
+          "-A {} -m mark --mark {:#x}/{:#x} -j CONNMARK --save-mark --nfmask {:#x} "
+          "--ctmask {:#x}\n",
+          kSaveChain, spec.offload_mark, spec.offload_mark, spec.offload_mark, spec.offload_mark);
+      s << fmt::format("-I {} 1 -j {}\nCOMMIT\n", builtin, kSaveChain);
+    }
+  }
   return s.str();
 }
 
@@ -83,6 +106,16 @@ void remove_family(const Family& family) {
   if (family.ipv6) {
     run_command({family.iptables, "-w", "-F", kDefragChain});
     run_command({family.iptables, "-w", "-X", kDefragChain});
+  }
+  for (const auto& [table, builtin] : kSaveHooks) {
+    for (int i = 0; i < 16; ++i) {
+      if (!run_command({family.iptables, "-w", "-t", table, "-D", builtin, "-j", kSaveChain})
+               .ok()) {
+        break;
+      }
+    }
+    run_command({family.iptables, "-w", "-t", table, "-F", kSaveChain});
+    run_command({family.iptables, "-w", "-t", table, "-X", kSaveChain});
   }
 }
 

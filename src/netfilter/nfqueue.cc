@@ -110,10 +110,18 @@ std::expected<void, std::string> NfQueue::configure() {
   return {};
 }
 
-void NfQueue::add_verdict(std::uint32_t id, Verdict verdict, std::uint32_t mark) {
+void NfQueue::add_verdict(std::uint32_t id, PacketVerdict pv, std::uint32_t mark) {
+  const Verdict verdict = pv.verdict;
   char* at = verdicts_.data() + verdict_bytes_;
   nlmsghdr* nlh = nfq_nlmsg_put(at, NFQNL_MSG_VERDICT, number_);
-  if (verdict == Verdict::reject && options_.reject_mark) {
+  if (verdict == Verdict::accept && pv.offload && options_.offload_mark) {
+    // Mark the packet with the offload bit: a rule in a later hook saves it into the kernel
+    // connection's connmark, and the connmark rule ahead of the queue then accepts the
+    // connection's later packets by itself. (Setting the connmark through the verdict's
+    // NFQA_CT needs the kernel's ctnetlink glue, which this kind of kernel lacks.)
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
+    nfq_nlmsg_verdict_put_mark(nlh, mark | options_.offload_mark);
+  } else if (verdict == Verdict::reject && options_.reject_mark) {
     // Re-run the hook with the reject bit set: the diversion chain's REJECT rule answers with a
     // TCP RST or ICMP port unreachable, as the kernel's REJECT target does.
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_REPEAT);
@@ -170,8 +178,7 @@ std::expected<std::size_t, std::string> NfQueue::process(PacketHandler& handler,
     if (!parsed.ok) continue;
     ++received_;
     ++handled;
-    const Verdict v = handler.on_packet(parsed.packet);
-    add_verdict(parsed.packet.id, v, parsed.packet.mark);
+    add_verdict(parsed.packet.id, handler.on_packet(parsed.packet), parsed.packet.mark);
   }
   if (auto ok = flush_verdicts(); !ok) return std::unexpected(ok.error());
   return handled;

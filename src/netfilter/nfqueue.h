@@ -26,6 +26,16 @@ struct NfQueueOptions {
   int receive_buffer = 16 << 20;     // SO_RCVBUFFORCE
   std::uint32_t reject_mark = 0;     // mark bit that sends a packet to the REJECT rule
   unsigned batch = 32;               // messages per recvmmsg
+  // inspect = "new": the connmark bit an accept verdict may set on the packet's kernel
+  // connection, which a rule ahead of the queue then accepts without asking (0: never).
+  std::uint32_t offload_mark = 0;
+};
+
+// A verdict, and whether the rest of the packet's connection may bypass the queue.
+struct PacketVerdict {
+  PacketVerdict(Verdict v, bool off = false) : verdict(v), offload(off) {}  // NOLINT: implicit
+  Verdict verdict;
+  bool offload;
 };
 
 // One packet as the kernel queued it. `payload` points into the receive buffer and is valid
@@ -46,7 +56,7 @@ class PacketHandler {
   // Called once per received batch, before its packets: the place to take a new rule
   // generation, so that no packet received after a swap is judged by the old rules.
   virtual void on_batch() {}
-  virtual Verdict on_packet(const QueuedPacket& packet) = 0;
+  virtual PacketVerdict on_packet(const QueuedPacket& packet) = 0;
 };
 
 class NfQueue {
@@ -69,7 +79,7 @@ class NfQueue {
  private:
   NfQueue(std::uint16_t number, const NfQueueOptions& options);
   std::expected<void, std::string> configure();
-  void add_verdict(std::uint32_t id, Verdict verdict, std::uint32_t mark);
+  void add_verdict(std::uint32_t id, PacketVerdict verdict, std::uint32_t mark);
   std::expected<void, std::string> flush_verdicts();
 
   std::uint16_t number_;

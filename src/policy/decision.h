@@ -48,6 +48,7 @@ struct Decision {
   bool log = false;               // this decision belongs in the decision log
   Event event = Event::none;
   std::uint16_t door = 0;  // knock events: index of the [[knock]] in the configuration
+  bool offload = false;    // inspect = "new": the connection's later packets may skip the queue
 };
 
 }  // namespace portwall

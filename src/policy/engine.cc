@@ -156,9 +156,23 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
   }
   switch (tracked.state) {
     case TrackState::established:
-    case TrackState::related:
-      return count(
-          {Verdict::accept, Reason::state, tracked.flow ? tracked.flow->rule_number : 0, false});
+    case TrackState::related: {
+      Decision d{Verdict::accept, Reason::state, tracked.flow ? tracked.flow->rule_number : 0,
+                 false};
+      if (Flow* f = tracked.flow;
+          options_.offload && f && tracked.state == TrackState::established) {
+        const bool settled = f->key.protocol == ipproto::tcp
+                                 ? f->tcp_state == TcpState::established && f->assured
+                                 : f->replied;
+        if (settled) {
+          // The kernel passes the rest; a flush of the offload marks (blocks, reloads) brings
+          // the connection back, and mid-stream pickup adopts it again if this entry is gone.
+          d.offload = true;
+          f->expires = std::min(f->expires, now + options_.offloaded_timeout);
+        }
+      }
+      return count(d);
+    }
     case TrackState::invalid:  // NULL, XMAS, SYN+FIN ...: stealth probes count as touches
       return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::no_flow:  // bare ACK, FIN: another probe, unless picked up

@@ -36,6 +36,10 @@ struct EngineOptions {
   std::shared_ptr<BlockList> blocks;
   SourcePolicy sources_policy;
   std::size_t max_sources = 65536;
+  // inspect = "new": established connections are offloaded to the kernel (Decision::offload);
+  // portwalld's own entry for them then lasts `offloaded_timeout` unless they come back.
+  bool offload = false;
+  Duration offloaded_timeout = std::chrono::minutes(10);
   // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
   // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
   Timestamp pickup_until{};

@@ -84,3 +84,27 @@ TEST(IptablesDiversion, Ipv6EnablesDefragmentationWithoutConnectionTracking) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(IptablesDiversion, InspectNewAcceptsOffloadedConnectionsAndSavesTheMark) {
+  DiversionSpec spec = two_queues();
+  spec.offload_mark = 0x400000;
+  const std::string s = iptables_restore_script(false, spec);
+  const std::string accept = "-A PORTWALL_INPUT -m connmark --mark 0x400000/0x400000 -j ACCEPT\n";
+  ASSERT_NE(s.find(accept), std::string::npos) << s;
+  EXPECT_LT(s.find(accept), s.find("-A PORTWALL_INPUT -j NFQUEUE")) << "ahead of the queue";
+  EXPECT_NE(s.find("*security\n:PORTWALL_SAVE - [0:0]\n-A PORTWALL_SAVE -m mark --mark "
+                   "0x400000/0x400000 -j CONNMARK --save-mark --nfmask 0x400000 --ctmask "
+                   "0x400000\n-I INPUT 1 -j PORTWALL_SAVE\nCOMMIT\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("*mangle\n:PORTWALL_SAVE - [0:0]\n"), std::string::npos);
+  EXPECT_NE(s.find("-I POSTROUTING 1 -j PORTWALL_SAVE\n"), std::string::npos);
+  EXPECT_EQ(iptables_restore_script(false, two_queues()).find("connmark"), std::string::npos)
+      << "inspect = \"full\" leaves the kernel's connection tracking off";
+}
+
+}  // namespace
+}  // namespace portwall

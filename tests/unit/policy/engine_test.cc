@@ -441,3 +441,30 @@ TEST(Engine, TheHostsOwnResetLeavesEvenWhenOutgoingIsDenied) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(Engine, InspectNewOffloadsSettledConnectionsOnly) {
+  EngineOptions o;
+  o.offload = true;
+  Engine e(policy({rule(Action::allow, 22)}), o);
+  EXPECT_FALSE(e.decide(syn_in(22), kIn, kStart).offload);
+  EXPECT_FALSE(
+      e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart).offload)
+      << "the handshake is judged";
+  // The ACK that completes the handshake settles it: the kernel takes the rest.
+  const Decision d = e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart);
+  EXPECT_TRUE(d.offload);
+  expect(d, Verdict::accept, Reason::state, 1);
+  EngineOptions full;
+  Engine f(policy({rule(Action::allow, 22)}), full);
+  f.decide(syn_in(22), kIn, kStart);
+  f.decide(tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  f.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart);
+  EXPECT_FALSE(f.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart).offload)
+      << "inspect = \"full\" never offloads";
+}
+
+}  // namespace
+}  // namespace portwall
