@@ -37,9 +37,11 @@ struct EngineOptions {
   SourcePolicy sources_policy;
   std::size_t max_sources = 65536;
   // inspect = "new": established connections are offloaded to the kernel (Decision::offload);
-  // portwalld's own entry for them then lasts `offloaded_timeout` unless they come back.
+  // portwalld's own entry for them then lasts `offloaded_timeout` unless they come back (short:
+  // an offloaded connection that returns later is adopted again mid-stream, and a long timeout
+  // would fill the table with connections that ended unseen).
   bool offload = false;
-  Duration offloaded_timeout = std::chrono::minutes(10);
+  Duration offloaded_timeout = std::chrono::seconds(60);
   // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
   // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
   Timestamp pickup_until{};

@@ -144,9 +144,12 @@ start_variant() {  # start_variant NAME [RULES]
         sleep 0.1
       done ;;
     portwalld*)
+      local inspect=full
+      [ "$1" = portwalld-new ] && inspect=new
       cat >"$work/portwall.toml" <<CONF
 [daemon]
 queues = [100, 101]
+inspect = "$inspect"
 fail_open = false
 rules = "$2"
 socket = "$work/portwall.sock"
@@ -212,11 +215,12 @@ measure() {  # measure VARIANT RULES
   done
 }
 
-for v in none kernel ceiling ceiling+ct opensnitch "portwalld 10" "portwalld 1000+set" "portwalld 100000"; do
+for v in none kernel ceiling ceiling+ct opensnitch "portwalld 10" "portwalld 1000+set" "portwalld 100000" \
+  "portwalld-new 1000+set"; do
   name=${v%% *}
   case $v in
     "portwalld 10") rules=$(rules_file 10); n=10 ;;
-    "portwalld 1000+set") rules=$(rules_file 1000 "$set_file"); n=1000 ;;
+    "portwalld 1000+set" | "portwalld-new 1000+set") rules=$(rules_file 1000 "$set_file"); n=1000 ;;
     "portwalld 100000") rules=$(rules_file 100000); n=100000 ;;
     *) rules=""; n=0 ;;
   esac
@@ -239,11 +243,11 @@ awk -F, '
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
   NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 11; c++) v[key, c, n[key]] = $c }
   END {
-    split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-1000+set portwalld-100000", order, " ")
-    for (k = 1; k <= 8; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
+    split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-1000+set portwalld-100000 portwalld-new-1000+set", order, " ")
+    for (k = 1; k <= 9; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
     print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for (k = 1; k <= 8; k++) {
+    for (k = 1; k <= 9; k++) {
       key = order[k]
       if (!(key in seen)) continue
       conn = sprintf("%.0f (%.0f–%.0f)", md[key, 4], lo[key, 4], hi[key, 4])
@@ -266,7 +270,7 @@ awk -F, '
 cat "$out/results.md"
 
 # --- The plot: connections/s and µs/packet against the rule count (portwalld variants).
-awk -F, '$1 ~ /^portwalld/ { print $2, $4, $10 }' "$csv" | sort -n >"$work/plot.dat"
+awk -F, '$1 ~ /^portwalld-[0-9]/ { print $2, $4, $10 }' "$csv" | sort -n >"$work/plot.dat"
 gnuplot <<PLOT
 set terminal pngcairo size 900,500 noenhanced
 set output "$out/conn_us_vs_rules.png"
