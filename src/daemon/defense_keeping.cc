@@ -85,6 +85,7 @@ void Daemon::bring_back_offloaded(const char* why) {
 }
 
 void Daemon::keep_defenses() {
+  blocks_->publish_pending(clock_.now());
   for (const BlockEntry& e : blocks_->expire(clock_.now())) {
     audit_log_->record(-1, "unblock", "expired",
                        to_string(e.address) + " reason=" + to_string(e.reason));

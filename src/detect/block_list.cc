@@ -11,6 +11,11 @@ const char* to_string(BlockReason reason) {
   return reason == BlockReason::manual ? "manual" : "scan";
 }
 
+namespace {
+// What readers look up: address -> blocked until. Immutable once published.
+using Snapshot = std::unordered_map<IpAddress, Timestamp, IpAddressHash>;
+}  // namespace
+
 struct BlockList::Impl {
   // By address for the packet path; by expiry for eviction and expiry, both O(log n).
   using ByExpiry = std::multimap<Timestamp, IpAddress>;
@@ -52,6 +57,43 @@ void BlockList::add(const IpAddress& address, Timestamp until, BlockReason reaso
   }
   count_.store(m.blocks.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_relaxed);
+  publish_locked(now, false);
+}
+
+void BlockList::publish_locked(Timestamp now, bool force) {
+  if (!force && now - last_publish_ < kPublishEvery) {
+    unpublished_.store(true, std::memory_order_release);
+    return;
+  }
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->reserve(impl_->blocks.size());
+  for (const auto& [address, item] : impl_->blocks) snapshot->emplace(address, item.entry.until);
+  published_ = std::move(snapshot);
+  last_publish_ = now;
+  published_version_.fetch_add(1, std::memory_order_release);
+  unpublished_.store(false, std::memory_order_release);
+}
+
+void BlockList::publish_pending(Timestamp now) {
+  if (!unpublished_.load(std::memory_order_acquire)) return;
+  std::unique_lock lock(mutex_);
+  publish_locked(now, true);
+}
+
+bool BlockList::Reader::contains(const IpAddress& address, Timestamp now) {
+  if (list_->count_.load(std::memory_order_relaxed) == 0) return false;
+  if (list_->published_version_.load(std::memory_order_acquire) != version_) {
+    std::shared_lock lock(list_->mutex_);
+    snapshot_ = list_->published_;
+    version_ = list_->published_version_.load(std::memory_order_relaxed);
+  }
+  if (snapshot_) {
+    const auto& snap = *static_cast<const Snapshot*>(snapshot_.get());
+    if (auto it = snap.find(address); it != snap.end()) return it->second > now;
+  }
+  // A block newer than the snapshot: ask the list itself until it is published.
+  if (list_->unpublished_.load(std::memory_order_acquire)) return list_->contains(address, now);
+  return false;
 }
 
 bool BlockList::remove(const IpAddress& address) {
@@ -60,7 +102,10 @@ bool BlockList::remove(const IpAddress& address) {
   const bool removed = it != impl_->blocks.end();
   if (removed) impl_->erase(it);
   count_.store(impl_->blocks.size(), std::memory_order_relaxed);
-  if (removed) generation_.fetch_add(1, std::memory_order_relaxed);
+  if (removed) {
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    publish_locked(last_publish_, true);
+  }
   return removed;
 }
 
@@ -91,7 +136,10 @@ std::vector<BlockEntry> BlockList::expire(Timestamp now) {
     m.erase(it);
   }
   count_.store(m.blocks.size(), std::memory_order_relaxed);
-  if (!over.empty()) generation_.fetch_add(1, std::memory_order_relaxed);
+  if (!over.empty()) {
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    publish_locked(now, true);
+  }
   return over;
 }
 

@@ -35,8 +35,28 @@ class BlockList {
   // is full, the block that expires soonest is dropped (counted as evicted).
   void add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now);
   bool remove(const IpAddress& address);
-  // Whether `address` is blocked now. One relaxed load when nobody is blocked.
+  // Whether `address` is blocked now, under the list's lock (control requests, tests). The
+  // packet path uses a Reader instead.
   bool contains(const IpAddress& address, Timestamp now) const;
+
+  // The packet path's view, one per queue thread: lookups in an immutable snapshot of the list,
+  // without a lock; the snapshot pointer is refreshed (under the lock, once) when the list
+  // publishes a new one. Scan blocks are published at most every kPublishEvery; until then
+  // the reader falls back to the locked lookup, so a new block takes effect at once. Removals
+  // and expiries publish at once.
+  class Reader {
+   public:
+    explicit Reader(const BlockList& list) : list_(&list) {}
+    bool contains(const IpAddress& address, Timestamp now);
+
+   private:
+    const BlockList* list_;
+    std::uint64_t version_ = ~0ull;
+    std::shared_ptr<const void> snapshot_;
+  };
+  static constexpr Duration kPublishEvery = std::chrono::milliseconds(50);
+  // Publishes what add() held back (the daemon calls it every second).
+  void publish_pending(Timestamp now);
   // The blocks still in force, soonest to expire first.
   std::vector<BlockEntry> list(Timestamp now) const;
   // Removes and returns the blocks whose time is over (for the log and the state file).
@@ -50,9 +70,15 @@ class BlockList {
 
  private:
   struct Impl;
+  // REQUIRES: mutex_ held exclusively. `force`: publish even if the last one was recent.
+  void publish_locked(Timestamp now, bool force);
   std::unique_ptr<Impl> impl_;
   std::size_t max_entries_;
   mutable std::shared_mutex mutex_;
+  std::shared_ptr<const void> published_;  // const Snapshot, guarded by mutex_
+  std::atomic<std::uint64_t> published_version_{0};
+  std::atomic<bool> unpublished_{false};  // the master map holds blocks the snapshot lacks
+  Timestamp last_publish_{};
   std::atomic<std::size_t> count_{0};
   std::atomic<std::uint64_t> evicted_{0}, generation_{0};
 };

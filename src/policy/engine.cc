@@ -62,7 +62,8 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
       sources_(options.sources
                    ? options.sources
                    : std::make_shared<SourceTable>(options.max_sources, options.sources_policy)),
-      blocks_(options.blocks ? options.blocks : std::make_shared<BlockList>()) {
+      blocks_(options.blocks ? options.blocks : std::make_shared<BlockList>()),
+      block_reader_(*blocks_) {
   options_.sources.reset();
   options_.blocks.reset();
   conntrack_.set_on_remove([this](const Flow& f) { sources_->connection_closed(f.key.src); });
@@ -134,7 +135,7 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
   }
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
   // A blocked source: everything from it (and to it) is dropped, open connections included.
-  if (blocks_->contains(hook.direction == Direction::in ? p.src : p.dst, now)) {
+  if (block_reader_.contains(hook.direction == Direction::in ? p.src : p.dst, now)) {
     counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
     return count({Verdict::drop, Reason::scan_block, 0, false});
   }

@@ -113,6 +113,7 @@ class Engine {
   ConnTracker conntrack_;
   std::shared_ptr<SourceTable> sources_;
   std::shared_ptr<BlockList> blocks_;
+  BlockList::Reader block_reader_;  // this thread's lock-free view of blocks_
   EngineCounters counters_;
   bool counted_inbound_ = false;  // admit() counted the connection being opened
 };

@@ -69,6 +69,26 @@ TEST(BlockList, WhenFullTheBlockExpiringSoonestMakesRoom) {
   EXPECT_TRUE(b.contains(c, t0));
 }
 
+TEST(BlockList, ReadersSeeEveryChangeAtOnceWithoutALockOnTheWay) {
+  BlockList b;
+  BlockList::Reader r(b);
+  EXPECT_FALSE(r.contains(kA, t0));
+  b.add(kA, t0 + seconds(600), BlockReason::scan, t0);
+  EXPECT_TRUE(r.contains(kA, t0)) << "the first add is published at once";
+  // Adds within 50 ms of a publish are held back, yet readers see them (locked fallback).
+  b.add(kB, t0 + seconds(600), BlockReason::scan, t0 + std::chrono::milliseconds(10));
+  EXPECT_TRUE(r.contains(kB, t0 + std::chrono::milliseconds(10)));
+  EXPECT_FALSE(r.contains(*parse_ip_address("198.51.100.1"), t0));
+  b.publish_pending(t0 + seconds(1));
+  EXPECT_TRUE(r.contains(kB, t0 + seconds(1))) << "now from the snapshot";
+  EXPECT_TRUE(b.remove(kA));
+  EXPECT_FALSE(r.contains(kA, t0 + seconds(1))) << "a removal is published at once";
+  EXPECT_TRUE(r.contains(kB, t0 + seconds(1)));
+  EXPECT_FALSE(r.contains(kB, t0 + seconds(600))) << "expired";
+  b.expire(t0 + seconds(600));
+  EXPECT_FALSE(r.contains(kB, t0 + seconds(1)));
+}
+
 TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
   constexpr std::size_t kMax = 10000;
   const std::size_t before = mallinfo2().uordblks;
@@ -82,9 +102,10 @@ TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
     }
     EXPECT_EQ(b.size(), kMax);
     EXPECT_EQ(b.evicted(), 2 * kMax);
+    b.publish_pending(t0 + seconds(1));  // the packet path's snapshot counts too
     const std::size_t per_block = (mallinfo2().uordblks - before) / kMax;
     std::printf("[ figure ] %zu bytes per block (list of %zu)\n", per_block, kMax);
-    EXPECT_LE(per_block, 200u);  // README "Memory"
+    EXPECT_LE(per_block, 280u);  // README "Memory"
   }
 }
 
