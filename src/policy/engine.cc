@@ -72,12 +72,18 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
 Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp now, Decision d) {
   const bool has_port = p.protocol == ipproto::tcp || p.protocol == ipproto::udp;
   if (hook.direction == Direction::in && has_port &&
-      sources_->note_refused(p.src, p.protocol, p.dst_port, now)) {
-    blocks_->add(p.src, now + sources_->block_duration(), BlockReason::scan, now);
-    counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+      touched_refused(p.src, p.protocol, p.dst_port, now)) {
     return count({Verdict::drop, Reason::scan_block, d.rule_number, true, Event::blocked});
   }
   return count(d);
+}
+
+bool Engine::touched_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                             Timestamp now) {
+  if (!sources_->note_refused(source, protocol, port, now)) return false;
+  blocks_->add(source, now + sources_->block_duration(), BlockReason::scan, now);
+  counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void Engine::note_closed_port(const PacketView& p, Timestamp now) {
@@ -86,10 +92,7 @@ void Engine::note_closed_port(const PacketView& p, Timestamp now) {
   if (p.protocol == ipproto::tcp && (p.tcp_flags & tcpflag::rst)) {
     const Flow* f = conntrack_.lookup(flow_key_of(p), now);
     if (f && f->tcp_state == TcpState::syn_sent && f->key.src == p.dst) {
-      if (sources_->note_refused(p.dst, ipproto::tcp, p.src_port, now)) {
-        blocks_->add(p.dst, now + sources_->block_duration(), BlockReason::scan, now);
-        counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
-      }
+      touched_refused(p.dst, ipproto::tcp, p.src_port, now);
     }
     return;
   }
@@ -97,10 +100,8 @@ void Engine::note_closed_port(const PacketView& p, Timestamp now) {
       (p.protocol == ipproto::icmp && p.icmp_type == 3 && p.icmp_code == 3) ||
       (p.protocol == ipproto::icmpv6 && p.icmp_type == 1 && p.icmp_code == 4);
   if (port_unreachable && p.has_quoted && p.quoted.protocol == ipproto::udp &&
-      p.quoted.src == p.dst &&
-      sources_->note_refused(p.quoted.src, ipproto::udp, p.quoted.dst_port, now)) {
-    blocks_->add(p.quoted.src, now + sources_->block_duration(), BlockReason::scan, now);
-    counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+      p.quoted.src == p.dst) {
+    touched_refused(p.quoted.src, ipproto::udp, p.quoted.dst_port, now);
   }
 }
 

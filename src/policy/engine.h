@@ -98,6 +98,10 @@ class Engine {
   // An outgoing packet that says a port is closed (RST to an unanswered SYN, ICMP port
   // unreachable for UDP) counts as the remote's touch toward scan detection.
   void note_closed_port(const PacketView& packet, Timestamp now);
+  // A refused touch of `port` by `source` toward scan detection; true if it made the source a
+  // scanner, now blocked and counted.
+  bool touched_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                       Timestamp now);
   // Applies the per-source limits to a new inbound connection that `d` accepts: `d`, or the
   // rate-limit drop.
   Decision admit(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
