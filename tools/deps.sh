@@ -8,10 +8,12 @@ packages=(
   cmake ninja-build g++ pkg-config
   libnetfilter-queue-dev libmnl-dev libnftables-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
-  libgtest-dev libgmock-dev libssl-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libssl-dev libbenchmark-dev libcap-dev
+  # fuzzing (libFuzzer; clang 14 cannot compile libstdc++'s <expected>)
+  clang-19 libclang-rt-19-dev
   # lab, demo and integration tests: namespaces, diversion rules, real clients
   iproute2 iptables nftables netcat-openbsd nmap procps kmod util-linux
-  knockd
+  knockd python3-scapy hping3
   # the completion test
   bash-completion
 )

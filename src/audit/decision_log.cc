@@ -77,7 +77,8 @@ bool DecisionLog::reopen() { return sink_->reopen(); }
 
 DecisionLogStats DecisionLog::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return {written_.load(), lost_, suppressed_total_.load()};
+  const LogFileStats file = sink_->stats();
+  return {written_.load(), lost_, suppressed_total_.load(), file.failed_lines, file.reopened};
 }
 
 void DecisionLog::run() {

@@ -27,8 +27,10 @@ namespace portwall {
 
 struct DecisionLogStats {
   std::uint64_t written = 0;
-  std::uint64_t lost = 0;        // ring full
-  std::uint64_t suppressed = 0;  // refused by the rate limit (reported by the queue threads)
+  std::uint64_t lost = 0;          // ring full
+  std::uint64_t suppressed = 0;    // refused by the rate limit (reported by the queue threads)
+  std::uint64_t write_failed = 0;  // lines the file system refused (disk full)
+  std::uint64_t reopened = 0;      // the file was opened again (rotated, removed, SIGUSR1)
 };
 
 class DecisionLog {
@@ -75,6 +77,7 @@ class AuditLog {
   void record(long uid, const std::string& action, const std::string& result,
               const std::string& detail);
   bool reopen() { return sink_->reopen(); }
+  LogFileStats file_stats() const { return sink_->stats(); }
 
  private:
   std::shared_ptr<ReopenableFileSink> sink_;

@@ -15,32 +15,50 @@
 #include "control/control_protocol.h"
 
 namespace portwall {
-namespace {
 
-constexpr std::size_t kMaxRequest = 1 << 20;  // a request line longer than this is refused
+struct ControlServer::Connection {
+  int fd = -1;
+  Peer peer;
+  std::string in;   // bytes of a request line not complete yet
+  std::string out;  // answers not yet taken by the client
+  std::chrono::steady_clock::time_point last_request;
+  bool closing = false;  // close once `out` is written
+};
 
-bool write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
+std::string answer_request_line(const ControlHandler& handler, std::string_view line,
+                                const Peer& peer) {
+  nlohmann::json response;
+  const nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
+  if (request.is_discarded() || !request.is_object() || !request.contains("command") ||
+      !request["command"].is_string()) {
+    response = error_response("bad request: expected a JSON object with \"command\"");
+  } else {
+    try {
+      response = handler(request, peer);
+    } catch (const std::exception& e) {  // a handler bug must not take the daemon down
+      response = error_response(std::string("internal error: ") + e.what());
+    }
   }
-  return true;
+  // Strings a client sent may not be UTF-8: replace rather than throw.
+  return response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace
-
 std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
-    const std::string& path, ControlHandler handler, gid_t socket_gid) {
+    const std::string& path, ControlHandler handler, gid_t socket_gid, ControlLimits limits) {
+  auto server = listen(path, socket_gid, limits);
+  if (server) (*server)->serve(std::move(handler));
+  return server;
+}
+
+std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::listen(
+    const std::string& path, gid_t socket_gid, ControlLimits limits) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     return std::unexpected("socket path too long: " + path);
   }
   std::error_code ignored;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
@@ -48,7 +66,7 @@ std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
   const mode_t old = umask(0117);
   const int bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   umask(old);
-  if (bound < 0 || listen(fd, 16) < 0) {
+  if (bound < 0 || ::listen(fd, 64) < 0) {
     const std::string err = std::strerror(errno);
     close(fd);
     return std::unexpected("cannot listen on " + path + ": " + err);
@@ -60,12 +78,17 @@ std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
     close(fd);
     return std::unexpected("cannot give " + path + " to its group: " + err);
   }
-  return std::unique_ptr<ControlServer>(new ControlServer(path, fd, std::move(handler)));
+  return std::unique_ptr<ControlServer>(new ControlServer(path, fd, limits));
 }
 
-ControlServer::ControlServer(std::string path, int fd, ControlHandler handler)
-    : path_(std::move(path)), fd_(fd), handler_(std::move(handler)) {
+ControlServer::ControlServer(std::string path, int fd, ControlLimits limits)
+    : path_(std::move(path)), fd_(fd), limits_(limits) {
   if (pipe2(wake_, O_CLOEXEC) < 0) wake_[0] = wake_[1] = -1;
+}
+
+void ControlServer::serve(ControlHandler handler) {
+  if (thread_.joinable()) return;
+  handler_ = std::move(handler);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -74,7 +97,7 @@ ControlServer::~ControlServer() {
     const char c = 'x';
     (void)!write(wake_[1], &c, 1);
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
   close(fd_);
   if (wake_[0] >= 0) close(wake_[0]);
   if (wake_[1] >= 0) close(wake_[1]);
@@ -86,67 +109,128 @@ bool Peer::in_group(gid_t group) const {
   return gid == group || std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
-void ControlServer::run() {
-  for (;;) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    serve(client);
-    close(client);
-  }
+ControlServer::Stats ControlServer::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return stats_;
 }
 
-void ControlServer::serve(int client) {
-  timeval timeout{5, 0};  // a stuck client must not hold the control thread
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+void ControlServer::run() {
+  using Clock = std::chrono::steady_clock;
+  std::vector<Connection> connections;
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.assign({{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}});
+    for (const Connection& c : connections) {
+      fds.push_back({c.fd, static_cast<short>(c.out.empty() ? POLLIN : POLLIN | POLLOUT), 0});
+    }
+    if (poll(fds.data(), fds.size(), 1000) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents) break;
+    const Clock::time_point now = Clock::now();
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      Connection& c = connections[i];
+      const short ev = fds[i + 2].revents;
+      bool keep = true;
+      if (ev & POLLOUT) keep = write_pending(c);
+      if (keep && (ev & (POLLIN | POLLHUP | POLLERR)) && !c.closing) keep = read_and_answer(c);
+      if (keep && !c.out.empty()) keep = write_pending(c);
+      if (keep && c.closing && c.out.empty()) keep = false;
+      if (keep && now - c.last_request > limits_.idle_timeout) {
+        keep = false;
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        ++stats_.closed_idle;
+      }
+      if (!keep) {
+        close(c.fd);
+        c.fd = -1;
+      }
+    }
+    std::erase_if(connections, [](const Connection& c) { return c.fd < 0; });
+    if (fds[0].revents & POLLIN) accept_one(connections);
+  }
+  for (Connection& c : connections) close(c.fd);
+}
+
+void ControlServer::accept_one(std::vector<Connection>& connections) {
+  const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (client < 0) return;
+  if (connections.size() >= limits_.max_connections) {
+    // Many idle connections must not lock out the administrator: the one idle longest goes.
+    auto idlest = std::min_element(
+        connections.begin(), connections.end(),
+        [](const Connection& a, const Connection& b) { return a.last_request < b.last_request; });
+    close(idlest->fd);
+    connections.erase(idlest);
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    ++stats_.closed_over_limit;
+  }
+  Connection c;
+  c.fd = client;
+  c.last_request = std::chrono::steady_clock::now();
   ucred cred{};
   socklen_t len = sizeof cred;
-  getsockopt(client, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-  Peer peer{cred.pid, cred.uid, cred.gid, {}};
+  if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+    close(client);  // no identity, no service
+    return;
+  }
+  c.peer = Peer{cred.pid, cred.uid, cred.gid, {}};
   gid_t groups[256];
   socklen_t groups_len = sizeof groups;
   if (getsockopt(client, SOL_SOCKET, SO_PEERGROUPS, groups, &groups_len) == 0) {
-    peer.groups.assign(groups, groups + groups_len / sizeof(gid_t));
+    c.peer.groups.assign(groups, groups + groups_len / sizeof(gid_t));
   }
+  connections.push_back(std::move(c));
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.accepted;
+}
 
-  std::string buffer;
+bool ControlServer::read_and_answer(Connection& c) {
   char chunk[4096];
-  for (;;) {
-    std::size_t newline;
-    while ((newline = buffer.find('\n')) == std::string::npos) {
-      const ssize_t n = recv(client, chunk, sizeof chunk, 0);
-      if (n <= 0) return;
-      buffer.append(chunk, static_cast<std::size_t>(n));
-      if (buffer.size() > kMaxRequest) {
-        write_all(client, error_response("request too long").dump() + "\n");
-        return;
-      }
+  for (int reads = 0; reads < 64; ++reads) {  // then let the other connections have a turn
+    const ssize_t n = recv(c.fd, chunk, sizeof chunk, 0);
+    if (n == 0) {  // the client is done sending: answer what came, then close
+      c.closing = true;
+      return true;
     }
-    const std::string line = buffer.substr(0, newline);
-    buffer.erase(0, newline + 1);
-    nlohmann::json response;
-    {
-      const nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
-      if (request.is_discarded() || !request.is_object() || !request.contains("command") ||
-          !request["command"].is_string()) {
-        response = error_response("bad request: expected a JSON object with \"command\"");
-      } else {
-        try {
-          response = handler_(request, peer);
-        } catch (const std::exception& e) {  // a handler bug must not take the daemon down
-          response = error_response(std::string("internal error: ") + e.what());
-        }
-      }
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    c.in.append(chunk, static_cast<std::size_t>(n));
+    std::size_t begin = 0, newline;
+    while ((newline = c.in.find('\n', begin)) != std::string::npos) {
+      const std::string_view line(c.in.data() + begin, newline - begin);
+      c.out += answer_request_line(handler_, line, c.peer);
+      c.out += '\n';
+      c.last_request = std::chrono::steady_clock::now();
+      begin = newline + 1;
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      ++stats_.requests;
     }
-    if (!write_all(client, response.dump() + "\n")) return;
+    c.in.erase(0, begin);
+    if (c.in.size() > limits_.max_request) {
+      c.out += error_response("request too long").dump() + "\n";
+      c.in.clear();
+      c.closing = true;
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      ++stats_.refused_too_long;
+      return true;
+    }
+    if (c.out.size() > limits_.max_unread) {
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      ++stats_.closed_unread;
+      return false;
+    }
   }
+  return true;
+}
+
+bool ControlServer::write_pending(Connection& c) {
+  while (!c.out.empty()) {
+    const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    c.out.erase(0, static_cast<std::size_t>(n));
+  }
+  return true;
 }
 
 }  // namespace portwall

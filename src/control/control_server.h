@@ -1,17 +1,22 @@
 // control_server.h — the daemon side of the control socket (/run/portwall/portwall.sock).
-// One thread accepts connections and answers one JSON line per request line. The peer's
+// One thread serves every connection (poll, non-blocking sockets) and answers one JSON line per
+// request line, so that a slow, idle or hostile client never holds up another one. The peer's
 // identity comes from the kernel (SO_PEERCRED, SO_PEERGROUPS); the handler decides what that
-// peer may do.
+// peer may do. Bounded: connections, request size, unread answers, idle time.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,22 +33,55 @@ struct Peer {
 
 using ControlHandler = std::function<nlohmann::json(const nlohmann::json& request, const Peer&)>;
 
+struct ControlLimits {
+  std::size_t max_connections = 64;   // beyond it the connection idle longest is closed
+  std::size_t max_request = 1 << 20;  // a longer request line is answered with an error, closed
+  std::size_t max_unread = 8 << 20;   // answers a client does not read; beyond it, closed
+  std::chrono::milliseconds idle_timeout{30000};  // no complete request for this long: closed
+};
+
+// The answer line (without newline) to one request line: the handler's response, or the
+// protocol's error for a line that is not a JSON object with a "command" string. Never throws.
+std::string answer_request_line(const ControlHandler& handler, std::string_view line,
+                                const Peer& peer);
+
 class ControlServer {
  public:
-  // Binds `path` (replacing a stale socket file), mode 0660, group `socket_gid` if not -1.
+  // Binds `path` (replacing a stale socket file), mode 0660, group `socket_gid` if not -1, and
+  // serves it with `handler`.
   static std::expected<std::unique_ptr<ControlServer>, std::string> start(
-      const std::string& path, ControlHandler handler, gid_t socket_gid = static_cast<gid_t>(-1));
-  ~ControlServer();  // stops the thread and removes the socket file
+      const std::string& path, ControlHandler handler, gid_t socket_gid = static_cast<gid_t>(-1),
+      ControlLimits limits = {});
+  // Binds only: connections wait in the backlog until serve(). For a daemon that binds while it
+  // still has the privileges the socket's group needs, and serves once it is set up.
+  static std::expected<std::unique_ptr<ControlServer>, std::string> listen(
+      const std::string& path, gid_t socket_gid = static_cast<gid_t>(-1),
+      ControlLimits limits = {});
+  void serve(ControlHandler handler);  // starts the thread; once
+  ~ControlServer();                    // stops the thread and removes the socket file
+
+  struct Stats {
+    std::uint64_t accepted = 0, requests = 0, refused_too_long = 0, closed_idle = 0,
+                  closed_over_limit = 0, closed_unread = 0;
+  };
+  Stats stats() const;
 
  private:
-  ControlServer(std::string path, int fd, ControlHandler handler);
+  struct Connection;
+  ControlServer(std::string path, int fd, ControlLimits limits);
   void run();
-  void serve(int client);
+  void accept_one(std::vector<Connection>& connections);
+  // Reads what the client sent and answers every complete line; false: close it.
+  bool read_and_answer(Connection& c);
+  bool write_pending(Connection& c);  // false: close it
 
   std::string path_;
   int fd_;
   int wake_[2] = {-1, -1};
   ControlHandler handler_;
+  ControlLimits limits_;
+  Stats stats_;
+  mutable std::mutex stats_mutex_;
   std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "control/control_protocol.h"
+#include "daemon/privileges.h"
 #include "rules/rule_loader.h"
 
 namespace portwall {
@@ -54,6 +55,27 @@ std::shared_ptr<const PolicySnapshot> Daemon::snapshot() const {
 std::expected<void, std::string> Daemon::start() {
   started_ = clock_.now();
   const Config& cfg = loaded_.config;
+  // The control socket is bound and given to its group while the process may still chown;
+  // then every capability but the network ones goes, before any thread starts.
+  for (auto [name, gid] : {std::pair{&cfg.daemon.admin_group, &admin_gid_},
+                           std::pair{&cfg.daemon.read_group, &read_gid_}}) {
+    if (name->empty()) continue;
+    group entry{}, *found = nullptr;
+    char buf[4096];
+    if (getgrnam_r(name->c_str(), &entry, buf, sizeof buf, &found) != 0 || !found) {
+      return std::unexpected("[daemon] no group named \"" + *name + "\"");
+    }
+    *gid = found->gr_gid;
+  }
+  const gid_t socket_gid = read_gid_ != static_cast<gid_t>(-1) ? read_gid_ : admin_gid_;
+  auto control = ControlServer::listen(cfg.daemon.socket, socket_gid);
+  if (!control) return std::unexpected(control.error());
+  control_ = std::move(*control);
+  std::string note;
+  if (auto dropped = keep_only_network_capabilities(&note); !dropped) {
+    return std::unexpected("dropping capabilities: " + dropped.error());
+  }
+  if (!note.empty()) say(note);
   mode_ = cfg.daemon.mode;
   // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
   policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
@@ -97,6 +119,7 @@ std::expected<void, std::string> Daemon::start() {
           : std::max<std::uint32_t>(1, cfg.log.max_lines_per_second / cfg.daemon.queues.size());
   NfQueueOptions qopts;
   qopts.fail_open = cfg.daemon.fail_open;
+  qopts.max_length = cfg.daemon.queue_length;
   qopts.reject_mark = spec.reject_mark;
   qopts.offload_mark = offload_mark_;
   for (std::uint16_t number : cfg.daemon.queues) {
@@ -124,22 +147,7 @@ std::expected<void, std::string> Daemon::start() {
   // Marks left by an earlier run are cleared; the ctnetlink request also loads the kernel's
   // ctnetlink, without which the queue ignores the connmark a verdict carries.
   bring_back_offloaded("start");
-  for (auto [name, gid] : {std::pair{&cfg.daemon.admin_group, &admin_gid_},
-                           std::pair{&cfg.daemon.read_group, &read_gid_}}) {
-    if (name->empty()) continue;
-    group entry{}, *found = nullptr;
-    char buf[4096];
-    if (getgrnam_r(name->c_str(), &entry, buf, sizeof buf, &found) != 0 || !found) {
-      return std::unexpected("[daemon] no group named \"" + *name + "\"");
-    }
-    *gid = found->gr_gid;
-  }
-  const gid_t socket_gid = read_gid_ != static_cast<gid_t>(-1) ? read_gid_ : admin_gid_;
-  auto control = ControlServer::start(
-      cfg.daemon.socket, [this](const nlohmann::json& r, const Peer& p) { return handle(r, p); },
-      socket_gid);
-  if (!control) return std::unexpected(control.error());
-  control_ = std::move(*control);
+  control_->serve([this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
   audit_log_->record(static_cast<long>(getuid()), "start", "ok",
                      std::to_string(rule_count) + " rules from " + loaded_.rules_file);
   return {};

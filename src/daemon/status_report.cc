@@ -2,8 +2,11 @@
 // and `reload`. Reads only published figures and the immutable rule snapshot.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
+#include "netfilter/queue_stats.h"
 
 namespace portwall {
 namespace {
@@ -50,9 +53,27 @@ nlohmann::json Daemon::status_json() {
                    {"malformed", sum.malformed},       {"table_full", sum.table_full},
                    {"rate_limited", sum.rate_limited}, {"scan_blocks", sum.scan_blocks},
                    {"scan_blocked", sum.scan_blocked}, {"lost_messages", sum.enobufs}};
-  // Fail-open is never silent: what the kernel's queue rules counted minus what we received.
+  // The kernel's side of our queues: what waits, and what it dropped (fail_open = false).
+  std::uint64_t waiting = 0, dropped_full = 0, dropped_user = 0;
+  if (auto kernel = read_kernel_queue_stats(); kernel) {
+    for (const KernelQueueStats& q : *kernel) {
+      const auto& ours = loaded_.config.daemon.queues;
+      if (std::find(ours.begin(), ours.end(), q.number) == ours.end()) continue;
+      waiting += q.waiting;
+      dropped_full += q.dropped_full;
+      dropped_user += q.dropped_user;
+    }
+  }
+  j["queue"] = {{"length", loaded_.config.daemon.queue_length},
+                {"fail_open", loaded_.config.daemon.fail_open},
+                {"waiting", waiting},
+                {"dropped_full", dropped_full},
+                {"dropped_socket_full", dropped_user}};
+  // Fail-open is never silent: what the kernel's queue rules counted, less what we received,
+  // what still waits and what the kernel dropped, passed uninspected.
   if (auto queued = diversion_->queued_packets(); queued) {
-    j["counters"]["uninspected"] = *queued > sum.received ? *queued - sum.received : 0;
+    const std::uint64_t accounted = sum.received + waiting + dropped_full + dropped_user;
+    j["counters"]["uninspected"] = *queued > accounted ? *queued - accounted : 0;
   } else {
     j["counters"]["uninspected"] = nullptr;
   }
@@ -86,7 +107,12 @@ nlohmann::json Daemon::status_json() {
                      {"spa_replayed", n(st.spa_replayed)},
                      {"connections_let_in", sum.knock_opened}}}};
   const DecisionLogStats log = decision_log_->stats();
-  j["log"] = {{"written", log.written}, {"lost", log.lost}, {"suppressed", log.suppressed}};
+  j["log"] = {{"written", log.written},
+              {"lost", log.lost},
+              {"suppressed", log.suppressed},
+              {"write_failed", log.write_failed},
+              {"reopened", log.reopened},
+              {"audit_write_failed", audit_log_->file_stats().failed_lines}};
   j["backend"] = diversion_->name();
   j["queues"] = loaded_.config.daemon.queues;
   j["rules_file"] = loaded_.rules_file;

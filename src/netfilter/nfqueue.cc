@@ -80,14 +80,10 @@ std::expected<void, std::string> NfQueue::configure() {
 
   nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
   nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-  nlh->nlmsg_flags |= NLM_F_ACK;
-  if (mnl_socket_sendto(socket_, nlh, nlh->nlmsg_len) < 0) {
-    return std::unexpected(where + errno_text("bind"));
-  }
-  // The bind is acknowledged; an error here means another process owns the queue.
-  int n = static_cast<int>(mnl_socket_recvfrom(socket_, buf, sizeof buf));
-  if (n < 0 || mnl_cb_run(buf, n, 0, port_id_, nullptr, nullptr) < 0) {
-    return std::unexpected(where + errno_text("bind (is another portwalld using this queue?)"));
+  if (auto ok = request(nlh); !ok) {
+    return std::unexpected(
+        where + "bind: " + ok.error() +
+        (ok.error() == std::strerror(EBUSY) ? " (is another portwalld using this queue?)" : ""));
   }
 
   nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
@@ -96,9 +92,8 @@ std::expected<void, std::string> NfQueue::configure() {
   std::uint32_t flags = NFQA_CFG_F_GSO | (options_.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
   mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
   mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
-  if (mnl_socket_sendto(socket_, nlh, nlh->nlmsg_len) < 0) {
-    return std::unexpected(where + errno_text("configure"));
-  }
+  // A refused configuration would leave a bound queue that never delivers: fail the start.
+  if (auto ok = request(nlh); !ok) return std::unexpected(where + "configure: " + ok.error());
 
   int on = 1;
   mnl_socket_setsockopt(socket_, NETLINK_NO_ENOBUFS, &on, sizeof on);
@@ -108,6 +103,43 @@ std::expected<void, std::string> NfQueue::configure() {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);  // without CAP_NET_ADMIN
   }
   return {};
+}
+
+std::expected<void, std::string> NfQueue::request(nlmsghdr* nlh) {
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nlh->nlmsg_seq = ++sequence_;
+  if (mnl_socket_sendto(socket_, nlh, nlh->nlmsg_len) < 0)
+    return std::unexpected(errno_text("send"));
+  // The kernel answers with an ack (an NLMSG_ERROR, code 0 on success). Packets may come first
+  // when an earlier run's diversion rules still point at this queue (a crash): they are handed
+  // back with NF_REPEAT and queued again, to be judged once the queue is set up.
+  alignas(nlmsghdr) char buf[8192];
+  for (int reads = 0; reads < 64; ++reads) {
+    const ssize_t n = mnl_socket_recvfrom(socket_, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR || errno == ENOBUFS) continue;
+      return std::unexpected(errno_text("waiting for the kernel's answer"));
+    }
+    int len = static_cast<int>(n);
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(m, len);
+         m = mnl_nlmsg_next(m, &len)) {
+      if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == sequence_) {
+        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
+        if (err->error == 0) return {};
+        return std::unexpected(std::string(std::strerror(-err->error)));
+      }
+      if ((m->nlmsg_type & 0xff) == NFQNL_MSG_PACKET) {
+        Parsed stray;
+        on_message(m, &stray);
+        if (!stray.ok) continue;
+        char vbuf[kVerdictSpace];
+        nlmsghdr* v = nfq_nlmsg_put(vbuf, NFQNL_MSG_VERDICT, number_);
+        nfq_nlmsg_verdict_put(v, static_cast<int>(stray.packet.id), NF_REPEAT);
+        mnl_socket_sendto(socket_, v, v->nlmsg_len);
+      }
+    }
+  }
+  return std::unexpected(std::string("no answer from the kernel"));
 }
 
 void NfQueue::add_verdict(std::uint32_t id, PacketVerdict pv, std::uint32_t mark) {

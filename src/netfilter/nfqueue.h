@@ -14,6 +14,7 @@
 #include "policy/decision.h"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace portwall {
 
@@ -79,6 +80,8 @@ class NfQueue {
  private:
   NfQueue(std::uint16_t number, const NfQueueOptions& options);
   std::expected<void, std::string> configure();
+  // Sends one config message with NLM_F_ACK and waits for the kernel's answer.
+  std::expected<void, std::string> request(nlmsghdr* nlh);
   void add_verdict(std::uint32_t id, PacketVerdict verdict, std::uint32_t mark);
   std::expected<void, std::string> flush_verdicts();
 
@@ -86,6 +89,7 @@ class NfQueue {
   NfQueueOptions options_;
   mnl_socket* socket_ = nullptr;
   unsigned port_id_ = 0;
+  std::uint32_t sequence_ = 0;
   std::size_t buffer_size_;
   std::vector<char> receive_buffers_;  // batch * buffer_size_
   std::vector<char> verdicts_;         // verdict messages of one batch

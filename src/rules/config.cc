@@ -24,8 +24,8 @@ const toml::table* table_of(TomlReader& r, const toml::node& node, std::string_v
 
 void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
   r.check_keys(t,
-               {"queues", "fail_open", "mode", "backend", "inspect", "socket", "rules", "rules_dir",
-                "admin_group", "read_group", "state_file"},
+               {"queues", "queue_length", "fail_open", "mode", "backend", "inspect", "socket",
+                "rules", "rules_dir", "admin_group", "read_group", "state_file"},
                "[daemon]");
   if (const toml::node* n = t.get("queues")) {
     const toml::array* list = n->as_array();
@@ -42,6 +42,11 @@ void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
         }
       }
       d.queues = queues;
+    }
+  }
+  if (const toml::node* n = t.get("queue_length")) {
+    if (auto v = r.integer(*n, "queue_length", 16, 1 << 20)) {
+      d.queue_length = static_cast<std::uint32_t>(*v);
     }
   }
   if (const toml::node* n = t.get("fail_open")) {

@@ -24,6 +24,9 @@ enum class LogFormat : std::uint8_t { text, json };
 
 struct DaemonSection {
   std::vector<std::uint16_t> queues{100};
+  // Packets the kernel holds per queue while portwalld judges them; beyond it fail_open
+  // decides (accept uninspected, or drop), and `status` counts either.
+  std::uint32_t queue_length = 16384;
   bool fail_open = true;
   Mode mode = Mode::enforce;
   Backend backend = Backend::automatic;

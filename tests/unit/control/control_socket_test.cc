@@ -5,7 +5,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "control/control_client.h"
 #include "control/control_protocol.h"
@@ -67,6 +71,120 @@ TEST(ControlSocket, HandlerExceptionBecomesAnErrorNotACrash) {
   auto reply = control_request(path, {{"command", "x"}});
   ASSERT_TRUE(reply);
   EXPECT_EQ((*reply)["error"], "internal error: boom");
+}
+
+// A raw client: connects, sends `bytes` as they are, and can read one answer line.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~RawClient() { close(fd_); }
+  bool connected() const { return connected_; }
+  bool send_bytes(const std::string& bytes) {
+    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  void finish_sending() { shutdown(fd_, SHUT_WR); }
+  // One answer line, or "" when the server closed without one (or after 5 s).
+  std::string read_line() {
+    std::string line;
+    char c;
+    while (recv(fd_, &c, 1, 0) == 1) {
+      if (c == '\n') return line;
+      line += c;
+    }
+    return "";
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+ControlHandler echo_handler() {
+  return [](const nlohmann::json& r, const Peer&) { return ok_response({{"echo", r["command"]}}); };
+}
+
+TEST(ControlSocket, HalfWrittenRequestDoesNotHoldUpOtherClients) {
+  const std::string path = temp_socket();
+  auto server = ControlServer::start(path, echo_handler());
+  ASSERT_TRUE(server);
+  RawClient stuck(path);
+  ASSERT_TRUE(stuck.connected());
+  ASSERT_TRUE(stuck.send_bytes(R"({"command": "sta)"));  // and then nothing
+  const auto before = std::chrono::steady_clock::now();
+  auto reply = control_request(path, {{"command", "status"}});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ((*reply)["result"]["echo"], "status");
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(2));
+  // The stuck client's request is answered once it is complete.
+  ASSERT_TRUE(stuck.send_bytes("tus\"}\n"));
+  EXPECT_EQ(stuck.read_line(), R"({"ok":true,"result":{"echo":"status"}})");
+}
+
+TEST(ControlSocket, ManyIdleConnectionsDoNotLockOutTheAdministrator) {
+  const std::string path = temp_socket();
+  ControlLimits limits;
+  limits.max_connections = 8;
+  auto server = ControlServer::start(path, echo_handler(), static_cast<gid_t>(-1), limits);
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 50; ++i) idle.push_back(std::make_unique<RawClient>(path));
+  auto reply = control_request(path, {{"command", "status"}});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ((*reply)["result"]["echo"], "status");
+  EXPECT_GE((*server)->stats().closed_over_limit, 42u);
+}
+
+TEST(ControlSocket, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  const std::string path = temp_socket();
+  ControlLimits limits;
+  limits.idle_timeout = std::chrono::milliseconds(200);
+  auto server = ControlServer::start(path, echo_handler(), static_cast<gid_t>(-1), limits);
+  ASSERT_TRUE(server);
+  RawClient idle(path);
+  ASSERT_TRUE(idle.send_bytes("{"));
+  EXPECT_EQ(idle.read_line(), "");  // closed by the server well before the client's 5 s
+  EXPECT_EQ((*server)->stats().closed_idle, 1u);
+}
+
+TEST(ControlSocket, OversizedRequestIsRefusedAndTheServerGoesOn) {
+  const std::string path = temp_socket();
+  ControlLimits limits;
+  limits.max_request = 4096;
+  auto server = ControlServer::start(path, echo_handler(), static_cast<gid_t>(-1), limits);
+  ASSERT_TRUE(server);
+  RawClient big(path);
+  big.send_bytes(std::string(64 * 1024, 'x'));
+  EXPECT_EQ(big.read_line(), R"({"code":1,"error":"request too long","ok":false})");
+  auto reply = control_request(path, {{"command", "status"}});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ((*server)->stats().refused_too_long, 1u);
+}
+
+TEST(ControlSocket, GarbageLinesGetErrorsAndPipelinedRequestsAllGetAnswers) {
+  const std::string path = temp_socket();
+  auto server = ControlServer::start(path, echo_handler());
+  ASSERT_TRUE(server);
+  RawClient client(path);
+  std::string bytes = std::string("\x00\xff\xfe{{{\n", 7) + "[1,2]\n" + R"({"command": 7})" + "\n" +
+                      R"({"command": "\u00e9\ud800"})" + "\n" + R"({"command":"a"})" + "\n";
+  ASSERT_TRUE(client.send_bytes(bytes));
+  client.finish_sending();
+  const std::string bad =
+      R"({"code":1,"error":"bad request: expected a JSON object with \"command\"","ok":false})";
+  EXPECT_EQ(client.read_line(), bad);  // NUL and bytes that are not UTF-8
+  EXPECT_EQ(client.read_line(), bad);  // not an object
+  EXPECT_EQ(client.read_line(), bad);  // command not a string
+  EXPECT_EQ(client.read_line(), bad);  // a lone surrogate is not JSON
+  EXPECT_EQ(client.read_line(), R"({"ok":true,"result":{"echo":"a"}})");
 }
 
 TEST(ControlSocket, UnreachableDaemonIsAFailureThatNamesTheSocket) {

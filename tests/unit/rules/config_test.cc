@@ -246,10 +246,11 @@ TEST(ParseConfig, UnknownTableListsTheExpectedTables) {
 }
 
 TEST(ParseConfig, UnknownKeyInASectionListsTheExpectedKeys) {
-  EXPECT_EQ(errors_of("[daemon]\nqueue = [100]\n"),
-            "portwall.toml:2:1: unknown key 'queue' in [daemon]; expected one of queues, "
-            "fail_open, mode, backend, inspect, socket, rules, rules_dir, admin_group, "
-            "read_group, state_file");
+  EXPECT_EQ(
+      errors_of("[daemon]\nqueue = [100]\n"),
+      "portwall.toml:2:1: unknown key 'queue' in [daemon]; expected one of queues, "
+      "queue_length, fail_open, mode, backend, inspect, socket, rules, rules_dir, admin_group, "
+      "read_group, state_file");
   EXPECT_EQ(errors_of("[conntrack]\ntcp_timeout = \"5d\"\n"),
             "portwall.toml:2:1: unknown key 'tcp_timeout' in [conntrack]; expected one of "
             "max_entries, tcp_established_timeout, udp_timeout, pickup_grace");
