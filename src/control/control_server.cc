@@ -22,7 +22,8 @@ struct ControlServer::Connection {
   std::string in;   // bytes of a request line not complete yet
   std::string out;  // answers not yet taken by the client
   std::chrono::steady_clock::time_point last_request;
-  bool closing = false;  // close once `out` is written
+  bool closing = false;     // close once `out` is written
+  bool discarding = false;  // inside a request line that was too long
 };
 
 std::string answer_request_line(const ControlHandler& handler, std::string_view line,
@@ -195,7 +196,14 @@ bool ControlServer::read_and_answer(Connection& c) {
       return true;
     }
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    c.in.append(chunk, static_cast<std::size_t>(n));
+    std::string_view got(chunk, static_cast<std::size_t>(n));
+    if (c.discarding) {  // the rest of a line that was too long: thrown away up to its end
+      const std::size_t end = got.find('\n');
+      if (end == std::string_view::npos) continue;
+      got.remove_prefix(end + 1);
+      c.discarding = false;
+    }
+    c.in.append(got);
     std::size_t begin = 0, newline;
     while ((newline = c.in.find('\n', begin)) != std::string::npos) {
       const std::string_view line(c.in.data() + begin, newline - begin);
@@ -208,12 +216,12 @@ bool ControlServer::read_and_answer(Connection& c) {
     }
     c.in.erase(0, begin);
     if (c.in.size() > limits_.max_request) {
+      // Answered at once; the line's remaining bytes are read and dropped, never stored.
       c.out += error_response("request too long").dump() + "\n";
       c.in.clear();
-      c.closing = true;
+      c.discarding = true;
       std::lock_guard<std::mutex> lock(stats_mutex_);
       ++stats_.refused_too_long;
-      return true;
     }
     if (c.out.size() > limits_.max_unread) {
       std::lock_guard<std::mutex> lock(stats_mutex_);

@@ -35,7 +35,7 @@ using ControlHandler = std::function<nlohmann::json(const nlohmann::json& reques
 
 struct ControlLimits {
   std::size_t max_connections = 64;   // beyond it the connection idle longest is closed
-  std::size_t max_request = 1 << 20;  // a longer request line is answered with an error, closed
+  std::size_t max_request = 1 << 20;  // a longer request line is answered with an error
   std::size_t max_unread = 8 << 20;   // answers a client does not read; beyond it, closed
   std::chrono::milliseconds idle_timeout{30000};  // no complete request for this long: closed
 };

@@ -122,9 +122,13 @@ Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string&
   std::ofstream(dir_ + "/portwall.toml")
       << "[daemon]\nqueues = [100, 101]\nrules = \"" << dir_ << "/rules.toml\"\nsocket = \"" << dir_
       << "/portwall.sock\"\nstate_file = \"" << dir_ << "/state.json\"\n"
-      << extra_daemon_keys << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \""
-      << dir_ << "/audit.log\"\n"
-      << extra_sections;
+      << extra_daemon_keys;
+  if (extra_sections.find("[log]") == std::string::npos) {
+    std::ofstream(dir_ + "/portwall.toml", std::ios::app)
+        << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \"" << dir_
+        << "/audit.log\"\n";
+  }
+  std::ofstream(dir_ + "/portwall.toml", std::ios::app) << extra_sections;
   start();
 }
 

@@ -66,8 +66,8 @@ class Lab {
 class Daemon {
  public:
   // `extra_daemon_keys`: lines added to the [daemon] table of its configuration;
-  // `extra_sections`: tables added after it ([[knock]], [limits], ...). The state file lives in
-  // the daemon's directory.
+  // `extra_sections`: tables added after it ([[knock]], [limits], ...; a [log] table there
+  // replaces the default one). The state file lives in the daemon's directory.
   Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys = "",
          const std::string& extra_sections = "");
   ~Daemon();  // SIGTERM if still running
@@ -77,6 +77,7 @@ class Daemon {
   // SIGTERM and wait; the exit status (or -1).
   int stop();
   void signal(int sig) const;
+  pid_t pid() const { return pid_; }
   RunResult cli(const std::string& args) const;  // `portwall --socket ... ARGS` in the namespace
   std::string log() const;                       // the decision log's content
   std::string daemon_output() const;             // portwalld's stderr

@@ -164,6 +164,9 @@ TEST(ControlSocket, OversizedRequestIsRefusedAndTheServerGoesOn) {
   RawClient big(path);
   big.send_bytes(std::string(64 * 1024, 'x'));
   EXPECT_EQ(big.read_line(), R"({"code":1,"error":"request too long","ok":false})");
+  // The rest of that line is dropped; the next request on the same connection is answered.
+  big.send_bytes(std::string(64 * 1024, 'x') + "\n" + R"({"command":"b"})" + "\n");
+  EXPECT_EQ(big.read_line(), R"({"ok":true,"result":{"echo":"b"}})");
   auto reply = control_request(path, {{"command", "status"}});
   ASSERT_TRUE(reply) << reply.error().message;
   EXPECT_EQ((*server)->stats().refused_too_long, 1u);
