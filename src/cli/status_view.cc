@@ -74,7 +74,24 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
   if (c.contains("uninspected") && c["uninspected"].is_number()) {
     out += fmt::format(", {} uninspected", c["uninspected"].get<std::uint64_t>());
   }
+  // Faults are never silent: packets the kernel dropped for a full queue, log lines lost.
+  if (s.contains("queue") && s["queue"].is_object()) {
+    const auto& q = s["queue"];
+    const auto full = q.value("dropped_full", std::uint64_t{0}) +
+                      q.value("dropped_socket_full", std::uint64_t{0});
+    if (full > 0) out += fmt::format(", {} dropped by a full queue", full);
+  }
   out += "\n";
+  if (s.contains("log") && s["log"].is_object()) {
+    const auto& l = s["log"];
+    const auto ring = l.value("lost", std::uint64_t{0});
+    const auto disk =
+        l.value("write_failed", std::uint64_t{0}) + l.value("audit_write_failed", std::uint64_t{0});
+    if (ring + disk > 0) {
+      out += fmt::format("Log: {} line(s) lost ({} writer behind, {} refused by the disk)\n",
+                         ring + disk, ring, disk);
+    }
+  }
   if (style == StatusStyle::verbose && s.contains("defenses"))
     out += render_defenses(s["defenses"]);
   return out;

@@ -166,8 +166,10 @@ LogEvent QueueWorker::make_event(const QueuedPacket& q, const PacketView* p, con
   e.unix_ms = unix_now_ms();
   e.decision = d;
   e.direction = direction;
-  std::memcpy(e.in_interface, in.data(), std::min(in.size(), sizeof e.in_interface - 1));
-  std::memcpy(e.out_interface, out.data(), std::min(out.size(), sizeof e.out_interface - 1));
+  // string_view::copy, not memcpy: an unnamed interface is an empty view whose data() may be
+  // null, and memcpy from null is undefined even for zero bytes (UBSan caught it).
+  in.copy(e.in_interface, sizeof e.in_interface - 1);
+  out.copy(e.out_interface, sizeof e.out_interface - 1);
   e.length = q.wire_length;
   if (!p) {
     e.malformed = true;
@@ -184,7 +186,7 @@ LogEvent QueueWorker::make_event(const QueuedPacket& q, const PacketView* p, con
   e.length = p->ip_length;
   if (d.reason == Reason::knock || d.event == Event::knock_fail) {
     const std::string name = engine_.sources().door_name(d.door);
-    std::memcpy(e.knock, name.data(), std::min(name.size(), sizeof e.knock - 1));
+    name.copy(e.knock, sizeof e.knock - 1);
   }
   return e;
 }

@@ -31,6 +31,18 @@ TEST(StatusView, NumberedListsRulesInUfwColumns) {
             "Packets: 120 accepted, 7 dropped, 0 rejected, 0 uninspected\n");
 }
 
+TEST(StatusView, QueueDropsAndLostLogLinesAreShownWhenThereAreAny) {
+  nlohmann::json s = kStatus;
+  s["queue"] = {{"dropped_full", 436}, {"dropped_socket_full", 0}};
+  s["log"] = {{"lost", 2}, {"write_failed", 300}, {"audit_write_failed", 1}};
+  const std::string text = render_status(s, StatusStyle::plain);
+  EXPECT_NE(text.find("Packets: 120 accepted, 7 dropped, 0 rejected, 0 uninspected, 436 dropped "
+                      "by a full queue\n"
+                      "Log: 303 line(s) lost (2 writer behind, 301 refused by the disk)\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(StatusView, VerboseAddsDefaultsAndCounters) {
   const std::string text = render_status(kStatus, StatusStyle::verbose);
   EXPECT_NE(text.find("Default: deny (incoming), allow (outgoing)\n"), std::string::npos) << text;
