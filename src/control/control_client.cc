@@ -33,7 +33,9 @@ std::expected<nlohmann::json, ControlFailure> control_request(const std::string&
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     return fail("cannot connect to " + socket_path + " (is portwalld running?)");
   }
-  const std::string line = request.dump() + "\n";
+  // Words from the command line may not be UTF-8: sent with U+FFFD rather than thrown over.
+  const std::string line =
+      request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::size_t sent = 0;
   while (sent < line.size()) {
     const ssize_t n = send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
@@ -127,9 +128,19 @@ Daemon::Role Daemon::role_of(const Peer& peer) const {
 
 nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   const std::string command = request["command"].get<std::string>();
+  // Text fields read below: a field of another type is bad input, not an internal error, and
+  // it is decided after authorization, so that a stranger's request is refused and audited.
+  auto text = [&](const char* key, const char* absent) -> std::optional<std::string> {
+    const auto it = request.find(key);
+    if (it == request.end()) return absent;
+    if (!it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  const std::optional<std::string> action =
+      text("action", command == "conntrack" ? "count" : "list");
   const bool reads_only = command == "status" || command == "explain" ||
-                          (command == "conntrack" && request.value("action", "count") != "flush") ||
-                          (command == "blocked" && request.value("action", "list") == "list");
+                          (command == "conntrack" && action && *action != "flush") ||
+                          (command == "blocked" && action && *action == "list");
   const Role role = role_of(peer);
   if (role == Role::none || (role == Role::reader && !reads_only)) {
     const std::string why = role == Role::none
@@ -140,6 +151,11 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
     audit_log_->record(peer.uid, command, "denied",
                        "pid=" + std::to_string(peer.pid) + " " + request.dump());
     return error_response(why, kExitUnauthorized);
+  }
+  for (const char* key : {"action", "address", "for"}) {
+    if (!text(key, "")) {
+      return error_response(std::string("bad request: \"") + key + "\" must be a string");
+    }
   }
   if (command == "status") return ok_response(status_json());
   if (command == "reload") {

@@ -167,6 +167,7 @@ class RuleWords {
       return std::unexpected(ok.error());
     if (auto ok = address(to_text_, rule_.to, rule_.to_text); !ok)
       return std::unexpected(ok.error());
+    if (auto ok = check_comment(rule_.comment); !ok) return fail(ok.error());
     const bool has_ports = !port_text_.empty() || !from_port_text_.empty();
     if (has_ports && rule_.proto == Proto::icmp) {
       return fail("a port needs proto tcp, udp or any; ICMP has no ports");

@@ -153,4 +153,39 @@ std::expected<void, std::string> check_interface(std::string_view name) {
   return {};
 }
 
+// Written here: neither the standard library nor toml++'s public API validates UTF-8.
+std::expected<void, std::string> check_comment(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    // RFC 3629 §4: the length from the lead byte, then the range of the second byte (no
+    // overlong forms, no surrogates, nothing above U+10FFFF); later bytes are 80-BF.
+    std::size_t length = 1;
+    unsigned char low = 0x80, high = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
+      length = 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      length = 3;
+      if (b == 0xe0) low = 0xa0;
+      if (b == 0xed) high = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      length = 4;
+      if (b == 0xf0) low = 0x90;
+      if (b == 0xf4) high = 0x8f;
+    } else if (b >= 0x80) {
+      length = 0;
+    }
+    bool ok = length != 0 && text.size() - i >= length;
+    for (std::size_t k = 1; ok && k < length; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      ok = k == 1 ? c >= low && c <= high : c >= 0x80 && c <= 0xbf;
+    }
+    if (!ok) {
+      return std::unexpected("comment must be UTF-8 text; byte " + std::to_string(i + 1) +
+                             " is not");
+    }
+    i += length;
+  }
+  return {};
+}
+
 }  // namespace portwall

@@ -27,4 +27,8 @@ std::string to_string(const Rate& rate);  // "6/30s" (the burst is written separ
 // Linux interface names: 1-15 bytes, no '/', ':' or white space, not "." or "..".
 std::expected<void, std::string> check_interface(std::string_view name);
 
+// A rule's comment: any UTF-8 text (RFC 3629), which is what a TOML string can hold; bytes that
+// are not would not survive the rules file.
+std::expected<void, std::string> check_comment(std::string_view text);
+
 }  // namespace portwall

@@ -286,6 +286,8 @@ TEST(ControlSocketAbuse, StrangersAreRefusedAndGarbageIdleAndHugeClientsChangeNo
       "  s=conn(); s.sendall(os.urandom(4096)+b'\\n'); s.close()\n"
       "s=conn(); s.sendall(b'{' * (2 << 20)); print('huge:', s.recv(200)); s.close()\n"
       "s=conn(); s.sendall(b'{\"command\": \"status\"}\\n'); print('ok:', s.recv(40))\n"
+      "s=conn(); s.sendall(b'{\"command\": \"conntrack\", \"action\": 5}\\n'); "
+      "print('typed:', s.recv(200))\n"
       "idle=[conn() for i in range(200)]\n"
       "open_ = 0\n"
       "for s in idle[::2]:\n"
@@ -312,6 +314,8 @@ TEST(ControlSocketAbuse, StrangersAreRefusedAndGarbageIdleAndHugeClientsChangeNo
       answered, slowest_ms);
   std::printf("%s", abused.output.c_str());
   EXPECT_NE(abused.output.find("request too long"), std::string::npos) << abused.output;
+  EXPECT_NE(abused.output.find(R"(bad request: \"action\" must be a string)"), std::string::npos)
+      << abused.output;
   EXPECT_NE(abused.output.find("holding 200"), std::string::npos) << abused.output;
   EXPECT_EQ(answered, 10);
   EXPECT_LT(slowest_ms, 2000);

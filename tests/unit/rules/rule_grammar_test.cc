@@ -177,6 +177,14 @@ const WrongInput kWrong[] = {
     {"default deny incoming now", "unexpected \"now\" after the default"},
 };
 
+// Found by fuzz_cli_grammar: the comment went into the rules file and came back as other text.
+TEST(RuleGrammar, ACommentThatIsNotUtf8IsRefused) {
+  const std::vector<std::string> words = {"allow", "22/tcp", "comment", "caf\xe9"};
+  EXPECT_EQ(error_of(words), "comment must be UTF-8 text; byte 4 is not");
+  EXPECT_EQ(error_of(std::vector<std::string>{"allow", "22/tcp", "comment", "caf\xc3\xa9"}),
+            "accepted");
+}
+
 TEST(RuleGrammar, EveryWrongInputNamesTheWordAndWhatWasExpected) {
   for (const WrongInput& w : kWrong) {
     EXPECT_EQ(error_of(w.line), w.message) << "input: " << w.line;

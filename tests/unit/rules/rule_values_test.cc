@@ -252,5 +252,23 @@ TEST(CheckInterface, SlashColonAndWhiteSpaceAreErrors) {
 
 TEST(CheckInterface, ControlCharactersAreErrors) { EXPECT_FALSE(check_interface("eth\x01")); }
 
+TEST(CheckComment, AnyUtf8TextIsAComment) {
+  EXPECT_TRUE(check_comment(""));
+  EXPECT_TRUE(check_comment("web, \"quoted\" and 'single'\tand a tab"));
+  EXPECT_TRUE(check_comment("l\xc3\xadnea \xe2\x82\xac \xf0\x9f\x94\x92"));  // 2, 3 and 4 bytes
+}
+
+// Found by fuzz_cli_grammar: such a comment was written to the rules file and read back as other
+// text (TOML strings are UTF-8).
+TEST(CheckComment, BytesThatAreNotUtf8AreErrors) {
+  EXPECT_EQ(check_comment("two\xcf\xff\xff(words").error(),
+            "comment must be UTF-8 text; byte 4 is not");
+  EXPECT_FALSE(check_comment("\xff"));
+  EXPECT_FALSE(check_comment("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(check_comment("\xed\xa0\x80"));      // a UTF-16 surrogate
+  EXPECT_FALSE(check_comment("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(check_comment("ab\xe2\x82"));        // cut short
+}
+
 }  // namespace
 }  // namespace portwall
