@@ -254,7 +254,13 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
     if (auto b = r.boolean(*n, "log")) rule.log = *b;
   }
   if (const toml::node* n = t->get("comment")) {
-    if (auto c = r.string(*n, "comment")) rule.comment = *c;
+    if (auto c = r.string(*n, "comment")) {
+      if (auto ok = check_comment(*c); ok) {
+        rule.comment = *c;
+      } else {
+        r.error(*n, ok.error());
+      }
+    }
   }
   read_rate(r, *t, rule);
   set.rules.push_back(std::move(rule));

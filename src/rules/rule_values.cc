@@ -157,6 +157,12 @@ std::expected<void, std::string> check_interface(std::string_view name) {
 std::expected<void, std::string> check_comment(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto b = static_cast<unsigned char>(text[i]);
+    // One line of text: a newline or other control character would not survive the rules
+    // file's TOML (a multi-line string drops a leading newline) nor the one-line status.
+    if ((b < 0x20 && b != '\t') || b == 0x7f) {
+      return std::unexpected("comment must be one line of text; byte " + std::to_string(i + 1) +
+                             " is a control character");
+    }
     // RFC 3629 §4: the length from the lead byte, then the range of the second byte (no
     // overlong forms, no surrogates, nothing above U+10FFFF); later bytes are 80-BF.
     std::size_t length = 1;

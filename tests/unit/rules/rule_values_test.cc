@@ -260,6 +260,16 @@ TEST(CheckComment, AnyUtf8TextIsAComment) {
 
 // Found by fuzz_cli_grammar: such a comment was written to the rules file and read back as other
 // text (TOML strings are UTF-8).
+// Found by fuzz_cli_grammar: a comment "\ne" was written as a multi-line TOML string, whose
+// leading newline TOML drops, and read back as "e".
+TEST(CheckComment, ControlCharactersOtherThanTabAreErrors) {
+  EXPECT_EQ(check_comment("\ne").error(),
+            "comment must be one line of text; byte 1 is a control character");
+  EXPECT_FALSE(check_comment("a\rb"));
+  EXPECT_FALSE(check_comment("a\x7f"));
+  EXPECT_FALSE(check_comment(std::string_view("a\0b", 3)));
+}
+
 TEST(CheckComment, BytesThatAreNotUtf8AreErrors) {
   EXPECT_EQ(check_comment("two\xcf\xff\xff(words").error(),
             "comment must be UTF-8 text; byte 4 is not");
