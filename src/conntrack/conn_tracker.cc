@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "conntrack/tcp_state.h"
+#include "conntrack/tcp_window.h"
 
 namespace portwall {
 namespace {
@@ -246,9 +247,42 @@ struct ConnTracker::Impl {
       ++stats.invalid;
       return {TrackState::invalid, nullptr, slot.direction};
     }
-    count(f, slot.direction, p, now);
-    if (t.step == TcpStep::ignore) return {TrackState::established, &f, slot.direction};
+    if (t.step == TcpStep::ignore) {
+      count(f, slot.direction, p, now);
+      return {TrackState::established, &f, slot.direction};
+    }
     const TcpState old = f.tcp_state;
+    TcpState next = t.state;
+    // The window (CONNTRACK-NOTES §1.3): a packet far outside it neither moves nor closes the
+    // flow. A RST is checked against what its receiver acknowledged first.
+    if (cls == TcpClass::rst) {
+      const bool established = old == TcpState::established && f.assured;
+      switch (tcp_rst_action(f.window, slot.direction, p, established)) {
+        case RstAction::invalid:
+          ++stats.invalid;
+          return {TrackState::invalid, nullptr, slot.direction};
+        case RstAction::keep:
+          next = old;  // inexact: the host's challenge ACK decides (RFC 5961 §3.2)
+          break;
+        case RstAction::close:
+          break;
+      }
+    }
+    if (next == TcpState::syn_sent && (old == TcpState::time_wait || old == TcpState::close)) {
+      tcp_window_open(f.window, slot.direction, p, false);  // the tuple is reused: start afresh
+    } else {
+      switch (tcp_in_window(f.window, slot.direction, old, p)) {
+        case WindowVerdict::invalid:
+          ++stats.invalid;
+          return {TrackState::invalid, nullptr, slot.direction};
+        case WindowVerdict::ignore:
+          count(f, slot.direction, p, now);
+          return {TrackState::established, &f, slot.direction};
+        case WindowVerdict::accept:
+          break;
+      }
+    }
+    count(f, slot.direction, p, now);
     // A RST that is the only answer to a SYN: the attempt is over, forget it at once. The RST
     // itself passes, so that the client learns the port is closed.
     if (old == TcpState::syn_sent && cls == TcpClass::rst &&
@@ -257,8 +291,8 @@ struct ConnTracker::Impl {
       return {TrackState::established, nullptr, slot.direction};
     }
     if (slot.direction == FlowDirection::reply) mark_replied(n);
-    if (old == TcpState::syn_recv && t.state == TcpState::established) f.assured = true;
-    f.tcp_state = t.state;
+    if (old == TcpState::syn_recv && next == TcpState::established) f.assured = true;
+    f.tcp_state = next;
     // A retransmitted SYN does not renew the timeout (nf_conntrack_proto_tcp.c).
     const bool retransmitted_syn = old == TcpState::syn_sent && cls == TcpClass::syn;
     if (!retransmitted_syn) set_tcp_timeout(f, now);
@@ -344,6 +378,7 @@ Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_n
   f.bytes[0] = p.ip_length;
   if (p.protocol == ipproto::tcp) {
     f.tcp_state = picked_up ? TcpState::established : TcpState::syn_sent;
+    tcp_window_open(f.window, FlowDirection::original, p, picked_up);
     m.set_tcp_timeout(f, now);
   } else {
     f.expires = now + m.non_tcp_timeout(f);

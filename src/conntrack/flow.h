@@ -48,6 +48,27 @@ enum class TcpState : std::uint8_t {
 };
 const char* to_string(TcpState state);
 
+// One direction's sender as TCP window tracking sees it (the kernel's ip_ct_tcp_state; see
+// tcp_window.h). Sequence arithmetic is modulo 2^32.
+struct TcpPeer {
+  std::uint32_t end = 0;      // td_end: highest seq + len this side has sent
+  std::uint32_t maxend = 0;   // td_maxend: highest ack + window the other side allowed it
+  std::uint32_t maxwin = 0;   // td_maxwin: largest window it advertised; 0: not seen yet
+  std::uint32_t maxack = 0;   // td_maxack: highest ack it sent (valid with maxack_set)
+  std::uint8_t scale = 0;     // td_scale: its window scale (RFC 7323), 0 unless both sides sent one
+  bool window_scale = false;  // its SYN carried the window scale option
+  bool maxack_set = false;
+};
+
+// The window state of a TCP flow: both directions, and what the RST checks need.
+struct TcpWindows {
+  std::array<TcpPeer, 2> seen{};  // by FlowDirection
+  std::uint32_t last_end = 0;     // end of the last packet, for the kernel's "RST train" check
+  FlowDirection last_dir = FlowDirection::original;
+  bool last_was_ack = false;  // the last packet was of the ACK class
+  bool liberal = false;       // picked up mid-stream or offloaded: never invalid by window
+};
+
 struct Flow {
   FlowKey key;                          // original direction
   TcpState tcp_state = TcpState::none;  // TCP only
@@ -58,6 +79,7 @@ struct Flow {
   Timestamp last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection
   std::uint32_t rule_number = 0;  // the rule that accepted the flow; 0: the default policy
+  TcpWindows window;              // TCP only
 };
 
 }  // namespace portwall

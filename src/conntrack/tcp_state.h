@@ -1,6 +1,6 @@
 // tcp_state.h — the kernel's TCP connection tracking table (nf_conntrack_proto_tcp.c,
 // tcp_conntracks[2][6][10] in Linux 6.1, see shared/CONNTRACK-NOTES.md §1.1) as pure functions.
-// Sequence windows (tcp_in_window) are not checked yet: any in-state segment advances the flow.
+// Sequence windows (tcp_in_window) are checked by tcp_window.h once the table allows a step.
 #pragma once
 
 #include <cstdint>

@@ -47,6 +47,7 @@ struct IpLayer {
   std::uint32_t ip_length = 0;
   bool is_fragment = false, more_fragments = false;
   std::uint32_t fragment_offset = 0, fragment_id = 0;
+  bool routing_type0 = false;
 };
 
 // Parses the IP header(s) at `base`. `quoted`: inside an ICMP error, where the datagram is
@@ -115,6 +116,7 @@ std::expected<IpLayer, ParseError> parse_ip(std::span<const std::uint8_t> b, std
       ip.fragment_id = be32(e + 4);
     }
     if (ip.end - at < len) return fail(ParseErrorKind::truncated_extension, at);
+    if (next == 43 && e[2] == 0) ip.routing_type0 = true;  // RFC 8200 §4.4: routing type
     next = e[0];
     at += len;
   }
@@ -277,6 +279,7 @@ std::expected<PacketView, ParseError> parse_packet(std::span<const std::uint8_t>
   p.more_fragments = ip->more_fragments;
   p.fragment_offset = ip->fragment_offset;
   p.fragment_id = ip->fragment_id;
+  p.routing_type0 = ip->routing_type0;
   // A non-first fragment carries no transport header (RFC 791, RFC 8200 §4.5).
   if (ip->fragment_offset != 0) return p;
   if (auto ok = parse_l4(bytes, *ip, p); !ok) return std::unexpected(ok.error());

@@ -49,6 +49,9 @@ struct PacketView {
   bool more_fragments = false;
   std::uint32_t fragment_offset = 0;  // in bytes
   std::uint32_t fragment_id = 0;
+  // An IPv6 routing header of type 0 (source routing, deprecated by RFC 5095 for the
+  // amplification it allows); portwall drops these as ufw's before6.rules do.
+  bool routing_type0 = false;
 
   bool has_l4 = false;                       // the L4 header below was parsed
   std::uint16_t src_port = 0, dst_port = 0;  // TCP/UDP; for ICMP echo both hold the identifier

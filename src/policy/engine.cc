@@ -130,8 +130,10 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
                         const PacketExtras& extras) {
   counters_.received.fetch_add(1, std::memory_order_relaxed);
   // The kernel reassembles before our hooks (IPv4 always, IPv6 because the diversion rule
-  // loads conntrack's defragmentation), so a fragment here is an anomaly: drop it.
-  if (p.is_fragment || (!p.has_l4 && (p.protocol == ipproto::tcp || p.protocol == ipproto::udp))) {
+  // loads conntrack's defragmentation), so a fragment here is an anomaly: drop it. So is an
+  // IPv6 type 0 routing header, whatever its segments left (RFC 5095; ufw's before6.rules).
+  if (p.is_fragment || p.routing_type0 ||
+      (!p.has_l4 && (p.protocol == ipproto::tcp || p.protocol == ipproto::udp))) {
     return count({Verdict::drop, Reason::invalid, 0, true});
   }
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
@@ -171,6 +173,8 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
           // the connection back, and mid-stream pickup adopts it again if this entry is gone.
           d.offload = true;
           f->expires = std::min(f->expires, now + options_.offloaded_timeout);
+          // Its later segments go unseen: if it comes back, its window is stale (as a pickup).
+          f->window.liberal = true;
         }
       }
       return count(d);

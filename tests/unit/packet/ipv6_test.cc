@@ -137,6 +137,31 @@ TEST(PacketParser, Ipv6NoNextHeaderHasNoTransportAndIsNoError) {
   EXPECT_EQ(p->dst_port, 0);
 }
 
+TEST(PacketParser, RoutingHeaderTypeZeroIsFlaggedWhateverItsSegmentsLeft) {
+  for (std::uint8_t segments_left : {1, 0}) {
+    auto p = parse(ipv6(43, concat(
+                                {
+                                    6,    0x02, 0x00, segments_left,  // 40: routing: next TCP,
+                                    0x00, 0x00, 0x00, 0x00,           // 44:   length 24, type 0
+                                    0xfd, 0x00, 0x00, 0x00,           // 48:   one address,
+                                    0x00, 0x00, 0x00, 0x00,           //       fd00::1
+                                    0x00, 0x00, 0x00, 0x00,           //
+                                    0x00, 0x00, 0x00, 0x01,           //
+                                },
+                                tcp_syn_443())));  // 64: the TCP SYN
+    ASSERT_TRUE(p) << to_string(p.error());
+    EXPECT_TRUE(p->routing_type0);
+    EXPECT_EQ(p->protocol, ipproto::tcp);
+    EXPECT_EQ(p->dst_port, 443);
+  }
+}
+
+TEST(PacketParser, RoutingHeaderOfAnotherTypeIsNotTypeZero) {
+  auto p = parse(ipv6(43, concat({6, 0x00, 0x04, 0x00, 0, 0, 0, 0}, tcp_syn_443())));  // type 4
+  ASSERT_TRUE(p) << to_string(p.error());
+  EXPECT_FALSE(p->routing_type0);
+}
+
 TEST(PacketParser, Ipv6TcpPortZeroIsMalformedAtItsOffset) {
   Bytes b = ipv6_syn();
   b[42] = b[43] = 0;  // destination port 0

@@ -183,6 +183,32 @@ TEST(Engine, NonFirstFragmentIsInvalid) {
   expect(e.decide(frag, kIn, kStart), Verdict::drop, Reason::invalid, 0);
 }
 
+TEST(Engine, RoutingHeaderTypeZeroIsInvalidEvenToAnAllowedPort) {
+  Engine e = engine(policy({}, Action::allow));
+  PacketView rh0 = syn_in(22);
+  rh0.routing_type0 = true;  // RFC 5095; ufw's before6.rules drop it too
+  expect(e.decide(rh0, kIn, kStart), Verdict::drop, Reason::invalid, 0);
+}
+
+TEST(Engine, RstFarOutsideTheWindowIsDroppedAndTheConnectionStays) {
+  Engine e = engine(policy({}, Action::allow));
+  auto seg = [](PacketView p, std::uint32_t seq, std::uint32_t ack) {
+    p.seq = seq;
+    p.ack = ack;
+    p.window = 64000;
+    return p;
+  };
+  using namespace tcpflag;
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
+  e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
+  expect(e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart),
+         Verdict::accept, Reason::state, 0);
+  expect(e.decide(seg(tcp(kClient, 40000, kServer, 22, rst), 101 + 1'000'000'000u, 0), kIn, kStart),
+         Verdict::drop, Reason::invalid, 0);
+  expect(e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart),
+         Verdict::accept, Reason::state, 0);
+}
+
 TEST(Engine, FullTableOfRepliedFlowsDropsNewFlowsAndCountsThem) {
   Engine e = engine(policy({}, Action::allow), seconds(0), 16);
   for (std::uint16_t port = 1; port <= 16; ++port) {
