@@ -89,6 +89,9 @@ struct ConnTracker::Impl {
   explicit Impl(ConntrackLimits l) : limits(l) {}
 
   ConntrackLimits limits;
+  // Until then, segments of this table's flows may have passed unseen (fail-open bypass): a
+  // flow's window cannot be trusted, so every flow that shows up meanwhile becomes liberal.
+  Timestamp unseen_until{};
   std::vector<std::unique_ptr<Node[]>> chunks;
   std::uint32_t free_list = kNil;
   std::uint32_t unreplied_head = kNil;
@@ -255,6 +258,7 @@ struct ConnTracker::Impl {
     TcpState next = t.state;
     // The window (CONNTRACK-NOTES §1.3): a packet far outside it neither moves nor closes the
     // flow. A RST is checked against what its receiver acknowledged first.
+    if (now < unseen_until) f.window.liberal = true;
     if (cls == TcpClass::rst) {
       const bool established = old == TcpState::established && f.assured;
       switch (tcp_rst_action(f.window, slot.direction, p, established)) {
@@ -324,6 +328,10 @@ struct ConnTracker::Impl {
 
 ConnTracker::ConnTracker(ConntrackLimits limits) : impl_(std::make_unique<Impl>(limits)) {}
 ConnTracker::~ConnTracker() = default;
+
+void ConnTracker::note_unseen_packets(Timestamp until) {
+  impl_->unseen_until = std::max(impl_->unseen_until, until);
+}
 
 TrackResult ConnTracker::track(const PacketView& p, Timestamp now) {
   Impl& m = *impl_;

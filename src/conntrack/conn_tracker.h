@@ -67,6 +67,11 @@ class ConnTracker {
   // counters). An expired flow counts as absent. Does not create flows.
   TrackResult track(const PacketView& packet, Timestamp now);
 
+  // Packets of unknown flows passed without being seen (the queue was full and fail-open let
+  // them through): until `until`, every TCP flow that shows up is judged liberally by the
+  // window check from then on, as a flow picked up mid-stream is (its window may be stale).
+  void note_unseen_packets(Timestamp until);
+
   // Starts tracking the flow `packet` opens (after the policy accepted it). When the table is
   // full, evicts the oldest unreplied flow first; returns nullptr when every flow has replied.
   // `picked_up`: a mid-stream TCP flow adopted during the pickup grace (kernel's loose pickup:

@@ -134,6 +134,12 @@ void QueueWorker::on_batch() {
 }
 
 PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
+  // The kernel numbers a queue's packets one by one: a gap means packets went by unseen (a
+  // full queue with fail-open) or were dropped, so flows' windows may be stale for a while.
+  if (last_id_ != 0 && q.id != last_id_ + 1) {
+    engine_.conntrack().note_unseen_packets(now_ + std::chrono::seconds(5));
+  }
+  last_id_ = q.id;
   const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);

@@ -78,6 +78,7 @@ class QueueWorker final : private PacketHandler {
   const Clock& clock_;
   InterfaceNames names_;
   Timestamp now_{};
+  std::uint32_t last_id_ = 0;  // the kernel's packet id of the last packet seen
   Timestamp last_sweep_{};
   // Connection-table expiry: up to kSweepBudget nodes every kSweepEvery (100k nodes/s).
   static constexpr Duration kSweepEvery = std::chrono::milliseconds(10);

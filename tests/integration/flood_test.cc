@@ -24,8 +24,14 @@ constexpr const char* kFloodConfig =
     "max_connections_per_source = 8\n";
 // The documented memory bound of this test: portwalld's resident set with these tables. The
 // tables themselves need well under 1 MiB; the rest is the process (threads, NFQUEUE buffers,
-// libraries). Measured at about 10-20 MiB; 64 MiB leaves room without hiding a leak.
+// libraries). Measured at about 10-20 MiB; 64 MiB leaves room without hiding a leak. Built with
+// AddressSanitizer (tools/test.sh --sanitize) the daemon also holds ASan's quarantine of freed
+// memory (256 MiB by default) and its shadow memory: measured 305 MiB, bound 512 MiB.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kRssBoundKiB = 512 * 1024;
+#else
 constexpr long kRssBoundKiB = 64 * 1024;
+#endif
 // `status` must answer within this, however hard the flood.
 constexpr auto kStatusBound = 2000ms;
 
@@ -81,7 +87,8 @@ TEST(Flood, SynAndUdpFloodsFromSpoofedSourcesStayBoundedWhileAConnectionKeepsWor
       std::string got;
       bool ok = send_all(client.get(), text);
       while (ok && got.size() < text.size()) {
-        auto chunk = receive(client.get(), 1000ms);
+        // Broken, not merely slow: under AddressSanitizer the flooded daemon answers late.
+        auto chunk = receive(client.get(), 5000ms);
         if (!chunk || chunk->empty())
           ok = false;
         else
@@ -122,12 +129,13 @@ TEST(Flood, SynAndUdpFloodsFromSpoofedSourcesStayBoundedWhileAConnectionKeepsWor
   const std::string net = lab.srv_v4().substr(7, lab.srv_v4().size() - 9);
   const std::string args = " cli0 " + mac_of(lab, lab.cli(), "cli0") + " " +
                            mac_of(lab, lab.srv(), "srv0") + " " + lab.srv_v4() + " ";
+  const std::string frames = "400000";
   const auto flood_start = std::chrono::steady_clock::now();
-  const RunResult flood =
-      lab.in(lab.cli(),
-             "/usr/bin/python3 " + script + args + "syn 22 400000 10 " + net + " & " +
-                 "/usr/bin/python3 " + script + args + "udp 5353 400000 10 " + net + "; wait",
-             40s);
+  const RunResult flood = lab.in(lab.cli(),
+                                 "/usr/bin/python3 " + script + args + "syn 22 " + frames + " 10 " +
+                                     net + " & " + "/usr/bin/python3 " + script + args +
+                                     "udp 5353 " + frames + " 10 " + net + "; wait",
+                                 40s);
   const double flood_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - flood_start).count();
   std::this_thread::sleep_for(1500ms);  // the queue drains; a few more samples after

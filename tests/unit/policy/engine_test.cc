@@ -209,6 +209,27 @@ TEST(Engine, RstFarOutsideTheWindowIsDroppedAndTheConnectionStays) {
          Verdict::accept, Reason::state, 0);
 }
 
+// Under a flood with fail_open, some of a connection's segments pass the kernel unseen: its
+// window here is stale, and the next segment would look as if it acknowledged unsent data.
+TEST(Engine, AfterUnseenPacketsAConnectionsWindowIsForgivenNotEnforced) {
+  Engine e = engine(policy({}, Action::allow));
+  auto seg = [](PacketView p, std::uint32_t seq, std::uint32_t ack) {
+    p.seq = seq;
+    p.ack = ack;
+    p.window = 64000;
+    return p;
+  };
+  using namespace tcpflag;
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
+  e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart);
+  // The server acknowledges 20 bytes of the client's that went by unseen.
+  const PacketView acks_unseen = seg(tcp(kServer, 22, kClient, 40000, ack), 901, 121 + 100'000);
+  expect(e.decide(acks_unseen, kOut, kStart), Verdict::drop, Reason::invalid, 0);
+  e.conntrack().note_unseen_packets(kStart + seconds(5));
+  expect(e.decide(acks_unseen, kOut, kStart + seconds(1)), Verdict::accept, Reason::state, 0);
+}
+
 TEST(Engine, FullTableOfRepliedFlowsDropsNewFlowsAndCountsThem) {
   Engine e = engine(policy({}, Action::allow), seconds(0), 16);
   for (std::uint16_t port = 1; port <= 16; ++port) {
