@@ -190,14 +190,16 @@ TEST(Engine, RoutingHeaderTypeZeroIsInvalidEvenToAnAllowedPort) {
   expect(e.decide(rh0, kIn, kStart), Verdict::drop, Reason::invalid, 0);
 }
 
+// A TCP segment with sequence and acknowledgement numbers, for the window check.
+PacketView seg(PacketView p, std::uint32_t seq, std::uint32_t ack) {
+  p.seq = seq;
+  p.ack = ack;
+  p.window = 64000;
+  return p;
+}
+
 TEST(Engine, RstFarOutsideTheWindowIsDroppedAndTheConnectionStays) {
   Engine e = engine(policy({}, Action::allow));
-  auto seg = [](PacketView p, std::uint32_t seq, std::uint32_t ack) {
-    p.seq = seq;
-    p.ack = ack;
-    p.window = 64000;
-    return p;
-  };
   using namespace tcpflag;
   e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
   e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
@@ -213,12 +215,6 @@ TEST(Engine, RstFarOutsideTheWindowIsDroppedAndTheConnectionStays) {
 // window here is stale, and the next segment would look as if it acknowledged unsent data.
 TEST(Engine, AfterUnseenPacketsAConnectionsWindowIsForgivenNotEnforced) {
   Engine e = engine(policy({}, Action::allow));
-  auto seg = [](PacketView p, std::uint32_t seq, std::uint32_t ack) {
-    p.seq = seq;
-    p.ack = ack;
-    p.window = 64000;
-    return p;
-  };
   using namespace tcpflag;
   e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
   e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
