@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "netfilter/queue_stats.h"
+
 namespace portwall {
 
 QueueWorker::QueueWorker(std::unique_ptr<NfQueue> queue,
@@ -15,7 +17,16 @@ QueueWorker::QueueWorker(std::unique_ptr<NfQueue> queue,
       mode_(mode),
       limiter_(log_lines_per_second),
       log_(log),
-      clock_(clock) {}
+      clock_(clock),
+      bypass_(queue_->options().fail_open ? queue_->options().max_length : 0, kProbeEvery,
+              [number = queue_->number()]() -> std::optional<std::uint64_t> {
+                auto stats = read_kernel_queue_stats();
+                if (!stats) return std::nullopt;
+                for (const KernelQueueStats& q : *stats) {
+                  if (q.number == number) return q.waiting;
+                }
+                return std::nullopt;
+              }) {}
 
 QueueWorker::~QueueWorker() { stop(); }
 
@@ -127,19 +138,20 @@ void QueueWorker::run_tasks() {
   }
 }
 
-void QueueWorker::on_batch() {
+void QueueWorker::on_batch(bool full) {
   if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
   now_ = clock_.now();
   unix_now_seconds_ = unix_now_ms() / 1000;
+  if (bypass_.after_batch(now_, full)) note_unseen_packets();
+}
+
+// Packets may have gone by unseen (bypass_watch.h): flows' windows may be stale for a while.
+void QueueWorker::note_unseen_packets() {
+  engine_.conntrack().note_unseen_packets(now_ + kUnseenForgiven);
 }
 
 PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
-  // The kernel numbers a queue's packets one by one: a gap means packets went by unseen (a
-  // full queue with fail-open) or were dropped, so flows' windows may be stale for a while.
-  if (last_id_ != 0 && q.id != last_id_ + 1) {
-    engine_.conntrack().note_unseen_packets(now_ + std::chrono::seconds(5));
-  }
-  last_id_ = q.id;
+  if (bypass_.on_packet_id(q.id)) note_unseen_packets();
   const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);

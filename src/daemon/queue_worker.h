@@ -16,6 +16,7 @@
 #include "audit/decision_log.h"
 #include "audit/log_rate_limiter.h"
 #include "clock/clock.h"
+#include "netfilter/bypass_watch.h"
 #include "netfilter/interface_names.h"
 #include "netfilter/nfqueue.h"
 #include "policy/engine.h"
@@ -62,10 +63,11 @@ class QueueWorker final : private PacketHandler {
   std::string failure() const;
 
  private:
-  void on_batch() override;
+  void on_batch(bool full) override;
   PacketVerdict on_packet(const QueuedPacket& packet) override;
   void run();
   void take_pending_policy();
+  void note_unseen_packets();
   void publish();
   LogEvent make_event(const QueuedPacket& q, const PacketView* p, const Decision& d,
                       Direction direction, std::string_view in, std::string_view out) const;
@@ -78,11 +80,15 @@ class QueueWorker final : private PacketHandler {
   const Clock& clock_;
   InterfaceNames names_;
   Timestamp now_{};
-  std::uint32_t last_id_ = 0;  // the kernel's packet id of the last packet seen
+  BypassWatch bypass_;
   Timestamp last_sweep_{};
   // Connection-table expiry: up to kSweepBudget nodes every kSweepEvery (100k nodes/s).
   static constexpr Duration kSweepEvery = std::chrono::milliseconds(10);
   static constexpr std::size_t kSweepBudget = 1024;
+  // The queue's fill is read at most this often, and only while batches come full.
+  static constexpr Duration kProbeEvery = std::chrono::milliseconds(100);
+  // After a sign of packets gone by unseen, flows met within this are judged liberally.
+  static constexpr Duration kUnseenForgiven = std::chrono::seconds(5);
   std::int64_t unix_now_seconds_ = 0;
 
   std::mutex pending_mutex_;

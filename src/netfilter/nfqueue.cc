@@ -202,7 +202,7 @@ std::expected<std::size_t, std::string> NfQueue::process(PacketHandler& handler,
     }
     return std::unexpected(errno_text("recvmmsg"));
   }
-  handler.on_batch();
+  handler.on_batch(static_cast<unsigned>(got) == count);
   std::size_t handled = 0;
   for (int i = 0; i < got; ++i) {
     Parsed parsed;

@@ -55,8 +55,9 @@ class PacketHandler {
  public:
   virtual ~PacketHandler() = default;
   // Called once per received batch, before its packets: the place to take a new rule
-  // generation, so that no packet received after a swap is judged by the old rules.
-  virtual void on_batch() {}
+  // generation, so that no packet received after a swap is judged by the old rules. `full`:
+  // the batch holds as many packets as it can, so more are likely waiting.
+  virtual void on_batch(bool full) { (void)full; }
   virtual PacketVerdict on_packet(const QueuedPacket& packet) = 0;
 };
 
@@ -74,6 +75,7 @@ class NfQueue {
   std::expected<std::size_t, std::string> process(PacketHandler& handler, int timeout_ms);
 
   std::uint16_t number() const { return number_; }
+  const NfQueueOptions& options() const { return options_; }
   std::uint64_t received() const { return received_; }
   std::uint64_t enobufs() const { return enobufs_; }
 
