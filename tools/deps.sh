@@ -16,6 +16,8 @@ packages=(
   knockd python3-scapy hping3
   # the completion test
   bash-completion
+  # packaging: man pages, the .deb and its checks (tools/package.sh, tests/package/)
+  scdoc lintian dpkg-dev fakeroot
 )
 
 missing=()
@@ -24,11 +26,26 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Tools the tests run but that must not be installed: the fail2ban package would start its
+# server (and ban through this machine's own firewall). Its fail2ban-regex is taken from the
+# package, unpacked into build-deps/root (tests/integration/packaging_test.cc).
+unpacked=(fail2ban)
+root="$(cd "$(dirname "$0")/.." && pwd)/build-deps"
+for p in "${unpacked[@]}"; do
+  [ -e "$root/$p.unpacked" ] && continue
+  mkdir -p "$root/debs"
+  (cd "$root/debs" && { apt-get download -qq "$p" 2>/dev/null ||
+    { "${sudo[@]}" apt-get update -qq && apt-get download -qq "$p"; }; })
+  dpkg-deb -x "$(ls -t "$root"/debs/"${p}"_*.deb | head -1)" "$root/root"
+  touch "$root/$p.unpacked"
+  echo "deps: unpacked $p into $root/root"
+done

@@ -1,0 +1,223 @@
+// packaging_test.cc — issue 7: the files the Debian package ships, used on a real daemon's
+// logs. The logrotate file rotates the decision log under load without losing a line; the
+// fail2ban filter matches the drops of a log portwalld wrote, and only the ones it should.
+#include <set>
+
+#include "integration/wire_fixture.h"
+
+namespace portwall::lab {
+namespace {
+
+const std::string kSource = PORTWALL_SOURCE_DIR;
+
+// A folder of its own for the logs (the lab's daemon folder is not known before it starts).
+class LogDir {
+ public:
+  LogDir() {
+    char templ[] = "/tmp/pw-logs.XXXXXX";
+    if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
+  }
+  ~LogDir() { run("rm -rf " + path_); }
+  const std::string& path() const { return path_; }
+  // Waits (bounded) until one line of the decision log contains every needle.
+  bool has_line(std::initializer_list<std::string> needles) const {
+    for (int i = 0; i < 50; ++i, std::this_thread::sleep_for(100ms)) {
+      std::istringstream lines(slurp(path_ + "/portwall.log"));
+      for (std::string line; std::getline(lines, line);) {
+        bool all = true;
+        for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+        if (all) return true;
+      }
+    }
+    return false;
+  }
+  std::string log_section(const std::string& extra = "") const {
+    return "[log]\nfile = \"" + path_ + "/portwall.log\"\naudit_file = \"" + path_ +
+           "/audit.log\"\n" + extra;
+  }
+
+ private:
+  std::string path_;
+};
+
+std::size_t count_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// The shipped logrotate file, pointed at `dir` and with its postrotate sending SIGUSR1 to `pid`
+// (on a server: systemctl kill --signal=USR1 portwall.service).
+std::string logrotate_config(const std::string& dir, int pid) {
+  std::istringstream shipped(slurp(kSource + "/packaging/logrotate/portwall"));
+  std::string out;
+  for (std::string line; std::getline(shipped, line);) {
+    if (line.find("systemctl kill") != std::string::npos) {
+      line = "\t\tkill -USR1 " + std::to_string(pid);
+    }
+    for (std::size_t at; (at = line.find("/var/log/portwall")) != std::string::npos;) {
+      line.replace(at, std::string("/var/log/portwall").size(), dir);
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+TEST(Logrotate, TheShippedFileRotatesUnderLoadWithoutLosingALine) {
+  Lab lab;
+  LogDir logs;
+  // Every datagram to a closed port is one DROP line; no rate limit on the log here.
+  Daemon daemon(lab, kRules, "", logs.log_section("max_lines_per_second = 0\n"));
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  const std::string conf = logs.path() + "/logrotate.conf";
+  std::ofstream(conf) << logrotate_config(logs.path(), daemon.pid());
+  ASSERT_NE(slurp(conf).find("kill -USR1"), std::string::npos) << slurp(conf);
+
+  // The load: 16,000 datagrams at about 4,000 a second, while logrotate runs six times.
+  constexpr int kDatagrams = 16000;
+  RunResult load;
+  std::thread sender([&] {
+    load = lab.in(lab.cli(), "hping3 --udp -p 9999 -i u250 -c " + std::to_string(kDatagrams) +
+                                 " -q " + lab.srv_v4() + " 2>&1",
+                  60s);
+  });
+  int rotations = 0;
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(600ms);
+    const RunResult r = run("logrotate -f -s " + logs.path() + "/logrotate.state " + conf);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    rotations += r.exit_code == 0;
+  }
+  sender.join();
+
+  // Every packet judged, every line written: wait (bounded) for the counters to settle.
+  nlohmann::json status;
+  for (int i = 0; i < 50; ++i) {
+    status = nlohmann::json::parse(daemon.cli("--json status").output, nullptr, false);
+    if (status.is_object() &&
+        status["log"]["written"].get<long>() >= status["counters"]["dropped"].get<long>() &&
+        status["counters"]["dropped"].get<long>() >= kDatagrams) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(status.is_object());
+
+  // The lines, across the live file, the uncompressed .1 (delaycompress) and the .gz ones.
+  const RunResult files = run("ls " + logs.path());
+  const RunResult text = run("cd " + logs.path() +
+                                 " && for f in portwall.log*; do case $f in *.gz) zcat $f;; "
+                                 "*) cat $f;; esac; done",
+                             20s);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  std::size_t drop_lines = 0;
+  std::set<std::string> ports;
+  {
+    std::istringstream lines(text.output);
+    for (std::string line; std::getline(lines, line);) {
+      drop_lines += line.find("ACTION=DROP") != std::string::npos &&
+                    line.find("DPT=9999") != std::string::npos;
+    }
+  }
+  const long dropped = status["counters"]["dropped"].get<long>();
+  const long written = status["log"]["written"].get<long>();
+  std::printf(
+      "[logrotate] datagrams=%d rotations=%d dropped=%ld log_written=%ld lines_found=%zu "
+      "(all files: %zu) reopened=%s lost=%s write_failed=%s suppressed=%s\nfiles:\n%s",
+      kDatagrams, rotations, dropped, written, drop_lines, count_lines(text.output),
+      status["log"]["reopened"].dump().c_str(), status["log"]["lost"].dump().c_str(),
+      status["log"]["write_failed"].dump().c_str(), status["log"]["suppressed"].dump().c_str(),
+      files.output.c_str());
+
+  EXPECT_EQ(rotations, 6);
+  EXPECT_GE(dropped, kDatagrams) << load.output;
+  EXPECT_EQ(written, dropped);
+  EXPECT_EQ(count_lines(text.output), static_cast<std::size_t>(written));
+  EXPECT_EQ(drop_lines, static_cast<std::size_t>(kDatagrams));
+  EXPECT_GE(status["log"]["reopened"].get<long>(), 6);
+  EXPECT_EQ(status["log"]["lost"].get<long>(), 0);
+  EXPECT_EQ(status["log"]["write_failed"].get<long>(), 0);
+  EXPECT_EQ(status["log"]["suppressed"].get<long>(), 0);
+  // rotate 14 keeps every rotation; compress with delaycompress: .1 plain, the older ones gz.
+  EXPECT_NE(files.output.find("portwall.log.1\n"), std::string::npos) << files.output;
+  EXPECT_NE(files.output.find("portwall.log.6.gz"), std::string::npos) << files.output;
+}
+
+// fail2ban-regex from Debian's fail2ban package, unpacked by tools/deps.sh (installing it would
+// start its server on this machine).
+RunResult fail2ban_regex(const std::string& args) {
+  const std::string root = kSource + "/build-deps/root";
+  return run("TZ=America/New_York PYTHONPATH=" + root + "/usr/lib/python3/dist-packages " +
+                 "/usr/bin/python3 " + root + "/usr/bin/fail2ban-regex " + args,
+             60s);
+}
+
+TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
+  Lab lab;
+  LogDir logs;
+  // pickup_grace 0: a TCP packet without a flow is invalid at once (a line not to match).
+  Daemon daemon(lab, kRules, "",
+                logs.log_section() + "[conntrack]\npickup_grace = \"0s\"\n"
+                                     "[scan_detection]\nenabled = false\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
+  ASSERT_TRUE(listener.valid());
+
+  // Dropped by the default policy (v4 and v6), rejected by a rule, allowed, and invalid.
+  for (int port : {23, 80, 8080}) {
+    Fd dropped(tcp_connect(lab.cli(), lab.srv_v4(), port, 300ms));
+  }
+  { Fd dropped(tcp_connect(lab.cli(), lab.srv_v6(), 3306, 300ms)); }
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v6(), 9999, "x"));
+  { Fd rejected(tcp_connect(lab.cli(), lab.srv_v4(), 113, 1000ms)); }
+  Fd allowed(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
+  EXPECT_TRUE(allowed.valid());
+  const RunResult ack =
+      lab.in(lab.cli(), "hping3 -A -p 22 -c 1 " + lab.srv_v4() + " 2>&1", 10s);
+  EXPECT_TRUE(logs.has_line({"REASON=invalid", "SRC=" + lab.cli_v4()})) << ack.output;
+  EXPECT_TRUE(logs.has_line({"ACTION=REJECT", "DPT=113"}));
+  EXPECT_TRUE(logs.has_line({"DPT=9999", "SRC=" + lab.cli_v6()}));
+
+  // What the filter should match, counted from the log itself: incoming drops and rejects,
+  // not the invalid ones.
+  const std::string log_file = logs.path() + "/portwall.log";
+  std::istringstream lines(slurp(log_file));
+  std::size_t total = 0, expected = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++total;
+    const bool refused = line.find("ACTION=DROP") != std::string::npos ||
+                         line.find("ACTION=REJECT") != std::string::npos;
+    expected += refused && line.find(" DIR=in ") != std::string::npos &&
+                line.find("REASON=invalid") == std::string::npos;
+  }
+  const std::string filter = kSource + "/packaging/fail2ban/filter.d/portwall.conf";
+  const RunResult summary = fail2ban_regex(log_file + " " + filter);
+  ASSERT_EQ(summary.exit_code, 0) << summary.output;
+  const std::string want = "Lines: " + std::to_string(total) + " lines, 0 ignored, " +
+                           std::to_string(expected) + " matched, " +
+                           std::to_string(total - expected) + " missed";
+  std::printf("[fail2ban] log lines=%zu expected matches=%zu; fail2ban-regex: %s\n", total,
+              expected, summary.output.substr(summary.output.find("Lines:"), 60).c_str());
+  EXPECT_GE(expected, 6u);
+  EXPECT_NE(summary.output.find(want), std::string::npos) << want << "\n" << summary.output;
+  EXPECT_NE(summary.output.find("REASON=invalid"), std::string::npos)
+      << "the invalid line is among the missed ones\n"
+      << summary.output;
+
+  // The banned addresses are the client's, at the time the line says (the log is UTC, the
+  // test runs fail2ban in another time zone).
+  const RunResult rows = fail2ban_regex("-o row " + log_file + " " + filter);
+  ASSERT_EQ(rows.exit_code, 0) << rows.output;
+  std::set<std::string> hosts;
+  std::istringstream row_lines(rows.output);
+  const long now = static_cast<long>(time(nullptr));
+  for (std::string row; std::getline(row_lines, row);) {
+    if (row.rfind("['", 0) != 0) continue;
+    hosts.insert(row.substr(2, row.find('\'', 2) - 2));
+    const long when = std::atol(row.c_str() + row.find(",") + 1);
+    EXPECT_LE(std::labs(now - when), 120) << row;
+  }
+  EXPECT_EQ(hosts, (std::set<std::string>{lab.cli_v4(), lab.cli_v6()})) << rows.output;
+}
+
+}  // namespace
+}  // namespace portwall::lab
