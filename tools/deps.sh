@@ -36,9 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Tools the tests run but that must not be installed: the fail2ban package would start its
-# server (and ban through this machine's own firewall). Its fail2ban-regex is taken from the
-# package, unpacked into build-deps/root (tests/integration/packaging_test.cc).
-unpacked=(fail2ban)
+# server (and ban through this machine's own firewall), prometheus its server. Their
+# fail2ban-regex and promtool are taken from the packages, unpacked into build-deps/root
+# (tests/integration/packaging_test.cc).
+unpacked=(fail2ban prometheus)
 root="$(cd "$(dirname "$0")/.." && pwd)/build-deps"
 for p in "${unpacked[@]}"; do
   [ -e "$root/$p.unpacked" ] && continue

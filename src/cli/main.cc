@@ -17,6 +17,7 @@
 #include "cli/usage.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
+#include "metrics/prometheus_text.h"
 #include "rules/policy_files.h"
 #include "rules/rule_grammar.h"
 #include "rules/rule_loader.h"
@@ -181,6 +182,8 @@ int main(int argc, char** argv) {
   status->add_option("style", style_word, "numbered | verbose")
       ->check(CLI::IsMember({"numbered", "verbose"}));
   auto* reload = app.add_subcommand("reload", "reload the configuration and rules");
+  auto* metrics =
+      app.add_subcommand("metrics", "the live daemon's counters in Prometheus' text format");
   auto* check = app.add_subcommand("check", "validate a rules file (exit 1 with file:line:col)");
   std::string check_file;
   check->add_option("file", check_file, "rules file (default: --rules)");
@@ -300,8 +303,12 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  const char* command = *status ? "status" : *reload ? "reload" : "";
+  const char* command = *status || *metrics ? "status" : *reload ? "reload" : "";
   if (int code = ask(socket, {{"command", command}}, &result); code != 0) return code;
+  if (*metrics) {
+    std::cout << portwall::render_prometheus(result);
+    return 0;
+  }
   if (json) {
     std::cout << result.dump() << "\n";
     return 0;

@@ -24,6 +24,7 @@ Examples:
   portwall insert 1 deny from 198.51.100.7
   portwall prepend reject from 198.51.100.7
   portwall status numbered
+  portwall metrics
   portwall delete 3
   portwall delete allow 22/tcp
   portwall default deny incoming

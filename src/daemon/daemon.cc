@@ -14,12 +14,13 @@
 #include "rules/rule_loader.h"
 
 namespace portwall {
-namespace {
 
 void say(const std::string& line) {
   std::fprintf(stderr, "portwalld: %s\n", line.c_str());
   std::fflush(stderr);
 }
+
+namespace {
 
 SourcePolicy source_policy_of(const Config& cfg) {
   SourcePolicy p;
@@ -200,6 +201,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.scan_detection = fresh->config.scan_detection;
   loaded_.config.limits = fresh->config.limits;
   loaded_.config.knocks = fresh->config.knocks;
+  loaded_.config.metrics = fresh->config.metrics;
   for (auto& w : workers_) w->set_policy(next, fresh->config.daemon.mode);
   bring_back_offloaded("reload");
   malloc_trim(0);
@@ -244,6 +246,7 @@ int Daemon::run() {
       audit_log_->reopen();
     }
     keep_defenses();
+    keep_metrics_file();
     bool failed = false;
     for (auto& w : workers_) {
       if (w->failed()) {

@@ -20,6 +20,9 @@
 
 namespace portwall {
 
+// portwalld's own messages, on stderr ("portwalld: ..."; the journal under systemd).
+void say(const std::string& line);
+
 struct DaemonPaths {
   std::string config;
   std::string rules_override;   // --rules
@@ -63,6 +66,12 @@ class Daemon {
   void save_defense_state(bool force);
   // Once a second on the main thread: expired blocks leave (audited), the state file follows.
   void keep_defenses();
+  // Once a second on the main thread: every [metrics] interval, the counters are written to
+  // [metrics] textfile (atomically) in Prometheus' text format. A failure is said once, then
+  // again only after a success.
+  void keep_metrics_file();
+  Timestamp metrics_written_{};
+  bool metrics_failing_ = false;
   // inspect = "new": ends the kernel's offloaded connection entries so that every offloaded
   // connection's next packet is judged again (after a block or a rule change).
   void bring_back_offloaded(const char* why);

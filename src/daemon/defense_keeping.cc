@@ -13,21 +13,13 @@
 #include "state/defense_state.h"
 
 namespace portwall {
-namespace {
-
-void warn(const std::string& line) {
-  std::fprintf(stderr, "portwalld: %s\n", line.c_str());
-  std::fflush(stderr);
-}
-
-}  // namespace
 
 void Daemon::load_defense_state() {
   const std::string& path = loaded_.config.daemon.state_file;
   if (path.empty()) return;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (errno != ENOENT) warn("cannot read state file " + path + ": " + std::strerror(errno));
+    if (errno != ENOENT) say("cannot read state file " + path + ": " + std::strerror(errno));
     return;
   }
   std::stringstream text;
@@ -38,7 +30,7 @@ void Daemon::load_defense_state() {
     const std::string aside = path + ".broken";
     std::error_code ec;
     std::filesystem::rename(path, aside, ec);
-    warn("state file " + path + " is broken (" + state.error() + "); moved to " + aside +
+    say("state file " + path + " is broken (" + state.error() + "); moved to " + aside +
          ", starting with no blocks");
     return;
   }
@@ -52,7 +44,7 @@ void Daemon::load_defense_state() {
     ++restored;
   }
   sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
-  warn("restored " + std::to_string(restored) + " block(s) and " +
+  say("restored " + std::to_string(restored) + " block(s) and " +
        std::to_string(state->used_one_time_sequences.size()) + " used one-time knock(s) from " +
        path);
 }
@@ -71,7 +63,7 @@ void Daemon::save_defense_state(bool force) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (auto ok = write_file_atomically(path, write_defense_state(state)); !ok) {
-    warn("cannot write state file: " + ok.error());
+    say("cannot write state file: " + ok.error());
     return;
   }
   saved_generation_ = generation;
@@ -80,7 +72,7 @@ void Daemon::save_defense_state(bool force) {
 void Daemon::bring_back_offloaded(const char* why) {
   if (!offload_mark_) return;
   if (auto ok = flush_conntrack_by_mark(offload_mark_); !ok) {
-    warn(std::string("cannot bring offloaded connections back (") + why + "): " + ok.error());
+    say(std::string("cannot bring offloaded connections back (") + why + "): " + ok.error());
   }
 }
 

@@ -73,6 +73,11 @@ WorkerFigures QueueWorker::figures() const {
   f.scan_blocked = c.scan_blocked.load(std::memory_order_relaxed);
   f.knocks = c.knocks.load(std::memory_order_relaxed);
   f.knock_opened = c.knock_opened.load(std::memory_order_relaxed);
+  for (std::size_t v = 0; v < kVerdicts; ++v) {
+    for (std::size_t r = 0; r < kReasons; ++r) {
+      f.decisions[v][r] = c.decisions[v][r].load(std::memory_order_relaxed);
+    }
+  }
   f.flows = flows_.load(std::memory_order_relaxed);
   f.evicted = evicted_.load(std::memory_order_relaxed);
   f.refused = refused_.load(std::memory_order_relaxed);

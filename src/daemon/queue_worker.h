@@ -3,6 +3,7 @@
 // published figures; the hot path takes no lock.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -30,8 +31,12 @@ struct WorkerFigures {
   std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
   std::uint64_t enobufs = 0;
   std::uint64_t knocks = 0, knock_opened = 0;
+  std::array<std::array<std::uint64_t, kReasons>, kVerdicts> decisions{};  // [verdict][reason]
 
   WorkerFigures& operator+=(const WorkerFigures& o) {
+    for (std::size_t v = 0; v < kVerdicts; ++v) {
+      for (std::size_t r = 0; r < kReasons; ++r) decisions[v][r] += o.decisions[v][r];
+    }
     received += o.received, accepted += o.accepted, dropped += o.dropped, rejected += o.rejected;
     malformed += o.malformed, picked_up += o.picked_up, table_full += o.table_full;
     rate_limited += o.rate_limited, scan_blocks += o.scan_blocks, scan_blocked += o.scan_blocked;

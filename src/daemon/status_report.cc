@@ -3,14 +3,22 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
+#include "metrics/prometheus_text.h"
+#include "rules/rule_writer.h"
 #include "netfilter/queue_stats.h"
 
 namespace portwall {
 namespace {
+
+std::string to_lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
 
 nlohmann::json rule_json(const Rule& rule, std::uint32_t number, const PolicySnapshot& policy) {
   const RuleHits& hits = policy.hits(number);
@@ -54,22 +62,40 @@ nlohmann::json Daemon::status_json() {
                    {"malformed", sum.malformed},       {"table_full", sum.table_full},
                    {"rate_limited", sum.rate_limited}, {"scan_blocks", sum.scan_blocks},
                    {"scan_blocked", sum.scan_blocked}, {"lost_messages", sum.enobufs}};
-  // The kernel's side of our queues: what waits, and what it dropped (fail_open = false).
-  std::uint64_t waiting = 0, dropped_full = 0, dropped_user = 0;
-  if (auto kernel = read_kernel_queue_stats(); kernel) {
-    for (const KernelQueueStats& q : *kernel) {
-      const auto& ours = loaded_.config.daemon.queues;
-      if (std::find(ours.begin(), ours.end(), q.number) == ours.end()) continue;
-      waiting += q.waiting;
-      dropped_full += q.dropped_full;
-      dropped_user += q.dropped_user;
+  // Every decision by verdict and reason: {"drop": {"default": 12, ...}, ...}.
+  for (std::size_t v = 0; v < kVerdicts; ++v) {
+    nlohmann::json& by_reason = j["decisions"][to_lower(to_string(static_cast<Verdict>(v)))];
+    for (std::size_t r = 0; r < kReasons; ++r) {
+      by_reason[to_string(static_cast<Reason>(r))] = sum.decisions[v][r];
     }
+  }
+  // The kernel's side of our queues: what waits, and what it dropped (fail_open = false);
+  // each queue with what its thread received.
+  std::uint64_t waiting = 0, dropped_full = 0, dropped_user = 0;
+  const auto kernel = read_kernel_queue_stats();
+  nlohmann::json per_queue = nlohmann::json::array();
+  for (const auto& w : workers_) {
+    const WorkerFigures f = w->figures();
+    nlohmann::json q = {{"number", w->queue_number()},
+                        {"received", f.received},
+                        {"lost_messages", f.enobufs},
+                        {"waiting", nullptr},
+                        {"dropped_full", nullptr},
+                        {"dropped_socket_full", nullptr}};
+    for (const KernelQueueStats& k : kernel ? *kernel : std::vector<KernelQueueStats>{}) {
+      if (k.number != w->queue_number()) continue;
+      q["waiting"] = k.waiting, q["dropped_full"] = k.dropped_full;
+      q["dropped_socket_full"] = k.dropped_user;
+      waiting += k.waiting, dropped_full += k.dropped_full, dropped_user += k.dropped_user;
+    }
+    per_queue.push_back(std::move(q));
   }
   j["queue"] = {{"length", loaded_.config.daemon.queue_length},
                 {"fail_open", loaded_.config.daemon.fail_open},
                 {"waiting", waiting},
                 {"dropped_full", dropped_full},
-                {"dropped_socket_full", dropped_user}};
+                {"dropped_socket_full", dropped_user},
+                {"per_queue", std::move(per_queue)}};
   // Fail-open is never silent: what the kernel's queue rules counted, less what we received,
   // what still waits and what the kernel dropped, passed uninspected.
   if (auto queued = diversion_->queued_packets(); queued) {
@@ -118,6 +144,27 @@ nlohmann::json Daemon::status_json() {
   j["queues"] = loaded_.config.daemon.queues;
   j["rules_file"] = loaded_.rules_file;
   return j;
+}
+
+void Daemon::keep_metrics_file() {
+  const MetricsSection& m = loaded_.config.metrics;
+  const Timestamp now = clock_.now();
+  if (m.textfile.empty() || (metrics_written_ != Timestamp{} && now - metrics_written_ < m.interval)) {
+    return;
+  }
+  metrics_written_ = now;
+  std::string text;
+  {
+    std::lock_guard<std::mutex> serialized(reload_mutex_);  // status_json reads loaded_
+    text = render_prometheus(status_json());
+  }
+  if (auto ok = write_file_atomically(m.textfile, text); !ok) {
+    if (!metrics_failing_) say("metrics: " + ok.error());
+    metrics_failing_ = true;
+  } else {
+    if (metrics_failing_) say("metrics: " + m.textfile + " written again");
+    metrics_failing_ = false;
+  }
 }
 
 Daemon::Role Daemon::role_of(const Peer& peer) const {

@@ -2,6 +2,7 @@
 // Values only; the vocabulary of the decision log line (DESIGN.md "Decision log line").
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "rules/rule.h"
@@ -18,6 +19,8 @@ enum class Reason : std::uint8_t {
   knock,
   rate_limit
 };
+inline constexpr std::size_t kVerdicts = 3;  // the number of Verdict values
+inline constexpr std::size_t kReasons = 7;   // the number of Reason values
 
 // What a decision did to the source's defense state, worth a log line of its own.
 enum class Event : std::uint8_t {

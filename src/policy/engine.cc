@@ -106,6 +106,8 @@ void Engine::note_closed_port(const PacketView& p, Timestamp now) {
 }
 
 Decision Engine::count(Decision d) {
+  counters_.decisions[static_cast<std::size_t>(d.verdict)][static_cast<std::size_t>(d.reason)]
+      .fetch_add(1, std::memory_order_relaxed);
   switch (d.verdict) {
     case Verdict::accept:
       counters_.accepted.fetch_add(1, std::memory_order_relaxed);

@@ -4,6 +4,7 @@
 // except the counters, which other threads may read.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,8 @@ struct EngineCounters {
   std::atomic<std::uint64_t> scan_blocked{0};  // packets dropped from (or to) blocked sources
   std::atomic<std::uint64_t> knocks{0};        // knock packets dropped (every kind)
   std::atomic<std::uint64_t> knock_opened{0};  // new connections let in by an open knock door
+  // Every decision by verdict and reason ([Verdict][Reason]), for the metrics.
+  std::array<std::array<std::atomic<std::uint64_t>, kReasons>, kVerdicts> decisions{};
 };
 
 // What the engine knows of the packet beyond its headers.

@@ -319,6 +319,24 @@ void read_limits(TomlReader& r, const toml::table& t, LimitsSection& l) {
   }
 }
 
+void read_metrics(TomlReader& r, const toml::table& t, MetricsSection& m) {
+  r.check_keys(t, {"textfile", "interval"}, "[metrics]");
+  if (const toml::node* n = t.get("textfile")) {
+    if (auto s = r.string(*n, "textfile")) {
+      if (!s->empty() && !s->ends_with(".prom")) {
+        r.error(*n, "textfile: node_exporter reads only files ending in .prom");
+      }
+      m.textfile = *s;
+    }
+  }
+  if (const toml::node* n = t.get("interval")) {
+    if (auto d = r.duration(*n, "interval")) {
+      if (*d < std::chrono::seconds(1)) r.error(*n, "interval: at least \"1s\"");
+      m.interval = *d;
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<PortProto> parse_port_proto(std::string_view text) {
@@ -344,7 +362,8 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   if (!doc) return std::unexpected(std::move(r.errors()));
   Config c;
   r.check_keys(*doc,
-               {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits"},
+               {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits",
+                "metrics"},
                "the configuration");
   if (const toml::node* n = doc->get("daemon")) {
     if (auto* t = table_of(r, *n, "daemon")) read_daemon(r, *t, c.daemon);
@@ -370,6 +389,9 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   }
   if (const toml::node* n = doc->get("limits")) {
     if (auto* t = table_of(r, *n, "limits")) read_limits(r, *t, c.limits);
+  }
+  if (const toml::node* n = doc->get("metrics")) {
+    if (auto* t = table_of(r, *n, "metrics")) read_metrics(r, *t, c.metrics);
   }
   if (!r.ok()) return std::unexpected(std::move(r.errors()));
   return c;

@@ -100,6 +100,14 @@ struct LimitsSection {
   std::uint32_t max_blocks = 65536;              // blocked addresses (soonest to expire go first)
 };
 
+// The counters for monitoring: `portwall metrics` prints them on demand; with `textfile` set the
+// daemon also writes them there every `interval` (atomically), for node_exporter's textfile
+// collector (which reads *.prom files).
+struct MetricsSection {
+  std::string textfile;  // "" = none
+  Duration interval = std::chrono::seconds(15);
+};
+
 struct Config {
   DaemonSection daemon;
   LogSection log;
@@ -109,6 +117,7 @@ struct Config {
   ScanDetectionSection scan_detection;
   std::vector<KnockSection> knocks;
   LimitsSection limits;
+  MetricsSection metrics;
 };
 
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,

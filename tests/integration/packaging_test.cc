@@ -219,5 +219,77 @@ TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
   EXPECT_EQ(hosts, (std::set<std::string>{lab.cli_v4(), lab.cli_v6()})) << rows.output;
 }
 
+// promtool from Debian's prometheus package, unpacked by tools/deps.sh: `check metrics` lints
+// the exposition read on stdin.
+RunResult promtool_check(const std::string& file) {
+  return run(kSource + "/build-deps/root/usr/bin/promtool check metrics < " + file + " 2>&1");
+}
+
+// The value of the sample line that starts with `series` (name and labels), or -1.
+double sample_value(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::atof(line.c_str() + series.size() + 1);
+  }
+  return -1;
+}
+
+TEST(Metrics, TheCliAndTheTextfilePassPromtoolAndFollowTheCounters) {
+  Lab lab;
+  LogDir dir;
+  const std::string textfile = dir.path() + "/portwall.prom";
+  Daemon daemon(lab, kRules, "",
+                dir.log_section() + "[metrics]\ntextfile = \"" + textfile +
+                    "\"\ninterval = \"1s\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  for (int port : {23, 80}) {
+    Fd dropped(tcp_connect(lab.cli(), lab.srv_v4(), port, 300ms));
+  }
+  ASSERT_TRUE(dir.has_line({"DPT=80"}));
+
+  // `portwall metrics`: what status says, in the exposition format, lint-clean.
+  const RunResult cli = daemon.cli("metrics");
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  const nlohmann::json status = nlohmann::json::parse(daemon.cli("--json status").output);
+  std::ofstream(dir.path() + "/cli.prom") << cli.output;
+  const RunResult lint = promtool_check(dir.path() + "/cli.prom");
+  EXPECT_EQ(lint.exit_code, 0) << lint.output << cli.output;
+  EXPECT_TRUE(lint.output.empty()) << lint.output;
+  EXPECT_EQ(sample_value(cli.output, "portwall_packets_total{verdict=\"dropped\"}"),
+            status["counters"]["dropped"].get<double>());
+  EXPECT_EQ(sample_value(cli.output, "portwall_decisions_total{verdict=\"drop\",reason=\"default\"}"),
+            status["decisions"]["drop"]["default"].get<double>());
+  EXPECT_GE(sample_value(cli.output, "portwall_decisions_total{verdict=\"drop\",reason=\"default\"}"),
+            2);
+  EXPECT_EQ(sample_value(cli.output, "portwall_conntrack_max_entries"), 262144);
+  // The two queue threads' shares add up to what status counts as received.
+  EXPECT_EQ(sample_value(cli.output, "portwall_queue_packets_received_total{queue=\"100\"}") +
+                sample_value(cli.output, "portwall_queue_packets_received_total{queue=\"101\"}"),
+            status["counters"]["received"].get<double>());
+
+  // The textfile: written within the interval, replaced as the counters move, never torn.
+  double before = -1;
+  for (int i = 0; i < 30 && before < 0; ++i, std::this_thread::sleep_for(100ms)) {
+    before = sample_value(slurp(textfile), "portwall_packets_total{verdict=\"dropped\"}");
+  }
+  ASSERT_GE(before, 2) << daemon.daemon_output();
+  const RunResult file_lint = promtool_check(textfile);
+  EXPECT_EQ(file_lint.exit_code, 0) << file_lint.output;
+  for (int port : {8080, 8081, 8082}) {
+    Fd dropped(tcp_connect(lab.cli(), lab.srv_v4(), port, 300ms));
+  }
+  double after = before;
+  for (int i = 0; i < 30 && after < before + 3; ++i, std::this_thread::sleep_for(100ms)) {
+    after = sample_value(slurp(textfile), "portwall_packets_total{verdict=\"dropped\"}");
+  }
+  std::printf("[metrics] cli: %zu lines, promtool %s; textfile dropped %g -> %g\n",
+              count_lines(cli.output), lint.exit_code == 0 ? "clean" : "FAILED", before, after);
+  EXPECT_GE(after, before + 3);
+  // Only the textfile in the folder: the temporary files were renamed over it (node_exporter
+  // reads *.prom only, and the temporary ones do not end so).
+  EXPECT_EQ(run("ls -A " + dir.path() + " | grep -c prom").output, "2\n")
+      << run("ls -A " + dir.path()).output;
+}
+
 }  // namespace
 }  // namespace portwall::lab

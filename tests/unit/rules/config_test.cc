@@ -242,7 +242,7 @@ TEST(ParseConfig, SeveralKnocksKeepTheirOrder) {
 TEST(ParseConfig, UnknownTableListsTheExpectedTables) {
   EXPECT_EQ(errors_of("[deamon]\n"),
             "portwall.toml:1:2: unknown key 'deamon' in the configuration; expected one of "
-            "daemon, log, defaults, conntrack, scan_detection, knock, limits");
+            "daemon, log, defaults, conntrack, scan_detection, knock, limits, metrics");
 }
 
 TEST(ParseConfig, UnknownKeyInASectionListsTheExpectedKeys) {
@@ -415,6 +415,24 @@ TEST(LoadConfig, MissingFileSaysSo) {
   std::filesystem::remove_all(name);
   ASSERT_FALSE(c);
   EXPECT_EQ(to_string(c.error()), file.string() + ": cannot read: No such file or directory");
+}
+
+
+TEST(ParseConfig, MetricsTextfileAndIntervalAreReadAndChecked) {
+  auto c = parse_config("[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/pw.prom\"\n"
+                        "interval = \"30s\"\n",
+                        "portwall.toml");
+  ASSERT_TRUE(c) << to_string(c.error());
+  EXPECT_EQ(c->metrics.textfile, "/var/lib/prometheus/node-exporter/pw.prom");
+  EXPECT_EQ(c->metrics.interval, std::chrono::seconds(30));
+  auto none = parse_config("", "portwall.toml");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->metrics.textfile, "");
+  EXPECT_EQ(none->metrics.interval, std::chrono::seconds(15));
+  EXPECT_EQ(errors_of("[metrics]\ntextfile = \"/tmp/pw.txt\"\n"),
+            "portwall.toml:2:12: textfile: node_exporter reads only files ending in .prom");
+  EXPECT_EQ(errors_of("[metrics]\ninterval = \"500ms\"\n"),
+            "portwall.toml:2:12: interval: at least \"1s\"");
 }
 
 }  // namespace
