@@ -12,32 +12,18 @@ std::int64_t unix_now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-namespace {
-
-std::expected<std::shared_ptr<ReopenableFileSink>, std::string> make_sink(const std::string& path) {
-  try {
-    auto sink = std::make_shared<ReopenableFileSink>(path);
-    sink->set_pattern("%v");  // lines carry their own timestamp: the decision's
-    return sink;
-  } catch (const spdlog::spdlog_ex& e) {
-    return std::unexpected(std::string(e.what()));
-  }
-}
-
-}  // namespace
-
 std::expected<std::unique_ptr<DecisionLog>, std::string> DecisionLog::open(const std::string& path,
                                                                            LogFormat format,
-                                                                           std::size_t capacity) {
-  auto sink = make_sink(path);
+                                                                           std::size_t capacity,
+                                                                           LogTarget target) {
+  auto sink = make_log_sink(target, path);
   if (!sink) return std::unexpected(sink.error());
   return std::unique_ptr<DecisionLog>(new DecisionLog(std::move(*sink), format, capacity));
 }
 
-DecisionLog::DecisionLog(std::shared_ptr<ReopenableFileSink> sink, LogFormat format,
-                         std::size_t capacity)
+DecisionLog::DecisionLog(LogSink sink, LogFormat format, std::size_t capacity)
     : sink_(std::move(sink)),
-      logger_(std::make_shared<spdlog::logger>("decisions", sink_)),
+      logger_(std::make_shared<spdlog::logger>("decisions", sink_.sink)),
       format_(format),
       ring_(capacity) {
   logger_->flush_on(spdlog::level::off);
@@ -73,11 +59,13 @@ void DecisionLog::add_suppressed(std::uint64_t count) {
   suppressed_total_.fetch_add(count, std::memory_order_relaxed);
 }
 
-bool DecisionLog::reopen() { return sink_->reopen(); }
+bool DecisionLog::reopen() { return sink_.file ? sink_.file->reopen() : true; }
+
+void DecisionLog::write(std::string_view line) { logger_->info(line_for(sink_, line)); }
 
 DecisionLogStats DecisionLog::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const LogFileStats file = sink_->stats();
+  const LogFileStats file = sink_.file ? sink_.file->stats() : LogFileStats{};
   return {written_.load(), lost_, suppressed_total_.load(), file.failed_lines, file.reopened};
 }
 
@@ -95,17 +83,16 @@ void DecisionLog::run() {
     }
     const LogFormat format = format_.load();
     for (const LogEvent& e : batch) {
-      logger_->info(format == LogFormat::json ? format_json(e) : format_text(e));
+      write(format == LogFormat::json ? format_json(e) : format_text(e));
     }
     written_.fetch_add(batch.size(), std::memory_order_relaxed);
     batch.clear();
     if (std::uint64_t n = suppressed_pending_.exchange(0)) {
       const std::string when = rfc3339_ms(unix_now_ms());
       if (format == LogFormat::json) {
-        logger_->info(fmt::format(R"({{"timestamp":"{}","suppressed":{}}})", when, n));
+        write(fmt::format(R"({{"timestamp":"{}","suppressed":{}}})", when, n));
       } else {
-        logger_->info(
-            fmt::format("{} portwall SUPPRESSED={} (over [log] max_lines_per_second)", when, n));
+        write(fmt::format("{} portwall SUPPRESSED={} (over [log] max_lines_per_second)", when, n));
       }
     }
     logger_->flush();
@@ -113,20 +100,22 @@ void DecisionLog::run() {
   }
 }
 
-std::expected<std::unique_ptr<AuditLog>, std::string> AuditLog::open(const std::string& path) {
-  auto sink = make_sink(path);
+std::expected<std::unique_ptr<AuditLog>, std::string> AuditLog::open(const std::string& path,
+                                                                     LogTarget target) {
+  auto sink = make_log_sink(target, path);
   if (!sink) return std::unexpected(sink.error());
   auto log = std::make_unique<AuditLog>();
   log->sink_ = std::move(*sink);
-  log->logger_ = std::make_shared<spdlog::logger>("audit", log->sink_);
+  log->logger_ = std::make_shared<spdlog::logger>("audit", log->sink_.sink);
   log->logger_->flush_on(spdlog::level::trace);
   return log;
 }
 
 void AuditLog::record(long uid, const std::string& action, const std::string& result,
                       const std::string& detail) {
-  logger_->info(fmt::format("{} portwall-audit UID={} ACTION={} RESULT={} DETAIL={}",
-                            rfc3339_ms(unix_now_ms()), uid, action, result, detail));
+  const std::string line = fmt::format("{} portwall-audit UID={} ACTION={} RESULT={} DETAIL={}",
+                                       rfc3339_ms(unix_now_ms()), uid, action, result, detail);
+  logger_->info(line_for(sink_, line));
 }
 
 }  // namespace portwall

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "audit/log_event.h"
-#include "audit/reopenable_file_sink.h"
+#include "audit/log_sink.h"
 #include "rules/config.h"
 
 namespace spdlog {
@@ -35,9 +35,10 @@ struct DecisionLogStats {
 
 class DecisionLog {
  public:
-  static std::expected<std::unique_ptr<DecisionLog>, std::string> open(const std::string& path,
-                                                                       LogFormat format,
-                                                                       std::size_t capacity = 4096);
+  // `path` is the file for LogTarget::file, unused for the others.
+  static std::expected<std::unique_ptr<DecisionLog>, std::string> open(
+      const std::string& path, LogFormat format, std::size_t capacity = 4096,
+      LogTarget target = LogTarget::file);
   ~DecisionLog();
 
   // Never blocks on I/O. False when the ring is full (the event is counted as lost).
@@ -49,10 +50,11 @@ class DecisionLog {
   DecisionLogStats stats() const;
 
  private:
-  DecisionLog(std::shared_ptr<ReopenableFileSink> sink, LogFormat format, std::size_t capacity);
+  DecisionLog(LogSink sink, LogFormat format, std::size_t capacity);
   void run();
+  void write(std::string_view line);
 
-  std::shared_ptr<ReopenableFileSink> sink_;
+  LogSink sink_;
   std::shared_ptr<spdlog::logger> logger_;
   std::atomic<LogFormat> format_;
 
@@ -72,15 +74,16 @@ class DecisionLog {
 // from the control and signal paths, never from a queue thread.
 class AuditLog {
  public:
-  static std::expected<std::unique_ptr<AuditLog>, std::string> open(const std::string& path);
+  static std::expected<std::unique_ptr<AuditLog>, std::string> open(
+      const std::string& path, LogTarget target = LogTarget::file);
   // "2026-11-23T22:41:07.123Z portwall-audit UID=0 ACTION=reload RESULT=ok DETAIL=..."
   void record(long uid, const std::string& action, const std::string& result,
               const std::string& detail);
-  bool reopen() { return sink_->reopen(); }
-  LogFileStats file_stats() const { return sink_->stats(); }
+  bool reopen() { return sink_.file ? sink_.file->reopen() : true; }
+  LogFileStats file_stats() const { return sink_.file ? sink_.file->stats() : LogFileStats{}; }
 
  private:
-  std::shared_ptr<ReopenableFileSink> sink_;
+  LogSink sink_;
   std::shared_ptr<spdlog::logger> logger_;
 };
 

@@ -84,10 +84,10 @@ std::expected<void, std::string> Daemon::start() {
   const std::size_t rule_count = policy_->rule_set().rules.size();
   malloc_trim(0);  // hand the TOML parse's peak back to the system
 
-  auto decisions = DecisionLog::open(cfg.log.file, cfg.log.format);
+  auto decisions = DecisionLog::open(cfg.log.file, cfg.log.format, 4096, cfg.log.target);
   if (!decisions) return std::unexpected(decisions.error());
   decision_log_ = std::move(*decisions);
-  auto audit = AuditLog::open(cfg.log.audit_file);
+  auto audit = AuditLog::open(cfg.log.audit_file, cfg.log.target);
   if (!audit) return std::unexpected(audit.error());
   audit_log_ = std::move(*audit);
 

@@ -9,8 +9,8 @@
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
 #include "metrics/prometheus_text.h"
-#include "rules/rule_writer.h"
 #include "netfilter/queue_stats.h"
+#include "rules/rule_writer.h"
 
 namespace portwall {
 namespace {
@@ -76,12 +76,9 @@ nlohmann::json Daemon::status_json() {
   nlohmann::json per_queue = nlohmann::json::array();
   for (const auto& w : workers_) {
     const WorkerFigures f = w->figures();
-    nlohmann::json q = {{"number", w->queue_number()},
-                        {"received", f.received},
-                        {"lost_messages", f.enobufs},
-                        {"waiting", nullptr},
-                        {"dropped_full", nullptr},
-                        {"dropped_socket_full", nullptr}};
+    nlohmann::json q = {{"number", w->queue_number()}, {"received", f.received},
+                        {"lost_messages", f.enobufs},  {"waiting", nullptr},
+                        {"dropped_full", nullptr},     {"dropped_socket_full", nullptr}};
     for (const KernelQueueStats& k : kernel ? *kernel : std::vector<KernelQueueStats>{}) {
       if (k.number != w->queue_number()) continue;
       q["waiting"] = k.waiting, q["dropped_full"] = k.dropped_full;
@@ -149,7 +146,8 @@ nlohmann::json Daemon::status_json() {
 void Daemon::keep_metrics_file() {
   const MetricsSection& m = loaded_.config.metrics;
   const Timestamp now = clock_.now();
-  if (m.textfile.empty() || (metrics_written_ != Timestamp{} && now - metrics_written_ < m.interval)) {
+  if (m.textfile.empty() ||
+      (metrics_written_ != Timestamp{} && now - metrics_written_ < m.interval)) {
     return;
   }
   metrics_written_ = now;

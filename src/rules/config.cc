@@ -76,7 +76,12 @@ void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
 }
 
 void read_log(TomlReader& r, const toml::table& t, LogSection& l) {
-  r.check_keys(t, {"file", "audit_file", "format", "max_lines_per_second"}, "[log]");
+  r.check_keys(t, {"file", "audit_file", "format", "target", "max_lines_per_second"}, "[log]");
+  if (const toml::node* n = t.get("target")) {
+    if (auto i = r.choice(*n, "target", {"file", "syslog", "journald"})) {
+      l.target = std::array{LogTarget::file, LogTarget::syslog, LogTarget::journald}[*i];
+    }
+  }
   if (const toml::node* n = t.get("file")) {
     if (auto s = r.string(*n, "file")) l.file = *s;
   }

@@ -21,6 +21,7 @@ enum class Mode : std::uint8_t { enforce, monitor };
 enum class Backend : std::uint8_t { automatic, iptables, nftables };
 enum class Inspect : std::uint8_t { full, new_only };
 enum class LogFormat : std::uint8_t { text, json };
+enum class LogTarget : std::uint8_t { file, syslog, journald };
 
 struct DaemonSection {
   std::vector<std::uint16_t> queues{100};
@@ -48,6 +49,9 @@ struct LogSection {
   std::string file = "/var/log/portwall/portwall.log";
   std::string audit_file = "/var/log/portwall/audit.log";
   LogFormat format = LogFormat::text;
+  // file: the two files above; syslog or journald: both logs go there instead (log shippers
+  // such as rsyslog, journald, Vector or Filebeat pick them up), and the files are not used.
+  LogTarget target = LogTarget::file;
   std::uint32_t max_lines_per_second = 100;
 };
 

@@ -113,8 +113,8 @@ RunResult Lab::in(const std::string& netns, const std::string& command,
 }
 
 Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys,
-               const std::string& extra_sections)
-    : lab_(lab) {
+               const std::string& extra_sections, const std::string& prelude)
+    : lab_(lab), prelude_(prelude) {
   char templ[] = "/tmp/portwall-it.XXXXXX";
   if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
@@ -144,7 +144,14 @@ bool Daemon::start() {
   const std::string ns = lab_.srv();
   const char* argv[] = {"ip",          "netns",    "exec",         ns.c_str(),
                         PORTWALLD_BIN, "--config", config.c_str(), nullptr};
-  if (posix_spawnp(&pid_, "ip", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
+  // With a prelude: ip netns exec NS unshare -m sh -c 'PRELUDE; exec portwalld ...'; each step
+  // execs the next, so pid_ is still portwalld's.
+  const std::string script = prelude_ + "\nexec " + PORTWALLD_BIN + " --config " + config;
+  const char* wrapped[] = {"ip",      "netns",   "exec",          ns.c_str(),
+                           "unshare", "--mount", "--propagation", "private",
+                           "sh",      "-c",      script.c_str(),  nullptr};
+  if (posix_spawnp(&pid_, "ip", &actions, nullptr,
+                   const_cast<char**>(prelude_.empty() ? argv : wrapped), environ) != 0) {
     pid_ = -1;
   }
   posix_spawn_file_actions_destroy(&actions);

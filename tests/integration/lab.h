@@ -67,9 +67,11 @@ class Daemon {
  public:
   // `extra_daemon_keys`: lines added to the [daemon] table of its configuration;
   // `extra_sections`: tables added after it ([[knock]], [limits], ...; a [log] table there
-  // replaces the default one). The state file lives in the daemon's directory.
+  // replaces the default one). The state file lives in the daemon's directory. `prelude`:
+  // shell commands run first in a mount namespace of the daemon's own (private propagation),
+  // e.g. to put a test's socket where syslog(3) or the journal expects theirs.
   Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys = "",
-         const std::string& extra_sections = "");
+         const std::string& extra_sections = "", const std::string& prelude = "");
   ~Daemon();  // SIGTERM if still running
   bool ready() const { return ready_; }
   // Starts portwalld again with the same configuration, rules and state (after stop()).
@@ -86,6 +88,7 @@ class Daemon {
  private:
   const Lab& lab_;
   std::string dir_;
+  std::string prelude_;
   pid_t pid_ = -1;
   bool ready_ = false;
 };

@@ -1,6 +1,12 @@
 // packaging_test.cc — issue 7: the files the Debian package ships, used on a real daemon's
 // logs. The logrotate file rotates the decision log under load without losing a line; the
 // fail2ban filter matches the drops of a log portwalld wrote, and only the ones it should.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <set>
 
 #include "integration/wire_fixture.h"
@@ -76,8 +82,9 @@ TEST(Logrotate, TheShippedFileRotatesUnderLoadWithoutLosingALine) {
   constexpr int kDatagrams = 16000;
   RunResult load;
   std::thread sender([&] {
-    load = lab.in(lab.cli(), "hping3 --udp -p 9999 -i u250 -c " + std::to_string(kDatagrams) +
-                                 " -q " + lab.srv_v4() + " 2>&1",
+    load = lab.in(lab.cli(),
+                  "hping3 --udp -p 9999 -i u250 -c " + std::to_string(kDatagrams) + " -q " +
+                      lab.srv_v4() + " 2>&1",
                   60s);
   });
   int rotations = 0;
@@ -151,13 +158,23 @@ RunResult fail2ban_regex(const std::string& args) {
              60s);
 }
 
+// The shipped filter, placed beside the fail2ban package's own filters (it includes their
+// common.conf), as the .deb installs it.
+std::string installed_filter() {
+  const std::string path = kSource + "/build-deps/root/etc/fail2ban/filter.d/portwall.conf";
+  std::filesystem::copy_file(kSource + "/packaging/fail2ban/filter.d/portwall.conf", path,
+                             std::filesystem::copy_options::overwrite_existing);
+  return path;
+}
+
 TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
   Lab lab;
   LogDir logs;
   // pickup_grace 0: a TCP packet without a flow is invalid at once (a line not to match).
   Daemon daemon(lab, kRules, "",
-                logs.log_section() + "[conntrack]\npickup_grace = \"0s\"\n"
-                                     "[scan_detection]\nenabled = false\n");
+                logs.log_section() +
+                    "[conntrack]\npickup_grace = \"0s\"\n"
+                    "[scan_detection]\nenabled = false\n");
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
   Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
   ASSERT_TRUE(listener.valid());
@@ -171,8 +188,7 @@ TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
   { Fd rejected(tcp_connect(lab.cli(), lab.srv_v4(), 113, 1000ms)); }
   Fd allowed(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
   EXPECT_TRUE(allowed.valid());
-  const RunResult ack =
-      lab.in(lab.cli(), "hping3 -A -p 22 -c 1 " + lab.srv_v4() + " 2>&1", 10s);
+  const RunResult ack = lab.in(lab.cli(), "hping3 -A -p 22 -c 1 " + lab.srv_v4() + " 2>&1", 10s);
   EXPECT_TRUE(logs.has_line({"REASON=invalid", "SRC=" + lab.cli_v4()})) << ack.output;
   EXPECT_TRUE(logs.has_line({"ACTION=REJECT", "DPT=113"}));
   EXPECT_TRUE(logs.has_line({"DPT=9999", "SRC=" + lab.cli_v6()}));
@@ -189,7 +205,7 @@ TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
     expected += refused && line.find(" DIR=in ") != std::string::npos &&
                 line.find("REASON=invalid") == std::string::npos;
   }
-  const std::string filter = kSource + "/packaging/fail2ban/filter.d/portwall.conf";
+  const std::string filter = installed_filter();
   const RunResult summary = fail2ban_regex(log_file + " " + filter);
   ASSERT_EQ(summary.exit_code, 0) << summary.output;
   const std::string want = "Lines: " + std::to_string(total) + " lines, 0 ignored, " +
@@ -238,9 +254,9 @@ TEST(Metrics, TheCliAndTheTextfilePassPromtoolAndFollowTheCounters) {
   Lab lab;
   LogDir dir;
   const std::string textfile = dir.path() + "/portwall.prom";
-  Daemon daemon(lab, kRules, "",
-                dir.log_section() + "[metrics]\ntextfile = \"" + textfile +
-                    "\"\ninterval = \"1s\"\n");
+  Daemon daemon(
+      lab, kRules, "",
+      dir.log_section() + "[metrics]\ntextfile = \"" + textfile + "\"\ninterval = \"1s\"\n");
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
   for (int port : {23, 80}) {
     Fd dropped(tcp_connect(lab.cli(), lab.srv_v4(), port, 300ms));
@@ -257,10 +273,11 @@ TEST(Metrics, TheCliAndTheTextfilePassPromtoolAndFollowTheCounters) {
   EXPECT_TRUE(lint.output.empty()) << lint.output;
   EXPECT_EQ(sample_value(cli.output, "portwall_packets_total{verdict=\"dropped\"}"),
             status["counters"]["dropped"].get<double>());
-  EXPECT_EQ(sample_value(cli.output, "portwall_decisions_total{verdict=\"drop\",reason=\"default\"}"),
-            status["decisions"]["drop"]["default"].get<double>());
-  EXPECT_GE(sample_value(cli.output, "portwall_decisions_total{verdict=\"drop\",reason=\"default\"}"),
-            2);
+  EXPECT_EQ(
+      sample_value(cli.output, "portwall_decisions_total{verdict=\"drop\",reason=\"default\"}"),
+      status["decisions"]["drop"]["default"].get<double>());
+  EXPECT_GE(
+      sample_value(cli.output, "portwall_decisions_total{verdict=\"drop\",reason=\"default\"}"), 2);
   EXPECT_EQ(sample_value(cli.output, "portwall_conntrack_max_entries"), 262144);
   // The two queue threads' shares add up to what status counts as received.
   EXPECT_EQ(sample_value(cli.output, "portwall_queue_packets_received_total{queue=\"100\"}") +
@@ -289,6 +306,162 @@ TEST(Metrics, TheCliAndTheTextfilePassPromtoolAndFollowTheCounters) {
   // reads *.prom only, and the temporary ones do not end so).
   EXPECT_EQ(run("ls -A " + dir.path() + " | grep -c prom").output, "2\n")
       << run("ls -A " + dir.path()).output;
+}
+
+// A unix datagram socket bound at `path`: what syslog(3) or sd_journal_send(3) write to.
+Fd datagram_listener(const std::string& path) {
+  Fd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Fd();
+  return fd;
+}
+
+// Datagrams until one contains every needle (bounded); all of them, joined by newlines.
+std::string datagrams_until(int fd, std::initializer_list<std::string> needles) {
+  std::string all;
+  for (int i = 0; i < 50; ++i) {
+    auto got = receive(fd, 100ms);
+    if (!got) continue;
+    all += *got + "\n";
+    bool every = true;
+    for (const auto& n : needles) every = every && got->find(n) != std::string::npos;
+    if (every) break;
+  }
+  return all;
+}
+
+// [log] target = "syslog" or "journald": portwalld is started in a mount namespace of its own
+// where the test's socket stands at /dev/log or /run/systemd/journal/socket.
+struct TargetRun {
+  std::string target, socket_path, prelude;
+};
+
+TargetRun syslog_run(const std::string& dir) {
+  // /dev gets a tmpfs of its own, with the few devices a process needs bound back into it.
+  return {"syslog", dir + "/log.sock",
+          "set -e; mkdir -p " + dir + "/dev; mount --bind /dev " + dir +
+              "/dev; mount -t tmpfs -o mode=755 tmpfs /dev; for n in null zero full random "
+              "urandom; do touch /dev/$n; mount --bind " +
+              dir + "/dev/$n /dev/$n; done; touch /dev/log; mount --bind " + dir +
+              "/log.sock /dev/log"};
+}
+
+TargetRun journald_run(const std::string& dir) {
+  return {"journald", dir + "/journal.sock",
+          "set -e; mount -t tmpfs tmpfs /run/systemd; mkdir /run/systemd/journal; "
+          "touch /run/systemd/journal/socket; mount --bind " +
+              dir + "/journal.sock /run/systemd/journal/socket"};
+}
+
+// Runs portwalld with the target, makes a DROP line and an audit line, and hands both (as the
+// socket received them), portwalld's pid and the client's address to `check`.
+using TargetCheck = std::function<void(const std::string& drop, const std::string& audit, int pid,
+                                       const std::string& client)>;
+void expect_lines_reach(const TargetRun& t, const TargetCheck& check) {
+  Lab lab;
+  LogDir dir;
+  const TargetRun run_of = t.target == "syslog" ? syslog_run(dir.path()) : journald_run(dir.path());
+  Fd sink = datagram_listener(run_of.socket_path);
+  ASSERT_TRUE(sink.valid()) << run_of.socket_path;
+  Daemon daemon(lab, kRules, "", dir.log_section("target = \"" + t.target + "\"\n"),
+                run_of.prelude);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  { Fd dropped(tcp_connect(lab.cli(), lab.srv_v4(), 23, 300ms)); }
+  const std::string drop =
+      datagrams_until(sink.get(), {"portwall ACTION=DROP", "SRC=" + lab.cli_v4()});
+  ASSERT_EQ(daemon.cli("allow 8080/tcp").exit_code, 0);
+  const std::string audit = datagrams_until(sink.get(), {"portwall-audit UID=0"});
+  std::printf("[log target %s] drop: %s[log target %s] audit: %s", t.target.c_str(),
+              drop.substr(0, 400).c_str(), t.target.c_str(), audit.substr(0, 300).c_str());
+  check(drop, audit, daemon.pid(), lab.cli_v4());
+  // Not in files: the [log] file paths stay unused.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/portwall.log"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/audit.log"));
+}
+
+TEST(LogTarget, SyslogGetsBothLogsFromPortwalldWithoutTheirTimestamp) {
+  expect_lines_reach({"syslog"}, [](const std::string& drop, const std::string& audit, int pid,
+                                    const std::string& client) {
+    // RFC 3164 as glibc writes it: <PRI>TIME IDENT[PID]: MESSAGE; daemon.info is <30>.
+    const std::string tag = "portwalld[" + std::to_string(pid) + "]: ";
+    EXPECT_NE(drop.find("<30>"), std::string::npos) << drop;
+    EXPECT_NE(drop.find(tag + "portwall ACTION=DROP RULE=- REASON=default DIR=in"),
+              std::string::npos)
+        << drop;
+    EXPECT_NE(audit.find(tag + "portwall-audit UID=0 ACTION="), std::string::npos) << audit;
+    // As rsyslog writes them to /var/log/syslog (the host name after the time), the fail2ban
+    // filter matches the drop and nothing else.
+    LogDir f2b;
+    std::ofstream syslog_file(f2b.path() + "/syslog");
+    std::istringstream datagrams(drop + audit);
+    for (std::string d; std::getline(datagrams, d);) {
+      if (d.rfind("<30>", 0) == 0 && d.size() > 19)
+        syslog_file << d.substr(4, 15) << " srv" << d.substr(19) << "\n";
+    }
+    syslog_file.close();
+    const RunResult r = fail2ban_regex("-o ip " + f2b.path() + "/syslog " + installed_filter());
+    EXPECT_EQ(r.output, client + "\n") << r.output << slurp(f2b.path() + "/syslog");
+  });
+}
+
+TEST(LogTarget, JournaldGetsBothLogsWithTheirIdentifierAndPriority) {
+  expect_lines_reach(
+      {"journald"}, [](const std::string& drop, const std::string& audit, int, const std::string&) {
+        // The journal's native protocol: KEY=value lines in one datagram.
+        EXPECT_NE(drop.find("MESSAGE=portwall ACTION=DROP RULE=- REASON=default DIR=in"),
+                  std::string::npos)
+            << drop;
+        EXPECT_NE(drop.find("SYSLOG_IDENTIFIER=portwalld\n"), std::string::npos) << drop;
+        EXPECT_NE(drop.find("PRIORITY=6\n"), std::string::npos) << drop;
+        EXPECT_NE(audit.find("MESSAGE=portwall-audit UID=0 ACTION="), std::string::npos) << audit;
+      });
+}
+
+// portwall.service is Type=notify: READY=1 only once the diversion rules are in and the control
+// socket answers, RELOADING=1 then READY=1 around a reload, STOPPING=1 on stop. The test stands
+// in for systemd's notification socket.
+TEST(Systemd, NotifiesReadyOnlyOnceItFiltersAndAnswersThenReloadingAndStopping) {
+  Lab lab;
+  LogDir dir;
+  const std::string path = dir.path() + "/notify.sock";
+  Fd notify = datagram_listener(path);
+  ASSERT_TRUE(notify.valid());
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  Daemon daemon(lab, kRules);
+  unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  EXPECT_NE(datagrams_until(notify.get(), {"READY=1"}).find("READY=1"), std::string::npos);
+
+  daemon.signal(SIGHUP);
+  const std::string reload = datagrams_until(notify.get(), {"READY=1"});
+  EXPECT_NE(reload.find("RELOADING=1\nREADY=1"), std::string::npos) << reload;
+
+  EXPECT_EQ(daemon.stop(), 0);
+  const std::string stop = datagrams_until(notify.get(), {"STOPPING=1"});
+  EXPECT_NE(stop.find("STOPPING=1"), std::string::npos) << stop;
+
+  // Started again: the moment READY=1 arrives, status answers and the diversion is installed.
+  RunResult status_at_ready, rules_at_ready;
+  std::string ready;
+  std::thread watcher([&] {
+    ready = datagrams_until(notify.get(), {"READY=1"});
+    status_at_ready = daemon.cli("status");
+    rules_at_ready = lab.in(lab.srv(), "iptables -w -S PORTWALL_INPUT");
+  });
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  const bool restarted = daemon.start();
+  unsetenv("NOTIFY_SOCKET");
+  watcher.join();
+  ASSERT_TRUE(restarted) << daemon.daemon_output();
+  std::printf("[systemd] notifications: start READY=1, SIGHUP %s, stop %s, restart %s\n",
+              "RELOADING=1 READY=1", "STOPPING=1",
+              ready.find("READY=1") != std::string::npos ? "READY=1" : "none");
+  ASSERT_NE(ready.find("READY=1"), std::string::npos) << ready;
+  EXPECT_EQ(status_at_ready.exit_code, 0) << status_at_ready.output;
+  EXPECT_EQ(rules_at_ready.exit_code, 0) << rules_at_ready.output;
+  EXPECT_NE(rules_at_ready.output.find("-j NFQUEUE"), std::string::npos) << rules_at_ready.output;
 }
 
 }  // namespace

@@ -38,8 +38,7 @@ TEST(PrometheusText, CountersCarryTheirVerdictReasonAndQueueLabels) {
   EXPECT_TRUE(has_line(text, "portwall_decisions_total{verdict=\"drop\",reason=\"invalid\"} 3"));
   EXPECT_TRUE(has_line(text, "portwall_packets_uninspected_total 7"));
   EXPECT_TRUE(has_line(text, "portwall_queue_packets_received_total{queue=\"101\"} 50"));
-  EXPECT_TRUE(
-      has_line(text, "portwall_queue_dropped_total{queue=\"100\",cause=\"socket\"} 1"));
+  EXPECT_TRUE(has_line(text, "portwall_queue_dropped_total{queue=\"100\",cause=\"socket\"} 1"));
   EXPECT_TRUE(has_line(text, "portwall_conntrack_entries 3"));
   EXPECT_TRUE(has_line(text, "portwall_log_lines_suppressed_total 2"));
   EXPECT_TRUE(has_line(text, "portwall_info{backend=\"iptables\",mode=\"enforce\"} 1"));

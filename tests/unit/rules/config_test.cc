@@ -435,5 +435,15 @@ TEST(ParseConfig, MetricsTextfileAndIntervalAreReadAndChecked) {
             "portwall.toml:2:12: interval: at least \"1s\"");
 }
 
+TEST(ParseConfig, LogTargetIsFileSyslogOrJournald) {
+  EXPECT_EQ(parse_config("", "portwall.toml")->log.target, LogTarget::file);
+  EXPECT_EQ(parse_config("[log]\ntarget = \"syslog\"\n", "portwall.toml")->log.target,
+            LogTarget::syslog);
+  EXPECT_EQ(parse_config("[log]\ntarget = \"journald\"\n", "portwall.toml")->log.target,
+            LogTarget::journald);
+  EXPECT_EQ(errors_of("[log]\ntarget = \"kafka\"\n"),
+            "portwall.toml:2:10: target must be file | syslog | journald, got \"kafka\"");
+}
+
 }  // namespace
 }  // namespace portwall
