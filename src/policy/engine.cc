@@ -106,8 +106,10 @@ void Engine::note_closed_port(const PacketView& p, Timestamp now) {
 }
 
 Decision Engine::count(Decision d) {
-  counters_.decisions[static_cast<std::size_t>(d.verdict)][static_cast<std::size_t>(d.reason)]
-      .fetch_add(1, std::memory_order_relaxed);
+  // One writer (this queue thread): a plain add, not a locked one; readers load atomically.
+  std::atomic<std::uint64_t>& by_reason =
+      counters_.decisions[static_cast<std::size_t>(d.verdict)][static_cast<std::size_t>(d.reason)];
+  by_reason.store(by_reason.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   switch (d.verdict) {
     case Verdict::accept:
       counters_.accepted.fetch_add(1, std::memory_order_relaxed);
