@@ -13,6 +13,7 @@
 
 #include "cli/knock_client.h"
 #include "cli/offline_edit.h"
+#include "cli/ports_report.h"
 #include "cli/status_view.h"
 #include "cli/usage.h"
 #include "control/control_client.h"
@@ -26,6 +27,7 @@ namespace {
 
 constexpr const char* kDefaultSocket = "/run/portwall/portwall.sock";
 constexpr const char* kDefaultRules = "/etc/portwall/rules.toml";
+constexpr const char* kDefaultConfig = "/etc/portwall/portwall.toml";
 
 int fail(const std::string& message, int code) {
   std::fprintf(stderr, "ERROR: %s\n", message.c_str());
@@ -79,6 +81,19 @@ int check_file_command(const std::string& file, bool json) {
   } else {
     std::printf("%s: ok, %s: %zu rule(s)\n", file.c_str(), what.c_str(), count);
   }
+  return 0;
+}
+
+// `portwall ports`: this host's listening sockets joined with the policy the files hold (what
+// the daemon runs after its last reload). Needs no daemon; as root it sees every owner.
+int ports_command(const std::string& config, const std::string& rules_override, bool json) {
+  auto policy = portwall::load_policy_files(config, rules_override);
+  if (!policy) return fail("\n" + policy.error(), portwall::kExitBadInput);
+  auto sockets = portwall::read_host_sockets();
+  if (!sockets) return fail(sockets.error(), portwall::kExitBadInput);
+  const nlohmann::json report =
+      portwall::ports_report(*sockets, *policy, portwall::read_ephemeral_range());
+  std::cout << (json ? report.dump() + "\n" : portwall::render_ports(report));
   return 0;
 }
 
@@ -184,6 +199,11 @@ int main(int argc, char** argv) {
   auto* reload = app.add_subcommand("reload", "reload the configuration and rules");
   auto* metrics =
       app.add_subcommand("metrics", "the live daemon's counters in Prometheus' text format");
+  auto* ports = app.add_subcommand(
+      "ports", "listening ports, their processes, and who the rules let reach them");
+  std::string ports_config = kDefaultConfig;
+  ports->add_option("--config", ports_config, "configuration naming the rules")
+      ->capture_default_str();
   auto* check = app.add_subcommand("check", "validate a rules file (exit 1 with file:line:col)");
   std::string check_file;
   check->add_option("file", check_file, "rules file (default: --rules)");
@@ -233,6 +253,9 @@ int main(int argc, char** argv) {
   }
 
   if (*check) return check_file_command(check_file.empty() ? rules : check_file, json);
+  if (*ports) {
+    return ports_command(ports_config, app.get_option("--rules")->count() ? rules : "", json);
+  }
 
   for (CLI::App* verb : rule_verbs) {
     if (!*verb) continue;

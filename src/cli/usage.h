@@ -25,6 +25,7 @@ Examples:
   portwall prepend reject from 198.51.100.7
   portwall status numbered
   portwall metrics
+  portwall ports
   portwall delete 3
   portwall delete allow 22/tcp
   portwall default deny incoming

@@ -1,0 +1,186 @@
+#include "cli/ports_report.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "exposure/exposure.h"
+
+namespace portwall {
+namespace {
+
+// The name /etc/services gives the port ("ssh"), or "".
+std::string service_name(std::uint16_t port, Proto proto) {
+  servent entry{}, *found = nullptr;
+  char buf[1024];
+  getservbyport_r(htons(port), proto == Proto::tcp ? "tcp" : "udp", &entry, buf, sizeof buf,
+                  &found);
+  return found ? found->s_name : "";
+}
+
+const char* proto_name(Proto p) { return p == Proto::tcp ? "tcp" : "udp"; }
+
+// Two sockets take the same traffic: same protocol and port, and addresses of one family that
+// are equal or of which one is the wildcard.
+bool overlap(const ListeningSocket& a, const ListeningSocket& b) {
+  return a.proto == b.proto && a.port == b.port && a.address.family == b.address.family &&
+         (a.address == b.address || is_wildcard(a.address) || is_wildcard(b.address));
+}
+
+std::string process_text(const std::vector<SocketOwner>& owners) {
+  std::string out;
+  for (const SocketOwner& o : owners) {
+    out += (out.empty() ? "" : ",") + o.command + "(" + std::to_string(o.pid) + ")";
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string rule_text(const Rule& r) {
+  std::string out = std::string(to_string(r.action)) + " " + to_string(r.direction);
+  if (r.proto != Proto::any) out += std::string(" proto ") + to_string(r.proto);
+  if (r.from_text != "any") out += " from " + r.from_text;
+  if (!r.interface.empty()) out += " on " + r.interface;
+  out += " port " + r.port_text;
+  if (!r.comment.empty()) out += " comment '" + r.comment + "'";
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PolicyFiles& policy,
+                            const std::optional<PortRange>& ephemeral) {
+  const RuleSet& rules = policy.rules;
+  nlohmann::json listening = nlohmann::json::array();
+  std::vector<ListeningSocket> plain;
+  std::vector<HostSocket> sorted = sockets;  // by protocol, port, address
+  std::sort(sorted.begin(), sorted.end(), [](const HostSocket& a, const HostSocket& b) {
+    return std::tie(a.socket.proto, a.socket.port, a.socket.address.family,
+                    a.socket.address.bytes) <
+           std::tie(b.socket.proto, b.socket.port, b.socket.address.family, b.socket.address.bytes);
+  });
+  for (const HostSocket& h : sorted) {
+    const ListeningSocket& s = h.socket;
+    plain.push_back(s);
+    const Exposure e = exposure_of(rules, policy.config.knocks, s.proto, s.address, s.port);
+    nlohmann::json owners = nlohmann::json::array();
+    for (const SocketOwner& o : h.owners)
+      owners.push_back({{"pid", o.pid}, {"command", o.command}});
+    nlohmann::json j = {{"proto", proto_name(s.proto)},
+                        {"address", to_string(s.address)},
+                        {"port", s.port},
+                        {"service", service_name(s.port, s.proto)},
+                        {"class", port_class(s.port, ephemeral)},
+                        {"uid", s.uid},
+                        {"processes", owners},
+                        {"reach", to_string(e.reach)},
+                        {"rule", e.rule == 0 ? nlohmann::json(nullptr) : nlohmann::json(e.rule)},
+                        {"partial_rules", e.partial},
+                        {"knocks", e.knocks}};
+    if (e.reach == Reach::some) {
+      std::string from;
+      for (std::uint32_t n : e.partial) {
+        const Rule& r = rules.rules[n - 1];
+        from += (from.empty() ? "" : ", ") +
+                (r.interface.empty() ? r.from_text : r.from_text + " on " + r.interface);
+      }
+      j["from"] = from;
+    }
+    listening.push_back(std::move(j));
+  }
+  nlohmann::json unused = nlohmann::json::array();
+  for (std::uint32_t n : allows_without_listener(rules, plain)) {
+    unused.push_back({{"rule", n}, {"text", rule_text(rules.rules[n - 1])}});
+  }
+  // Sockets that share traffic: a group per port, with every socket overlapping another.
+  nlohmann::json shared = nlohmann::json::array();
+  std::vector<bool> grouped(sockets.size(), false);
+  for (std::size_t i = 0; i < sockets.size(); ++i) {
+    if (grouped[i]) continue;
+    std::vector<std::size_t> group{i};
+    for (std::size_t k = i + 1; k < sockets.size(); ++k) {
+      if (!grouped[k] && overlap(sockets[i].socket, sockets[k].socket)) group.push_back(k);
+    }
+    if (group.size() < 2) continue;
+    std::vector<std::string> commands;
+    nlohmann::json members = nlohmann::json::array();
+    for (std::size_t k : group) {
+      grouped[k] = true;
+      members.push_back({{"address", to_string(sockets[k].socket.address)},
+                         {"processes", process_text(sockets[k].owners)}});
+      for (const SocketOwner& o : sockets[k].owners) commands.push_back(o.command);
+    }
+    std::sort(commands.begin(), commands.end());
+    commands.erase(std::unique(commands.begin(), commands.end()), commands.end());
+    shared.push_back({{"proto", proto_name(sockets[i].socket.proto)},
+                      {"port", sockets[i].socket.port},
+                      {"kind", commands.size() > 1 ? "conflict" : "SO_REUSEPORT group"},
+                      {"sockets", members}});
+  }
+  return {{"listening", listening},
+          {"allowed_without_listener", unused},
+          {"shared", shared},
+          {"ephemeral",
+           ephemeral ? nlohmann::json({{"first", ephemeral->first}, {"last", ephemeral->last}})
+                     : nlohmann::json(nullptr)},
+          {"rules_file", policy.rules_file}};
+}
+
+std::string render_ports(const nlohmann::json& report) {
+  std::ostringstream out;
+  const auto cell = [](std::string text, std::size_t width) {
+    if (text.size() < width) text.resize(width, ' ');
+    return text + " ";
+  };
+  out << cell("Proto", 5) << cell("Address", 22) << cell("Port", 5) << cell("Service", 12)
+      << cell("Class", 10) << cell("Process", 20) << "Reachable by\n";
+  for (const nlohmann::json& s : report["listening"]) {
+    std::string processes;
+    for (const auto& p : s["processes"]) {
+      processes += (processes.empty() ? "" : ",") + p["command"].get<std::string>() + "(" +
+                   std::to_string(p["pid"].get<int>()) + ")";
+    }
+    const std::string decider =
+        s["rule"].is_null() ? "default policy" : "rule " + std::to_string(s["rule"].get<int>());
+    std::string reach = s["reach"].get<std::string>();
+    if (s.contains("from")) {
+      std::string rules;
+      for (const auto& n : s["partial_rules"]) {
+        rules += (rules.empty() ? "" : ", ") + std::to_string(n.get<int>());
+      }
+      reach = "only " + s["from"].get<std::string>() + " (rule " + rules + "); others: " + decider;
+    } else if (reach != "this host") {
+      reach += ", " + decider;
+    }
+    for (const auto& k : s["knocks"]) reach += ", knock " + k.get<std::string>();
+    const std::string service = s["service"].get<std::string>();
+    out << cell(s["proto"].get<std::string>(), 5) << cell(s["address"].get<std::string>(), 22)
+        << cell(std::to_string(s["port"].get<int>()), 5)
+        << cell(service.empty() ? "-" : service, 12) << cell(s["class"].get<std::string>(), 10)
+        << cell(processes.empty() ? "-" : processes, 20) << reach << "\n";
+  }
+  if (!report["allowed_without_listener"].empty()) {
+    out << "\nAllowed, but nothing listens:\n";
+    for (const auto& u : report["allowed_without_listener"]) {
+      out << "  rule " << u["rule"].get<int>() << ": " << u["text"].get<std::string>() << "\n";
+    }
+  }
+  if (!report["shared"].empty()) {
+    out << "\nShared ports:\n";
+    for (const auto& g : report["shared"]) {
+      out << "  " << g["proto"].get<std::string>() << " " << g["port"].get<int>() << " ("
+          << g["kind"].get<std::string>() << "):";
+      for (const auto& m : g["sockets"]) {
+        out << " " << m["address"].get<std::string>() << " " << m["processes"].get<std::string>()
+            << ";";
+      }
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace portwall
