@@ -56,8 +56,8 @@ std::string rfc3339_ms(std::int64_t unix_ms) {
 
 std::string format_text(const LogEvent& e) {
   std::string line = fmt::format(
-      "{} portwall ACTION={} RULE={} REASON={} DIR={}", rfc3339_ms(e.unix_ms),
-      to_string(e.decision.verdict),
+      "{} portwall ACTION={}{} RULE={} REASON={} DIR={}", rfc3339_ms(e.unix_ms),
+      to_string(e.decision.verdict), e.monitor ? " MODE=monitor" : "",
       e.decision.rule_number ? std::to_string(e.decision.rule_number) : std::string("-"),
       to_string(e.decision.reason), to_string(e.direction));
   // IN= and OUT= as the kernel's LOG target prints them: empty when not applicable.
@@ -82,6 +82,7 @@ std::string format_json(const LogEvent& e) {
   nlohmann::json j;
   j["timestamp"] = rfc3339_ms(e.unix_ms);
   j["action"] = to_string(e.decision.verdict);
+  if (e.monitor) j["mode"] = "monitor";
   j["rule"] = e.decision.rule_number ? nlohmann::json(e.decision.rule_number) : nlohmann::json();
   j["reason"] = to_string(e.decision.reason);
   j["dir"] = to_string(e.direction);

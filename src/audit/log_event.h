@@ -25,6 +25,7 @@ struct LogEvent {
   std::uint8_t icmp_type = 0, icmp_code = 0;
   std::uint32_t length = 0;
   char knock[24] = {};  // the [[knock]]'s name, for knock events and connections a knock let in
+  bool monitor = false;  // monitor mode: the verdict was logged, the packet accepted anyway
 };
 
 // The decision log line of DESIGN.md, kernel-LOG style:

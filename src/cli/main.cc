@@ -199,6 +199,12 @@ int main(int argc, char** argv) {
   auto* reload = app.add_subcommand("reload", "reload the configuration and rules");
   auto* metrics =
       app.add_subcommand("metrics", "the live daemon's counters in Prometheus' text format");
+  auto* mode = app.add_subcommand(
+      "mode", "monitor: decide and log but let everything through; enforce: apply the verdicts");
+  std::string mode_word;
+  mode->add_option("mode", mode_word, "monitor | enforce")
+      ->required()
+      ->check(CLI::IsMember({"monitor", "enforce"}));
   auto* ports = app.add_subcommand(
       "ports", "listening ports, their processes, and who the rules let reach them");
   std::string ports_config = kDefaultConfig;
@@ -278,6 +284,18 @@ int main(int argc, char** argv) {
         std::cout << " by rule " << result["rule"] << ": " << result.value("rule_text", "");
       }
       std::cout << "\n  " << result.value("why", "") << "\n";
+    }
+    return 0;
+  }
+  if (*mode) {
+    if (int code = ask(socket, {{"command", "mode"}, {"action", mode_word}}, &result); code != 0) {
+      return code;
+    }
+    if (json) {
+      std::cout << result.dump() << "\n";
+    } else {
+      std::cout << "Mode: " << result.value("mode", "?")
+                << " (until portwalld restarts; [daemon] mode in portwall.toml keeps it)\n";
     }
     return 0;
   }

@@ -82,6 +82,11 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
     if (full > 0) out += fmt::format(", {} dropped by a full queue", full);
   }
   out += "\n";
+  // Monitor mode: what enforcement would have stopped went through.
+  if (s.value("mode", "enforce") == "monitor") {
+    out += fmt::format("Monitor mode: {} packet(s) let through that enforce mode would stop\n",
+                       c.value("monitor_passed", std::uint64_t{0}));
+  }
   if (s.contains("log") && s["log"].is_object()) {
     const auto& l = s["log"];
     const auto ring = l.value("lost", std::uint64_t{0});

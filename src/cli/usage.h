@@ -26,6 +26,7 @@ Examples:
   portwall status numbered
   portwall metrics
   portwall ports
+  portwall mode monitor
   portwall delete 3
   portwall delete allow 22/tcp
   portwall default deny incoming

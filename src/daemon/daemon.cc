@@ -194,7 +194,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
     policy_ = next;
-    mode_ = fresh->config.daemon.mode;
+    mode_ = live_mode_.value_or(fresh->config.daemon.mode);
   }
   decision_log_->set_format(fresh->config.log.format);
   sources_->configure(source_policy_of(fresh->config));
@@ -202,7 +202,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.limits = fresh->config.limits;
   loaded_.config.knocks = fresh->config.knocks;
   loaded_.config.metrics = fresh->config.metrics;
-  for (auto& w : workers_) w->set_policy(next, fresh->config.daemon.mode);
+  for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
   bring_back_offloaded("reload");
   malloc_trim(0);
   say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);

@@ -88,6 +88,10 @@ class Daemon {
   mutable std::mutex policy_mutex_;
   std::shared_ptr<const PolicySnapshot> policy_;
   Mode mode_ = Mode::enforce;
+  // `portwall mode monitor|enforce`: holds over the configuration's [daemon] mode through
+  // reloads (a rule change reloads) until portwalld restarts.
+  std::optional<Mode> live_mode_;
+  nlohmann::json mode_request(const std::optional<std::string>& action, const Peer& peer);
 
   std::unique_ptr<DecisionLog> decision_log_;
   std::unique_ptr<AuditLog> audit_log_;

@@ -26,7 +26,9 @@ QueueWorker::QueueWorker(std::unique_ptr<NfQueue> queue,
                   if (q.number == number) return q.waiting;
                 }
                 return std::nullopt;
-              }) {}
+              }) {
+  engine_.set_monitor(mode == Mode::monitor);
+}
 
 QueueWorker::~QueueWorker() { stop(); }
 
@@ -49,6 +51,7 @@ void QueueWorker::set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode 
 void QueueWorker::take_pending_policy() {
   std::lock_guard<std::mutex> lock(pending_mutex_);
   engine_.set_policy(std::move(pending_));
+  engine_.set_monitor(mode_.load() == Mode::monitor);
   has_pending_.store(false, std::memory_order_relaxed);
   names_.clear();
 }
@@ -83,6 +86,7 @@ WorkerFigures QueueWorker::figures() const {
   f.refused = refused_.load(std::memory_order_relaxed);
   f.expired = expired_.load(std::memory_order_relaxed);
   f.enobufs = enobufs_.load(std::memory_order_relaxed);
+  f.monitor_passed = monitor_passed_.load(std::memory_order_relaxed);
   return f;
 }
 
@@ -174,11 +178,20 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   } else {
     d = engine_.decide_malformed();
   }
+  const bool monitor = mode_.load(std::memory_order_relaxed) == Mode::monitor;
   if (d.log && log_ && limiter_.allow(now_)) {
-    log_->submit(make_event(q, parsed ? &*parsed : nullptr, d, direction, in, out));
+    LogEvent event = make_event(q, parsed ? &*parsed : nullptr, d, direction, in, out);
+    event.monitor = monitor;
+    log_->submit(event);
   }
-  // Monitor mode: decide and log as in enforce mode, but let everything through.
-  if (mode_.load(std::memory_order_relaxed) == Mode::monitor) return Verdict::accept;
+  // Monitor mode: decide, count and log as in enforce mode, but let everything through.
+  if (monitor) {
+    if (d.verdict != Verdict::accept) {
+      monitor_passed_.store(monitor_passed_.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
+    }
+    return Verdict::accept;
+  }
   return {d.verdict, d.offload};
 }
 

@@ -31,6 +31,7 @@ struct WorkerFigures {
   std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
   std::uint64_t enobufs = 0;
   std::uint64_t knocks = 0, knock_opened = 0;
+  std::uint64_t monitor_passed = 0;  // accepted only because of monitor mode
   std::array<std::array<std::uint64_t, kReasons>, kVerdicts> decisions{};  // [verdict][reason]
 
   WorkerFigures& operator+=(const WorkerFigures& o) {
@@ -42,6 +43,7 @@ struct WorkerFigures {
     rate_limited += o.rate_limited, scan_blocks += o.scan_blocks, scan_blocked += o.scan_blocked;
     flows += o.flows, evicted += o.evicted, refused += o.refused, expired += o.expired;
     enobufs += o.enobufs, knocks += o.knocks, knock_opened += o.knock_opened;
+    monitor_passed += o.monitor_passed;
     return *this;
   }
 };
@@ -115,6 +117,7 @@ class QueueWorker final : private PacketHandler {
 
   // Published after every batch for status (the Engine itself is touched by this thread only).
   std::atomic<std::uint64_t> flows_{0}, evicted_{0}, refused_{0}, expired_{0}, enobufs_{0};
+  std::atomic<std::uint64_t> monitor_passed_{0};  // written by the queue thread only
 };
 
 }  // namespace portwall

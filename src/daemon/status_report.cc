@@ -46,6 +46,7 @@ nlohmann::json Daemon::status_json() {
   const RuleSet& rules = policy->rule_set();
   nlohmann::json j;
   j["mode"] = mode_ == Mode::monitor ? "monitor" : "enforce";
+  j["mode_set_by"] = live_mode_ ? "portwall mode" : "configuration";
   j["defaults"] = {{"incoming", to_string(rules.defaults.incoming)},
                    {"outgoing", to_string(rules.defaults.outgoing)}};
   j["rules"] = nlohmann::json::array();
@@ -57,11 +58,17 @@ nlohmann::json Daemon::status_json() {
   j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},
                     {"evicted", sum.evicted}, {"refused", sum.refused},
                     {"expired", sum.expired}, {"picked_up", sum.picked_up}};
-  j["counters"] = {{"received", sum.received},         {"accepted", sum.accepted},
-                   {"dropped", sum.dropped},           {"rejected", sum.rejected},
-                   {"malformed", sum.malformed},       {"table_full", sum.table_full},
-                   {"rate_limited", sum.rate_limited}, {"scan_blocks", sum.scan_blocks},
-                   {"scan_blocked", sum.scan_blocked}, {"lost_messages", sum.enobufs}};
+  j["counters"] = {{"received", sum.received},
+                   {"accepted", sum.accepted},
+                   {"dropped", sum.dropped},
+                   {"rejected", sum.rejected},
+                   {"malformed", sum.malformed},
+                   {"table_full", sum.table_full},
+                   {"rate_limited", sum.rate_limited},
+                   {"scan_blocks", sum.scan_blocks},
+                   {"scan_blocked", sum.scan_blocked},
+                   {"lost_messages", sum.enobufs},
+                   {"monitor_passed", sum.monitor_passed}};
   // Every decision by verdict and reason: {"drop": {"default": 12, ...}, ...}.
   for (std::size_t v = 0; v < kVerdicts; ++v) {
     nlohmann::json& by_reason = j["decisions"][to_lower(to_string(static_cast<Verdict>(v)))];
@@ -143,6 +150,29 @@ nlohmann::json Daemon::status_json() {
   return j;
 }
 
+nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, const Peer& peer) {
+  if (!action || (*action != "monitor" && *action != "enforce")) {
+    return error_response("mode must be monitor or enforce");
+  }
+  const Mode next = *action == "monitor" ? Mode::monitor : Mode::enforce;
+  std::string before;
+  {
+    std::lock_guard<std::mutex> serialized(reload_mutex_);
+    std::shared_ptr<const PolicySnapshot> policy;
+    {
+      std::lock_guard<std::mutex> lock(policy_mutex_);
+      before = mode_ == Mode::monitor ? "monitor" : "enforce";
+      mode_ = next;
+      live_mode_ = next;
+      policy = policy_;
+    }
+    for (auto& w : workers_) w->set_policy(policy, next);
+  }
+  audit_log_->record(peer.uid, "mode", "ok",
+                     "pid=" + std::to_string(peer.pid) + " " + before + " -> " + *action);
+  return ok_response(status_json());
+}
+
 void Daemon::keep_metrics_file() {
   const MetricsSection& m = loaded_.config.metrics;
   const Timestamp now = clock_.now();
@@ -213,6 +243,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   if (command == "explain") return explain_request(request);
   if (command == "conntrack") return conntrack_request(request, peer);
   if (command == "blocked") return blocked_request(request, peer);
+  if (command == "mode") return mode_request(action, peer);
   return error_response("unknown command '" + command + "'");
 }
 

@@ -243,7 +243,13 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
     d.door = door;
     d.log = true;
   }
-  if (d.verdict != Verdict::accept) return refused(p, hook, now, d);
+  if (d.verdict != Verdict::accept) {
+    const Decision r = refused(p, hook, now, d);
+    if (monitor_ && (r.reason == Reason::rule || r.reason == Reason::default_policy)) {
+      open_flow(p, now, r, pickup);
+    }
+    return r;
+  }
   if (!open_flow(p, now, d, pickup))
     return count({Verdict::drop, Reason::invalid, d.rule_number, true});
   if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);

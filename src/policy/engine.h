@@ -84,6 +84,10 @@ class Engine {
 
   // Takes a new rule generation. Connection state is kept: established flows stay up.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy) { policy_ = std::move(policy); }
+  // Monitor mode: the caller accepts every packet whatever the decision, so a connection the
+  // policy refuses goes on; it is tracked as if accepted (its refusal decided and logged once,
+  // its later packets passing by state), as a "log, then accept" rule would have it.
+  void set_monitor(bool monitor) { monitor_ = monitor; }
   const PolicySnapshot& policy() const { return *policy_; }
 
   ConnTracker& conntrack() { return conntrack_; }
@@ -117,6 +121,7 @@ class Engine {
 
   std::shared_ptr<const PolicySnapshot> policy_;
   EngineOptions options_;
+  bool monitor_ = false;
   ConnTracker conntrack_;
   std::shared_ptr<SourceTable> sources_;
   std::shared_ptr<BlockList> blocks_;

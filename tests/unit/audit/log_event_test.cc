@@ -33,6 +33,16 @@ TEST(DecisionLogLine, TextMatchesTheDesignExample) {
             "SRC=203.0.113.9 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=51234 DPT=23 FLAGS=S");
 }
 
+TEST(DecisionLogLine, MonitorModeSaysSoRightAfterTheAction) {
+  LogEvent e = tcp_drop();
+  e.monitor = true;
+  EXPECT_NE(format_text(e).find(" portwall ACTION=DROP MODE=monitor RULE=7 REASON=rule "),
+            std::string::npos)
+      << format_text(e);
+  EXPECT_NE(format_json(e).find(R"("mode":"monitor")"), std::string::npos) << format_json(e);
+  EXPECT_EQ(format_json(tcp_drop()).find("mode"), std::string::npos);
+}
+
 TEST(DecisionLogLine, DefaultPolicyHasNoRuleNumber) {
   LogEvent e = tcp_drop();
   e.decision = {Verdict::reject, Reason::default_policy, 0, true};

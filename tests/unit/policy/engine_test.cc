@@ -69,6 +69,27 @@ TEST(Engine, NoMatchingRuleFallsToTheDefaultAndIsLogged) {
   EXPECT_EQ(e.conntrack().size(), 0u) << "a denied flow is not tracked";
 }
 
+TEST(Engine, InMonitorModeARefusedConnectionIsDecidedOnceThenTrackedAsIfAccepted) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  e.set_monitor(true);
+  const Decision d = e.decide(syn_in(23), kIn, kStart);
+  expect(d, Verdict::drop, Reason::default_policy, 0);  // what enforcement would do
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(e.conntrack().size(), 1u);
+  // The caller let the SYN through: the answer and the rest pass by state, unlogged.
+  const PacketView synack = tcp(kServer, 23, kClient, 40000, tcpflag::syn | tcpflag::ack);
+  const Decision reply = e.decide(synack, kOut, kStart);
+  expect(reply, Verdict::accept, Reason::state, 0);
+  EXPECT_FALSE(reply.log);
+  expect(e.decide(tcp(kClient, 40000, kServer, 23, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 0);
+  // Back to enforce: new refused connections are not tracked.
+  e.set_monitor(false);
+  expect(e.decide(tcp(kClient, 40001, kServer, 23, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::default_policy, 0);
+  EXPECT_EQ(e.conntrack().size(), 1u);
+}
+
 TEST(Engine, DenyAndRejectRulesDecideAndAreLogged) {
   Engine e = engine(policy({rule(Action::deny, 23), rule(Action::reject, 113)}, Action::allow));
   const Decision deny = e.decide(syn_in(23), kIn, kStart);
