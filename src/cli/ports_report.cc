@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "exposure/exposure.h"
+#include "rules/rule_grammar.h"
 
 namespace portwall {
 namespace {
@@ -31,22 +32,20 @@ bool overlap(const ListeningSocket& a, const ListeningSocket& b) {
          (a.address == b.address || is_wildcard(a.address) || is_wildcard(b.address));
 }
 
-std::string process_text(const std::vector<SocketOwner>& owners) {
-  std::string out;
-  for (const SocketOwner& o : owners) {
-    out += (out.empty() ? "" : ",") + o.command + "(" + std::to_string(o.pid) + ")";
-  }
-  return out.empty() ? "-" : out;
+nlohmann::json owners_json(const std::vector<SocketOwner>& owners) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const SocketOwner& o : owners) out.push_back({{"pid", o.pid}, {"command", o.command}});
+  return out;
 }
 
-std::string rule_text(const Rule& r) {
-  std::string out = std::string(to_string(r.action)) + " " + to_string(r.direction);
-  if (r.proto != Proto::any) out += std::string(" proto ") + to_string(r.proto);
-  if (r.from_text != "any") out += " from " + r.from_text;
-  if (!r.interface.empty()) out += " on " + r.interface;
-  out += " port " + r.port_text;
-  if (!r.comment.empty()) out += " comment '" + r.comment + "'";
-  return out;
+// "sshd(812),sshd(4711)", or "-" for none.
+std::string processes_text(const nlohmann::json& processes) {
+  std::string out;
+  for (const auto& p : processes) {
+    out += (out.empty() ? "" : ",") + p["command"].get<std::string>() + "(" +
+           std::to_string(p["pid"].get<int>()) + ")";
+  }
+  return out.empty() ? "-" : out;
 }
 
 }  // namespace
@@ -66,16 +65,13 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
     const ListeningSocket& s = h.socket;
     plain.push_back(s);
     const Exposure e = exposure_of(rules, policy.config.knocks, s.proto, s.address, s.port);
-    nlohmann::json owners = nlohmann::json::array();
-    for (const SocketOwner& o : h.owners)
-      owners.push_back({{"pid", o.pid}, {"command", o.command}});
     nlohmann::json j = {{"proto", proto_name(s.proto)},
                         {"address", to_string(s.address)},
                         {"port", s.port},
                         {"service", service_name(s.port, s.proto)},
                         {"class", port_class(s.port, ephemeral)},
                         {"uid", s.uid},
-                        {"processes", owners},
+                        {"processes", owners_json(h.owners)},
                         {"reach", to_string(e.reach)},
                         {"rule", e.rule == 0 ? nlohmann::json(nullptr) : nlohmann::json(e.rule)},
                         {"partial_rules", e.partial},
@@ -93,30 +89,30 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
   }
   nlohmann::json unused = nlohmann::json::array();
   for (std::uint32_t n : allows_without_listener(rules, plain)) {
-    unused.push_back({{"rule", n}, {"text", rule_text(rules.rules[n - 1])}});
+    unused.push_back({{"rule", n}, {"text", rule_words(rules.rules[n - 1])}});
   }
   // Sockets that share traffic: a group per port, with every socket overlapping another.
   nlohmann::json shared = nlohmann::json::array();
-  std::vector<bool> grouped(sockets.size(), false);
-  for (std::size_t i = 0; i < sockets.size(); ++i) {
+  std::vector<bool> grouped(sorted.size(), false);
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
     if (grouped[i]) continue;
     std::vector<std::size_t> group{i};
-    for (std::size_t k = i + 1; k < sockets.size(); ++k) {
-      if (!grouped[k] && overlap(sockets[i].socket, sockets[k].socket)) group.push_back(k);
+    for (std::size_t k = i + 1; k < sorted.size(); ++k) {
+      if (!grouped[k] && overlap(sorted[i].socket, sorted[k].socket)) group.push_back(k);
     }
     if (group.size() < 2) continue;
     std::vector<std::string> commands;
     nlohmann::json members = nlohmann::json::array();
     for (std::size_t k : group) {
       grouped[k] = true;
-      members.push_back({{"address", to_string(sockets[k].socket.address)},
-                         {"processes", process_text(sockets[k].owners)}});
-      for (const SocketOwner& o : sockets[k].owners) commands.push_back(o.command);
+      members.push_back({{"address", to_string(sorted[k].socket.address)},
+                         {"processes", owners_json(sorted[k].owners)}});
+      for (const SocketOwner& o : sorted[k].owners) commands.push_back(o.command);
     }
     std::sort(commands.begin(), commands.end());
     commands.erase(std::unique(commands.begin(), commands.end()), commands.end());
-    shared.push_back({{"proto", proto_name(sockets[i].socket.proto)},
-                      {"port", sockets[i].socket.port},
+    shared.push_back({{"proto", proto_name(sorted[i].socket.proto)},
+                      {"port", sorted[i].socket.port},
                       {"kind", commands.size() > 1 ? "conflict" : "SO_REUSEPORT group"},
                       {"sockets", members}});
   }
@@ -138,11 +134,6 @@ std::string render_ports(const nlohmann::json& report) {
   out << cell("Proto", 5) << cell("Address", 22) << cell("Port", 5) << cell("Service", 12)
       << cell("Class", 10) << cell("Process", 20) << "Reachable by\n";
   for (const nlohmann::json& s : report["listening"]) {
-    std::string processes;
-    for (const auto& p : s["processes"]) {
-      processes += (processes.empty() ? "" : ",") + p["command"].get<std::string>() + "(" +
-                   std::to_string(p["pid"].get<int>()) + ")";
-    }
     const std::string decider =
         s["rule"].is_null() ? "default policy" : "rule " + std::to_string(s["rule"].get<int>());
     std::string reach = s["reach"].get<std::string>();
@@ -160,7 +151,7 @@ std::string render_ports(const nlohmann::json& report) {
     out << cell(s["proto"].get<std::string>(), 5) << cell(s["address"].get<std::string>(), 22)
         << cell(std::to_string(s["port"].get<int>()), 5)
         << cell(service.empty() ? "-" : service, 12) << cell(s["class"].get<std::string>(), 10)
-        << cell(processes.empty() ? "-" : processes, 20) << reach << "\n";
+        << cell(processes_text(s["processes"]), 20) << reach << "\n";
   }
   if (!report["allowed_without_listener"].empty()) {
     out << "\nAllowed, but nothing listens:\n";
@@ -174,7 +165,7 @@ std::string render_ports(const nlohmann::json& report) {
       out << "  " << g["proto"].get<std::string>() << " " << g["port"].get<int>() << " ("
           << g["kind"].get<std::string>() << "):";
       for (const auto& m : g["sockets"]) {
-        out << " " << m["address"].get<std::string>() << " " << m["processes"].get<std::string>()
+        out << " " << m["address"].get<std::string>() << " " << processes_text(m["processes"])
             << ";";
       }
       out << "\n";
