@@ -22,6 +22,7 @@
 #include "rules/policy_files.h"
 #include "rules/rule_grammar.h"
 #include "rules/rule_loader.h"
+#include "rules/rule_writer.h"
 
 namespace {
 
@@ -34,9 +35,10 @@ int fail(const std::string& message, int code) {
   return code;
 }
 
-// One request to the daemon; prints errors; the exit code and, on success, the result.
-int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json* result) {
-  auto response = portwall::control_request(socket, request);
+// The daemon's answer (or the failure to get one): errors printed, the exit code and, on
+// success, the result.
+int answered(const std::expected<nlohmann::json, portwall::ControlFailure>& response,
+             nlohmann::json* result) {
   if (!response) {
     return fail(response.error().message, response.error().denied() ? portwall::kExitUnauthorized
                                                                     : portwall::kExitUnreachable);
@@ -47,6 +49,11 @@ int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json
   }
   *result = (*response)["result"];
   return 0;
+}
+
+// One request to the daemon; prints errors; the exit code and, on success, the result.
+int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json* result) {
+  return answered(portwall::control_request(socket, request), result);
 }
 
 // A configuration (it has [daemon], [log], ... tables) is checked with the rules it names,
@@ -102,17 +109,72 @@ void print_change(const nlohmann::json& result, bool json) {
     std::cout << result.dump() << "\n";
   } else {
     std::cout << result.value("summary", "") << "\n";
+    if (result.contains("connections")) {
+      std::cout << portwall::render_connections(result["connections"]);
+    }
   }
+}
+
+// `--keep-established` may stand anywhere among a rule's or a block's words: taken out, and
+// whether it was there.
+bool take_keep_established(std::vector<std::string>* words) {
+  const auto before = words->size();
+  std::erase(*words, std::string("--keep-established"));
+  return words->size() != before;
+}
+
+// `portwall apply FILE [--confirm DURATION]`: the file is read and checked here (its errors
+// name its lines even without a daemon), then sent whole: the daemon may not see the caller's
+// files (ProtectHome). Without a daemon it replaces the rules file, unless a confirmation is
+// asked for, which only a running daemon can wait for.
+int apply_command(const std::string& file, const std::string& confirm, bool keep,
+                  const std::string& socket, const std::string& rules, bool json) {
+  auto text = portwall::read_text_file(file);
+  if (!text) return fail(text.error(), portwall::kExitBadInput);
+  auto parsed = portwall::parse_rules(*text, file);
+  if (!parsed) {
+    return fail("\n" + portwall::to_string(parsed.error()) + "\nnothing applied",
+                portwall::kExitBadInput);
+  }
+  nlohmann::json request = {
+      {"command", "apply"}, {"file", file}, {"text", *text}, {"keep_established", keep}};
+  if (!confirm.empty()) request["confirm"] = confirm;
+  auto response = portwall::control_request(socket, request);
+  if (!response && response.error().daemon_absent() && confirm.empty()) {
+    if (auto ok = portwall::write_file_atomically(rules, *text); !ok) {
+      return fail(ok.error(), portwall::kExitBadInput);
+    }
+    std::printf("portwalld is not running: %s written with %zu rule(s)\n", rules.c_str(),
+                parsed->rules.size());
+    return 0;
+  }
+  nlohmann::json result;
+  if (int code = answered(response, &result)) return code;
+  if (json) {
+    std::cout << result.dump() << "\n";
+    return 0;
+  }
+  std::cout << "Applied " << result.value("rules", 0) << " rule(s) from " << file << " to "
+            << result.value("rules_file", "") << "\n";
+  std::cout << portwall::render_connections(result.value("connections", nlohmann::json()));
+  if (result.contains("confirm_by")) {
+    std::cout << "Run `portwall confirm` within " << result.value("confirm_within", "") << " (by "
+              << result.value("confirm_by", "")
+              << "), or the previous rules come back by themselves\n";
+  }
+  return 0;
 }
 
 // A rule change: validated here (so a typo never needs the daemon), then sent to the daemon,
 // or, when none is running, applied to the rules file directly.
-int change_rules(const std::vector<std::string>& words, const std::string& socket,
+int change_rules(std::vector<std::string> words, const std::string& socket,
                  const std::string& rules, bool json) {
+  const bool keep = take_keep_established(&words);
   if (auto parsed = portwall::parse_rule_command(words); !parsed) {
     return fail(parsed.error(), portwall::kExitBadInput);
   }
-  auto response = portwall::control_request(socket, {{"command", "change"}, {"words", words}});
+  auto response = portwall::control_request(
+      socket, {{"command", "change"}, {"words", words}, {"keep_established", keep}});
   if (!response && response.error().denied()) {
     return fail(response.error().message, portwall::kExitUnauthorized);
   }
@@ -205,6 +267,19 @@ int main(int argc, char** argv) {
   mode->add_option("mode", mode_word, "monitor | enforce")
       ->required()
       ->check(CLI::IsMember({"monitor", "enforce"}));
+  bool keep_established = false;
+  const char* keep_help =
+      "established connections the change denies stay up (by default they are cut)";
+  mode->add_flag("--keep-established", keep_established, keep_help);
+  reload->add_flag("--keep-established", keep_established, keep_help);
+  auto* apply = app.add_subcommand(
+      "apply", "replace the rules with FILE's, live; with --confirm, undone unless confirmed");
+  std::string apply_file, apply_confirm;
+  apply->add_option("file", apply_file, "rules file to apply")->required();
+  apply->add_option("--confirm", apply_confirm,
+                    "roll back by itself unless `portwall confirm` comes within DURATION (60s)");
+  apply->add_flag("--keep-established", keep_established, keep_help);
+  auto* confirm = app.add_subcommand("confirm", "keep the rules of a pending apply --confirm");
   auto* ports = app.add_subcommand(
       "ports", "listening ports, their processes, and who the rules let reach them");
   std::string ports_config = kDefaultConfig;
@@ -226,6 +301,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("blocked", "blocked sources: list, add ADDR [for DURATION], remove ADDR");
   std::vector<std::string> blocked_words;
   blocked->add_option("words", blocked_words, "list | add ADDR [for DURATION] | remove ADDR");
+  blocked->add_flag("--keep-established", keep_established,
+                    "the address's established connections stay up (by default they are cut)");
   auto* knock = app.add_subcommand(
       "knock", "knock on HOST: KNOCK... (7000, 7000/tcp, 8000/udp), or --spa with a key");
   std::vector<std::string> knock_words;
@@ -270,7 +347,20 @@ int main(int argc, char** argv) {
     return change_rules(words, socket, rules, json);
   }
 
+  if (*apply) {
+    return apply_command(apply_file, apply_confirm, keep_established, socket, rules, json);
+  }
   nlohmann::json result;
+  if (*confirm) {
+    if (int code = ask(socket, {{"command", "confirm"}}, &result)) return code;
+    if (json) {
+      std::cout << result.dump() << "\n";
+    } else {
+      std::cout << "Confirmed: the rules applied from " << result.value("file", "?") << " by "
+                << result.value("applied_by", "?") << " stay\n";
+    }
+    return 0;
+  }
   if (*explain) {
     if (int code =
             ask(socket, {{"command", "explain"}, {"words", explain->remaining()}}, &result)) {
@@ -288,14 +378,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*mode) {
-    if (int code = ask(socket, {{"command", "mode"}, {"action", mode_word}}, &result); code != 0) {
-      return code;
-    }
+    const nlohmann::json request = {
+        {"command", "mode"}, {"action", mode_word}, {"keep_established", keep_established}};
+    if (int code = ask(socket, request, &result); code != 0) return code;
     if (json) {
       std::cout << result.dump() << "\n";
     } else {
       std::cout << "Mode: " << result.value("mode", "?")
                 << " (until portwalld restarts; [daemon] mode in portwall.toml keeps it)\n";
+      std::cout << portwall::render_connections(result.value("connections", nlohmann::json()));
     }
     return 0;
   }
@@ -321,10 +412,12 @@ int main(int argc, char** argv) {
                          static_cast<std::uint16_t>(spa_port), spa_key_file);
   if (*blocked) {
     nlohmann::json request;
+    const bool keep = take_keep_established(&blocked_words);
     if (auto r = blocked_request(blocked_words); !r) {
       return fail(r.error(), portwall::kExitBadInput);
     } else {
       request = *r;
+      if (keep || keep_established) request["keep_established"] = true;
     }
     const std::string blocked_action = request["action"];
     if (int code = ask(socket, request, &result)) return code;
@@ -336,6 +429,7 @@ int main(int argc, char** argv) {
     } else if (blocked_action == "add") {
       std::cout << "Blocked " << result.value("address", "") << " until "
                 << result.value("expires", "") << "\n";
+      std::cout << portwall::render_connections(result.value("connections", nlohmann::json()));
     } else {
       for (const auto& b : result) {
         std::cout << b.value("address", "?") << "  " << b.value("reason", "?") << "  until "
@@ -345,7 +439,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   const char* command = *status || *metrics ? "status" : *reload ? "reload" : "";
-  if (int code = ask(socket, {{"command", command}}, &result); code != 0) return code;
+  nlohmann::json request = {{"command", command}};
+  if (*reload && keep_established) request["keep_established"] = true;
+  if (int code = ask(socket, request, &result); code != 0) return code;
   if (*metrics) {
     std::cout << portwall::render_prometheus(result);
     return 0;
@@ -356,6 +452,7 @@ int main(int argc, char** argv) {
   }
   if (*reload) {
     std::printf("Rules reloaded: %zu rule(s)\n", result["rules"].size());
+    std::cout << portwall::render_connections(result.value("connections", nlohmann::json()));
     return 0;
   }
   const portwall::StatusStyle style = style_word == "numbered"  ? portwall::StatusStyle::numbered

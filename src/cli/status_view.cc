@@ -97,6 +97,14 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
                          ring + disk, ring, disk);
     }
   }
+  if (s.contains("pending_confirmation") && s["pending_confirmation"].is_object()) {
+    const auto& p = s["pending_confirmation"];
+    out += fmt::format(
+        "Pending: the rules applied from {} by {} roll back in {}s ({}) unless `portwall "
+        "confirm`\n",
+        p.value("file", "?"), p.value("applied_by", "?"), p.value("seconds_left", 0),
+        p.value("rolls_back_at", "?"));
+  }
   if (style == StatusStyle::verbose && s.contains("defenses"))
     out += render_defenses(s["defenses"]);
   return out;
@@ -135,16 +143,33 @@ std::string render_defenses(const nlohmann::json& d) {
   return out;
 }
 
+std::string render_connections(const nlohmann::json& c) {
+  if (!c.is_object()) return "";
+  const auto cut = c.value("cut", std::uint64_t{0});
+  const auto kept = c.value("kept", std::uint64_t{0});
+  const auto restored = c.value("restored", std::uint64_t{0});
+  std::string out;
+  if (cut) {
+    out += fmt::format(
+        "Cut {} established connection(s) now denied (kernel conntrack entries "
+        "ended: {})\n",
+        cut, c.value("kernel_entries_ended", std::uint64_t{0}));
+  }
+  if (kept) out += fmt::format("Kept {} established connection(s) now denied\n", kept);
+  if (restored) out += fmt::format("Restored {} connection(s) cut earlier\n", restored);
+  return out;
+}
+
 std::string render_flows(const nlohmann::json& flows) {
   std::string out;
   for (const auto& f : flows) {
     out += fmt::format(
         "{:<6} {:<12} src={} dst={} sport={} dport={} packets={} bytes={} "
-        "rule={} expires={}{}\n",
+        "rule={} expires={}{}{}\n",
         f.value("proto", "?"), f.value("state", "-"), f.value("src", "?"), f.value("dst", "?"),
         f.value("sport", 0), f.value("dport", 0), f.value("packets", 0), f.value("bytes", 0),
         f.value("rule", 0), f.value("expires_in", "?"),
-        f.value("replied", false) ? "" : " [UNREPLIED]");
+        f.value("replied", false) ? "" : " [UNREPLIED]", f.value("cut", false) ? " [CUT]" : "");
   }
   return out;
 }

@@ -27,6 +27,9 @@ Examples:
   portwall metrics
   portwall ports
   portwall mode monitor
+  portwall apply new-rules.toml --confirm 60s
+  portwall confirm
+  portwall deny 8080/tcp --keep-established
   portwall delete 3
   portwall delete allow 22/tcp
   portwall default deny incoming
@@ -38,7 +41,8 @@ Examples:
   portwall knock --spa --key-file ~/.portwall-spa.key server.example.org
 
 Changes go to the running portwalld (and its rules file) at once; with no daemon running
-they edit the rules file (--rules). Exit status: 0 ok, 1 bad input or refused change,
+they edit the rules file (--rules). Established connections a change or a block denies are
+cut, unless --keep-established. Exit status: 0 ok, 1 bad input or refused change,
 2 daemon unreachable or usage error, 3 not authorized.)";
 
 }  // namespace portwall::usage

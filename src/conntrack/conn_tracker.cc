@@ -452,4 +452,12 @@ void ConnTracker::for_each(const std::function<void(const Flow&)>& visit) const 
   }
 }
 
+void ConnTracker::update_each(const std::function<void(Flow&)>& visit) {
+  Impl& m = *impl_;
+  for (std::size_t i = 0; i < m.chunks.size() * kChunk; ++i) {
+    Impl::Node* n = &m.node_at(static_cast<std::uint32_t>(i));
+    if (n->in_use) visit(n->flow);
+  }
+}
+
 }  // namespace portwall

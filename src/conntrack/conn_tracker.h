@@ -97,6 +97,8 @@ class ConnTracker {
 
   // Visits every live flow (for `portwall conntrack list` and status). Not on the hot path.
   void for_each(const std::function<void(const Flow&)>& visit) const;
+  // Visits every live flow, which the visitor may change (not its key).
+  void update_each(const std::function<void(Flow&)>& visit);
 
  private:
   struct Impl;

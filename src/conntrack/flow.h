@@ -76,6 +76,14 @@ struct Flow {
   bool assured = false;    // kernel's ASSURED: established both ways; never evicted first
   bool picked_up = false;  // adopted mid-stream (pickup grace), not seen from its SYN
   bool counted = false;    // counts toward its source's max_connections_per_source
+  // Where the flow was opened, so that a later rule change can judge it again (Engine::recheck):
+  // by this host (LOCAL_OUT) or toward it, and on which interface (Engine's interface ids).
+  bool outbound : 1 = false;
+  bool by_knock : 1 = false;        // let in by a knock door, which no rule decides
+  bool cut : 1 = false;             // a rule change or a block denied it: later packets are dropped
+  bool cut_logged : 1 = false;      // the first dropped packet after the cut was logged
+  bool outlives_block : 1 = false;  // its remote was blocked with --keep-established
+  std::uint8_t interface_id = 0;
   Timestamp last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection
   std::uint32_t rule_number = 0;  // the rule that accepted the flow; 0: the default policy

@@ -151,6 +151,9 @@ std::expected<void, std::string> Daemon::start() {
   control_->serve([this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
   audit_log_->record(static_cast<long>(getuid()), "start", "ok",
                      std::to_string(rule_count) + " rules from " + loaded_.rules_file);
+  if (!rolled_back_at_start_.empty()) {
+    audit_log_->record(static_cast<long>(getuid()), "apply-rollback", "ok", rolled_back_at_start_);
+  }
   return {};
 }
 
@@ -172,7 +175,8 @@ std::expected<void, std::string> Daemon::reload(long uid, const char* origin) {
   return reload_locked(uid, origin, true);
 }
 
-std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin, bool audit) {
+std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin, bool audit,
+                                                       bool keep_established) {
   sd_notify(0, "RELOADING=1");
   auto fresh = load_policy(paths_);
   if (!fresh) {
@@ -203,6 +207,8 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.knocks = fresh->config.knocks;
   loaded_.config.metrics = fresh->config.metrics;
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
+  last_recheck_ =
+      recheck_flows(keep_established, uid, std::string("the rules changed (") + origin + ")");
   bring_back_offloaded("reload");
   malloc_trim(0);
   say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
@@ -227,6 +233,15 @@ int Daemon::run() {
     say(loaded.error());
     return 78;  // EX_CONFIG: systemd's RestartPreventExitStatus keeps this from looping
   }
+  rolled_back_at_start_ = roll_back_unconfirmed_at_start(loaded->rules_file);
+  if (!rolled_back_at_start_.empty()) {
+    say(rolled_back_at_start_);
+    loaded = load_policy(paths_);
+    if (!loaded) {
+      say(loaded.error());
+      return 78;
+    }
+  }
   loaded_ = std::move(*loaded);
   if (auto ok = start(); !ok) {
     say("cannot start: " + ok.error());
@@ -246,6 +261,7 @@ int Daemon::run() {
       audit_log_->reopen();
     }
     keep_defenses();
+    keep_confirmation();
     keep_metrics_file();
     bool failed = false;
     for (auto& w : workers_) {
@@ -260,6 +276,9 @@ int Daemon::run() {
     }
   }
   sd_notify(0, "STOPPING=1");
+  if (std::lock_guard<std::mutex> lock(pending_mutex_); pending_) {
+    say("an apply was not confirmed: its rules roll back when portwalld starts again");
+  }
   audit_log_->record(static_cast<long>(getuid()), "stop", "ok", "signal");
   shutdown();
   say("stopped; diversion rules removed");

@@ -22,6 +22,8 @@ namespace portwall {
 
 // portwalld's own messages, on stderr ("portwalld: ..."; the journal under systemd).
 void say(const std::string& line);
+// The login name of `uid`, or the number when it has none (audit lines).
+std::string user_name(uid_t uid);
 
 struct DaemonPaths {
   std::string config;
@@ -47,7 +49,44 @@ class Daemon {
   // Loads and swaps in the rules; on error the old rules stay in force and the error is returned.
   std::expected<void, std::string> reload(long uid, const char* origin);
   // REQUIRES: reload_mutex_ held. `audit`: false when the caller writes its own audit line.
-  std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit);
+  // Established flows the new rules deny are cut unless `keep_established` (recheck_flows).
+  std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit,
+                                                 bool keep_established = false);
+  // After a policy change (rules, blocks, mode): every queue thread judges its tracked flows
+  // again (Engine::recheck); flows now denied are cut, unless `keep` or in monitor mode, and
+  // the kernel's entries of the cut ones are ended; flows cut earlier that are allowed again
+  // are restored. Said and audited when anything was cut or restored. The counts, as JSON.
+  nlohmann::json recheck_flows(bool keep, long uid, const std::string& why);
+  nlohmann::json last_recheck_ = nlohmann::json::object();
+
+  // `portwall apply FILE [--confirm DURATION]`: the file's rules replace the rules file, live.
+  // With a confirmation, the previous file is kept beside it (rollback_path()) until `portwall
+  // confirm`; when the time runs out, or at the next start if portwalld stopped meanwhile, it is
+  // put back and reloaded. Guarded by reload_mutex_.
+  struct PendingConfirmation {
+    Timestamp deadline{};
+    std::int64_t deadline_unix_ms = 0;
+    std::string by, file, within;
+    bool keep_established = false;
+  };
+  std::optional<PendingConfirmation> pending_;
+  // Written under reload_mutex_ and pending_mutex_; status reads it under pending_mutex_ only.
+  mutable std::mutex pending_mutex_;
+  void set_pending(std::optional<PendingConfirmation> pending) {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    pending_ = std::move(pending);
+  }
+  std::string rollback_path() const { return loaded_.rules_file + ".unconfirmed"; }
+  nlohmann::json apply_request(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json confirm_request(const Peer& peer);
+  // Once a second on the main thread: rolls an unconfirmed apply back when its time is up.
+  void keep_confirmation();
+  // At start, before anything is loaded: an apply that was never confirmed is rolled back.
+  // The note for the audit log, or empty.
+  std::string roll_back_unconfirmed_at_start(const std::string& rules_file);
+  std::string rolled_back_at_start_;
+  // Why other rule changes wait while a confirmation is pending.
+  std::string pending_refusal() const;
   // A rule change from `portwall allow ...`: parsed, applied to the rules file, written
   // atomically, then reloaded; refused changes leave file and live rules as they were.
   nlohmann::json change(const nlohmann::json& request, const Peer& peer);
@@ -91,7 +130,8 @@ class Daemon {
   // `portwall mode monitor|enforce`: holds over the configuration's [daemon] mode through
   // reloads (a rule change reloads) until portwalld restarts.
   std::optional<Mode> live_mode_;
-  nlohmann::json mode_request(const std::optional<std::string>& action, const Peer& peer);
+  nlohmann::json mode_request(const std::optional<std::string>& action, const Peer& peer,
+                              bool keep_established);
 
   std::unique_ptr<DecisionLog> decision_log_;
   std::unique_ptr<AuditLog> audit_log_;

@@ -135,6 +135,8 @@ bool QueueWorker::run_on_thread(std::function<void(Engine&, Timestamp)> task,
 }
 
 void QueueWorker::run_tasks() {
+  // A task queued after set_policy() sees that policy (a recheck after a rule change).
+  if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
   decltype(tasks_) tasks;
   {
     std::lock_guard<std::mutex> lock(tasks_mutex_);

@@ -3,9 +3,6 @@
 // atomically and swapped in live. Every accepted or refused change is audited.
 #include <pwd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
 #include "rules/rule_edit.h"
@@ -13,7 +10,6 @@
 #include "rules/rule_writer.h"
 
 namespace portwall {
-namespace {
 
 std::string user_name(uid_t uid) {
   passwd entry{}, *result = nullptr;
@@ -21,15 +17,6 @@ std::string user_name(uid_t uid) {
   if (getpwuid_r(uid, &entry, buf, sizeof buf, &result) == 0 && result) return result->pw_name;
   return std::to_string(uid);
 }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
 
 nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   std::vector<std::string> words;
@@ -47,6 +34,7 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   };
 
   std::lock_guard<std::mutex> serialized(reload_mutex_);
+  if (pending_) return refuse(pending_refusal());
   auto parsed = parse_rule_command(words);
   if (!parsed) return refuse(parsed.error());
   const std::string& file = loaded_.rules_file;
@@ -67,17 +55,20 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
     return ok_response(result);
   }
   // Persist, then load what was persisted: the live rules are always those of the file.
-  const std::string old_text = read_text(file);
+  auto old_text = read_text_file(file);
+  if (!old_text) return refuse(old_text.error());
   if (auto ok = write_file_atomically(file, write_rules(edit->rules)); !ok) {
     return refuse(ok.error());
   }
-  if (auto ok = reload_locked(peer.uid, "change", false); !ok) {
-    (void)write_file_atomically(file, old_text);
+  const bool keep = request.value("keep_established", false);
+  if (auto ok = reload_locked(peer.uid, "change", false, keep); !ok) {
+    (void)write_file_atomically(file, *old_text);
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
   }
   audit_log_->record(peer.uid, "change", "ok",
                      who + " command=\"" + command + "\" before=\"" + edit->before + "\" after=\"" +
                          edit->after + "\"");
+  result["connections"] = last_recheck_;
   return ok_response(result);
 }
 

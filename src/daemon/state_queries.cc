@@ -31,6 +31,7 @@ nlohmann::json flow_json(const Flow& f, Timestamp now) {
       {"expires_in",
        format_duration(std::chrono::duration_cast<std::chrono::seconds>(f.expires - now))}};
   if (f.key.protocol == ipproto::tcp) j["state"] = to_string(f.tcp_state);
+  if (f.cut) j["cut"] = true;
   return j;
 }
 
@@ -190,10 +191,16 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
     return error_response("blocked " + action + " needs an IPv4 or IPv6 address, got \"" + text +
                           "\"");
   }
+  const bool keep = request.value("keep_established", false);
   if (action == "remove") {
     const bool removed = blocks_->remove(*address);
     audit_log_->record(peer.uid, "unblock", removed ? "ok" : "unchanged", to_string(*address));
-    return ok_response({{"removed", removed}, {"address", to_string(*address)}});
+    // Its connections cut by the block come back if the rules allow them.
+    const nlohmann::json connections =
+        removed ? recheck_flows(true, peer.uid, "blocked remove " + to_string(*address))
+                : nlohmann::json::object();
+    return ok_response(
+        {{"removed", removed}, {"address", to_string(*address)}, {"connections", connections}});
   }
   Timestamp until = Timestamp::max();
   std::string for_text = request.value("for", "");
@@ -204,11 +211,14 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
     until = now + *d;
   }
   blocks_->add(*address, until, BlockReason::manual, now);
-  bring_back_offloaded("blocked add");
   audit_log_->record(peer.uid, "block", "ok",
                      to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
+  const nlohmann::json connections =
+      recheck_flows(keep, peer.uid, "blocked add " + to_string(*address));
+  bring_back_offloaded("blocked add");
   return ok_response(
       {{"added", true},
+       {"connections", connections},
        {"address", to_string(*address)},
        {"expires", for_text.empty() ? std::string("never")
                                     : rfc3339_ms(save_block({*address, until, BlockReason::manual},

@@ -144,13 +144,24 @@ nlohmann::json Daemon::status_json() {
               {"write_failed", log.write_failed},
               {"reopened", log.reopened},
               {"audit_write_failed", audit_log_->file_stats().failed_lines}};
+  j["pending_confirmation"] = nullptr;
+  if (std::lock_guard<std::mutex> lock(pending_mutex_); pending_) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::seconds>(pending_->deadline - clock_.now());
+    j["pending_confirmation"] = {{"file", pending_->file},
+                                 {"applied_by", pending_->by},
+                                 {"within", pending_->within},
+                                 {"rolls_back_at", rfc3339_ms(pending_->deadline_unix_ms)},
+                                 {"seconds_left", std::max<std::int64_t>(0, left.count())}};
+  }
   j["backend"] = diversion_->name();
   j["queues"] = loaded_.config.daemon.queues;
   j["rules_file"] = loaded_.rules_file;
   return j;
 }
 
-nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, const Peer& peer) {
+nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, const Peer& peer,
+                                    bool keep_established) {
   if (!action || (*action != "monitor" && *action != "enforce")) {
     return error_response("mode must be monitor or enforce");
   }
@@ -167,10 +178,14 @@ nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, co
       policy = policy_;
     }
     for (auto& w : workers_) w->set_policy(policy, next);
+    // Connections monitor mode let in that the rules deny are cut when enforcement starts.
+    last_recheck_ = recheck_flows(keep_established, peer.uid, "portwall mode " + *action);
   }
   audit_log_->record(peer.uid, "mode", "ok",
                      "pid=" + std::to_string(peer.pid) + " " + before + " -> " + *action);
-  return ok_response(status_json());
+  nlohmann::json result = status_json();
+  result["connections"] = last_recheck_;
+  return ok_response(result);
 }
 
 void Daemon::keep_metrics_file() {
@@ -227,23 +242,38 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
                        "pid=" + std::to_string(peer.pid) + " " + request.dump());
     return error_response(why, kExitUnauthorized);
   }
-  for (const char* key : {"action", "address", "for"}) {
+  for (const char* key : {"action", "address", "for", "file", "confirm"}) {
     if (!text(key, "")) {
       return error_response(std::string("bad request: \"") + key + "\" must be a string");
     }
   }
+  if (request.contains("keep_established") && !request["keep_established"].is_boolean()) {
+    return error_response("bad request: \"keep_established\" must be true or false");
+  }
+  const bool keep_established = request.value("keep_established", false);
   if (command == "status") return ok_response(status_json());
   if (command == "reload") {
-    if (auto ok = reload(static_cast<long>(peer.uid), "reload"); !ok) {
+    std::expected<void, std::string> ok;
+    nlohmann::json connections;
+    {
+      std::lock_guard<std::mutex> serialized(reload_mutex_);
+      ok = reload_locked(static_cast<long>(peer.uid), "reload", true, keep_established);
+      connections = last_recheck_;
+    }
+    if (!ok) {
       return error_response("reload refused, the previous rules stay in force:\n" + ok.error());
     }
-    return ok_response(status_json());
+    nlohmann::json result = status_json();
+    result["connections"] = connections;
+    return ok_response(result);
   }
   if (command == "change") return change(request, peer);
   if (command == "explain") return explain_request(request);
   if (command == "conntrack") return conntrack_request(request, peer);
   if (command == "blocked") return blocked_request(request, peer);
-  if (command == "mode") return mode_request(action, peer);
+  if (command == "mode") return mode_request(action, peer, keep_established);
+  if (command == "apply") return apply_request(request, peer);
+  if (command == "confirm") return confirm_request(peer);
   return error_response("unknown command '" + command + "'");
 }
 

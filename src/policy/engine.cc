@@ -143,8 +143,11 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
   // A blocked source: everything from it (and to it) is dropped, open connections included.
   if (block_reader_.contains(hook.direction == Direction::in ? p.src : p.dst, now)) {
-    counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
-    return count({Verdict::drop, Reason::scan_block, 0, false});
+    const Flow* kept = conntrack_.lookup(flow_key_of(p), now);
+    if (!kept || !kept->outlives_block) {
+      counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
+      return count({Verdict::drop, Reason::scan_block, 0, false});
+    }
   }
 
   if (hook.direction == Direction::out) {
@@ -165,6 +168,14 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
   switch (tracked.state) {
     case TrackState::established:
     case TrackState::related: {
+      if (Flow* f = tracked.flow; f && f->cut) {
+        // Cut by a rule change or a block: dropped until it ends, its first packet logged.
+        f->expires = std::min(f->expires, now + kCutKept);
+        const bool log = !f->cut_logged;
+        f->cut_logged = true;
+        return count({Verdict::drop, f->rule_number ? Reason::rule : Reason::default_policy,
+                      f->rule_number, log});
+      }
       Decision d{Verdict::accept, Reason::state, tracked.flow ? tracked.flow->rule_number : 0,
                  false};
       if (Flow* f = tracked.flow;
@@ -230,9 +241,9 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
       if (Decision limited = admit(p, now, 0, nullptr, d); limited.verdict != Verdict::accept) {
         return count(limited);
       }
-      if (!open_flow(p, now, d, pickup)) {
-        return count({Verdict::drop, Reason::invalid, 0, true});
-      }
+      Flow* flow = open_flow(p, hook, now, d, pickup);
+      if (!flow) return count({Verdict::drop, Reason::invalid, 0, true});
+      flow->by_knock = true;
       counters_.knock_opened.fetch_add(1, std::memory_order_relaxed);
       return count(d);
     }
@@ -246,11 +257,11 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
   if (d.verdict != Verdict::accept) {
     const Decision r = refused(p, hook, now, d);
     if (monitor_ && (r.reason == Reason::rule || r.reason == Reason::default_policy)) {
-      open_flow(p, now, r, pickup);
+      open_flow(p, hook, now, r, pickup);
     }
     return r;
   }
-  if (!open_flow(p, now, d, pickup))
+  if (!open_flow(p, hook, now, d, pickup))
     return count({Verdict::drop, Reason::invalid, d.rule_number, true});
   if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
   return count(d);
@@ -274,17 +285,78 @@ Decision Engine::admit(const PacketView& p, Timestamp now, std::uint32_t rule_nu
   return d;
 }
 
-bool Engine::open_flow(const PacketView& p, Timestamp now, const Decision& d, bool pickup) {
+Flow* Engine::open_flow(const PacketView& p, const HookInfo& hook, Timestamp now, const Decision& d,
+                        bool pickup) {
   Flow* flow = conntrack_.open(p, now, d.rule_number, pickup);
   if (!flow) {
     counters_.table_full.fetch_add(1, std::memory_order_relaxed);
     if (counted_inbound_) sources_->connection_closed(p.src);
     counted_inbound_ = false;
-    return false;
+    return nullptr;
   }
   flow->counted = counted_inbound_;
   counted_inbound_ = false;
-  return true;
+  flow->outbound = hook.direction == Direction::out;
+  flow->interface_id =
+      interface_id(hook.direction == Direction::in ? hook.in_interface : hook.out_interface);
+  return flow;
+}
+
+std::uint8_t Engine::interface_id(std::string_view name) {
+  if (name.empty()) return 0;
+  for (std::size_t i = 0; i < interfaces_.size(); ++i) {
+    if (interfaces_[i] == name) return static_cast<std::uint8_t>(i + 1);
+  }
+  if (interfaces_.size() + 1 >= kUnknownInterface) return kUnknownInterface;
+  interfaces_.emplace_back(name);
+  return static_cast<std::uint8_t>(interfaces_.size());
+}
+
+RecheckResult Engine::recheck(Timestamp now, Denied denied) {
+  RecheckResult result;
+  const PolicySnapshot& policy = *policy_;
+  conntrack_.update_each([&](Flow& f) {
+    if (f.by_knock || f.interface_id == kUnknownInterface || f.expires <= now) return;
+    MatchInput in;
+    in.direction = f.outbound ? Direction::out : Direction::in;
+    in.protocol = f.key.protocol;
+    in.src = f.key.src;
+    in.dst = f.key.dst;
+    if (f.key.protocol == ipproto::tcp || f.key.protocol == ipproto::udp) {
+      in.src_port = f.key.src_port;
+      in.dst_port = f.key.dst_port;
+    }
+    if (f.interface_id) in.interface = interfaces_[f.interface_id - 1];
+    const std::optional<std::size_t> index = policy.classifier().match(in);
+    const Verdict verdict = index ? verdict_of(policy.rule_set().rules[*index].action)
+                                  : verdict_of(policy.classifier().default_action(in.direction));
+    const bool blocked = block_reader_.contains(f.outbound ? f.key.dst : f.key.src, now);
+    if (!blocked) f.outlives_block = false;  // a later block of its remote decides anew
+    const std::uint32_t rule_number = index ? static_cast<std::uint32_t>(*index + 1) : 0;
+    if (verdict == Verdict::accept && (!blocked || f.outlives_block)) {
+      if (f.cut) {
+        // Its packets were dropped meanwhile: the windows may be stale, as after a pickup.
+        f.cut = f.cut_logged = false;
+        f.rule_number = rule_number;
+        f.window.liberal = true;
+        ++result.restored;
+      }
+      return;
+    }
+    if (f.cut) return;
+    if (denied != Denied::cut) {
+      // Kept up, by state; asked for, also past a block of its remote.
+      if (denied == Denied::keep) f.outlives_block = f.outlives_block || blocked;
+      ++result.kept;
+      return;
+    }
+    f.cut = true;
+    f.cut_logged = false;
+    f.rule_number = blocked ? 0 : rule_number;
+    f.expires = std::min(f.expires, now + kCutKept);
+    result.cut.push_back(f.key);
+  });
+  return result;
 }
 
 Decision Engine::classify(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup) {

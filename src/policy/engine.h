@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "clock/clock.h"
 #include "conntrack/conn_tracker.h"
@@ -66,6 +68,13 @@ struct EngineCounters {
   std::array<std::array<std::atomic<std::uint64_t>, kReasons>, kVerdicts> decisions{};
 };
 
+// What Engine::recheck did to the tracked flows after a policy change.
+struct RecheckResult {
+  std::vector<FlowKey> cut;  // established flows the policy now denies: cut (their keys)
+  std::size_t kept = 0;      // denied flows left up (the caller asked to keep them)
+  std::size_t restored = 0;  // flows cut earlier that the policy allows again
+};
+
 // What the engine knows of the packet beyond its headers.
 struct PacketExtras {
   std::span<const std::uint8_t> l4_payload;  // for SPA knocks; may be empty
@@ -90,6 +99,17 @@ class Engine {
   void set_monitor(bool monitor) { monitor_ = monitor; }
   const PolicySnapshot& policy() const { return *policy_; }
 
+  // Judges every tracked flow again by the current rules, defaults and blocks, as if its first
+  // packet came now (limits aside; flows a knock let in are left alone). With cut, a flow they
+  // deny is cut: its later packets are dropped (the first one logged) and its entry stays
+  // `kCutKept` past its last packet, so that a rollback can restore it. A cut flow the policy
+  // allows again is restored. With keep (--keep-established), denied flows stay up, also past
+  // a block of their remote (Flow::outlives_block). The caller ends the kernel's entries of the
+  // flows cut.
+  enum class Denied { cut, keep, leave };  // leave: monitor mode, which enforces nothing
+  RecheckResult recheck(Timestamp now, Denied denied);
+  static constexpr Duration kCutKept = std::chrono::minutes(10);
+
   ConnTracker& conntrack() { return conntrack_; }
   const ConnTracker& conntrack() const { return conntrack_; }
   const EngineCounters& counters() const { return counters_; }
@@ -113,8 +133,14 @@ class Engine {
   // rate-limit drop.
   Decision admit(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
                  const Rate* rule_rate, const Decision& d);
-  // Tracks the flow `d` accepted; false when the table has no room.
-  bool open_flow(const PacketView& packet, Timestamp now, const Decision& d, bool pickup);
+  // Tracks the flow `d` accepted; nullptr when the table has no room.
+  Flow* open_flow(const PacketView& packet, const HookInfo& hook, Timestamp now, const Decision& d,
+                  bool pickup);
+  // Small ids for the interfaces flows were opened on (Flow::interface_id), so that a recheck
+  // can match rules with `on IFACE`. 0: none; kUnknownInterface: the table was full.
+  std::uint8_t interface_id(std::string_view name);
+  static constexpr std::uint8_t kUnknownInterface = 255;
+  std::vector<std::string> interfaces_;
   // Counts a refused inbound touch toward scan detection; the decision, or scan-block if this
   // touch made the source a scanner.
   Decision refused(const PacketView& packet, const HookInfo& hook, Timestamp now, Decision d);

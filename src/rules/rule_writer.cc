@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "rules/rule_values.h"
@@ -64,6 +65,14 @@ std::string write_rules(const RuleSet& set) {
     out << "\n[[rule]]\n" << toml::toml_formatter(t) << "\n";
   }
   return out.str();
+}
+
+std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(errno_text("cannot read " + path.string()));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::unexpected(errno_text("cannot read " + path.string()));
+  return text;
 }
 
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,

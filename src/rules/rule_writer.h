@@ -20,4 +20,7 @@ std::string write_rules(const RuleSet& set);
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
                                                        const std::string& text);
 
+// The whole of `path`; the error names the path and why it could not be read.
+std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path);
+
 }  // namespace portwall

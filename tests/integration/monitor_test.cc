@@ -30,6 +30,9 @@ TEST(Monitor, PassesWhatEnforceDropsLogsItAndSwitchesLive) {
   const RunResult enforce = daemon.cli("mode enforce");
   ASSERT_EQ(enforce.exit_code, 0) << enforce.output;
   EXPECT_NE(enforce.output.find("Mode: enforce"), std::string::npos) << enforce.output;
+  // The connection monitor mode let in, which the rules deny, is cut as enforcement starts.
+  EXPECT_NE(enforce.output.find("Cut 1 established connection(s)"), std::string::npos)
+      << enforce.output;
   Fd dropped(tcp_connect(lab.cli(), lab.srv_v4(), 2323, 1000ms));
   EXPECT_FALSE(dropped.valid());
   // A rule change reloads; the live mode holds over the configuration's.

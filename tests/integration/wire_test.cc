@@ -156,7 +156,9 @@ TEST_F(Wire, RepliesToConnectionsTheServerOpensPass) {
   EXPECT_EQ(receive(udp_out.get(), 2000ms), "answer");
 }
 
-TEST_F(Wire, EstablishedConnectionSurvivesSighupReload) {
+// Issue 8: a reload cuts the established connections the new rules deny, unless it is told
+// --keep-established; a SIGHUP reload cuts them.
+TEST_F(Wire, ReloadKeepsEstablishedConnectionsWhenToldAndSighupCutsThem) {
   Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
   Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
   ASSERT_TRUE(client.valid());
@@ -165,16 +167,12 @@ TEST_F(Wire, EstablishedConnectionSurvivesSighupReload) {
   ASSERT_TRUE(send_all(client.get(), "before"));
   EXPECT_EQ(receive(server.get(), 2000ms), "before");
 
-  // New rules: ssh is no longer allowed. The established connection must stay up anyway.
+  // New rules: ssh is no longer allowed. Kept, the established connection stays up.
   std::ofstream(daemon.dir() + "/rules.toml") << "[defaults]\nincoming = \"deny\"\n";
-  daemon.signal(SIGHUP);
-  bool reloaded = false;
-  for (int i = 0; i < 50 && !reloaded; ++i) {
-    reloaded = status()["rules"].empty();
-    if (!reloaded) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(reloaded) << daemon.daemon_output();
-
+  const RunResult kept = daemon.cli("reload --keep-established");
+  ASSERT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_NE(kept.output.find("Kept 1 established connection(s)"), std::string::npos) << kept.output;
+  EXPECT_TRUE(status()["rules"].empty());
   ASSERT_TRUE(send_all(client.get(), "after"));
   EXPECT_EQ(receive(server.get(), 2000ms), "after");
   ASSERT_TRUE(send_all(server.get(), "back"));
@@ -183,6 +181,17 @@ TEST_F(Wire, EstablishedConnectionSurvivesSighupReload) {
   int error = 0;
   Fd second(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1500ms, &error));
   EXPECT_FALSE(second.valid());
+
+  // SIGHUP: the same rules, judged again, cut it.
+  daemon.signal(SIGHUP);
+  bool cut = false;
+  for (int i = 0; i < 50 && !cut; ++i) {
+    cut = daemon.daemon_output().find("1 established connection(s) cut") != std::string::npos;
+    if (!cut) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(cut) << daemon.daemon_output();
+  ASSERT_TRUE(send_all(client.get(), "cut"));
+  EXPECT_EQ(receive(server.get(), 1500ms), std::nullopt);
 }
 
 TEST_F(Wire, BrokenRulesOnReloadKeepTheWorkingSet) {

@@ -43,6 +43,32 @@ TEST(StatusView, QueueDropsAndLostLogLinesAreShownWhenThereAreAny) {
       << text;
 }
 
+TEST(StatusView, APendingConfirmationSaysWhenItRollsBack) {
+  nlohmann::json s = kStatus;
+  s["pending_confirmation"] = {{"file", "new.toml"},
+                               {"applied_by", "alice"},
+                               {"within", "60s"},
+                               {"rolls_back_at", "2026-12-03T16:00:00.000Z"},
+                               {"seconds_left", 42}};
+  const std::string text = render_status(s, StatusStyle::plain);
+  EXPECT_NE(text.find("Pending: the rules applied from new.toml by alice roll back in 42s "
+                      "(2026-12-03T16:00:00.000Z) unless `portwall confirm`\n"),
+            std::string::npos)
+      << text;
+  s["pending_confirmation"] = nullptr;
+  EXPECT_EQ(render_status(s, StatusStyle::plain).find("Pending"), std::string::npos);
+}
+
+TEST(StatusView, WhatAChangeDidToEstablishedConnections) {
+  EXPECT_EQ(
+      render_connections({{"cut", 2}, {"kept", 0}, {"restored", 0}, {"kernel_entries_ended", 1}}),
+      "Cut 2 established connection(s) now denied (kernel conntrack entries ended: 1)\n");
+  EXPECT_EQ(render_connections({{"cut", 0}, {"kept", 3}, {"restored", 1}}),
+            "Kept 3 established connection(s) now denied\nRestored 1 connection(s) cut earlier\n");
+  EXPECT_EQ(render_connections({{"cut", 0}, {"kept", 0}, {"restored", 0}}), "");
+  EXPECT_EQ(render_connections(nullptr), "");
+}
+
 TEST(StatusView, VerboseAddsDefaultsAndCounters) {
   const std::string text = render_status(kStatus, StatusStyle::verbose);
   EXPECT_NE(text.find("Default: deny (incoming), allow (outgoing)\n"), std::string::npos) << text;

@@ -171,6 +171,118 @@ TEST(Engine, NewRulesKeepEstablishedFlowsButJudgeNewOnes) {
          Reason::default_policy, 0);
 }
 
+// Issue 8, point 5: a recheck after a rule change cuts what the new rules deny.
+void establish_ssh(Engine& e) {
+  e.decide(syn_in(22), kIn, kStart);
+  e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart);
+}
+
+TEST(Engine, RecheckCutsWhatTheNewRulesDenyDropsItsPacketsAndLogsTheFirstOnly) {
+  Engine e = engine(policy({rule(Action::allow, 22), rule(Action::allow, 80)}));
+  establish_ssh(e);
+  e.set_policy(policy({rule(Action::allow, 80)}));
+  const RecheckResult r = e.recheck(kStart, Engine::Denied::cut);
+  ASSERT_EQ(r.cut.size(), 1u);
+  EXPECT_EQ(r.cut[0].dst_port, 22);
+  EXPECT_EQ(r.kept, 0u);
+  Decision d = e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart);
+  expect(d, Verdict::drop, Reason::default_policy, 0);
+  EXPECT_TRUE(d.log);
+  d = e.decide(tcp(kServer, 22, kClient, 40000, tcpflag::ack), kOut, kStart);
+  expect(d, Verdict::drop, Reason::default_policy, 0);
+  EXPECT_FALSE(d.log) << "one line per cut connection";
+  // Still tracked, so that a rollback can restore it; gone kCutKept after its last packet.
+  EXPECT_EQ(e.conntrack().size(), 1u);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 0u) << "cut once";
+  e.conntrack().expire(kStart + Engine::kCutKept + seconds(1));
+  EXPECT_EQ(e.conntrack().size(), 0u);
+}
+
+TEST(Engine, RecheckRestoresACutFlowTheRulesAllowAgain) {
+  auto before = policy({rule(Action::allow, 22)});
+  Engine e = engine(before);
+  establish_ssh(e);
+  e.set_policy(policy({rule(Action::deny, 22)}));
+  ASSERT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
+         Reason::rule, 1);
+  e.set_policy(before);  // rolled back
+  const RecheckResult r = e.recheck(kStart, Engine::Denied::cut);
+  EXPECT_EQ(r.restored, 1u);
+  EXPECT_TRUE(r.cut.empty());
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+}
+
+TEST(Engine, RecheckKeepsDeniedFlowsWhenAskedAndLeavesThemInMonitorMode) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  establish_ssh(e);
+  e.set_policy(policy({}));
+  RecheckResult r = e.recheck(kStart, Engine::Denied::keep);
+  EXPECT_TRUE(r.cut.empty());
+  EXPECT_EQ(r.kept, 1u);
+  r = e.recheck(kStart, Engine::Denied::leave);
+  EXPECT_EQ(r.kept, 1u);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+}
+
+TEST(Engine, RecheckJudgesByTheInterfaceAndDirectionTheFlowWasOpenedOn) {
+  Rule on_eth0 = rule(Action::allow, 22);
+  on_eth0.interface = "eth0";
+  Engine e = engine(policy({on_eth0}));
+  establish_ssh(e);
+  // Outbound: this host's own connection, allowed by the outgoing default.
+  e.decide(tcp(kServer, 50000, kClient, 443, tcpflag::syn), kOut, kStart);
+  // The same rules again: nothing is cut (the interface and direction are remembered).
+  e.set_policy(policy({on_eth0}));
+  RecheckResult r = e.recheck(kStart, Engine::Denied::cut);
+  EXPECT_TRUE(r.cut.empty());
+  // Only on eth1 now: the ssh flow (opened on eth0) is cut, the outbound one stays.
+  Rule on_eth1 = on_eth0;
+  on_eth1.interface = "eth1";
+  e.set_policy(policy({on_eth1}));
+  r = e.recheck(kStart, Engine::Denied::cut);
+  ASSERT_EQ(r.cut.size(), 1u);
+  EXPECT_EQ(r.cut[0].dst_port, 22);
+}
+
+TEST(Engine, ABlockWithKeepEstablishedLetsTheOpenConnectionOutliveIt) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  establish_ssh(e);
+  e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep).kept, 1u);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+  expect(e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::scan_block, 0);
+  // Unblocked and blocked again without keep: cut.
+  e.blocks().remove(kClient);
+  e.recheck(kStart, Engine::Denied::keep);
+  e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
+         Reason::scan_block, 0);
+}
+
+TEST(Engine, RecheckLeavesConnectionsAKnockLetIn) {
+  EngineOptions o;
+  KnockSection k;
+  k.name = "ssh";
+  k.sequence = {{ipproto::tcp, 7000}, {ipproto::tcp, 8000}};
+  k.open = {{ipproto::tcp, 22}};
+  o.sources_policy.knocks = {k};
+  Engine e(policy({}), o);
+  e.decide(tcp(kClient, 1, kServer, 7000, tcpflag::syn), kIn, kStart);
+  e.decide(tcp(kClient, 2, kServer, 8000, tcpflag::syn), kIn, kStart);
+  expect(e.decide(tcp(kClient, 3, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
+         Reason::knock, 0);
+  const RecheckResult r = e.recheck(kStart, Engine::Denied::cut);
+  EXPECT_TRUE(r.cut.empty());
+  EXPECT_EQ(r.kept, 0u);
+}
+
 TEST(Engine, RuleHitCountersCountPacketsAndBytesOfNewFlows) {
   auto p = policy({rule(Action::allow, 22)});
   Engine e = engine(p);

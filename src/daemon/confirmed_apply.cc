@@ -1,0 +1,164 @@
+// confirmed_apply.cc — `portwall apply FILE [--confirm DURATION]` and `portwall confirm`, the
+// "commit confirmed" of routers: a new rule set goes live at once, and unless it is confirmed in
+// time the previous one comes back by itself, so that rules which cut the administrator's own
+// session undo themselves. The previous rules file waits beside the live one (rollback_path());
+// its existence at start means an apply was never confirmed, and it is put back before loading.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "audit/decision_log.h"
+#include "audit/log_event.h"
+#include "control/control_protocol.h"
+#include "daemon/daemon.h"
+#include "rules/duration.h"
+#include "rules/rule_loader.h"
+#include "rules/rule_writer.h"
+
+namespace portwall {
+namespace {
+
+constexpr Duration kLongestConfirm = std::chrono::hours(24);
+
+}  // namespace
+
+std::string Daemon::pending_refusal() const {
+  return "an apply by " + pending_->by + " (" + pending_->file + ") waits for `portwall confirm` " +
+         "until " + rfc3339_ms(pending_->deadline_unix_ms) +
+         "; confirm it or let it roll back before changing the rules again";
+}
+
+std::string Daemon::roll_back_unconfirmed_at_start(const std::string& rules_file) {
+  const std::string saved = rules_file + ".unconfirmed";
+  if (!std::filesystem::exists(saved)) return "";
+  if (std::rename(saved.c_str(), rules_file.c_str()) != 0) {
+    return "an apply was never confirmed, but " + saved +
+           " could not be put back: " + std::strerror(errno);
+  }
+  return "an apply was never confirmed before portwalld stopped: the previous rules are back in " +
+         rules_file;
+}
+
+nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& peer) {
+  const std::string file = request.value("file", std::string("(unnamed)"));
+  const std::string who = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid);
+  auto refuse = [&](const std::string& why) {
+    audit_log_->record(peer.uid, "apply", "refused", who + " file=\"" + file + "\" " + why);
+    return error_response(why);
+  };
+  if (!request.contains("text") || !request["text"].is_string()) {
+    return refuse("apply needs the rules as \"text\"");
+  }
+  const std::string text = request["text"].get<std::string>();
+  std::optional<Duration> within;
+  std::string within_text;
+  if (request.contains("confirm")) {
+    within_text = request.value("confirm", std::string());
+    auto d = parse_duration(within_text);
+    if (!d) return refuse("--confirm: " + d.error());
+    if (*d < std::chrono::seconds(1) || *d > kLongestConfirm) {
+      return refuse("--confirm takes 1s to 24h, got " + within_text);
+    }
+    within = *d;
+  }
+  const bool keep = request.value("keep_established", false);
+
+  std::lock_guard<std::mutex> serialized(reload_mutex_);
+  if (pending_) return refuse(pending_refusal());
+  if (auto parsed = parse_rules(text, file); !parsed) {
+    return refuse("the rules are broken, nothing changed:\n" + to_string(parsed.error()));
+  }
+  const std::string& rules_file = loaded_.rules_file;
+  auto old_text = read_text_file(rules_file);
+  if (!old_text) return refuse(old_text.error());
+  if (within) {
+    // Kept first: if portwalld dies before the confirmation, the next start puts it back.
+    if (auto ok = write_file_atomically(rollback_path(), *old_text); !ok) return refuse(ok.error());
+    struct stat st {};
+    if (stat(rules_file.c_str(), &st) == 0) chmod(rollback_path().c_str(), st.st_mode & 07777);
+  }
+  auto undo = [&] {
+    (void)write_file_atomically(rules_file, *old_text);
+    if (within) unlink(rollback_path().c_str());
+  };
+  if (auto ok = write_file_atomically(rules_file, text); !ok) {
+    undo();
+    return refuse(ok.error());
+  }
+  if (auto ok = reload_locked(peer.uid, "apply", false, keep); !ok) {
+    undo();
+    return refuse("the rules did not load, nothing changed:\n" + ok.error());
+  }
+  const std::size_t count = snapshot()->rule_set().rules.size();
+  nlohmann::json result = {
+      {"rules", count}, {"file", file}, {"rules_file", rules_file}, {"connections", last_recheck_}};
+  std::string detail = who + " file=\"" + file + "\" " + std::to_string(count) + " rules";
+  if (within) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*within).count();
+    set_pending(PendingConfirmation{clock_.now() + *within, unix_now_ms() + ms, user_name(peer.uid),
+                                    file, within_text, keep});
+    result["confirm_by"] = rfc3339_ms(pending_->deadline_unix_ms);
+    result["confirm_within"] = within_text;
+    detail += " confirm within " + within_text;
+  }
+  audit_log_->record(peer.uid, "apply", "ok", detail);
+  say("applied " + std::to_string(count) + " rule(s) from " + file +
+      (within ? ", rolling back in " + within_text + " unless confirmed" : ""));
+  return ok_response(result);
+}
+
+nlohmann::json Daemon::confirm_request(const Peer& peer) {
+  std::lock_guard<std::mutex> serialized(reload_mutex_);
+  if (!pending_) return error_response("nothing to confirm: no apply is waiting");
+  const PendingConfirmation done = *pending_;
+  if (unlink(rollback_path().c_str()) != 0 && errno != ENOENT) {
+    return error_response("cannot remove " + rollback_path() + ": " + std::strerror(errno) +
+                          "; the apply is not confirmed");
+  }
+  set_pending(std::nullopt);
+  const std::string detail = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid) +
+                             " confirmed the apply of " + done.file + " by " + done.by;
+  audit_log_->record(peer.uid, "confirm", "ok", detail);
+  say("apply of " + done.file + " confirmed");
+  return ok_response({{"confirmed", true}, {"file", done.file}, {"applied_by", done.by}});
+}
+
+void Daemon::keep_confirmation() {
+  std::lock_guard<std::mutex> serialized(reload_mutex_);
+  if (!pending_ || clock_.now() < pending_->deadline) return;
+  const PendingConfirmation due = *pending_;
+  set_pending(std::nullopt);
+  const long uid = static_cast<long>(getuid());
+  const std::string& rules_file = loaded_.rules_file;
+  std::string what =
+      "the apply of " + due.file + " by " + due.by + " was not confirmed within " + due.within;
+  auto saved = read_text_file(rollback_path());
+  if (!saved) {
+    say(what + ", but the previous rules cannot be read: " + saved.error());
+    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + saved.error());
+    return;
+  }
+  if (auto ok = write_file_atomically(rules_file, *saved); !ok) {
+    say(what + ", but the previous rules cannot be put back: " + ok.error());
+    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + ok.error());
+    return;
+  }
+  unlink(rollback_path().c_str());
+  if (auto ok = reload_locked(uid, "apply-rollback", false, due.keep_established); !ok) {
+    say(what + "; the previous rules are back in " + rules_file +
+        " but did not load: " + ok.error());
+    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + ok.error());
+    return;
+  }
+  const std::size_t count = snapshot()->rule_set().rules.size();
+  what += ": rolled back to the previous " + std::to_string(count) + " rules";
+  const std::size_t restored = last_recheck_.value("restored", std::size_t{0});
+  if (restored) what += ", " + std::to_string(restored) + " cut connection(s) restored";
+  say(what);
+  audit_log_->record(uid, "apply-rollback", "ok", what);
+}
+
+}  // namespace portwall
