@@ -320,7 +320,7 @@ int main(int argc, char** argv) {
   knock->add_option("--key-file", spa_key_file, "file holding the shared key (spa_key)");
   std::vector<CLI::App*> rule_verbs;
   for (const char* verb :
-       {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default"}) {
+       {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default", "forward"}) {
     // The rest of the line is ufw's grammar, parsed by parse_rule_command.
     rule_verbs.push_back(
         app.add_subcommand(verb, std::string(verb) + " RULE (ufw's grammar)")->prefix_command());
@@ -344,6 +344,15 @@ int main(int argc, char** argv) {
     if (!*verb) continue;
     std::vector<std::string> words = {verb->get_name()};
     for (const std::string& w : verb->remaining()) words.push_back(w);
+    if (words.size() == 1 || (words.size() == 2 && words[0] == "forward" && words[1] == "list")) {
+      if (words[0] != "forward") return change_rules(words, socket, rules, json);
+      // `portwall forward [list]`: the forwards the daemon runs.
+      nlohmann::json status;
+      if (int code = ask(socket, {{"command", "status"}}, &status)) return code;
+      std::cout << (json ? status["forwards"].dump() + "\n"
+                         : portwall::render_forwards(status["forwards"]));
+      return 0;
+    }
     return change_rules(words, socket, rules, json);
   }
 

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "exposure/exposure.h"
+#include "rules/forward.h"
 #include "rules/rule_grammar.h"
 
 namespace portwall {
@@ -87,8 +88,46 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
     }
     listening.push_back(std::move(j));
   }
+  // Forwards: who reaches the public port (as if something listened there on every address),
+  // and the sockets a redirect leads to.
+  nlohmann::json forwards = nlohmann::json::array();
+  std::vector<ListeningSocket> with_public = plain;
+  for (std::size_t i = 0; i < rules.forwards.size(); ++i) {
+    const Forward& f = rules.forwards[i];
+    nlohmann::json reached = nlohmann::json::array();
+    for (Proto proto : {Proto::tcp, Proto::udp}) {
+      if (!protocols_overlap(f.proto, proto)) continue;
+      for (Family family : {Family::ipv4, Family::ipv6}) {
+        if (f.to_address && f.to_address->family != family) continue;
+        IpAddress any;
+        any.family = family;
+        with_public.push_back({proto, any, f.port, 0, 0});
+      }
+      const Exposure e = exposure_of(rules, policy.config.knocks, proto, IpAddress{}, f.port);
+      nlohmann::json target = nlohmann::json::array();
+      if (f.redirect()) {
+        for (nlohmann::json& l : listening) {
+          if (l["proto"] == proto_name(proto) && l["port"] == f.to_port) {
+            l["forwarded_from"].push_back(std::to_string(f.port) + "/" + proto_name(proto));
+            target.push_back({{"address", l["address"]}, {"processes", l["processes"]}});
+          }
+        }
+      }
+      reached.push_back({{"proto", proto_name(proto)},
+                         {"reach", to_string(e.reach)},
+                         {"rule", e.rule == 0 ? nlohmann::json(nullptr) : nlohmann::json(e.rule)},
+                         {"partial_rules", e.partial},
+                         {"listeners", f.redirect() ? target : nlohmann::json(nullptr)}});
+    }
+    forwards.push_back({{"number", i + 1},
+                        {"text", forward_words(f)},
+                        {"port", f.port},
+                        {"to", forward_destination(f)},
+                        {"kind", f.redirect() ? "redirect" : "dnat"},
+                        {"by_protocol", reached}});
+  }
   nlohmann::json unused = nlohmann::json::array();
-  for (std::uint32_t n : allows_without_listener(rules, plain)) {
+  for (std::uint32_t n : allows_without_listener(rules, with_public)) {
     unused.push_back({{"rule", n}, {"text", rule_words(rules.rules[n - 1])}});
   }
   // Sockets that share traffic: a group per port, with every socket overlapping another.
@@ -117,6 +156,7 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
                       {"sockets", members}});
   }
   return {{"listening", listening},
+          {"forwards", forwards},
           {"allowed_without_listener", unused},
           {"shared", shared},
           {"ephemeral",
@@ -147,11 +187,36 @@ std::string render_ports(const nlohmann::json& report) {
       reach += ", " + decider;
     }
     for (const auto& k : s["knocks"]) reach += ", knock " + k.get<std::string>();
+    if (s.contains("forwarded_from")) {
+      std::string from;
+      for (const auto& p : s["forwarded_from"]) {
+        from += (from.empty() ? "" : ", ") + p.get<std::string>();
+      }
+      reach += "; forwarded from " + from;
+    }
     const std::string service = s["service"].get<std::string>();
     out << cell(s["proto"].get<std::string>(), 5) << cell(s["address"].get<std::string>(), 22)
         << cell(std::to_string(s["port"].get<int>()), 5)
         << cell(service.empty() ? "-" : service, 12) << cell(s["class"].get<std::string>(), 10)
         << cell(processes_text(s["processes"]), 20) << reach << "\n";
+  }
+  if (report.contains("forwards") && !report["forwards"].empty()) {
+    out << "\nForwards:\n";
+    for (const auto& f : report["forwards"]) {
+      out << "  " << f["number"].get<int>() << ": " << f["text"].get<std::string>();
+      for (const auto& p : f["by_protocol"]) {
+        const std::string decider =
+            p["rule"].is_null() ? "default policy" : "rule " + std::to_string(p["rule"].get<int>());
+        out << "; " << p["proto"].get<std::string>() << " reachable by "
+            << p["reach"].get<std::string>() << ", " << decider;
+        if (p["listeners"].is_array()) {
+          out << (p["listeners"].empty()
+                      ? ", nothing listens on " + f["to"].get<std::string>()
+                      : std::string(", to ") + processes_text(p["listeners"][0]["processes"]));
+        }
+      }
+      out << "\n";
+    }
   }
   if (!report["allowed_without_listener"].empty()) {
     out << "\nAllowed, but nothing listens:\n";

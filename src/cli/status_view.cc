@@ -67,6 +67,10 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
     }
   }
   const auto& c = s["counters"];
+  out += render_forwards(s.value("forwards", nlohmann::json::array()));
+  if (s.contains("forwarding_problem") && s["forwarding_problem"].is_string()) {
+    out += "Forwarding: " + s["forwarding_problem"].get<std::string>() + "\n";
+  }
   const auto& ct = s["conntrack"];
   out += fmt::format("\nConnections: {} of {}\n", ct.value("entries", 0), ct.value("max", 0));
   out += fmt::format("Packets: {} accepted, {} dropped, {} rejected", c.value("accepted", 0),
@@ -140,6 +144,25 @@ std::string render_defenses(const nlohmann::json& d) {
       doors.empty() ? "none configured" : doors, n(knock, "packets"), n(knock, "opened"),
       n(knock, "failed"), n(knock, "spa_opened"), n(knock, "spa_rejected"),
       n(knock, "spa_replayed"), n(knock, "connections_let_in"));
+  return out;
+}
+
+std::string render_forwards(const nlohmann::json& forwards) {
+  if (!forwards.is_array() || forwards.empty()) return "";
+  std::string out =
+      "\n     Forward                    To                                 On\n"
+      "     -------                    --                                 --\n";
+  for (const auto& f : forwards) {
+    const std::string proto = f.value("proto", "any");
+    const std::string from =
+        std::to_string(f.value("port", 0)) + (proto == "any" ? "" : "/" + proto);
+    const bool redirect = f.value("kind", "") == "redirect";
+    const std::string to =
+        redirect ? "port " + f.value("to", "") + " here" : f.value("to", "") + " (masqueraded)";
+    std::string line = fmt::format("{:<26} {:<34} {}", from, to, f.value("interface", "any"));
+    if (!f.value("comment", "").empty()) line += "  # " + f.value("comment", "");
+    out += fmt::format("[{:2}] ", f.value("number", 0)) + line + "\n";
+  }
   return out;
 }
 

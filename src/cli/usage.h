@@ -11,7 +11,9 @@ Rule grammar (as ufw):
                              [to ADDR [port PORTS]] [comment TEXT]
   ADDR is any, an IPv4 or IPv6 address, or a network (10.0.0.0/8, 2001:db8::/32).
   PORTS is 22, 8000:8100, 80,443 (at most 15, a range counting as 2) or a service name.
-  Without a protocol a port means tcp and udp; without in/out a rule is for incoming.)";
+  Without a protocol a port means tcp and udp; without in/out a rule is for incoming.
+Forwards: forward [in on IFACE] PORT[/tcp|/udp] to PORT|ADDR|ADDR:PORT [comment TEXT],
+  forward delete N, forward list. The rules judge forwarded connections by PORT.)";
 
 inline constexpr const char* kFooter = R"(
 Examples:
@@ -27,6 +29,9 @@ Examples:
   portwall metrics
   portwall ports
   portwall mode monitor
+  portwall forward 80/tcp to 8080
+  portwall forward in on eth0 443/tcp to 10.0.0.5:8443
+  portwall forward delete 1
   portwall apply new-rules.toml --confirm 60s
   portwall confirm
   portwall deny 8080/tcp --keep-established

@@ -83,6 +83,8 @@ struct Flow {
   bool cut : 1 = false;             // a rule change or a block denied it: later packets are dropped
   bool cut_logged : 1 = false;      // the first dropped packet after the cut was logged
   bool outlives_block : 1 = false;  // its remote was blocked with --keep-established
+  bool forwarded : 1 = false;       // opened through a forward (HookInfo): judged by its
+  bool redirected : 1 = false;      // public port when rechecked
   std::uint8_t interface_id = 0;
   Timestamp last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection

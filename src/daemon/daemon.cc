@@ -6,11 +6,14 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "control/control_protocol.h"
 #include "daemon/privileges.h"
+#include "host/ip_forwarding.h"
+#include "rules/forward.h"
 #include "rules/rule_loader.h"
 
 namespace portwall {
@@ -123,6 +126,7 @@ std::expected<void, std::string> Daemon::start() {
   qopts.max_length = cfg.daemon.queue_length;
   qopts.reject_mark = spec.reject_mark;
   qopts.offload_mark = offload_mark_;
+  qopts.redirect_mark = spec.redirect_mark;
   for (std::uint16_t number : cfg.daemon.queues) {
     auto queue = NfQueue::open(number, qopts);
     if (!queue) return std::unexpected(queue.error());
@@ -132,12 +136,15 @@ std::expected<void, std::string> Daemon::start() {
   for (auto& w : workers_) w->start();
 
   std::string fallback;
+  spec.forwards = policy_->rule_set().forwards;
   diversion_ = choose_diversion(cfg.daemon.backend, spec, &fallback);
   if (!fallback.empty()) say("backend auto: using iptables: " + fallback);
   if (auto ok = diversion_->install(spec); !ok) {
     return std::unexpected(std::string(diversion_->name()) + ": " + ok.error());
   }
   diversion_installed_ = true;
+  spec_ = spec;
+  follow_forwards(spec.forwards);
   say(std::string("diverting to queue(s) ") + std::to_string(spec.queues.front()) +
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
       diversion_->name() + ", " + std::to_string(rule_count) + " rule(s)");
@@ -163,6 +170,7 @@ void Daemon::shutdown() {
   if (diversion_installed_) {
     if (auto ok = diversion_->remove(); !ok) say("removing diversion rules: " + ok.error());
     diversion_installed_ = false;
+    follow_forwards({});
   }
   for (auto& w : workers_) w->stop();
   workers_.clear();
@@ -207,6 +215,18 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.knocks = fresh->config.knocks;
   loaded_.config.metrics = fresh->config.metrics;
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
+  if (next->rule_set().forwards.size() != spec_.forwards.size() ||
+      !std::equal(spec_.forwards.begin(), spec_.forwards.end(), next->rule_set().forwards.begin(),
+                  [](const Forward& a, const Forward& b) { return same_forward(a, b); })) {
+    spec_.forwards = next->rule_set().forwards;
+    if (auto ok = diversion_->set_forwards(spec_); !ok) {
+      say("installing the forwards: " + ok.error());
+      forwarding_problem_ = "the forwards' NAT rules could not be installed: " + ok.error();
+    } else {
+      say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
+      follow_forwards(spec_.forwards);
+    }
+  }
   last_recheck_ =
       recheck_flows(keep_established, uid, std::string("the rules changed (") + origin + ")");
   bring_back_offloaded("reload");
@@ -218,6 +238,38 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   }
   sd_notify(0, "READY=1");
   return {};
+}
+
+void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
+  forwarding_problem_.clear();
+  for (Family family : {Family::ipv4, Family::ipv6}) {
+    const bool needed = std::any_of(forwards.begin(), forwards.end(), [&](const Forward& f) {
+      return f.to_address && f.to_address->family == family;
+    });
+    bool& ours = forwarding_turned_on_[family == Family::ipv4 ? 0 : 1];
+    const char* name =
+        family == Family::ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
+    if (!needed) {
+      if (ours) {
+        if (auto ok = write_ip_forwarding(family, false); !ok)
+          say(ok.error());
+        else
+          say(std::string(name) + " back to 0 (portwalld had turned it on for a forward)");
+        ours = false;
+      }
+      continue;
+    }
+    auto on = read_ip_forwarding(family);
+    if (on && *on) continue;
+    if (auto ok = write_ip_forwarding(family, true); !ok) {
+      forwarding_problem_ = std::string(name) + " is off and could not be turned on (" +
+                            ok.error() + "): forwards to another host need sysctl " + name + "=1";
+      say(forwarding_problem_);
+      continue;
+    }
+    ours = true;
+    say(std::string(name) + " turned on for the forwards to other hosts");
+  }
 }
 
 int Daemon::run() {

@@ -3,6 +3,7 @@
 // down in reverse. Owns every long-lived object of the process.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -140,7 +141,14 @@ class Daemon {
   std::uint64_t saved_generation_ = ~0ull;  // blocks' + sources' generation last written
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<Diversion> diversion_;
+  DiversionSpec spec_;  // what was installed; its forwards follow the rules on reload
   bool diversion_installed_ = false;
+  // Port forwards: the kernel NAT rules follow the rules' [[forward]] tables. A forward to
+  // another host needs the namespace's IP forwarding on: turned on (said), and back off at stop
+  // if portwalld turned it on. A failure is said and shown in status, not fatal.
+  void follow_forwards(const std::vector<Forward>& forwards);
+  std::array<bool, 2> forwarding_turned_on_{};  // by Family: ipv4, ipv6
+  std::string forwarding_problem_;
   std::unique_ptr<ControlServer> control_;
   gid_t admin_gid_ = static_cast<gid_t>(-1), read_gid_ = static_cast<gid_t>(-1);
 };

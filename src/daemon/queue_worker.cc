@@ -163,6 +163,7 @@ void QueueWorker::note_unseen_packets() {
 
 PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   if (bypass_.on_packet_id(q.id)) note_unseen_packets();
+  // FORWARD: only the connections of port forwards are queued there; judged as incoming.
   const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);
@@ -176,7 +177,10 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
           parsed->payload_offset,
           std::min<std::size_t>(parsed->payload_length, q.payload.size() - parsed->payload_offset));
     }
-    d = engine_.decide(*parsed, HookInfo{direction, in, out}, now_, extras);
+    const std::uint32_t redirect_mark = queue_->options().redirect_mark;
+    const bool redirected = redirect_mark && (q.mark & redirect_mark);
+    d = engine_.decide(*parsed, HookInfo{direction, in, out, q.hook == NF_INET_FORWARD, redirected},
+                       now_, extras);
   } else {
     d = engine_.decide_malformed();
   }

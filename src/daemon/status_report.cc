@@ -10,6 +10,7 @@
 #include "daemon/daemon.h"
 #include "metrics/prometheus_text.h"
 #include "netfilter/queue_stats.h"
+#include "rules/forward.h"
 #include "rules/rule_writer.h"
 
 namespace portwall {
@@ -53,6 +54,24 @@ nlohmann::json Daemon::status_json() {
   for (std::size_t i = 0; i < rules.rules.size(); ++i) {
     j["rules"].push_back(rule_json(rules.rules[i], static_cast<std::uint32_t>(i + 1), *policy));
   }
+  j["forwards"] = nlohmann::json::array();
+  for (std::size_t i = 0; i < rules.forwards.size(); ++i) {
+    const Forward& f = rules.forwards[i];
+    nlohmann::json fj = {{"number", i + 1},
+                         {"proto", to_string(f.proto)},
+                         {"port", f.port},
+                         {"kind", f.redirect() ? "redirect" : "dnat"},
+                         {"to", forward_destination(f)},
+                         {"to_port", f.to_port},
+                         {"comment", f.comment},
+                         {"words", forward_words(f)},
+                         {"origin", f.origin.file + ":" + std::to_string(f.origin.line)}};
+    if (f.to_address) fj["to_address"] = to_string(*f.to_address);
+    if (!f.interface.empty()) fj["interface"] = f.interface;
+    j["forwards"].push_back(std::move(fj));
+  }
+  j["forwarding_problem"] =
+      forwarding_problem_.empty() ? nlohmann::json() : nlohmann::json(forwarding_problem_);
   WorkerFigures sum;
   for (const auto& w : workers_) sum += w->figures();
   j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rules/config.h"
+#include "rules/rule.h"
 
 namespace portwall {
 
@@ -21,6 +22,12 @@ struct DiversionSpec {
   std::uint32_t reject_mark = 0x00800000;  // packets repeated with this mark bit are rejected
   // inspect = "new": connections whose kernel connmark has this bit skip the queue (0: none).
   std::uint32_t offload_mark = 0;
+  // Port forwards, as kernel NAT rules in portwall's own chains (or table): redirected packets
+  // carry `redirect_mark` (set before NAT) so that portwalld can tell them from direct ones;
+  // DNAT'ed connections are masqueraded and queued in the forward hook, both ways. No forward:
+  // none of these rules exist, and nothing here turns the kernel's connection tracking on.
+  std::vector<Forward> forwards;
+  std::uint32_t redirect_mark = 0x00200000;
 };
 
 class Diversion {
@@ -31,6 +38,8 @@ class Diversion {
   virtual std::expected<void, std::string> install(const DiversionSpec& spec) = 0;
   // Removes exactly what install() added. Idempotent.
   virtual std::expected<void, std::string> remove() = 0;
+  // Replaces the forwarding rules with those of spec.forwards (after a reload); none: removed.
+  virtual std::expected<void, std::string> set_forwards(const DiversionSpec& spec) = 0;
   // Packets the queue rules have sent toward the queues (IPv4 + IPv6, in + out), from the
   // kernel's own rule counters: what the daemon did not receive of these passed uninspected.
   virtual std::expected<std::uint64_t, std::string> queued_packets() = 0;
@@ -39,7 +48,9 @@ class Diversion {
 std::unique_ptr<Diversion> make_iptables_diversion();
 // What the backends load, exposed so that tests can pin the exact rules.
 std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec);
+std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec);  // "" if none
 std::string nftables_table_text(const DiversionSpec& spec);
+std::string nftables_forward_text(const DiversionSpec& spec);  // deletes the table if none
 std::unique_ptr<Diversion> make_nftables_diversion();
 
 // For nftables: would the kernel accept the rules (nft's queue statement needs

@@ -8,6 +8,7 @@
 
 #include "netfilter/command.h"
 #include "netfilter/diversion.h"
+#include "packet/ip_address.h"
 
 namespace portwall {
 namespace {
@@ -87,6 +88,92 @@ std::string restore_script(const Family& family, const DiversionSpec& spec) {
   return s.str();
 }
 
+// Forwarding: chains of their own in mangle, nat and filter, only while forwards exist (NAT
+// turns the kernel's connection tracking on in the namespace, and costs what it costs).
+constexpr const char* kMarkChain = "PORTWALL_FWDMARK";     // mangle PREROUTING
+constexpr const char* kForwardChain = "PORTWALL_FORWARD";  // filter FORWARD
+constexpr std::pair<const char*, const char*> kForwardHooks[] = {
+    {"mangle", "PREROUTING"}, {"nat", "PREROUTING"}, {"nat", "POSTROUTING"}, {"filter", "FORWARD"}};
+const char* forward_chain(std::string_view table, std::string_view builtin) {
+  if (table == "mangle") return kMarkChain;
+  if (table == "filter") return kForwardChain;
+  return builtin == "PREROUTING" ? "PORTWALL_PREROUTING" : "PORTWALL_POSTROUTING";
+}
+
+std::vector<const char*> protocols_of(const Forward& f) {
+  if (f.proto == Proto::tcp) return {"tcp"};
+  if (f.proto == Proto::udp) return {"udp"};
+  return {"tcp", "udp"};
+}
+
+// A forward belongs to a family by its destination; a redirect to both.
+bool in_family(const Forward& f, bool ipv6) {
+  return !f.to_address || (f.to_address->size() == 16) == ipv6;
+}
+
+std::string forward_script(const Family& family, const DiversionSpec& spec) {
+  std::vector<const Forward*> mine;
+  for (const Forward& f : spec.forwards) {
+    if (in_family(f, family.ipv6)) mine.push_back(&f);
+  }
+  if (mine.empty()) return "";
+  std::ostringstream mangle, nat, filter;
+  for (const Forward* f : mine) {
+    const std::string in = f->interface.empty() ? "" : " -i " + f->interface;
+    for (const char* proto : protocols_of(*f)) {
+      const std::string match =
+          fmt::format("{} -p {} --dport {} -m addrtype --dst-type LOCAL", in, proto, f->port);
+      if (f->redirect()) {
+        mangle << fmt::format("-A {}{} -j MARK --set-xmark {:#x}/{:#x}\n", kMarkChain, match,
+                              spec.redirect_mark, spec.redirect_mark);
+        nat << fmt::format("-A PORTWALL_PREROUTING{} -j REDIRECT --to-ports {}\n", match,
+                           f->to_port);
+        continue;
+      }
+      const std::string to = to_string(*f->to_address);
+      nat << fmt::format("-A PORTWALL_PREROUTING{} -j DNAT --to-destination {}\n", match,
+                         family.ipv6 ? fmt::format("[{}]:{}", to, f->to_port)
+                                     : fmt::format("{}:{}", to, f->to_port));
+      // The host's answers must come back through it: the forwarded connection leaves with the
+      // host's address (masquerade), as firewalld's forward-port with toaddr does.
+      const std::string dnat =
+          fmt::format("-p {} -m conntrack --ctstate DNAT --ctorigdstport {}", proto, f->port);
+      nat << fmt::format("-A PORTWALL_POSTROUTING -d {} {} --dport {} -j MASQUERADE\n", to, dnat,
+                         f->to_port);
+      // Both directions of the forwarded connection go to portwalld: its policy decides.
+      filter << fmt::format("-A {} {} --ctreplsrc {} --ctreplsrcport {} -j NFQUEUE {}\n",
+                            kForwardChain, dnat, to, f->to_port, queue_target(spec));
+    }
+  }
+  std::ostringstream s;
+  s << "*mangle\n:" << kMarkChain << " - [0:0]\n"
+    << mangle.str() << "-I PREROUTING 1 -j " << kMarkChain << "\nCOMMIT\n";
+  s << "*nat\n:PORTWALL_PREROUTING - [0:0]\n:PORTWALL_POSTROUTING - [0:0]\n"
+    << nat.str()
+    << "-I PREROUTING 1 -j PORTWALL_PREROUTING\n-I POSTROUTING 1 -j PORTWALL_POSTROUTING\n"
+       "COMMIT\n";
+  s << "*filter\n:" << kForwardChain << " - [0:0]\n";
+  s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -p tcp -j REJECT --reject-with tcp-reset\n",
+                   kForwardChain, spec.reject_mark, spec.reject_mark);
+  s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", kForwardChain,
+                   spec.reject_mark, spec.reject_mark, family.icmp_reject);
+  s << filter.str() << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
+  return s.str();
+}
+
+void remove_forwards(const Family& family) {
+  for (const auto& [table, builtin] : kForwardHooks) {
+    const char* chain = forward_chain(table, builtin);
+    for (int i = 0; i < 16; ++i) {
+      if (!run_command({family.iptables, "-w", "-t", table, "-D", builtin, "-j", chain}).ok()) {
+        break;
+      }
+    }
+    run_command({family.iptables, "-w", "-t", table, "-F", chain});
+    run_command({family.iptables, "-w", "-t", table, "-X", chain});
+  }
+}
+
 std::string failure(const std::vector<std::string>& argv, const CommandResult& r) {
   std::string cmd;
   for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
@@ -133,11 +220,32 @@ class IptablesDiversion final : public Diversion {
         return std::unexpected(failure(argv, r));
       }
     }
+    if (auto ok = set_forwards(spec); !ok) {
+      remove();
+      return ok;
+    }
     return {};
   }
 
   std::expected<void, std::string> remove() override {
-    for (const Family& family : kFamilies) remove_family(family);
+    for (const Family& family : kFamilies) {
+      remove_forwards(family);
+      remove_family(family);
+    }
+    return {};
+  }
+
+  std::expected<void, std::string> set_forwards(const DiversionSpec& spec) override {
+    for (const Family& family : kFamilies) {
+      remove_forwards(family);
+      const std::string script = forward_script(family, spec);
+      if (script.empty()) continue;
+      const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
+      if (const CommandResult r = run_command(argv, script); !r.ok()) {
+        for (const Family& f : kFamilies) remove_forwards(f);
+        return std::unexpected(failure(argv, r));
+      }
+    }
     return {};
   }
 
@@ -166,6 +274,10 @@ class IptablesDiversion final : public Diversion {
 
 std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec) {
   return restore_script(kFamilies[ipv6 ? 1 : 0], spec);
+}
+
+std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec) {
+  return forward_script(kFamilies[ipv6 ? 1 : 0], spec);
 }
 
 std::unique_ptr<Diversion> make_iptables_diversion() {

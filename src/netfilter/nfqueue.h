@@ -30,6 +30,8 @@ struct NfQueueOptions {
   // inspect = "new": the connmark bit an accept verdict may set on the packet's kernel
   // connection, which a rule ahead of the queue then accepts without asking (0: never).
   std::uint32_t offload_mark = 0;
+  // The mark bit of packets a port forward redirected to a local port (DiversionSpec).
+  std::uint32_t redirect_mark = 0;
 };
 
 // A verdict, and whether the rest of the packet's connection may bypass the queue.

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "netfilter/diversion.h"
+#include "packet/ip_address.h"
 
 namespace portwall {
 namespace {
@@ -62,6 +63,62 @@ std::string table_text(const DiversionSpec& spec) {
   return s.str();
 }
 
+std::string queue_statement(const DiversionSpec& spec) {
+  const std::string queues = spec.queues.size() == 1
+                                 ? fmt::format("{}", spec.queues.front())
+                                 : fmt::format("{}-{}", spec.queues.front(), spec.queues.back());
+  return fmt::format("queue {}to {}", spec.bypass ? "flags bypass " : "", queues);
+}
+
+// Forwarding in a table of its own, `table inet portwall_forward`, so that a reload replaces
+// it without touching the diversion's counters; absent while there is no forward.
+std::string forward_text(const DiversionSpec& spec) {
+  std::string text = "add table inet portwall_forward\ndelete table inet portwall_forward\n";
+  if (spec.forwards.empty()) return text;
+  std::ostringstream mark, pre, post, forward;
+  for (const Forward& f : spec.forwards) {
+    const std::string in = f.interface.empty() ? "" : fmt::format("iifname \"{}\" ", f.interface);
+    const std::vector<const char*> protos = f.proto == Proto::tcp ? std::vector<const char*>{"tcp"}
+                                            : f.proto == Proto::udp
+                                                ? std::vector<const char*>{"udp"}
+                                                : std::vector<const char*>{"tcp", "udp"};
+    for (const char* proto : protos) {
+      const std::string match =
+          fmt::format("{}fib daddr type local meta l4proto {} th dport {}", in, proto, f.port);
+      if (f.redirect()) {
+        mark << fmt::format("    {} meta mark set meta mark | {:#x}\n", match, spec.redirect_mark);
+        pre << fmt::format("    {} redirect to :{}\n", match, f.to_port);
+        continue;
+      }
+      const bool v6 = f.to_address->size() == 16;
+      const char* ip = v6 ? "ip6" : "ip";
+      const std::string to = to_string(*f.to_address);
+      pre << fmt::format(
+          "    meta nfproto {} {} dnat {} to {}\n", v6 ? "ipv6" : "ipv4", match, ip,
+          v6 ? fmt::format("[{}]:{}", to, f.to_port) : fmt::format("{}:{}", to, f.to_port));
+      const std::string dnat =
+          fmt::format("ct status dnat meta l4proto {} ct original proto-dst {}", proto, f.port);
+      post << fmt::format("    {} {} daddr {} th dport {} masquerade\n", dnat, ip, to, f.to_port);
+      forward << fmt::format("    {} ct reply {} saddr {} ct reply proto-src {} counter {}\n", dnat,
+                             ip, to, f.to_port, queue_statement(spec));
+    }
+  }
+  std::ostringstream s;
+  s << text << "table inet portwall_forward {\n";
+  s << "  chain mark_redirects {\n    type filter hook prerouting priority mangle; policy accept;\n"
+    << mark.str() << "  }\n";
+  s << "  chain nat_in {\n    type nat hook prerouting priority dstnat; policy accept;\n"
+    << pre.str() << "  }\n";
+  s << "  chain nat_out {\n    type nat hook postrouting priority srcnat; policy accept;\n"
+    << post.str() << "  }\n";
+  s << "  chain forwarded {\n    type filter hook forward priority filter; policy accept;\n";
+  s << fmt::format("    meta mark & {0:#x} == {0:#x} meta l4proto tcp reject with tcp reset\n",
+                   spec.reject_mark);
+  s << fmt::format("    meta mark & {0:#x} == {0:#x} reject\n", spec.reject_mark);
+  s << forward.str() << "  }\n}\n";
+  return s.str();
+}
+
 class NftablesDiversion final : public Diversion {
  public:
   const char* name() const override { return "nftables"; }
@@ -69,11 +126,24 @@ class NftablesDiversion final : public Diversion {
   std::expected<void, std::string> install(const DiversionSpec& spec) override {
     auto r = run_nft(table_text(spec), false);
     if (!r) return std::unexpected(r.error());
+    if (auto ok = set_forwards(spec); !ok) {
+      (void)remove();
+      return ok;
+    }
     return {};
   }
 
   std::expected<void, std::string> remove() override {
-    auto r = run_nft("add table inet portwall\ndelete table inet portwall\n", false);
+    auto r = run_nft(
+        "add table inet portwall\ndelete table inet portwall\n"
+        "add table inet portwall_forward\ndelete table inet portwall_forward\n",
+        false);
+    if (!r) return std::unexpected(r.error());
+    return {};
+  }
+
+  std::expected<void, std::string> set_forwards(const DiversionSpec& spec) override {
+    auto r = run_nft(forward_text(spec), false);
     if (!r) return std::unexpected(r.error());
     return {};
   }
@@ -81,6 +151,9 @@ class NftablesDiversion final : public Diversion {
   std::expected<std::uint64_t, std::string> queued_packets() override {
     auto listing = run_nft("list table inet portwall\n", false);
     if (!listing) return std::unexpected(listing.error());
+    if (auto forwards = run_nft("list table inet portwall_forward\n", false)) {
+      *listing += *forwards;
+    }
     // "... counter packets 12 bytes 840 queue flags bypass to 100"
     std::uint64_t total = 0;
     std::istringstream lines(*listing);
@@ -97,6 +170,7 @@ class NftablesDiversion final : public Diversion {
 }  // namespace
 
 std::string nftables_table_text(const DiversionSpec& spec) { return table_text(spec); }
+std::string nftables_forward_text(const DiversionSpec& spec) { return forward_text(spec); }
 
 std::unique_ptr<Diversion> make_nftables_diversion() {
   return std::make_unique<NftablesDiversion>();

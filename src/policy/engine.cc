@@ -1,5 +1,7 @@
 #include "policy/engine.h"
 
+#include "rules/forward.h"
+
 namespace portwall {
 namespace {
 
@@ -297,6 +299,8 @@ Flow* Engine::open_flow(const PacketView& p, const HookInfo& hook, Timestamp now
   flow->counted = counted_inbound_;
   counted_inbound_ = false;
   flow->outbound = hook.direction == Direction::out;
+  flow->forwarded = hook.forwarded;
+  flow->redirected = hook.redirected;
   flow->interface_id =
       interface_id(hook.direction == Direction::in ? hook.in_interface : hook.out_interface);
   return flow;
@@ -327,6 +331,12 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied) {
       in.dst_port = f.key.dst_port;
     }
     if (f.interface_id) in.interface = interfaces_[f.interface_id - 1];
+    if (f.forwarded || f.redirected) {
+      if (const Forward* forward = forward_of(policy.rule_set().forwards, f.key.protocol, f.key.dst,
+                                              f.key.dst_port, f.redirected)) {
+        in.dst_port = forward->port;
+      }
+    }
     const std::optional<std::size_t> index = policy.classifier().match(in);
     const Verdict verdict = index ? verdict_of(policy.rule_set().rules[*index].action)
                                   : verdict_of(policy.classifier().default_action(in.direction));
@@ -361,7 +371,15 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied) {
 
 Decision Engine::classify(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup) {
   const PolicySnapshot& policy = *policy_;
-  const std::optional<std::size_t> index = policy.classifier().match(match_input(p, hook));
+  MatchInput input = match_input(p, hook);
+  if (hook.forwarded || hook.redirected) {
+    // The rules speak of the port the client asked for, not of where the forward sends it.
+    if (const Forward* f = forward_of(policy.rule_set().forwards, p.protocol, p.dst, p.dst_port,
+                                      hook.redirected)) {
+      input.dst_port = f->port;
+    }
+  }
+  const std::optional<std::size_t> index = policy.classifier().match(input);
   Decision d;
   const Rule* rule = nullptr;
   if (index) {

@@ -29,6 +29,10 @@ struct HookInfo {
   Direction direction = Direction::in;
   std::string_view in_interface;   // LOCAL_IN: the receiving interface
   std::string_view out_interface;  // LOCAL_OUT: the sending interface (may be empty)
+  // After NAT: a packet of a forward (FORWARD hook, a DNAT) or redirected to a local port (it
+  // carries the redirect mark). A new connection is judged by the forward's public port.
+  bool forwarded = false;
+  bool redirected = false;
 };
 
 struct EngineOptions {

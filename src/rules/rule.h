@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,20 @@ struct Rule {
   Origin origin;
 };
 
+// A port forward (forward.h): connections to this host's public `port` go to `to_port` of this
+// host (a redirect) or of `to_address` (DNAT, masqueraded). The rules judge them by `port`.
+struct Forward {
+  Proto proto = Proto::any;             // tcp, udp, or any (both)
+  std::uint16_t port = 0;               // the public port, on this host's addresses
+  std::string interface;                // empty: any incoming interface
+  std::optional<IpAddress> to_address;  // none: this host (a redirect)
+  std::uint16_t to_port = 0;
+  std::string comment;
+  Origin origin;
+
+  bool redirect() const { return !to_address; }
+};
+
 // The policy when no rule matches. Only allow, deny and reject are valid here.
 struct Defaults {
   Action incoming = Action::deny;
@@ -109,6 +124,7 @@ struct RuleSet {
     std::size_t inline_entries = 0;
   };
   std::map<std::string, SetFile> set_files;
+  std::vector<Forward> forwards;  // `[[forward]]` tables, in order
 };
 
 }  // namespace portwall

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "rules/forward.h"
+
 namespace portwall {
 namespace {
 
@@ -90,6 +92,48 @@ std::expected<EditResult, std::string> apply_change(const RuleSet& file, const R
       result.after = std::string("default ") + to_string(slot) + " " + which;
       result.summary =
           std::string("Default ") + which + " policy changed to '" + to_string(slot) + "'";
+      return result;
+    }
+    case RuleCommand::Kind::add_forward: {
+      std::vector<Forward>& forwards = result.rules.forwards;
+      if (std::any_of(forwards.begin(), forwards.end(),
+                      [&](const Forward& f) { return same_forward(f, c.forward); })) {
+        result.summary = "Skipping adding existing forward";
+        return result;
+      }
+      forwards.push_back(c.forward);
+      if (auto conflict = forward_conflict(forwards)) return std::unexpected(conflict->why);
+      result.changed = true;
+      result.summary = "Forward added";
+      result.after = forward_words(c.forward);
+      return result;
+    }
+    case RuleCommand::Kind::delete_forward_number: {
+      std::vector<Forward>& forwards = result.rules.forwards;
+      if (c.number > forwards.size()) {
+        return std::unexpected("cannot delete: the rules file has no forward " +
+                               std::to_string(c.number) + " (it has " +
+                               std::to_string(forwards.size()) +
+                               "; forwards from rules.d are edited there)");
+      }
+      result.before = forward_words(forwards[c.number - 1]);
+      forwards.erase(forwards.begin() + static_cast<std::ptrdiff_t>(c.number - 1));
+      result.changed = true;
+      result.summary = "Forward deleted: " + result.before;
+      return result;
+    }
+    case RuleCommand::Kind::delete_forward: {
+      std::vector<Forward>& forwards = result.rules.forwards;
+      auto it = std::find_if(forwards.begin(), forwards.end(),
+                             [&](const Forward& f) { return same_forward(f, c.forward); });
+      if (it == forwards.end()) {
+        result.summary = "Could not delete non-existent forward";
+        return result;
+      }
+      result.before = forward_words(*it);
+      forwards.erase(it);
+      result.changed = true;
+      result.summary = "Forward deleted: " + result.before;
       return result;
     }
   }

@@ -1,8 +1,10 @@
 #include "rules/rule_grammar.h"
 
+#include <cctype>
 #include <charconv>
 #include <optional>
 
+#include "rules/forward.h"
 #include "rules/rule_values.h"
 
 namespace portwall {
@@ -255,9 +257,31 @@ std::expected<RuleCommand, std::string> parse_rule_command(std::span<const std::
       return std::unexpected("unexpected " + q(words[3]) + " after the default");
     return c;
   }
+  if (verb == "forward") {
+    if (words.size() >= 2 && words[1] == "delete") {
+      if (words.size() == 3 && !words[2].empty() &&
+          std::isdigit(static_cast<unsigned char>(words[2][0]))) {
+        auto n = rule_number(words[2], "forward delete");
+        if (!n) return std::unexpected(n.error());
+        c.kind = RuleCommand::Kind::delete_forward_number;
+        c.number = *n;
+        return c;
+      }
+      auto f = parse_forward(words.subspan(2));
+      if (!f) return std::unexpected(f.error());
+      c.kind = RuleCommand::Kind::delete_forward;
+      c.forward = std::move(*f);
+      return c;
+    }
+    auto f = parse_forward(words.subspan(1));
+    if (!f) return std::unexpected(f.error());
+    c.kind = RuleCommand::Kind::add_forward;
+    c.forward = std::move(*f);
+    return c;
+  }
   return std::unexpected(
       "unknown command " + q(verb) +
-      "; expected allow, deny, reject, limit, insert, prepend, delete or default");
+      "; expected allow, deny, reject, limit, insert, prepend, delete, default or forward");
 }
 
 std::string rule_words(const Rule& r) {

@@ -15,15 +15,27 @@
 namespace portwall {
 
 struct RuleCommand {
-  enum class Kind { add, insert, prepend, delete_number, delete_rule, set_default };
+  enum class Kind {
+    add,
+    insert,
+    prepend,
+    delete_number,
+    delete_rule,
+    set_default,
+    add_forward,
+    delete_forward_number,
+    delete_forward
+  };
   Kind kind = Kind::add;
   std::size_t number = 0;                       // insert N, delete N (1-based)
   Rule rule;                                    // add, insert, prepend, delete_rule
   Direction default_direction = Direction::in;  // set_default
   Action default_action = Action::deny;         // set_default
+  Forward forward;                              // add_forward, delete_forward
 };
 
-// `words` start at the verb: {"allow", "22/tcp"} or {"insert", "1", "deny", "from", "x"}.
+// `words` start at the verb: {"allow", "22/tcp"} or {"insert", "1", "deny", "from", "x"};
+// {"forward", "80/tcp", "to", "8080"}, {"forward", "delete", "2"} or {"forward", "delete", ...}.
 std::expected<RuleCommand, std::string> parse_rule_command(std::span<const std::string> words);
 
 // The words that write `rule` in the full form, as `status` and the audit log show it:

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "rules/forward.h"
 #include "rules/rule_values.h"
 #include "rules/toml_reader.h"
 
@@ -206,6 +207,25 @@ void read_rate(TomlReader& r, const toml::table& t, Rule& rule) {
   }
 }
 
+// `interface` and `comment` of a [[rule]] or a [[forward]], validated.
+void read_interface(TomlReader& r, const toml::table& t, std::string& out) {
+  const toml::node* n = t.get("interface");
+  if (!n) return;
+  if (auto name = r.string(*n, "interface")) {
+    if (auto ok = check_interface(*name); !ok) return r.error(*n, ok.error());
+    out = *name;
+  }
+}
+
+void read_comment(TomlReader& r, const toml::table& t, std::string& out) {
+  const toml::node* n = t.get("comment");
+  if (!n) return;
+  if (auto c = r.string(*n, "comment")) {
+    if (auto ok = check_comment(*c); !ok) return r.error(*n, ok.error());
+    out = *c;
+  }
+}
+
 void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "each [[rule]] must be a table");
@@ -241,29 +261,62 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
   if (const toml::node* n = t->get("from_port")) {
     read_ports(r, *n, "from_port", rule.proto, rule.from_port, rule.from_port_text);
   }
-  if (const toml::node* n = t->get("interface")) {
-    if (auto name = r.string(*n, "interface")) {
-      if (auto ok = check_interface(*name); !ok) {
-        r.error(*n, ok.error());
-      } else {
-        rule.interface = *name;
-      }
-    }
-  }
+  read_interface(r, *t, rule.interface);
   if (const toml::node* n = t->get("log")) {
     if (auto b = r.boolean(*n, "log")) rule.log = *b;
   }
-  if (const toml::node* n = t->get("comment")) {
-    if (auto c = r.string(*n, "comment")) {
-      if (auto ok = check_comment(*c); ok) {
-        rule.comment = *c;
-      } else {
-        r.error(*n, ok.error());
-      }
-    }
-  }
+  read_comment(r, *t, rule.comment);
   read_rate(r, *t, rule);
   set.rules.push_back(std::move(rule));
+}
+
+// [[forward]]: proto ("tcp", "udp" or "any"), port (public), to ("PORT", "ADDR", "ADDR:PORT",
+// "[IPV6]:PORT"), interface, comment.
+void read_forward(TomlReader& r, const toml::node& node, RuleSet& set) {
+  const toml::table* t = node.as_table();
+  if (!t) return r.error(node, "each [[forward]] must be a table");
+  r.check_keys(*t, {"proto", "port", "to", "interface", "comment"}, "[[forward]]");
+  Forward f;
+  f.origin = {r.file(), static_cast<int>(t->source().begin.line),
+              static_cast<int>(t->source().begin.column)};
+  if (const toml::node* n = t->get("proto")) {
+    if (auto i = r.choice(*n, "proto", {"any", "tcp", "udp"})) {
+      f.proto = std::array{Proto::any, Proto::tcp, Proto::udp}[*i];
+    }
+  }
+  PortMatch port;
+  std::string port_text;
+  if (const toml::node* n = t->get("port")) {
+    read_ports(r, *n, "port", f.proto, port, port_text);
+    if (!port_text.empty()) {
+      if (port.ranges.size() != 1 || port.ranges[0].first != port.ranges[0].last) {
+        r.error(*n, "a forward takes one port, got \"" + port_text + "\"");
+      } else {
+        f.port = port.ranges[0].first;
+      }
+    }
+  } else {
+    r.error(t->source(), "[[forward]] needs a port (the public one)");
+  }
+  if (const toml::node* n = t->get("to")) {
+    std::string text;
+    if (n->is_integer()) {
+      if (auto v = r.integer(*n, "to", 1, 65535)) text = std::to_string(*v);
+    } else if (auto s = r.string(*n, "to")) {
+      text = *s;
+    }
+    if (!text.empty()) {
+      if (auto ok = parse_forward_destination(text, f); !ok) r.error(*n, "to: " + ok.error());
+    }
+  } else {
+    r.error(t->source(), "[[forward]] needs to = \"PORT\", \"ADDR\" or \"ADDR:PORT\"");
+  }
+  read_interface(r, *t, f.interface);
+  read_comment(r, *t, f.comment);
+  if (f.port && f.redirect() && f.to_port == f.port) {
+    r.error(t->source(), "[[forward]] would send port " + std::to_string(f.port) + " to itself");
+  }
+  set.forwards.push_back(std::move(f));
 }
 
 std::expected<std::string, ConfigError> read_file(const std::filesystem::path& path) {
@@ -286,7 +339,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
   if (!doc) return std::unexpected(std::move(r.errors()));
   RuleSet set;
   set.sets = known_sets;
-  r.check_keys(*doc, {"defaults", "sets", "set", "rule"}, "a rule file");
+  r.check_keys(*doc, {"defaults", "sets", "set", "rule", "forward"}, "a rule file");
   if (const toml::node* n = doc->get("defaults")) {
     if (drop_in) {
       r.error(*n, "[defaults] belongs in the main rules file only");
@@ -301,6 +354,17 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
       for (const toml::node& rule : *rules) read_rule(r, rule, set);
     } else {
       r.error(*n, "rules are written as [[rule]] tables");
+    }
+  }
+  if (const toml::node* n = doc->get("forward")) {
+    if (const toml::array* forwards = n->as_array()) {
+      for (const toml::node& forward : *forwards) read_forward(r, forward, set);
+    } else {
+      r.error(*n, "forwards are written as [[forward]] tables");
+    }
+    if (auto conflict = forward_conflict(set.forwards)) {
+      const Origin& where = set.forwards[conflict->index].origin;
+      r.errors().push_back(ConfigError{where.file, where.line, where.column, conflict->why});
     }
   }
   if (!r.ok()) return std::unexpected(std::move(r.errors()));
@@ -347,8 +411,14 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     set->sets.merge(drop->sets);
     set->set_files.merge(drop->set_files);
     for (Rule& rule : drop->rules) set->rules.push_back(std::move(rule));
+    for (Forward& f : drop->forwards) set->forwards.push_back(std::move(f));
   }
   if (!errors.empty()) return std::unexpected(std::move(errors));
+  if (auto conflict = forward_conflict(set->forwards)) {
+    const Origin& where = set->forwards[conflict->index].origin;
+    return std::unexpected(
+        std::vector<ConfigError>{ConfigError{where.file, where.line, where.column, conflict->why}});
+  }
   return set;
 }
 

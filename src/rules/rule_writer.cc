@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "rules/forward.h"
 #include "rules/rule_values.h"
 
 namespace portwall {
@@ -63,6 +64,14 @@ std::string write_rules(const RuleSet& set) {
     if (r.rate.count != 0) t.insert("rate", to_string(r.rate));
     if (r.rate.burst != 0) t.insert("burst", static_cast<std::int64_t>(r.rate.burst));
     out << "\n[[rule]]\n" << toml::toml_formatter(t) << "\n";
+  }
+  for (const Forward& f : set.forwards) {
+    toml::table t{{"proto", to_string(f.proto)},
+                  {"port", static_cast<std::int64_t>(f.port)},
+                  {"to", forward_destination(f)}};
+    if (!f.interface.empty()) t.insert("interface", f.interface);
+    if (!f.comment.empty()) t.insert("comment", f.comment);
+    out << "\n[[forward]]\n" << toml::toml_formatter(t) << "\n";
   }
   return out.str();
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "netfilter/diversion.h"
+#include "rules/forward.h"
 
 namespace portwall {
 namespace {
@@ -104,6 +105,85 @@ TEST(IptablesDiversion, InspectNewAcceptsOffloadedConnectionsAndSavesTheMark) {
   EXPECT_NE(s.find("-I POSTROUTING 1 -j PORTWALL_SAVE\n"), std::string::npos);
   EXPECT_EQ(iptables_restore_script(false, two_queues()).find("connmark"), std::string::npos)
       << "inspect = \"full\" leaves the kernel's connection tracking off";
+}
+
+DiversionSpec with_forwards() {
+  DiversionSpec spec = two_queues();
+  for (const auto& words : {std::vector<std::string>{"80/tcp", "to", "8080"},
+                            {"in", "on", "eth0", "443/tcp", "to", "10.0.0.5:8443"},
+                            {"53/udp", "to", "[fd00::5]:5353"}}) {
+    spec.forwards.push_back(*parse_forward(words));
+  }
+  return spec;
+}
+
+TEST(IptablesDiversion, ForwardsAreNatRulesInOwnChainsAndTheirConnectionsAreQueued) {
+  EXPECT_EQ(iptables_forward_script(false, with_forwards()),
+            "*mangle\n"
+            ":PORTWALL_FWDMARK - [0:0]\n"
+            "-A PORTWALL_FWDMARK -p tcp --dport 80 -m addrtype --dst-type LOCAL -j MARK "
+            "--set-xmark 0x200000/0x200000\n"
+            "-I PREROUTING 1 -j PORTWALL_FWDMARK\n"
+            "COMMIT\n"
+            "*nat\n"
+            ":PORTWALL_PREROUTING - [0:0]\n"
+            ":PORTWALL_POSTROUTING - [0:0]\n"
+            "-A PORTWALL_PREROUTING -p tcp --dport 80 -m addrtype --dst-type LOCAL -j REDIRECT "
+            "--to-ports 8080\n"
+            "-A PORTWALL_PREROUTING -i eth0 -p tcp --dport 443 -m addrtype --dst-type LOCAL -j "
+            "DNAT --to-destination 10.0.0.5:8443\n"
+            "-A PORTWALL_POSTROUTING -d 10.0.0.5 -p tcp -m conntrack --ctstate DNAT "
+            "--ctorigdstport 443 --dport 8443 -j MASQUERADE\n"
+            "-I PREROUTING 1 -j PORTWALL_PREROUTING\n"
+            "-I POSTROUTING 1 -j PORTWALL_POSTROUTING\n"
+            "COMMIT\n"
+            "*filter\n"
+            ":PORTWALL_FORWARD - [0:0]\n"
+            "-A PORTWALL_FORWARD -m mark --mark 0x800000/0x800000 -p tcp -j REJECT --reject-with "
+            "tcp-reset\n"
+            "-A PORTWALL_FORWARD -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
+            "icmp-port-unreachable\n"
+            "-A PORTWALL_FORWARD -p tcp -m conntrack --ctstate DNAT --ctorigdstport 443 "
+            "--ctreplsrc 10.0.0.5 --ctreplsrcport 8443 -j NFQUEUE --queue-balance 100:101 "
+            "--queue-bypass\n"
+            "-I FORWARD 1 -j PORTWALL_FORWARD\n"
+            "COMMIT\n");
+}
+
+TEST(IptablesDiversion, AForwardBelongsToTheFamilyOfItsDestinationARedirectToBoth) {
+  const std::string v6 = iptables_forward_script(true, with_forwards());
+  EXPECT_NE(v6.find("-j REDIRECT --to-ports 8080"), std::string::npos) << v6;
+  EXPECT_NE(v6.find("-p udp --dport 53 -m addrtype --dst-type LOCAL -j DNAT --to-destination "
+                    "[fd00::5]:5353"),
+            std::string::npos)
+      << v6;
+  EXPECT_EQ(v6.find("10.0.0.5"), std::string::npos) << v6;
+  EXPECT_NE(v6.find("icmp6-port-unreachable"), std::string::npos) << v6;
+  EXPECT_EQ(iptables_forward_script(false, two_queues()), "") << "no forward, no chain";
+}
+
+TEST(NftablesDiversion, ForwardsLiveInATableOfTheirOwn) {
+  const std::string text = nftables_forward_text(with_forwards());
+  EXPECT_EQ(text.rfind("add table inet portwall_forward\ndelete table inet portwall_forward\n"
+                       "table inet portwall_forward {\n",
+                       0),
+            0u)
+      << text;
+  for (const char* line :
+       {"fib daddr type local meta l4proto tcp th dport 80 meta mark set meta mark | 0x200000\n",
+        "fib daddr type local meta l4proto tcp th dport 80 redirect to :8080\n",
+        "meta nfproto ipv4 iifname \"eth0\" fib daddr type local meta l4proto tcp th dport 443 "
+        "dnat ip to 10.0.0.5:8443\n",
+        "ct status dnat meta l4proto tcp ct original proto-dst 443 ip daddr 10.0.0.5 th dport "
+        "8443 masquerade\n",
+        "meta nfproto ipv6 fib daddr type local meta l4proto udp th dport 53 dnat ip6 to "
+        "[fd00::5]:5353\n",
+        "ct status dnat meta l4proto tcp ct original proto-dst 443 ct reply ip saddr 10.0.0.5 ct "
+        "reply proto-src 8443 counter queue flags bypass to 100-101\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  EXPECT_EQ(nftables_forward_text(two_queues()),
+            "add table inet portwall_forward\ndelete table inet portwall_forward\n");
 }
 
 }  // namespace

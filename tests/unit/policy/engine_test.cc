@@ -266,6 +266,33 @@ TEST(Engine, ABlockWithKeepEstablishedLetsTheOpenConnectionOutliveIt) {
          Reason::scan_block, 0);
 }
 
+// Issue 8, point 4: a forwarded connection is judged by the port the client asked for.
+std::shared_ptr<const PolicySnapshot> policy_with_redirect(std::vector<Rule> rules) {
+  RuleSet set;
+  set.rules = std::move(rules);
+  Forward f;
+  f.proto = Proto::tcp;
+  f.port = 80;
+  f.to_port = 8080;
+  set.forwards = {f};
+  return std::make_shared<const PolicySnapshot>(std::move(set));
+}
+
+TEST(Engine, ARedirectedConnectionIsJudgedByItsPublicPortADirectOneByItsOwn) {
+  Engine e = engine(policy_with_redirect({rule(Action::allow, 80)}));
+  HookInfo redirected = kIn;
+  redirected.redirected = true;
+  expect(e.decide(syn_in(8080), redirected, kStart), Verdict::accept, Reason::rule, 1);
+  expect(e.decide(tcp(kClient, 40001, kServer, 8080, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::default_policy, 0);
+  // A rule change judges it again by port 80 too: it stays.
+  e.decide(tcp(kServer, 8080, kClient, 40000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  e.set_policy(policy_with_redirect({rule(Action::allow, 80), rule(Action::allow, 22)}));
+  EXPECT_TRUE(e.recheck(kStart, Engine::Denied::cut).cut.empty());
+  e.set_policy(policy_with_redirect({rule(Action::allow, 22)}));
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u) << "port 80 no longer allowed";
+}
+
 TEST(Engine, RecheckLeavesConnectionsAKnockLetIn) {
   EngineOptions o;
   KnockSection k;

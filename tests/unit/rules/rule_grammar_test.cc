@@ -121,7 +121,7 @@ const WrongInput kWrong[] = {
     {"", "expected a command, got nothing"},
     {"alow 22/tcp",
      "unknown command \"alow\"; expected allow, deny, reject, limit, insert, "
-     "prepend, delete or default"},
+     "prepend, delete, default or forward"},
     {"allow", "expected a port (22/tcp), a service or from/to after \"allow\""},
     {"allow 70000/tcp", "port must be 1-65535, got 70000"},
     {"allow 0", "port must be 1-65535, got 0"},

@@ -252,7 +252,7 @@ TEST(ParseRules, UnknownKeyListsTheExpectedKeys) {
 TEST(ParseRules, UnknownTableListsTheExpectedTables) {
   EXPECT_EQ(errors_of("[rules]\nx = 1\n"),
             "rules.toml:1:2: unknown key 'rules' in a rule file; expected one of defaults, sets, "
-            "set, rule");
+            "set, rule, forward");
 }
 
 TEST(ParseRules, SingleRuleTableSaysToWriteDoubleBrackets) {
