@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <expected>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -115,6 +116,19 @@ void print_change(const nlohmann::json& result, bool json) {
   }
 }
 
+// With no daemon running, the rules file is edited directly, unless an apply was left
+// unconfirmed: portwalld puts the previous file back when it starts, which would undo the edit.
+std::expected<void, std::string> offline_edit_allowed(const std::string& rules) {
+  std::error_code ec;
+  if (!std::filesystem::exists(rules + ".unconfirmed", ec)) return {};
+  return std::unexpected(
+      "portwalld is not running and an apply of " + rules +
+      " was never confirmed: portwalld will put " + rules +
+      ".unconfirmed back when it starts, undoing this edit. Start portwalld first (or, to keep "
+      "the applied rules, remove " +
+      rules + ".unconfirmed)");
+}
+
 // `--keep-established` may stand anywhere among a rule's or a block's words: taken out, and
 // whether it was there.
 bool take_keep_established(std::vector<std::string>* words) {
@@ -141,6 +155,8 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
   if (!confirm.empty()) request["confirm"] = confirm;
   auto response = portwall::control_request(socket, request);
   if (!response && response.error().daemon_absent() && confirm.empty()) {
+    if (auto ok = offline_edit_allowed(rules); !ok)
+      return fail(ok.error(), portwall::kExitBadInput);
     if (auto ok = portwall::write_file_atomically(rules, *text); !ok) {
       return fail(ok.error(), portwall::kExitBadInput);
     }
@@ -182,6 +198,8 @@ int change_rules(std::vector<std::string> words, const std::string& socket,
     return fail(response.error().message, portwall::kExitUnreachable);
   }
   if (!response) {
+    if (auto ok = offline_edit_allowed(rules); !ok)
+      return fail(ok.error(), portwall::kExitBadInput);
     auto edited = portwall::edit_rules_file(words, rules);
     if (!edited) return fail(edited.error(), portwall::kExitBadInput);
     print_change(*edited, json);

@@ -85,6 +85,7 @@ struct Flow {
   bool outlives_block : 1 = false;  // its remote was blocked with --keep-established
   bool forwarded : 1 = false;       // opened through a forward (HookInfo): judged by its
   bool redirected : 1 = false;      // public port when rechecked
+  bool kept : 1 = false;            // denied by a change made with --keep-established: stays up
   std::uint8_t interface_id = 0;
   Timestamp last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection

@@ -136,7 +136,6 @@ std::expected<void, std::string> Daemon::start() {
   for (auto& w : workers_) w->start();
 
   std::string fallback;
-  spec.forwards = policy_->rule_set().forwards;
   diversion_ = choose_diversion(cfg.daemon.backend, spec, &fallback);
   if (!fallback.empty()) say("backend auto: using iptables: " + fallback);
   if (auto ok = diversion_->install(spec); !ok) {
@@ -144,7 +143,18 @@ std::expected<void, std::string> Daemon::start() {
   }
   diversion_installed_ = true;
   spec_ = spec;
-  follow_forwards(spec.forwards);
+  // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
+  if (!policy_->rule_set().forwards.empty()) {
+    spec.forwards = policy_->rule_set().forwards;
+    if (auto ok = diversion_->set_forwards(spec); !ok) {
+      set_forwarding_problem("the forwards' NAT rules were refused, none is installed: " +
+                             ok.error());
+      say(forwarding_problem());
+    } else {
+      spec_ = spec;
+      follow_forwards(spec.forwards);
+    }
+  }
   say(std::string("diverting to queue(s) ") + std::to_string(spec.queues.front()) +
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
       diversion_->name() + ", " + std::to_string(rule_count) + " rule(s)");
@@ -159,7 +169,8 @@ std::expected<void, std::string> Daemon::start() {
   audit_log_->record(static_cast<long>(getuid()), "start", "ok",
                      std::to_string(rule_count) + " rules from " + loaded_.rules_file);
   if (!rolled_back_at_start_.empty()) {
-    audit_log_->record(static_cast<long>(getuid()), "apply-rollback", "ok", rolled_back_at_start_);
+    audit_log_->record(static_cast<long>(getuid()), "apply-rollback",
+                       rollback_at_start_failed_ ? "failed" : "ok", rolled_back_at_start_);
   }
   return {};
 }
@@ -199,6 +210,26 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
       fresh->config.daemon.socket != loaded_.config.daemon.socket) {
     say("reload: queues, backend and socket changes take effect at the next restart");
   }
+  // The forwards' NAT rules first: if the kernel refuses them, nothing changes (the old ones
+  // are put back), as for a broken file.
+  const std::vector<Forward>& forwards = fresh->rules.forwards;
+  const bool forwards_changed =
+      forwards.size() != spec_.forwards.size() ||
+      !std::equal(spec_.forwards.begin(), spec_.forwards.end(), forwards.begin(),
+                  [](const Forward& a, const Forward& b) { return same_forward(a, b); });
+  if (forwards_changed) {
+    DiversionSpec next_spec = spec_;
+    next_spec.forwards = forwards;
+    if (auto ok = diversion_->set_forwards(next_spec); !ok) {
+      if (auto back = diversion_->set_forwards(spec_); !back) say("forwards: " + back.error());
+      const std::string why = "the forwards' NAT rules were refused: " + ok.error();
+      say("reload refused, previous rules stay in force:\n" + why);
+      if (audit) audit_log_->record(uid, origin, "refused", why);
+      sd_notify(0, "READY=1");
+      return std::unexpected(why);
+    }
+    spec_ = std::move(next_spec);
+  }
   auto built = std::make_shared<PolicySnapshot>(std::move(fresh->rules));
   built->inherit_hits(*snapshot());
   const std::size_t count = built->rule_set().rules.size();
@@ -215,20 +246,12 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.knocks = fresh->config.knocks;
   loaded_.config.metrics = fresh->config.metrics;
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
-  if (next->rule_set().forwards.size() != spec_.forwards.size() ||
-      !std::equal(spec_.forwards.begin(), spec_.forwards.end(), next->rule_set().forwards.begin(),
-                  [](const Forward& a, const Forward& b) { return same_forward(a, b); })) {
-    spec_.forwards = next->rule_set().forwards;
-    if (auto ok = diversion_->set_forwards(spec_); !ok) {
-      say("installing the forwards: " + ok.error());
-      forwarding_problem_ = "the forwards' NAT rules could not be installed: " + ok.error();
-    } else {
-      say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
-      follow_forwards(spec_.forwards);
-    }
+  if (forwards_changed) {
+    say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
+    follow_forwards(spec_.forwards);
   }
-  last_recheck_ =
-      recheck_flows(keep_established, uid, std::string("the rules changed (") + origin + ")");
+  last_recheck_ = recheck_flows(denied_by(keep_established), uid,
+                                std::string("the rules changed (") + origin + ")");
   bring_back_offloaded("reload");
   malloc_trim(0);
   say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
@@ -241,7 +264,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
 }
 
 void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
-  forwarding_problem_.clear();
+  std::string problem;
   for (Family family : {Family::ipv4, Family::ipv6}) {
     const bool needed = std::any_of(forwards.begin(), forwards.end(), [&](const Forward& f) {
       return f.to_address && f.to_address->family == family;
@@ -251,25 +274,36 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
         family == Family::ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
     if (!needed) {
       if (ours) {
-        if (auto ok = write_ip_forwarding(family, false); !ok)
+        if (auto ok = write_ip_forwarding(family, false); !ok) {
           say(ok.error());
-        else
+        } else {
           say(std::string(name) + " back to 0 (portwalld had turned it on for a forward)");
+        }
         ours = false;
       }
       continue;
     }
     auto on = read_ip_forwarding(family);
     if (on && *on) continue;
+    if (family == Family::ipv6) {
+      // Not turned on here: with forwarding on, the kernel ignores router advertisements
+      // (unless accept_ra = 2), and a host configured by SLAAC would lose its default route.
+      problem = std::string(name) +
+                " is 0: forwards to IPv6 hosts need it on (set accept_ra = 2 on the uplink "
+                "first if this host takes its address from router advertisements)";
+      say(problem);
+      continue;
+    }
     if (auto ok = write_ip_forwarding(family, true); !ok) {
-      forwarding_problem_ = std::string(name) + " is off and could not be turned on (" +
-                            ok.error() + "): forwards to another host need sysctl " + name + "=1";
-      say(forwarding_problem_);
+      problem = std::string(name) + " is 0 and could not be turned on (" + ok.error() +
+                "): forwards to other hosts need sysctl " + name + "=1";
+      say(problem);
       continue;
     }
     ours = true;
     say(std::string(name) + " turned on for the forwards to other hosts");
   }
+  set_forwarding_problem(problem);
 }
 
 int Daemon::run() {

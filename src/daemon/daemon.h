@@ -54,10 +54,16 @@ class Daemon {
   std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit,
                                                  bool keep_established = false);
   // After a policy change (rules, blocks, mode): every queue thread judges its tracked flows
-  // again (Engine::recheck); flows now denied are cut, unless `keep` or in monitor mode, and
+  // again (Engine::recheck); flows now denied are cut, unless kept or in monitor mode, and
   // the kernel's entries of the cut ones are ended; flows cut earlier that are allowed again
   // are restored. Said and audited when anything was cut or restored. The counts, as JSON.
-  nlohmann::json recheck_flows(bool keep, long uid, const std::string& why);
+  // `denied`: cut, keep (--keep-established) or leave (only restore; an unblock). `spared`:
+  // the address of `blocked add ADDR --keep-established`, whose connections outlive its block.
+  nlohmann::json recheck_flows(Engine::Denied denied, long uid, const std::string& why,
+                               const std::optional<IpAddress>& spared = std::nullopt);
+  static Engine::Denied denied_by(bool keep_established) {
+    return keep_established ? Engine::Denied::keep : Engine::Denied::cut;
+  }
   nlohmann::json last_recheck_ = nlohmann::json::object();
 
   // `portwall apply FILE [--confirm DURATION]`: the file's rules replace the rules file, live.
@@ -69,6 +75,8 @@ class Daemon {
     std::int64_t deadline_unix_ms = 0;
     std::string by, file, within;
     bool keep_established = false;
+    std::size_t applied_hash = 0;  // of the text applied: a hand edit meanwhile shows
+    bool failure_said = false;     // a rollback that failed was said (it is tried again)
   };
   std::optional<PendingConfirmation> pending_;
   // Written under reload_mutex_ and pending_mutex_; status reads it under pending_mutex_ only.
@@ -86,6 +94,7 @@ class Daemon {
   // The note for the audit log, or empty.
   std::string roll_back_unconfirmed_at_start(const std::string& rules_file);
   std::string rolled_back_at_start_;
+  bool rollback_at_start_failed_ = false;
   // Why other rule changes wait while a confirmation is pending.
   std::string pending_refusal() const;
   // A rule change from `portwall allow ...`: parsed, applied to the rules file, written
@@ -148,7 +157,18 @@ class Daemon {
   // if portwalld turned it on. A failure is said and shown in status, not fatal.
   void follow_forwards(const std::vector<Forward>& forwards);
   std::array<bool, 2> forwarding_turned_on_{};  // by Family: ipv4, ipv6
+  // What keeps the forwards from working, for status (written on the main and control
+  // threads, read by status).
+  mutable std::mutex forwarding_mutex_;
   std::string forwarding_problem_;
+  void set_forwarding_problem(std::string problem) {
+    std::lock_guard<std::mutex> lock(forwarding_mutex_);
+    forwarding_problem_ = std::move(problem);
+  }
+  std::string forwarding_problem() const {
+    std::lock_guard<std::mutex> lock(forwarding_mutex_);
+    return forwarding_problem_;
+  }
   std::unique_ptr<ControlServer> control_;
   gid_t admin_gid_ = static_cast<gid_t>(-1), read_gid_ = static_cast<gid_t>(-1);
 };

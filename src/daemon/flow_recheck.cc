@@ -8,9 +8,9 @@
 
 namespace portwall {
 
-nlohmann::json Daemon::recheck_flows(bool keep, long uid, const std::string& why) {
+nlohmann::json Daemon::recheck_flows(Engine::Denied denied, long uid, const std::string& why,
+                                     const std::optional<IpAddress>& spared) {
   // Monitor mode enforces nothing, so it cuts nothing; `mode enforce` rechecks again.
-  Engine::Denied denied = keep ? Engine::Denied::keep : Engine::Denied::cut;
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
     if (mode_ == Mode::monitor) denied = Engine::Denied::leave;
@@ -22,13 +22,20 @@ nlohmann::json Daemon::recheck_flows(bool keep, long uid, const std::string& why
   };
   auto collected = std::make_shared<Collected>();
   for (auto& w : workers_) {
-    w->run_on_thread([collected, denied](Engine& engine, Timestamp now) {
-      RecheckResult r = engine.recheck(now, denied);
-      std::lock_guard<std::mutex> lock(collected->mutex);
-      collected->cut.insert(collected->cut.end(), r.cut.begin(), r.cut.end());
-      collected->kept += r.kept;
-      collected->restored += r.restored;
-    });
+    const bool answered =
+        w->run_on_thread([collected, denied, spared](Engine& engine, Timestamp now) {
+          RecheckResult r = engine.recheck(now, denied, spared);
+          std::lock_guard<std::mutex> lock(collected->mutex);
+          collected->cut.insert(collected->cut.end(), r.cut.begin(), r.cut.end());
+          collected->kept += r.kept;
+          collected->restored += r.restored;
+        });
+    if (!answered) {
+      // It does the work when it gets to it; its counts and kernel entries are not in these.
+      say("queue " + std::to_string(w->queue_number()) +
+          " did not answer the recheck within 2 s: its connections are judged again later, "
+          "and the kernel's entries of those it cuts are not ended");
+    }
   }
   std::lock_guard<std::mutex> lock(collected->mutex);
   nlohmann::json j = {{"cut", collected->cut.size()},

@@ -196,9 +196,10 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
     const bool removed = blocks_->remove(*address);
     audit_log_->record(peer.uid, "unblock", removed ? "ok" : "unchanged", to_string(*address));
     // Its connections cut by the block come back if the rules allow them.
-    const nlohmann::json connections =
-        removed ? recheck_flows(true, peer.uid, "blocked remove " + to_string(*address))
-                : nlohmann::json::object();
+    const nlohmann::json connections = removed
+                                           ? recheck_flows(Engine::Denied::leave, peer.uid,
+                                                           "blocked remove " + to_string(*address))
+                                           : nlohmann::json::object();
     return ok_response(
         {{"removed", removed}, {"address", to_string(*address)}, {"connections", connections}});
   }
@@ -214,7 +215,7 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
   audit_log_->record(peer.uid, "block", "ok",
                      to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
   const nlohmann::json connections =
-      recheck_flows(keep, peer.uid, "blocked add " + to_string(*address));
+      recheck_flows(denied_by(keep), peer.uid, "blocked add " + to_string(*address), *address);
   bring_back_offloaded("blocked add");
   return ok_response(
       {{"added", true},

@@ -70,8 +70,8 @@ nlohmann::json Daemon::status_json() {
     if (!f.interface.empty()) fj["interface"] = f.interface;
     j["forwards"].push_back(std::move(fj));
   }
-  j["forwarding_problem"] =
-      forwarding_problem_.empty() ? nlohmann::json() : nlohmann::json(forwarding_problem_);
+  const std::string forwarding = forwarding_problem();
+  j["forwarding_problem"] = forwarding.empty() ? nlohmann::json() : nlohmann::json(forwarding);
   WorkerFigures sum;
   for (const auto& w : workers_) sum += w->figures();
   j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},
@@ -186,6 +186,7 @@ nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, co
   }
   const Mode next = *action == "monitor" ? Mode::monitor : Mode::enforce;
   std::string before;
+  nlohmann::json connections;
   {
     std::lock_guard<std::mutex> serialized(reload_mutex_);
     std::shared_ptr<const PolicySnapshot> policy;
@@ -198,12 +199,14 @@ nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, co
     }
     for (auto& w : workers_) w->set_policy(policy, next);
     // Connections monitor mode let in that the rules deny are cut when enforcement starts.
-    last_recheck_ = recheck_flows(keep_established, peer.uid, "portwall mode " + *action);
+    last_recheck_ =
+        recheck_flows(denied_by(keep_established), peer.uid, "portwall mode " + *action);
+    connections = last_recheck_;
   }
   audit_log_->record(peer.uid, "mode", "ok",
                      "pid=" + std::to_string(peer.pid) + " " + before + " -> " + *action);
   nlohmann::json result = status_json();
-  result["connections"] = last_recheck_;
+  result["connections"] = connections;
   return ok_response(result);
 }
 

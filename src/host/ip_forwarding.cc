@@ -17,9 +17,10 @@ std::string switch_path(Family family, const std::string& proc_root) {
 std::expected<bool, std::string> read_ip_forwarding(Family family, const std::string& proc_root) {
   const std::string path = switch_path(family, proc_root);
   std::ifstream in(path);
+  if (!in) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
   char c = 0;
   if (!(in >> c) || (c != '0' && c != '1')) {
-    return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
+    return std::unexpected(path + " holds neither 0 nor 1");
   }
   return c == '1';
 }
@@ -28,8 +29,9 @@ std::expected<void, std::string> write_ip_forwarding(Family family, bool on,
                                                      const std::string& proc_root) {
   const std::string path = switch_path(family, proc_root);
   std::ofstream out(path);
-  if (out) out << (on ? "1\n" : "0\n");
-  out.close();
+  if (!out) return std::unexpected("cannot open " + path + ": " + std::strerror(errno));
+  out << (on ? "1\n" : "0\n");
+  out.close();  // the kernel takes the value when it is written
   if (!out) return std::unexpected("cannot write " + path + ": " + std::strerror(errno));
   return {};
 }

@@ -132,8 +132,17 @@ Decision Engine::decide_malformed() {
   return count({Verdict::drop, Reason::invalid, 0, true});
 }
 
-Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now,
+Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp now,
                         const PacketExtras& extras) {
+  // In the forward hook both directions of a forwarded connection come by: the one from the
+  // forward's destination is the reply direction, which this host's policy sees as outgoing
+  // (its remote is the client: blocks and scan detection look at the client, never at the
+  // destination).
+  HookInfo oriented;
+  const HookInfo& hook = given.forwarded && from_forward_destination(policy_->rule_set().forwards,
+                                                                     p.protocol, p.src, p.src_port)
+                             ? (oriented = given, oriented.direction = Direction::out, oriented)
+                             : given;
   counters_.received.fetch_add(1, std::memory_order_relaxed);
   // The kernel reassembles before our hooks (IPv4 always, IPv6 because the diversion rule
   // loads conntrack's defragmentation), so a fragment here is an anomaly: drop it. So is an
@@ -180,8 +189,9 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
       }
       Decision d{Verdict::accept, Reason::state, tracked.flow ? tracked.flow->rule_number : 0,
                  false};
+      // Forwarded connections are never offloaded: the forward hook has no offload rule.
       if (Flow* f = tracked.flow;
-          options_.offload && f && tracked.state == TrackState::established) {
+          options_.offload && f && !hook.forwarded && tracked.state == TrackState::established) {
         const bool settled = f->key.protocol == ipproto::tcp
                                  ? f->tcp_state == TcpState::established && f->assured
                                  : f->replied;
@@ -215,8 +225,15 @@ Decision Engine::decide(const PacketView& p, const HookInfo& hook, Timestamp now
   return count({Verdict::drop, Reason::invalid, 0, true});
 }
 
-Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup,
-                           const PacketExtras& extras) {
+Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now,
+                           bool pickup, const PacketExtras& extras) {
+  // A forwarded or redirected connection is judged by the port the client asked for, not by
+  // where the forward sends it: rules, knock doors and scan detection all see the public port.
+  // The flow is tracked as it really is (after NAT).
+  PacketView asked;
+  const PacketView& p = (hook.forwarded || hook.redirected) && public_port_of(packet, hook)
+                            ? (asked = packet, asked.dst_port = public_port_of(packet, hook), asked)
+                            : packet;
   const bool inbound_attempt = hook.direction == Direction::in && !pickup &&
                                (p.protocol == ipproto::tcp || p.protocol == ipproto::udp);
   Event knock_event = Event::none;
@@ -243,7 +260,7 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
       if (Decision limited = admit(p, now, 0, nullptr, d); limited.verdict != Verdict::accept) {
         return count(limited);
       }
-      Flow* flow = open_flow(p, hook, now, d, pickup);
+      Flow* flow = open_flow(packet, hook, now, d, pickup);
       if (!flow) return count({Verdict::drop, Reason::invalid, 0, true});
       flow->by_knock = true;
       counters_.knock_opened.fetch_add(1, std::memory_order_relaxed);
@@ -259,11 +276,11 @@ Decision Engine::judge_new(const PacketView& p, const HookInfo& hook, Timestamp 
   if (d.verdict != Verdict::accept) {
     const Decision r = refused(p, hook, now, d);
     if (monitor_ && (r.reason == Reason::rule || r.reason == Reason::default_policy)) {
-      open_flow(p, hook, now, r, pickup);
+      open_flow(packet, hook, now, r, pickup);
     }
     return r;
   }
-  if (!open_flow(p, hook, now, d, pickup))
+  if (!open_flow(packet, hook, now, d, pickup))
     return count({Verdict::drop, Reason::invalid, d.rule_number, true});
   if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
   return count(d);
@@ -306,6 +323,13 @@ Flow* Engine::open_flow(const PacketView& p, const HookInfo& hook, Timestamp now
   return flow;
 }
 
+std::uint16_t Engine::public_port_of(const PacketView& p, const HookInfo& hook) const {
+  if (hook.direction != Direction::in) return 0;
+  const Forward* f =
+      forward_of(policy_->rule_set().forwards, p.protocol, p.dst, p.dst_port, hook.redirected);
+  return f ? f->port : 0;
+}
+
 std::uint8_t Engine::interface_id(std::string_view name) {
   if (name.empty()) return 0;
   for (std::size_t i = 0; i < interfaces_.size(); ++i) {
@@ -316,7 +340,8 @@ std::uint8_t Engine::interface_id(std::string_view name) {
   return static_cast<std::uint8_t>(interfaces_.size());
 }
 
-RecheckResult Engine::recheck(Timestamp now, Denied denied) {
+RecheckResult Engine::recheck(Timestamp now, Denied denied,
+                              const std::optional<IpAddress>& spared) {
   RecheckResult result;
   const PolicySnapshot& policy = *policy_;
   conntrack_.update_each([&](Flow& f) {
@@ -331,7 +356,7 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied) {
       in.dst_port = f.key.dst_port;
     }
     if (f.interface_id) in.interface = interfaces_[f.interface_id - 1];
-    if (f.forwarded || f.redirected) {
+    if (!f.outbound && (f.forwarded || f.redirected)) {
       if (const Forward* forward = forward_of(policy.rule_set().forwards, f.key.protocol, f.key.dst,
                                               f.key.dst_port, f.redirected)) {
         in.dst_port = forward->port;
@@ -340,29 +365,42 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied) {
     const std::optional<std::size_t> index = policy.classifier().match(in);
     const Verdict verdict = index ? verdict_of(policy.rule_set().rules[*index].action)
                                   : verdict_of(policy.classifier().default_action(in.direction));
-    const bool blocked = block_reader_.contains(f.outbound ? f.key.dst : f.key.src, now);
-    if (!blocked) f.outlives_block = false;  // a later block of its remote decides anew
     const std::uint32_t rule_number = index ? static_cast<std::uint32_t>(*index + 1) : 0;
-    if (verdict == Verdict::accept && (!blocked || f.outlives_block)) {
+    const IpAddress& remote = f.outbound ? f.key.dst : f.key.src;
+    const bool blocked = block_reader_.contains(remote, now);
+    if (!blocked) f.outlives_block = false;  // a later block of its remote decides anew
+    const bool rule_denies = verdict != Verdict::accept;
+    const bool block_denies = blocked && !f.outlives_block;
+    if (!rule_denies && !block_denies) {
+      f.kept = false;
+      f.rule_number = rule_number;
       if (f.cut) {
         // Its packets were dropped meanwhile: the windows may be stale, as after a pickup.
         f.cut = f.cut_logged = false;
-        f.rule_number = rule_number;
         f.window.liberal = true;
         ++result.restored;
       }
       return;
     }
     if (f.cut) return;
-    if (denied != Denied::cut) {
-      // Kept up, by state; asked for, also past a block of its remote.
-      if (denied == Denied::keep) f.outlives_block = f.outlives_block || blocked;
+    if (denied == Denied::leave) {
+      ++result.kept;
+      return;
+    }
+    if (denied == Denied::keep) {
+      // Kept up, by state, through later changes too; past a block only of the address named.
+      f.kept = f.kept || rule_denies;
+      if (blocked && spared && *spared == remote) f.outlives_block = true;
+      ++result.kept;
+      return;
+    }
+    if (!block_denies && f.kept) {  // kept by an earlier --keep-established
       ++result.kept;
       return;
     }
     f.cut = true;
     f.cut_logged = false;
-    f.rule_number = blocked ? 0 : rule_number;
+    f.rule_number = block_denies ? 0 : rule_number;
     f.expires = std::min(f.expires, now + kCutKept);
     result.cut.push_back(f.key);
   });
@@ -371,15 +409,7 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied) {
 
 Decision Engine::classify(const PacketView& p, const HookInfo& hook, Timestamp now, bool pickup) {
   const PolicySnapshot& policy = *policy_;
-  MatchInput input = match_input(p, hook);
-  if (hook.forwarded || hook.redirected) {
-    // The rules speak of the port the client asked for, not of where the forward sends it.
-    if (const Forward* f = forward_of(policy.rule_set().forwards, p.protocol, p.dst, p.dst_port,
-                                      hook.redirected)) {
-      input.dst_port = f->port;
-    }
-  }
-  const std::optional<std::size_t> index = policy.classifier().match(input);
+  const std::optional<std::size_t> index = policy.classifier().match(match_input(p, hook));
   Decision d;
   const Rule* rule = nullptr;
   if (index) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -110,8 +111,12 @@ class Engine {
   // allows again is restored. With keep (--keep-established), denied flows stay up, also past
   // a block of their remote (Flow::outlives_block). The caller ends the kernel's entries of the
   // flows cut.
-  enum class Denied { cut, keep, leave };  // leave: monitor mode, which enforces nothing
-  RecheckResult recheck(Timestamp now, Denied denied);
+  // keep: those denied stay up, and later changes leave them up too (Flow::kept); past a
+  // block only when their remote is `spared` (the address `blocked add --keep-established`
+  // names). leave: monitor mode, which enforces nothing.
+  enum class Denied { cut, keep, leave };
+  RecheckResult recheck(Timestamp now, Denied denied,
+                        const std::optional<IpAddress>& spared = std::nullopt);
   static constexpr Duration kCutKept = std::chrono::minutes(10);
 
   ConnTracker& conntrack() { return conntrack_; }
@@ -140,6 +145,8 @@ class Engine {
   // Tracks the flow `d` accepted; nullptr when the table has no room.
   Flow* open_flow(const PacketView& packet, const HookInfo& hook, Timestamp now, const Decision& d,
                   bool pickup);
+  // The public port of a forwarded or redirected inbound packet (its forward's), or 0.
+  std::uint16_t public_port_of(const PacketView& packet, const HookInfo& hook) const;
   // Small ids for the interfaces flows were opened on (Flow::interface_id), so that a recheck
   // can match rules with `on IFACE`. 0: none; kUnknownInterface: the table was full.
   std::uint8_t interface_id(std::string_view name);

@@ -43,6 +43,7 @@ std::string forward_words(const Forward& f) {
 }
 
 std::expected<void, std::string> parse_forward_destination(std::string_view text, Forward& f) {
+  if (text.empty()) return std::unexpected(std::string("to needs a destination, got nothing"));
   std::string_view address = text, port;
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
@@ -58,6 +59,10 @@ std::expected<void, std::string> parse_forward_destination(std::string_view text
     port = text.substr(colon + 1);
   }
   if (auto a = parse_ip_address(address)) {
+    if ((a->family == Family::ipv4 && a->bytes[0] == 127) || to_string(*a) == "::1") {
+      return std::unexpected("a forward to loopback (" + q(text) +
+                             ") is a redirect: write the port only, e.g. to 8080");
+    }
     f.to_address = *a;
     if (port.empty()) {
       f.to_port = f.port;
@@ -148,6 +153,11 @@ std::optional<ForwardConflict> forward_conflict(const std::vector<Forward>& forw
     }
   }
   return std::nullopt;
+}
+
+bool from_forward_destination(const std::vector<Forward>& forwards, std::uint8_t protocol,
+                              const IpAddress& src, std::uint16_t src_port) {
+  return forward_of(forwards, protocol, src, src_port, false) != nullptr;
 }
 
 const Forward* forward_of(const std::vector<Forward>& forwards, std::uint8_t protocol,

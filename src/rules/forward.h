@@ -47,5 +47,8 @@ std::optional<ForwardConflict> forward_conflict(const std::vector<Forward>& forw
 // mark) to its local port, or a DNAT to its destination. Null when none.
 const Forward* forward_of(const std::vector<Forward>& forwards, std::uint8_t protocol,
                           const IpAddress& dst, std::uint16_t dst_port, bool redirected);
+// A forwarded packet that comes from a forward's destination: its connection's reply direction.
+bool from_forward_destination(const std::vector<Forward>& forwards, std::uint8_t protocol,
+                              const IpAddress& src, std::uint16_t src_port);
 
 }  // namespace portwall

@@ -94,8 +94,13 @@ TEST(Forward, RedirectAndDnatWorkAreJudgedByThePublicPortAndLeaveOnSigterm) {
   EXPECT_EQ(receive(app.first.get(), 2000ms), "and back");
   // Masqueraded: the backend sees the server's address, so its answers come back through it.
   EXPECT_EQ(peer_of(app.second.get()), lab.srv_v4_for_cl2());
-  // The rule changes above did not cut the redirected connection (judged by port 80).
+  // Rule changes judge both connections again by their public ports: neither is cut.
+  ASSERT_EQ(daemon.cli("allow 9999/tcp").exit_code, 0);
   EXPECT_TRUE(echoes(web, "still via 80"));
+  EXPECT_TRUE(echoes(app, "still via 443"));
+  ASSERT_TRUE(send_all(app.second.get(), "still back"));
+  EXPECT_EQ(receive(app.first.get(), 2000ms), "still back");
+  ASSERT_EQ(daemon.cli("delete allow 9999/tcp").exit_code, 0);
 
   // Shown in status, kept in the rules file.
   const RunResult status = daemon.cli("status numbered");

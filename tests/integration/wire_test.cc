@@ -156,9 +156,10 @@ TEST_F(Wire, RepliesToConnectionsTheServerOpensPass) {
   EXPECT_EQ(receive(udp_out.get(), 2000ms), "answer");
 }
 
-// Issue 8: a reload cuts the established connections the new rules deny, unless it is told
-// --keep-established; a SIGHUP reload cuts them.
-TEST_F(Wire, ReloadKeepsEstablishedConnectionsWhenToldAndSighupCutsThem) {
+// Issue 8: a reload (SIGHUP too) cuts the established connections the new rules deny; one
+// that allows them again restores them; with --keep-established they stay, through later
+// reloads too.
+TEST_F(Wire, SighupCutsWhatTheNewRulesDenyAndReloadKeepEstablishedKeepsIt) {
   Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 22));
   Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 3000ms));
   ASSERT_TRUE(client.valid());
@@ -166,32 +167,55 @@ TEST_F(Wire, ReloadKeepsEstablishedConnectionsWhenToldAndSighupCutsThem) {
   ASSERT_TRUE(server.valid());
   ASSERT_TRUE(send_all(client.get(), "before"));
   EXPECT_EQ(receive(server.get(), 2000ms), "before");
+  const std::string with_ssh = slurp(daemon.dir() + "/rules.toml");
+  const std::string without_ssh = "[defaults]\nincoming = \"deny\"\n";
+  // Waits (bounded) until portwalld has said `what` `times` times.
+  auto said = [&](const std::string& what, int times = 1) {
+    for (int i = 0; i < 50; ++i) {
+      const std::string out = daemon.daemon_output();
+      int n = 0;
+      for (auto at = out.find(what); at != std::string::npos; at = out.find(what, at + 1)) ++n;
+      if (n >= times) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
 
-  // New rules: ssh is no longer allowed. Kept, the established connection stays up.
-  std::ofstream(daemon.dir() + "/rules.toml") << "[defaults]\nincoming = \"deny\"\n";
+  // SIGHUP with ssh no longer allowed: the connection is cut.
+  std::ofstream(daemon.dir() + "/rules.toml") << without_ssh;
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(said("1 established connection(s) cut")) << daemon.daemon_output();
+  ASSERT_TRUE(send_all(client.get(), "cut"));
+  EXPECT_EQ(receive(server.get(), 1500ms), std::nullopt);
+
+  // Allowed again: restored, and what was sent meanwhile arrives (TCP retransmits it).
+  std::ofstream(daemon.dir() + "/rules.toml") << with_ssh;
+  const RunResult back = daemon.cli("reload");
+  ASSERT_EQ(back.exit_code, 0) << back.output;
+  EXPECT_NE(back.output.find("Restored 1 connection(s) cut earlier"), std::string::npos)
+      << back.output;
+  std::string got;
+  for (int i = 0; i < 100 && got.find("cut") == std::string::npos; ++i) {
+    if (auto part = receive(server.get(), 100ms)) got += *part;
+  }
+  EXPECT_EQ(got, "cut");
+
+  // --keep-established: ssh goes again, the connection stays, also through a later SIGHUP.
+  std::ofstream(daemon.dir() + "/rules.toml") << without_ssh;
   const RunResult kept = daemon.cli("reload --keep-established");
   ASSERT_EQ(kept.exit_code, 0) << kept.output;
   EXPECT_NE(kept.output.find("Kept 1 established connection(s)"), std::string::npos) << kept.output;
   EXPECT_TRUE(status()["rules"].empty());
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(said("reloaded 0 rule(s)", 3)) << daemon.daemon_output();  // SIGHUP, keep, SIGHUP
   ASSERT_TRUE(send_all(client.get(), "after"));
   EXPECT_EQ(receive(server.get(), 2000ms), "after");
   ASSERT_TRUE(send_all(server.get(), "back"));
   EXPECT_EQ(receive(client.get(), 2000ms), "back");
-  // ... while a new connection to the same port is now dropped.
+  // ... while a new connection to the same port is dropped.
   int error = 0;
   Fd second(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1500ms, &error));
   EXPECT_FALSE(second.valid());
-
-  // SIGHUP: the same rules, judged again, cut it.
-  daemon.signal(SIGHUP);
-  bool cut = false;
-  for (int i = 0; i < 50 && !cut; ++i) {
-    cut = daemon.daemon_output().find("1 established connection(s) cut") != std::string::npos;
-    if (!cut) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(cut) << daemon.daemon_output();
-  ASSERT_TRUE(send_all(client.get(), "cut"));
-  EXPECT_EQ(receive(server.get(), 1500ms), std::nullopt);
 }
 
 TEST_F(Wire, BrokenRulesOnReloadKeepTheWorkingSet) {

@@ -215,7 +215,7 @@ TEST(Engine, RecheckRestoresACutFlowTheRulesAllowAgain) {
          Reason::state, 1);
 }
 
-TEST(Engine, RecheckKeepsDeniedFlowsWhenAskedAndLeavesThemInMonitorMode) {
+TEST(Engine, RecheckKeepsDeniedFlowsWhenAskedAndLeavesThemWhenTold) {
   Engine e = engine(policy({rule(Action::allow, 22)}));
   establish_ssh(e);
   e.set_policy(policy({}));
@@ -252,14 +252,14 @@ TEST(Engine, ABlockWithKeepEstablishedLetsTheOpenConnectionOutliveIt) {
   Engine e = engine(policy({rule(Action::allow, 22)}));
   establish_ssh(e);
   e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
-  EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep).kept, 1u);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep, kClient).kept, 1u);
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
          Reason::state, 1);
   expect(e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
          Reason::scan_block, 0);
   // Unblocked and blocked again without keep: cut.
   e.blocks().remove(kClient);
-  e.recheck(kStart, Engine::Denied::keep);
+  e.recheck(kStart, Engine::Denied::leave);
   e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
   EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
@@ -291,6 +291,58 @@ TEST(Engine, ARedirectedConnectionIsJudgedByItsPublicPortADirectOneByItsOwn) {
   EXPECT_TRUE(e.recheck(kStart, Engine::Denied::cut).cut.empty());
   e.set_policy(policy_with_redirect({rule(Action::allow, 22)}));
   EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u) << "port 80 no longer allowed";
+}
+
+TEST(Engine, AFlowKeptWithKeepEstablishedOutlivesLaterChangesButNotABlock) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  establish_ssh(e);
+  e.set_policy(policy({}));
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep).kept, 1u);
+  e.set_policy(policy({rule(Action::allow, 80)}));  // an unrelated change, without keep
+  const RecheckResult later = e.recheck(kStart, Engine::Denied::cut);
+  EXPECT_TRUE(later.cut.empty());
+  EXPECT_EQ(later.kept, 1u);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+  e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u) << "a block still cuts it";
+}
+
+TEST(Engine, KeepEstablishedOnABlockSparesOnlyTheAddressItNames) {
+  const IpAddress other = *parse_ip_address("198.51.100.7");
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  establish_ssh(e);
+  e.decide(tcp(other, 41000, kServer, 22, tcpflag::syn), kIn, kStart);
+  e.decide(tcp(kServer, 22, other, 41000, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  e.blocks().add(other, Timestamp::max(), BlockReason::scan, kStart);  // blocked before
+  e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
+  e.recheck(kStart, Engine::Denied::keep, kClient);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+  expect(e.decide(tcp(other, 41000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
+         Reason::scan_block, 0);
+}
+
+TEST(Engine, AForwardedReplyIsOutgoingNeverAScanTouchOfTheDestination) {
+  RuleSet set;
+  Forward f;
+  f.proto = Proto::tcp;
+  f.port = 443;
+  f.to_address = kServer;  // the forward's destination
+  f.to_port = 8443;
+  set.forwards = {f};
+  EngineOptions o;
+  o.sources_policy.scan.distinct_ports = 2;
+  o.pickup_until = Timestamp::max();  // as with inspect = "new"
+  Engine e(std::make_shared<const PolicySnapshot>(std::move(set)), o);
+  HookInfo forwarded{Direction::in, "eth1", "eth0", true, false};
+  // Replies without a flow (picked up after a restart) from the destination to clients' ports.
+  for (std::uint16_t port = 40000; port < 40004; ++port) {
+    expect(e.decide(tcp(kServer, 8443, kClient, port, tcpflag::ack), forwarded, kStart),
+           Verdict::accept, Reason::default_policy, 0);
+  }
+  EXPECT_EQ(e.counters().scan_blocks.load(), 0u);
+  EXPECT_FALSE(e.blocks().contains(kServer, kStart));
 }
 
 TEST(Engine, RecheckLeavesConnectionsAKnockLetIn) {

@@ -61,6 +61,9 @@ TEST(Forward, BadWordsSayWhatWasExpected) {
   EXPECT_NE(refusal({"in", "eth0", "80", "to", "8080"}).find("in on IFACE"), std::string::npos);
   EXPECT_NE(refusal({"80/tcp", "to", "8080", "extra"}).find("unexpected \"extra\""),
             std::string::npos);
+  EXPECT_NE(refusal({"80/tcp", "to", ""}).find("got nothing"), std::string::npos);
+  EXPECT_NE(refusal({"80/tcp", "to", "127.0.0.1:8080"}).find("is a redirect"), std::string::npos);
+  EXPECT_NE(refusal({"80/tcp", "to", "[::1]:8080"}).find("is a redirect"), std::string::npos);
 }
 
 TEST(Forward, TwoForwardsMayNotShareAPublicPortOrADestination) {
