@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "audit/decision_log.h"
 #include "audit/log_event.h"
@@ -33,8 +34,10 @@ std::string Daemon::pending_refusal() const {
 
 std::string Daemon::roll_back_unconfirmed_at_start(const std::string& rules_file) {
   const std::string saved = rules_file + ".unconfirmed";
-  if (!std::filesystem::exists(saved)) return "";
+  std::error_code ec;
+  if (!std::filesystem::exists(saved, ec)) return "";
   if (std::rename(saved.c_str(), rules_file.c_str()) != 0) {
+    rollback_at_start_failed_ = true;
     return "an apply was never confirmed, but " + saved +
            " could not be put back: " + std::strerror(errno);
   }
@@ -99,7 +102,7 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
   if (within) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*within).count();
     set_pending(PendingConfirmation{clock_.now() + *within, unix_now_ms() + ms, user_name(peer.uid),
-                                    file, within_text, keep});
+                                    file, within_text, keep, std::hash<std::string>{}(text)});
     result["confirm_by"] = rfc3339_ms(pending_->deadline_unix_ms);
     result["confirm_within"] = within_text;
     detail += " confirm within " + within_text;
@@ -130,29 +133,40 @@ void Daemon::keep_confirmation() {
   std::lock_guard<std::mutex> serialized(reload_mutex_);
   if (!pending_ || clock_.now() < pending_->deadline) return;
   const PendingConfirmation due = *pending_;
-  set_pending(std::nullopt);
   const long uid = static_cast<long>(getuid());
   const std::string& rules_file = loaded_.rules_file;
   std::string what =
       "the apply of " + due.file + " by " + due.by + " was not confirmed within " + due.within;
+  // Until the previous rules are back and loaded, the confirmation stays pending (other changes
+  // wait) and the rollback is tried again every second; a failure is said and audited once.
+  auto failed = [&](const std::string& why) {
+    if (due.failure_said) return;
+    say(what + ", but " + why + "; trying again every second");
+    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + why);
+    PendingConfirmation still = due;
+    still.failure_said = true;
+    set_pending(still);
+  };
   auto saved = read_text_file(rollback_path());
-  if (!saved) {
-    say(what + ", but the previous rules cannot be read: " + saved.error());
-    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + saved.error());
-    return;
+  if (!saved) return failed("the previous rules cannot be read: " + saved.error());
+  // A hand edit made (and reloaded) meanwhile is not lost: it is kept beside the rules file.
+  auto current = read_text_file(rules_file);
+  if (current && *current != *saved && std::hash<std::string>{}(*current) != due.applied_hash) {
+    const std::string aside = rules_file + ".edited-while-unconfirmed";
+    if (auto ok = write_file_atomically(aside, *current); !ok) {
+      return failed("the hand-edited rules file cannot be kept aside: " + ok.error());
+    }
+    what += " (the rules file, edited meanwhile, is kept as " + aside + ")";
   }
   if (auto ok = write_file_atomically(rules_file, *saved); !ok) {
-    say(what + ", but the previous rules cannot be put back: " + ok.error());
-    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + ok.error());
-    return;
+    return failed("the previous rules cannot be put back: " + ok.error());
   }
-  unlink(rollback_path().c_str());
   if (auto ok = reload_locked(uid, "apply-rollback", false, due.keep_established); !ok) {
-    say(what + "; the previous rules are back in " + rules_file +
-        " but did not load: " + ok.error());
-    audit_log_->record(uid, "apply-rollback", "failed", what + ": " + ok.error());
-    return;
+    return failed("the previous rules, back in " + rules_file + ", did not load: " + ok.error());
   }
+  // Only now: the previous rules are in force.
+  unlink(rollback_path().c_str());
+  set_pending(std::nullopt);
   const std::size_t count = snapshot()->rule_set().rules.size();
   what += ": rolled back to the previous " + std::to_string(count) + " rules";
   const std::size_t restored = last_recheck_.value("restored", std::size_t{0});

@@ -213,22 +213,37 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   // The forwards' NAT rules first: if the kernel refuses them, nothing changes (the old ones
   // are put back), as for a broken file.
   const std::vector<Forward>& forwards = fresh->rules.forwards;
-  const bool forwards_changed =
-      forwards.size() != spec_.forwards.size() ||
-      !std::equal(spec_.forwards.begin(), spec_.forwards.end(), forwards.begin(),
-                  [](const Forward& a, const Forward& b) { return same_forward(a, b); });
+  auto same_forwards = [](const std::vector<Forward>& a, const std::vector<Forward>& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_forward);
+  };
+  const bool forwards_changed = !same_forwards(forwards, spec_.forwards);
+  bool forwards_installed = false;
   if (forwards_changed) {
     DiversionSpec next_spec = spec_;
     next_spec.forwards = forwards;
     if (auto ok = diversion_->set_forwards(next_spec); !ok) {
-      if (auto back = diversion_->set_forwards(spec_); !back) say("forwards: " + back.error());
       const std::string why = "the forwards' NAT rules were refused: " + ok.error();
-      say("reload refused, previous rules stay in force:\n" + why);
-      if (audit) audit_log_->record(uid, origin, "refused", why);
-      sd_notify(0, "READY=1");
-      return std::unexpected(why);
+      // The forwards in force stay, and so does everything else, as for a broken file. If they
+      // were not in force either (refused at start, or lost), the rest of the change goes on.
+      if (same_forwards(spec_.forwards, snapshot()->rule_set().forwards)) {
+        if (auto back = diversion_->set_forwards(spec_); !back) {
+          spec_.forwards.clear();
+          set_forwarding_problem("the forwards could not be put back, none is installed: " +
+                                 back.error());
+          say(forwarding_problem());
+        }
+        say("reload refused, previous rules stay in force:\n" + why);
+        if (audit) audit_log_->record(uid, origin, "refused", why);
+        sd_notify(0, "READY=1");
+        return std::unexpected(why);
+      }
+      spec_.forwards.clear();
+      set_forwarding_problem(why + "; none is installed");
+      say(forwarding_problem());
+    } else {
+      spec_ = std::move(next_spec);
+      forwards_installed = true;
     }
-    spec_ = std::move(next_spec);
   }
   auto built = std::make_shared<PolicySnapshot>(std::move(fresh->rules));
   built->inherit_hits(*snapshot());
@@ -246,13 +261,14 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.knocks = fresh->config.knocks;
   loaded_.config.metrics = fresh->config.metrics;
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
-  if (forwards_changed) {
+  if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
     follow_forwards(spec_.forwards);
   }
   last_recheck_ = recheck_flows(denied_by(keep_established), uid,
                                 std::string("the rules changed (") + origin + ")");
-  bring_back_offloaded("reload");
+  // Offloaded connections come back to be judged by the new rules, unless they are to be kept.
+  if (!keep_established) bring_back_offloaded("reload");
   malloc_trim(0);
   say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
   if (audit) {
@@ -288,15 +304,16 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
     if (family == Family::ipv6) {
       // Not turned on here: with forwarding on, the kernel ignores router advertisements
       // (unless accept_ra = 2), and a host configured by SLAAC would lose its default route.
-      problem = std::string(name) +
-                " is 0: forwards to IPv6 hosts need it on (set accept_ra = 2 on the uplink "
-                "first if this host takes its address from router advertisements)";
+      problem += std::string(problem.empty() ? "" : "; ") + name +
+                 " is 0: forwards to IPv6 hosts need it on (set accept_ra = 2 on the uplink "
+                 "first if this host takes its address from router advertisements)";
       say(problem);
       continue;
     }
     if (auto ok = write_ip_forwarding(family, true); !ok) {
-      problem = std::string(name) + " is 0 and could not be turned on (" + ok.error() +
-                "): forwards to other hosts need sysctl " + name + "=1";
+      problem += std::string(problem.empty() ? "" : "; ") + name +
+                 " is 0 and could not be turned on (" + ok.error() +
+                 "): forwards to other hosts need sysctl " + name + "=1";
       say(problem);
       continue;
     }

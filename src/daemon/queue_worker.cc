@@ -163,7 +163,8 @@ void QueueWorker::note_unseen_packets() {
 
 PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   if (bypass_.on_packet_id(q.id)) note_unseen_packets();
-  // FORWARD: only the connections of port forwards are queued there; judged as incoming.
+  // FORWARD: only the connections of port forwards are queued there; the engine orients them
+  // (from the forward's destination: outgoing). The log line says the hook's direction.
   const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);

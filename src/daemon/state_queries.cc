@@ -216,7 +216,7 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
                      to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
   const nlohmann::json connections =
       recheck_flows(denied_by(keep), peer.uid, "blocked add " + to_string(*address), *address);
-  bring_back_offloaded("blocked add");
+  if (!keep) bring_back_offloaded("blocked add");
   return ok_response(
       {{"added", true},
        {"connections", connections},

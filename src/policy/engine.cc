@@ -369,11 +369,12 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied,
     const IpAddress& remote = f.outbound ? f.key.dst : f.key.src;
     const bool blocked = block_reader_.contains(remote, now);
     if (!blocked) f.outlives_block = false;  // a later block of its remote decides anew
-    const bool rule_denies = verdict != Verdict::accept;
+    const bool rules_deny = verdict != Verdict::accept;
+    if (!rules_deny) f.kept = false;  // allowed again: nothing to keep it from
     const bool block_denies = blocked && !f.outlives_block;
-    if (!rule_denies && !block_denies) {
-      f.kept = false;
-      f.rule_number = rule_number;
+    // A flow kept with --keep-established is denied only by a block.
+    if (!block_denies && (!rules_deny || f.kept)) {
+      if (!rules_deny) f.rule_number = rule_number;
       if (f.cut) {
         // Its packets were dropped meanwhile: the windows may be stale, as after a pickup.
         f.cut = f.cut_logged = false;
@@ -384,17 +385,13 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied,
     }
     if (f.cut) return;
     if (denied == Denied::leave) {
-      ++result.kept;
+      if (rules_deny) ++result.kept;  // a blocked one is dropped by its block anyway
       return;
     }
-    if (denied == Denied::keep) {
-      // Kept up, by state, through later changes too; past a block only of the address named.
-      f.kept = f.kept || rule_denies;
-      if (blocked && spared && *spared == remote) f.outlives_block = true;
-      ++result.kept;
-      return;
-    }
-    if (!block_denies && f.kept) {  // kept by an earlier --keep-established
+    const bool spare = blocked && spared && *spared == remote;
+    if (denied == Denied::keep && (!block_denies || spare)) {
+      f.kept = f.kept || rules_deny;
+      f.outlives_block = f.outlives_block || spare;
       ++result.kept;
       return;
     }

@@ -108,12 +108,11 @@ class Engine {
   // packet came now (limits aside; flows a knock let in are left alone). With cut, a flow they
   // deny is cut: its later packets are dropped (the first one logged) and its entry stays
   // `kCutKept` past its last packet, so that a rollback can restore it. A cut flow the policy
-  // allows again is restored. With keep (--keep-established), denied flows stay up, also past
-  // a block of their remote (Flow::outlives_block). The caller ends the kernel's entries of the
-  // flows cut.
-  // keep: those denied stay up, and later changes leave them up too (Flow::kept); past a
-  // block only when their remote is `spared` (the address `blocked add --keep-established`
-  // names). leave: monitor mode, which enforces nothing.
+  // allows again is restored. With keep (--keep-established), a flow the rules deny stays up,
+  // and later changes leave it up too (Flow::kept; only a block cuts it); past a block only
+  // when its remote is `spared` (the address `blocked add --keep-established` names; other
+  // blocked remotes' flows are cut). With leave (monitor mode, an unblock), nothing is cut, cut
+  // flows allowed again are restored. The caller ends the kernel's entries of the flows cut.
   enum class Denied { cut, keep, leave };
   RecheckResult recheck(Timestamp now, Denied denied,
                         const std::optional<IpAddress>& spared = std::nullopt);

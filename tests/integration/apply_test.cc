@@ -149,11 +149,24 @@ TEST(Apply, ConfirmedStaysAndUnconfirmedRollsBackAtTheNextStart) {
   EXPECT_FALSE(std::filesystem::exists(daemon.dir() + "/rules.toml.unconfirmed"));
   EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=confirm RESULT=ok"), std::string::npos);
 
-  // Unconfirmed when portwalld stops: the next start puts the previous rules back.
+  // A hand edit made (and reloaded) while unconfirmed is rolled back too, but kept aside.
   ASSERT_TRUE(write(daemon.dir() + "/lockout.toml", kLockout));
+  ASSERT_EQ(daemon.cli("apply " + daemon.dir() + "/lockout.toml --confirm 2s").exit_code, 0);
+  const std::string edited = std::string(kLockout) + "\n# edited by hand\n";
+  ASSERT_TRUE(write(daemon.dir() + "/rules.toml", edited));
+  ASSERT_EQ(daemon.cli("reload").exit_code, 0);
+  ASSERT_TRUE(wait_until_settled(daemon, 10s).has_value());
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), with_8080);
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml.edited-while-unconfirmed"), edited);
+
+  // Unconfirmed when portwalld stops: an offline edit is refused (the next start would undo
+  // it), and the next start puts the previous rules back.
   ASSERT_EQ(daemon.cli("apply " + daemon.dir() + "/lockout.toml --confirm 60s").exit_code, 0);
   EXPECT_EQ(status_of(daemon)["rules"].size(), 1u);
   EXPECT_EQ(daemon.stop(), 0);
+  const RunResult offline = daemon.cli("--rules " + daemon.dir() + "/rules.toml allow 1234/tcp");
+  EXPECT_EQ(offline.exit_code, 1) << offline.output;
+  EXPECT_NE(offline.output.find("was never confirmed"), std::string::npos) << offline.output;
   ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
   s = status_of(daemon);
   EXPECT_EQ(s["rules"].size(), 4u);

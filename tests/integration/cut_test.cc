@@ -129,6 +129,8 @@ TEST(Cut, KeepEstablishedKeepsThemAndABlockCutsThemInTheKernelToo) {
   ASSERT_EQ(daemon.cli("allow 2222/tcp").exit_code, 0);
   const RunResult soft = daemon.cli("blocked add " + lab.cli_v4() + " --keep-established");
   ASSERT_EQ(soft.exit_code, 0) << soft.output;
+  EXPECT_NE(soft.output.find("Kept 1 established connection(s) now denied"), std::string::npos)
+      << soft.output;
   EXPECT_TRUE(round_trip(session, "three", 2000ms));
   ASSERT_EQ(daemon.cli("blocked remove " + lab.cli_v4()).exit_code, 0);
   EXPECT_TRUE(round_trip(session, "four", 2000ms));

@@ -215,17 +215,17 @@ TEST(Engine, RecheckRestoresACutFlowTheRulesAllowAgain) {
          Reason::state, 1);
 }
 
-TEST(Engine, RecheckKeepsDeniedFlowsWhenAskedAndLeavesThemWhenTold) {
+TEST(Engine, RecheckLeavesDeniedFlowsWhenToldWithoutKeepingThem) {
   Engine e = engine(policy({rule(Action::allow, 22)}));
   establish_ssh(e);
   e.set_policy(policy({}));
-  RecheckResult r = e.recheck(kStart, Engine::Denied::keep);
+  RecheckResult r = e.recheck(kStart, Engine::Denied::leave);  // monitor mode, an unblock
   EXPECT_TRUE(r.cut.empty());
-  EXPECT_EQ(r.kept, 1u);
-  r = e.recheck(kStart, Engine::Denied::leave);
   EXPECT_EQ(r.kept, 1u);
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
          Reason::state, 1);
+  r = e.recheck(kStart, Engine::Denied::cut);  // a later change, enforced
+  EXPECT_EQ(r.cut.size(), 1u) << "leave does not keep";
 }
 
 TEST(Engine, RecheckJudgesByTheInterfaceAndDirectionTheFlowWasOpenedOn) {
@@ -299,13 +299,16 @@ TEST(Engine, AFlowKeptWithKeepEstablishedOutlivesLaterChangesButNotABlock) {
   e.set_policy(policy({}));
   EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep).kept, 1u);
   e.set_policy(policy({rule(Action::allow, 80)}));  // an unrelated change, without keep
-  const RecheckResult later = e.recheck(kStart, Engine::Denied::cut);
-  EXPECT_TRUE(later.cut.empty());
-  EXPECT_EQ(later.kept, 1u);
+  EXPECT_TRUE(e.recheck(kStart, Engine::Denied::cut).cut.empty());
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
          Reason::state, 1);
   e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
   EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u) << "a block still cuts it";
+  // Unblocked: the kept connection comes back, though the rules still deny it.
+  e.blocks().remove(kClient);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::leave).restored, 1u);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 0);  // no rule admits it now
 }
 
 TEST(Engine, KeepEstablishedOnABlockSparesOnlyTheAddressItNames) {
