@@ -346,6 +346,11 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied,
   const PolicySnapshot& policy = *policy_;
   conntrack_.update_each([&](Flow& f) {
     if (f.by_knock || f.interface_id == kUnknownInterface || f.expires <= now) return;
+    // A TCP connection already closed is not cut again (its entry only waits out TIME_WAIT).
+    if (f.key.protocol == ipproto::tcp &&
+        (f.tcp_state == TcpState::time_wait || f.tcp_state == TcpState::close)) {
+      return;
+    }
     MatchInput in;
     in.direction = f.outbound ? Direction::out : Direction::in;
     in.protocol = f.key.protocol;

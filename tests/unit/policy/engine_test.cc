@@ -199,6 +199,15 @@ TEST(Engine, RecheckCutsWhatTheNewRulesDenyDropsItsPacketsAndLogsTheFirstOnly) {
   EXPECT_EQ(e.conntrack().size(), 0u);
 }
 
+TEST(Engine, RecheckLeavesAConnectionThatHasAlreadyClosed) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  establish_ssh(e);
+  e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::rst), kIn, kStart);  // nc -z's way out
+  ASSERT_EQ(e.conntrack().size(), 1u) << "the closed entry waits out its timeout";
+  e.set_policy(policy({}));
+  EXPECT_TRUE(e.recheck(kStart, Engine::Denied::cut).cut.empty());
+}
+
 TEST(Engine, RecheckRestoresACutFlowTheRulesAllowAgain) {
   auto before = policy({rule(Action::allow, 22)});
   Engine e = engine(before);
