@@ -72,6 +72,11 @@ nlohmann::json Daemon::status_json() {
   }
   const std::string forwarding = forwarding_problem();
   j["forwarding_problem"] = forwarding.empty() ? nlohmann::json() : nlohmann::json(forwarding);
+  // Read in the order a packet travels, so that none is between two readings: the kernel's
+  // rule counters first, then what waits in the queues, then what the threads received. Read
+  // the other way round, a packet arriving meanwhile would count as passed uninspected.
+  const auto queued = diversion_->queued_packets();
+  const auto kernel = read_kernel_queue_stats();
   WorkerFigures sum;
   for (const auto& w : workers_) sum += w->figures();
   j["conntrack"] = {{"entries", sum.flows},   {"max", loaded_.config.conntrack.max_entries},
@@ -98,7 +103,6 @@ nlohmann::json Daemon::status_json() {
   // The kernel's side of our queues: what waits, and what it dropped (fail_open = false);
   // each queue with what its thread received.
   std::uint64_t waiting = 0, dropped_full = 0, dropped_user = 0;
-  const auto kernel = read_kernel_queue_stats();
   nlohmann::json per_queue = nlohmann::json::array();
   for (const auto& w : workers_) {
     const WorkerFigures f = w->figures();
@@ -121,7 +125,7 @@ nlohmann::json Daemon::status_json() {
                 {"per_queue", std::move(per_queue)}};
   // Fail-open is never silent: what the kernel's queue rules counted, less what we received,
   // what still waits and what the kernel dropped, passed uninspected.
-  if (auto queued = diversion_->queued_packets(); queued) {
+  if (queued) {
     const std::uint64_t accounted = sum.received + waiting + dropped_full + dropped_user;
     j["counters"]["uninspected"] = *queued > accounted ? *queued - accounted : 0;
   } else {
