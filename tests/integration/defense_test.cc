@@ -29,7 +29,8 @@ TEST(Limit, TenQuickConnectionsToALimitPortLetSixThrough) {
   std::vector<Fd> open;
   int connected = 0;
   for (int i = 0; i < 10; ++i) {
-    Fd c(tcp_connect(lab.cli(), lab.srv_v4(), 2222, 500ms));
+    // Time enough for an allowed handshake on a loaded machine; a limited one never completes.
+    Fd c(tcp_connect(lab.cli(), lab.srv_v4(), 2222, 1000ms));
     if (c.valid()) {
       ++connected;
       open.push_back(std::move(c));
@@ -307,7 +308,14 @@ TEST(Knock, SpaKnockOpensAndTheSamePacketReplayedDoesNot) {
   const SpaPacket packet = make_spa_packet(key, now, *random_spa_nonce());
   const std::string bytes(packet.begin(), packet.end());
   ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, bytes));  // the first time: it works
-  std::this_thread::sleep_for(300ms);
+  // The two copies may go to different queue threads: the second is sent once the first has
+  // opened the door (the second SPA opening), so that it is the replay.
+  int opened = 0;
+  for (int i = 0; i < 50 && opened < 2; ++i, std::this_thread::sleep_for(100ms)) {
+    const nlohmann::json st = json_of(daemon.cli("--json status"));
+    if (st.is_object()) opened = st["defenses"]["knock"]["spa_opened"].get<int>();
+  }
+  ASSERT_EQ(opened, 2);
   ASSERT_TRUE(udp_send(lab.cl2(), lab.srv_v4_for_cl2(), 62201, bytes));
   EXPECT_TRUE(log_line_with(daemon, {"REASON=knock", "EVENT=spa-replay", "SRC=" + lab.cl2_v4()}))
       << daemon.log();

@@ -183,7 +183,7 @@ TEST(Flood, SynAndUdpFloodsFromSpoofedSourcesStayBoundedWhileAConnectionKeepsWor
       round_trips_failed.load());
 
   EXPECT_GE(sent, 20000) << flood.output;
-  EXPECT_GE(samples.size(), 8u);
+  EXPECT_GE(samples.size(), 4u);  // every half second through the flood (11 here, at 42 ms)
   EXPECT_EQ(unanswered, 0);
   EXPECT_LT(peak.ms, (std::chrono::duration<double, std::milli>(kStatusBound).count()));
   EXPECT_LE(peak.flows, kMaxFlows);

@@ -413,6 +413,12 @@ TEST_F(Hostile, EveryKindGetsItsVerdictAndTheDaemonCarriesOn) {
   }
   ASSERT_LT(kinds.size(), 118u) << "v4 sources must stay below .128 (cl2's half)";
   ASSERT_EQ(lab.in(lab.cli(), add).exit_code, 0);
+  // A first fragment never completed is answered by the server's kernel with ICMP time
+  // exceeded once ipfrag_time (30 s, IPv6 60 s) passes; on a slow machine that falls inside a later
+  // kind's sniffing. This namespace's own setting.
+  ASSERT_EQ(
+      lab.in(lab.srv(), "sysctl -qw net.ipv4.ipfrag_time=600 net.ipv6.ip6frag_time=600").exit_code,
+      0);
   const std::string srv_mac = lab.in(lab.srv(), "cat /sys/class/net/srv0/address").output;
 
   nlohmann::json spec;
@@ -550,7 +556,8 @@ TEST_F(Hostile, EveryKindGetsItsVerdictAndTheDaemonCarriesOn) {
       s["counters"]["dropped"].dump().c_str(), seconds);
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(pid_after, pid) << "portwalld was restarted or died\n" << daemon.daemon_output();
-  EXPECT_LT(seconds, 60.0);
+  // A guard against a run that hangs, not a speed goal: run_time above is the figure.
+  EXPECT_LT(seconds, 240.0);
 }
 
 // The anchor (CONNTRACK-NOTES §1.3): a real connection, then packets with its own 4-tuple and

@@ -72,9 +72,20 @@ def echo(text):
         return False
 
 
+injected = set()  # (seq, length) of our own forged segments, not the socket's
+
+
 def numbers():
-    """The client's snd_nxt and rcv_nxt, from the last segment the server sent."""
-    time.sleep(0.25)  # let the server's last ACK arrive
+    """The client's snd_nxt and rcv_nxt, from the last segment the server sent, once the
+    sniffer has seen the server acknowledge all the socket sent (3 s at most)."""
+    deadline = time.time() + 3
+    while True:
+        time.sleep(0.05)
+        sent = [seq + length for d, seq, _, _, length in seen
+                if d == "out" and length > 0 and (seq, length) not in injected]
+        acks = [ack for d, _, ack, flags, _ in seen if d == "in" and "A" in flags]
+        if acks and (not sent or acks[-1] == sent[-1] % 2**32) or time.time() > deadline:
+            break
     for d, seq, ack, flags, length in reversed(seen):
         if d == "in" and "A" in flags:
             return ack, seq + length
@@ -94,6 +105,7 @@ def inject(flags, seq, ack=0, data=b""):
         sport=cport, dport=port, flags=flags, seq=seq % 2**32, ack=ack % 2**32, window=502)
     if data:
         pkt = pkt / Raw(data)
+    injected.add((seq % 2**32, len(data)))
     mark = len(seen)
     send(pkt)
     time.sleep(0.25)
