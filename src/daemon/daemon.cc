@@ -331,19 +331,17 @@ int Daemon::run() {
   // Blocked before any thread starts, so that only this thread takes them (sigtimedwait).
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // An apply never confirmed (portwalld stopped or crashed meanwhile) is undone before the
+  // rules load: its rules may be why they would not. The configuration alone names the file.
+  if (auto config = load_config(paths_.config); config) {
+    rolled_back_at_start_ = roll_back_unconfirmed_at_start(
+        paths_.rules_override.empty() ? config->daemon.rules : paths_.rules_override);
+    if (!rolled_back_at_start_.empty()) say(rolled_back_at_start_);
+  }
   auto loaded = load_policy(paths_);
   if (!loaded) {
     say(loaded.error());
     return 78;  // EX_CONFIG: systemd's RestartPreventExitStatus keeps this from looping
-  }
-  rolled_back_at_start_ = roll_back_unconfirmed_at_start(loaded->rules_file);
-  if (!rolled_back_at_start_.empty()) {
-    say(rolled_back_at_start_);
-    loaded = load_policy(paths_);
-    if (!loaded) {
-      say(loaded.error());
-      return 78;
-    }
   }
   loaded_ = std::move(*loaded);
   if (auto ok = start(); !ok) {

@@ -176,6 +176,15 @@ TEST(Apply, ConfirmedStaysAndUnconfirmedRollsBackAtTheNextStart) {
   EXPECT_NE(slurp(daemon.dir() + "/audit.log")
                 .find("ACTION=apply-rollback RESULT=ok DETAIL=an apply was never confirmed"),
             std::string::npos);
+
+  // Unconfirmed, stopped, and the applied file broken meanwhile: the start does not fail on
+  // it, since the previous rules come back before anything loads.
+  ASSERT_EQ(daemon.cli("apply " + daemon.dir() + "/lockout.toml --confirm 60s").exit_code, 0);
+  EXPECT_EQ(daemon.stop(), 0);
+  ASSERT_TRUE(write(daemon.dir() + "/rules.toml", "[[rule]]\naction = \"alow\"\n"));
+  ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
+  EXPECT_EQ(status_of(daemon)["rules"].size(), 4u);
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), with_8080);
 }
 
 }  // namespace
