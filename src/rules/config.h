@@ -24,7 +24,9 @@ enum class LogFormat : std::uint8_t { text, json };
 enum class LogTarget : std::uint8_t { file, syslog, journald };
 
 struct DaemonSection {
-  std::vector<std::uint16_t> queues{100};
+  // Two: on a busy machine a second queue and thread kept the queue from overflowing
+  // (NFQUEUE-NOTES); the kernel balances connections over them by address pair.
+  std::vector<std::uint16_t> queues{100, 101};
   // Packets the kernel holds per queue while portwalld judges them; beyond it fail_open
   // decides (accept uninspected, or drop), and `status` counts either.
   std::uint32_t queue_length = 16384;

@@ -26,7 +26,7 @@ std::string errors_of(std::string_view text) {
 TEST(ParseConfig, EmptyFileMeansEveryDefaultOfTheDesign) {
   auto c = parse_config("", "portwall.toml");
   ASSERT_TRUE(c) << to_string(c.error());
-  EXPECT_EQ(c->daemon.queues, std::vector<std::uint16_t>{100});
+  EXPECT_EQ(c->daemon.queues, (std::vector<std::uint16_t>{100, 101}));
   EXPECT_TRUE(c->daemon.fail_open);
   EXPECT_EQ(c->daemon.mode, Mode::enforce);
   EXPECT_EQ(c->daemon.backend, Backend::automatic);
