@@ -1,6 +1,7 @@
 #include "audit/decision_log.h"
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <spdlog/logger.h>
 
 #include <chrono>
@@ -10,6 +11,16 @@ namespace portwall {
 std::int64_t unix_now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string user_name(long uid) {
+  passwd entry{}, *result = nullptr;
+  char buf[1024];
+  if (uid >= 0 && getpwuid_r(static_cast<uid_t>(uid), &entry, buf, sizeof buf, &result) == 0 &&
+      result) {
+    return result->pw_name;
+  }
+  return std::to_string(uid);
 }
 
 std::expected<std::unique_ptr<DecisionLog>, std::string> DecisionLog::open(const std::string& path,

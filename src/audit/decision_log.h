@@ -89,4 +89,7 @@ class AuditLog {
 
 std::int64_t unix_now_ms();
 
+// The login name of `uid` for an audit line's "user=", or its number when it has none.
+std::string user_name(long uid);
+
 }  // namespace portwall

@@ -105,6 +105,11 @@ int ports_command(const std::string& config, const std::string& rules_override, 
   return 0;
 }
 
+// An offline change the audit log did not get: said, since the trail is incomplete.
+void note_unaudited(const std::string& why) {
+  if (!why.empty()) std::fprintf(stderr, "NOTE: %s\n", why.c_str());
+}
+
 void print_change(const nlohmann::json& result, bool json) {
   if (json) {
     std::cout << result.dump() << "\n";
@@ -142,7 +147,9 @@ bool take_keep_established(std::vector<std::string>* words) {
 // files (ProtectHome). Without a daemon it replaces the rules file, unless a confirmation is
 // asked for, which only a running daemon can wait for.
 int apply_command(const std::string& file, const std::string& confirm, bool keep,
-                  const std::string& socket, const std::string& rules, bool json) {
+                  const portwall::CliSetup& setup, bool json) {
+  const std::string& socket = setup.socket;
+  const std::string& rules = setup.rules;
   auto text = portwall::read_text_file(file);
   if (!text) return fail(text.error(), portwall::kExitBadInput);
   auto parsed = portwall::parse_rules(*text, file);
@@ -162,6 +169,10 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
     }
     std::printf("portwalld is not running: %s written with %zu rule(s)\n", rules.c_str(),
                 parsed->rules.size());
+    note_unaudited(
+        portwall::audit_offline_edit(setup, "apply",
+                                     "file=\"" + file + "\" rules_file=\"" + rules +
+                                         "\" rules=" + std::to_string(parsed->rules.size())));
     return 0;
   }
   nlohmann::json result;
@@ -183,8 +194,9 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
 
 // A rule change: validated here (so a typo never needs the daemon), then sent to the daemon,
 // or, when none is running, applied to the rules file directly.
-int change_rules(std::vector<std::string> words, const std::string& socket,
-                 const std::string& rules, bool json) {
+int change_rules(std::vector<std::string> words, const portwall::CliSetup& setup, bool json) {
+  const std::string& socket = setup.socket;
+  const std::string& rules = setup.rules;
   const bool keep = take_keep_established(&words);
   if (auto parsed = portwall::parse_rule_command(words); !parsed) {
     return fail(parsed.error(), portwall::kExitBadInput);
@@ -203,6 +215,14 @@ int change_rules(std::vector<std::string> words, const std::string& socket,
     auto edited = portwall::edit_rules_file(words, rules);
     if (!edited) return fail(edited.error(), portwall::kExitBadInput);
     print_change(*edited, json);
+    if (edited->value("changed", false)) {
+      std::string command;
+      for (const auto& w : words) command += (command.empty() ? "" : " ") + w;
+      note_unaudited(portwall::audit_offline_edit(
+          setup, "change",
+          "command=\"" + command + "\" before=\"" + edited->value("before", "") + "\" after=\"" +
+              edited->value("after", "") + "\" rules_file=\"" + rules + "\""));
+    }
     return 0;
   }
   if (!response->value("ok", false)) {
@@ -271,6 +291,11 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "machine-readable output");
   app.add_option("--socket", socket, "control socket")->capture_default_str();
   app.add_option("--rules", rules, "rules file")->capture_default_str();
+  std::string config = kDefaultConfig;
+  app.add_option("--config", config,
+                 "portwalld's configuration: its [daemon] socket and rules are the defaults of "
+                 "--socket and --rules, its [log] audit_file records offline changes")
+      ->capture_default_str();
 
   auto* status = app.add_subcommand("status", "rules, defaults and counters of the live daemon");
   std::string style_word;
@@ -300,9 +325,8 @@ int main(int argc, char** argv) {
   auto* confirm = app.add_subcommand("confirm", "keep the rules of a pending apply --confirm");
   auto* ports = app.add_subcommand(
       "ports", "listening ports, their processes, and who the rules let reach them");
-  std::string ports_config = kDefaultConfig;
-  ports->add_option("--config", ports_config, "configuration naming the rules")
-      ->capture_default_str();
+  std::string ports_config;
+  ports->add_option("--config", ports_config, "configuration naming the rules (as --config)");
   auto* check = app.add_subcommand("check", "validate a rules file (exit 1 with file:line:col)");
   std::string check_file;
   check->add_option("file", check_file, "rules file (default: --rules)");
@@ -353,9 +377,19 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // The configuration fills in what the command line leaves out (as portwalld reads it).
+  const bool rules_given = app.get_option("--rules")->count() > 0;
+  const portwall::CliSetup setup = portwall::cli_setup(
+      config, app.get_option("--socket")->count() ? std::optional(socket) : std::nullopt,
+      rules_given ? std::optional(rules) : std::nullopt);
+  if (!setup.warning.empty()) std::fprintf(stderr, "WARNING: %s\n", setup.warning.c_str());
+  socket = setup.socket;
+  rules = setup.rules;
+
   if (*check) return check_file_command(check_file.empty() ? rules : check_file, json);
   if (*ports) {
-    return ports_command(ports_config, app.get_option("--rules")->count() ? rules : "", json);
+    return ports_command(ports_config.empty() ? config : ports_config, rules_given ? rules : "",
+                         json);
   }
 
   for (CLI::App* verb : rule_verbs) {
@@ -363,7 +397,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> words = {verb->get_name()};
     for (const std::string& w : verb->remaining()) words.push_back(w);
     if (words.size() == 1 || (words.size() == 2 && words[0] == "forward" && words[1] == "list")) {
-      if (words[0] != "forward") return change_rules(words, socket, rules, json);
+      if (words[0] != "forward") return change_rules(words, setup, json);
       // `portwall forward [list]`: the forwards the daemon runs.
       nlohmann::json status;
       if (int code = ask(socket, {{"command", "status"}}, &status)) return code;
@@ -371,11 +405,11 @@ int main(int argc, char** argv) {
                          : portwall::render_forwards(status["forwards"]));
       return 0;
     }
-    return change_rules(words, socket, rules, json);
+    return change_rules(words, setup, json);
   }
 
   if (*apply) {
-    return apply_command(apply_file, apply_confirm, keep_established, socket, rules, json);
+    return apply_command(apply_file, apply_confirm, keep_established, setup, json);
   }
   nlohmann::json result;
   if (*confirm) {

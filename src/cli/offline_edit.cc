@@ -1,12 +1,45 @@
 #include "cli/offline_edit.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 
+#include "audit/decision_log.h"
 #include "rules/rule_edit.h"
 #include "rules/rule_loader.h"
 #include "rules/rule_writer.h"
 
 namespace portwall {
+
+CliSetup cli_setup(const std::string& config_file, const std::optional<std::string>& socket,
+                   const std::optional<std::string>& rules) {
+  CliSetup setup;
+  Config defaults;
+  if (::access(config_file.c_str(), R_OK) == 0) {
+    if (auto loaded = load_config(config_file); loaded) {
+      setup.config = std::move(*loaded);
+    } else {
+      setup.warning = to_string(loaded.error()) + "\n(the default socket and rules file apply)";
+    }
+  }
+  const Config& used = setup.config ? *setup.config : defaults;
+  setup.socket = socket.value_or(used.daemon.socket);
+  setup.rules = rules.value_or(used.daemon.rules);
+  return setup;
+}
+
+std::string audit_offline_edit(const CliSetup& setup, const std::string& action,
+                               const std::string& detail) {
+  if (!setup.config) return "not recorded in the audit log: no configuration was read";
+  const LogSection& log = setup.config->log;
+  auto audit = AuditLog::open(log.audit_file, log.target);
+  if (!audit) return "not recorded in the audit log: " + audit.error();
+  const long uid = static_cast<long>(getuid());
+  (*audit)->record(uid, action, "ok",
+                   "user=" + user_name(uid) + " pid=" + std::to_string(getpid()) + " " + detail +
+                       " offline=\"portwalld was not running\"");
+  return "";
+}
 
 std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std::string>& words,
                                                            const std::string& rules_file) {

@@ -23,8 +23,6 @@ namespace portwall {
 
 // portwalld's own messages, on stderr ("portwalld: ..."; the journal under systemd).
 void say(const std::string& line);
-// The login name of `uid`, or the number when it has none (audit lines).
-std::string user_name(uid_t uid);
 
 struct DaemonPaths {
   std::string config;

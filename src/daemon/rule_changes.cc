@@ -1,8 +1,6 @@
 // rule_changes.cc — `portwall allow|deny|reject|limit|insert|prepend|delete|default` arriving
 // over the control socket: the same grammar as the CLI, applied to the rules file, persisted
 // atomically and swapped in live. Every accepted or refused change is audited.
-#include <pwd.h>
-
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
 #include "rules/rule_edit.h"
@@ -10,13 +8,6 @@
 #include "rules/rule_writer.h"
 
 namespace portwall {
-
-std::string user_name(uid_t uid) {
-  passwd entry{}, *result = nullptr;
-  char buf[1024];
-  if (getpwuid_r(uid, &entry, buf, sizeof buf, &result) == 0 && result) return result->pw_name;
-  return std::to_string(uid);
-}
 
 nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   std::vector<std::string> words;

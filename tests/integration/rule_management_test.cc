@@ -135,5 +135,32 @@ TEST(Authorization, ReadersReadAdminsChangeAndRefusalsAreAudited) {
       << audit.str();
 }
 
+// With portwalld stopped, a change goes to the rules file its configuration names, and to its
+// audit log, marked offline; the next start loads it.
+TEST(OfflineChange, EditsTheConfiguredRulesAndIsAudited) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  EXPECT_EQ(daemon.stop(), 0);
+  const RunResult offline = lab.in(lab.srv(), std::string(PORTWALL_BIN) + " --config " +
+                                                  daemon.dir() + "/portwall.toml allow 1234/tcp");
+  EXPECT_EQ(offline.exit_code, 0) << offline.output;
+  EXPECT_EQ(offline.output, "Rule added\n");
+  std::ifstream in(daemon.dir() + "/audit.log");
+  std::stringstream audit;
+  audit << in.rdbuf();
+  EXPECT_NE(audit.str().find("ACTION=change RESULT=ok DETAIL=user=root pid="), std::string::npos)
+      << audit.str();
+  EXPECT_NE(audit.str().find("command=\"allow 1234/tcp\" before=\"\" after=\"allow in proto tcp "
+                             "from any to any port 1234\" rules_file=\"" +
+                             daemon.dir() + "/rules.toml\" offline=\"portwalld was not running\""),
+            std::string::npos)
+      << audit.str();
+  ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
+  const nlohmann::json s = nlohmann::json::parse(daemon.cli("--json status").output);
+  ASSERT_EQ(s["rules"].size(), 4u);
+  EXPECT_EQ(s["rules"][3]["port"], "1234");
+}
+
 }  // namespace
 }  // namespace portwall::lab

@@ -65,5 +65,50 @@ TEST_F(OfflineEdit, ABrokenFileIsNeverOverwritten) {
   EXPECT_EQ(text(), "[[rule]]\naction = allow\n");
 }
 
+// The CLI takes the daemon's socket and rules file from its configuration unless told, as
+// portwalld does; an offline change is audited where the configuration says.
+TEST_F(OfflineEdit, TheConfigurationNamesSocketRulesAndTheAuditLog) {
+  const std::string config = (dir / "portwall.toml").string();
+  const std::string audit = (dir / "audit.log").string();
+  std::ofstream(config) << "[daemon]\nsocket = \"" << (dir / "pw.sock").string() << "\"\nrules = \""
+                        << file << "\"\n[log]\naudit_file = \"" << audit << "\"\n";
+  const CliSetup setup = cli_setup(config, std::nullopt, std::nullopt);
+  EXPECT_EQ(setup.socket, (dir / "pw.sock").string());
+  EXPECT_EQ(setup.rules, file);
+  EXPECT_TRUE(setup.warning.empty());
+  const CliSetup told = cli_setup(config, "/run/other.sock", "/etc/other.toml");
+  EXPECT_EQ(told.socket, "/run/other.sock");
+  EXPECT_EQ(told.rules, "/etc/other.toml");
+
+  EXPECT_EQ(audit_offline_edit(setup, "change", "command=\"allow 22/tcp\""), "");
+  std::ifstream in(audit);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_NE(line.find(" portwall-audit UID=" + std::to_string(getuid()) +
+                      " ACTION=change RESULT=ok DETAIL=user="),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find(" pid=" + std::to_string(getpid()) +
+                      " command=\"allow 22/tcp\" offline=\"portwalld was not running\""),
+            std::string::npos)
+      << line;
+}
+
+TEST_F(OfflineEdit, WithoutAReadableConfigurationTheDefaultsApplyAndNothingIsAudited) {
+  const CliSetup none = cli_setup((dir / "absent.toml").string(), std::nullopt, std::nullopt);
+  EXPECT_EQ(none.socket, "/run/portwall/portwall.sock");
+  EXPECT_EQ(none.rules, "/etc/portwall/rules.toml");
+  EXPECT_TRUE(none.warning.empty());
+  EXPECT_EQ(audit_offline_edit(none, "change", "x"),
+            "not recorded in the audit log: no configuration was read");
+  // A broken one: the defaults, and a warning that says where.
+  const std::string broken = (dir / "broken.toml").string();
+  std::ofstream(broken) << "[daemon]\nrulez = 1\n";
+  const CliSetup warned = cli_setup(broken, std::nullopt, std::nullopt);
+  EXPECT_EQ(warned.rules, "/etc/portwall/rules.toml");
+  EXPECT_NE(warned.warning.find("broken.toml:2:1: unknown key 'rulez'"), std::string::npos)
+      << warned.warning;
+}
+
 }  // namespace
 }  // namespace portwall
