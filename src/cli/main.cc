@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
 
   auto* explain =
       app.add_subcommand("explain",
-                         "which rule decides PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]")
+                         "which rule decides PROTO SRC[:PORT] to DST[:PORT] [in|out] [on IFACE]")
           ->prefix_command();
   auto* conntrack = app.add_subcommand("conntrack", "tracked connections: list, count or flush");
   std::string conntrack_action = "list";

@@ -38,7 +38,7 @@ Examples:
   portwall delete 3
   portwall delete allow 22/tcp
   portwall default deny incoming
-  portwall explain tcp 203.0.113.9:40000 -> 192.0.2.1:22
+  portwall explain tcp 203.0.113.9:40000 to 192.0.2.1:22       ('->' quoted works too)
   portwall conntrack list
   portwall blocked add 203.0.113.9 for 1h
   portwall blocked remove 203.0.113.9

@@ -49,7 +49,14 @@ FlowKey Probe::key() const {
 
 std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
   const std::string usage = "expected PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]";
-  if (w.size() < 4 || w[2] != "->") return std::unexpected(usage);
+  // An unquoted -> is "-" and a redirection to a file named after the destination: say so.
+  if (w.size() == 3 && w[2] == "-") {
+    return std::unexpected(std::string(
+        "the shell took the > of an unquoted -> as a redirection (the output went to a file "
+        "named after the destination): write to instead, or '->' in quotes"));
+  }
+  // "to" is the arrow a shell leaves alone.
+  if (w.size() < 4 || (w[2] != "->" && w[2] != "to")) return std::unexpected(usage);
   Probe p;
   if (w[0] == "tcp")
     p.input.protocol = ipproto::tcp;

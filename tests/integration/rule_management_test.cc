@@ -68,8 +68,14 @@ TEST_F(Wire, ExplainAnswersFromLiveRulesAndLiveConnections) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.substr(0, r.output.find('\n')),
             "ACCEPT (rule) by rule 1: allow in proto tcp from any to any port 22 comment 'ssh'");
-  r = daemon.cli("explain tcp " + cli + ":40000 -\\> " + srv + ":23");
+  r = daemon.cli("explain tcp " + cli + ":40000 to " + srv + ":23");  // "to": no quoting
   EXPECT_NE(r.output.find("DROP (default)"), std::string::npos) << r.output;
+  // Unquoted, a shell makes "-> ADDR" a redirection: the error says so (on stderr).
+  r = daemon.cli("explain tcp " + cli + ":40000 -> " + daemon.dir() + "/redirected");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("the shell took the > of an unquoted -> as a redirection"),
+            std::string::npos)
+      << r.output;
 
   Fd listener(tcp_listen(lab.srv(), srv, 22));
   Fd client(tcp_connect(lab.cli(), srv, 22, 3000ms));

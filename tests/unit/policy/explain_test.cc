@@ -54,11 +54,19 @@ TEST(Explain, ParsesBothFamiliesDirectionAndInterface) {
   EXPECT_EQ(v6.input.direction, Direction::out);
   EXPECT_EQ(v6.interface, "eth1");
   EXPECT_EQ(probe("icmp 2001:db8::9 -> 2001:db8::1").input.protocol, ipproto::icmpv6);
+  // "to" for the arrow, which a shell would take as a redirection unquoted.
+  const Probe to = probe("tcp 203.0.113.9:40000 to 192.0.2.1:22 in");
+  EXPECT_EQ(to.input.dst_port, 22);
+  EXPECT_EQ(to.input.dst, v4.input.dst);
 }
 
 TEST(Explain, WrongProbesSayWhatWasExpected) {
   EXPECT_EQ(probe_error("tcp 1.2.3.4:1"),
             "expected PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]");
+  // What the CLI gets from `portwall explain tcp 1.2.3.4:1 -> 5.6.7.8:22` in a shell.
+  EXPECT_EQ(probe_error("tcp 1.2.3.4:1 -"),
+            "the shell took the > of an unquoted -> as a redirection (the output went to a file "
+            "named after the destination): write to instead, or '->' in quotes");
   EXPECT_EQ(probe_error("gre 1.2.3.4 -> 5.6.7.8"),
             "protocol must be tcp, udp or icmp, got \"gre\"");
   EXPECT_EQ(probe_error("tcp 1.2.3.4:0 -> 5.6.7.8:22"), "port must be 1-65535, got \"0\"");
