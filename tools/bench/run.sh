@@ -181,8 +181,9 @@ stop_variant() {
 inspected() {  # packets the userspace program has received so far
   case $1 in
     ceiling*) "${sudo[@]}" kill -USR1 "$daemon_pid"; sleep 0.2; tail -1 "$work/nfq.out" | awk '{print $2}' ;;
+    # counters.received: every queue's (the per-queue figures say "received" too).
     portwalld*) "${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
-                  sed 's/.*"received":\([0-9]*\).*/\1/' ;;
+                  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["counters"]["received"])' ;;
     *) echo 0 ;;
   esac
 }
