@@ -205,10 +205,10 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
     sd_notify(0, "READY=1");
     return std::unexpected(fresh.error());
   }
-  if (fresh->config.daemon.queues != loaded_.config.daemon.queues ||
-      fresh->config.daemon.backend != loaded_.config.daemon.backend ||
-      fresh->config.daemon.socket != loaded_.config.daemon.socket) {
-    say("reload: queues, backend and socket changes take effect at the next restart");
+  if (const auto keys = keys_needing_restart(loaded_.config, fresh->config); !keys.empty()) {
+    std::string list;
+    for (const std::string& k : keys) list += (list.empty() ? "" : ", ") + k;
+    say("reload: " + list + " changed; that takes effect at the next restart");
   }
   // The forwards' NAT rules first: if the kernel refuses them, nothing changes (the old ones
   // are put back), as for a broken file.
@@ -260,6 +260,9 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   loaded_.config.limits = fresh->config.limits;
   loaded_.config.knocks = fresh->config.knocks;
   loaded_.config.metrics = fresh->config.metrics;
+  // Rule changes edit, and apply writes, the file the live rules now come from.
+  loaded_.rules_file = fresh->rules_file;
+  loaded_.rules_dir = fresh->rules_dir;
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
   if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");

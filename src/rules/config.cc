@@ -366,10 +366,10 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
   Config c;
-  r.check_keys(*doc,
-               {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits",
-                "metrics"},
-               "the configuration");
+  r.check_keys(
+      *doc,
+      {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits", "metrics"},
+      "the configuration");
   if (const toml::node* n = doc->get("daemon")) {
     if (auto* t = table_of(r, *n, "daemon")) read_daemon(r, *t, c.daemon);
   }
@@ -411,6 +411,35 @@ std::expected<Config, std::vector<ConfigError>> load_config(const std::filesyste
   std::stringstream s;
   s << in.rdbuf();
   return parse_config(s.str(), file.string());
+}
+
+std::vector<std::string> keys_needing_restart(const Config& running, const Config& fresh) {
+  std::vector<std::string> keys;
+  auto note = [&](bool changed, const char* key) {
+    if (changed) keys.emplace_back(key);
+  };
+  const DaemonSection &a = running.daemon, &b = fresh.daemon;
+  note(a.queues != b.queues, "[daemon] queues");
+  note(a.queue_length != b.queue_length, "[daemon] queue_length");
+  note(a.fail_open != b.fail_open, "[daemon] fail_open");
+  note(a.backend != b.backend, "[daemon] backend");
+  note(a.inspect != b.inspect, "[daemon] inspect");
+  note(a.socket != b.socket, "[daemon] socket");
+  note(a.admin_group != b.admin_group, "[daemon] admin_group");
+  note(a.read_group != b.read_group, "[daemon] read_group");
+  note(a.state_file != b.state_file, "[daemon] state_file");
+  const LogSection &l = running.log, &m = fresh.log;
+  note(l.file != m.file, "[log] file");
+  note(l.audit_file != m.audit_file, "[log] audit_file");
+  note(l.target != m.target, "[log] target");
+  note(l.max_lines_per_second != m.max_lines_per_second, "[log] max_lines_per_second");
+  const ConntrackSection &c = running.conntrack, &d = fresh.conntrack;
+  note(c.max_entries != d.max_entries, "[conntrack] max_entries");
+  note(c.tcp_established_timeout != d.tcp_established_timeout,
+       "[conntrack] tcp_established_timeout");
+  note(c.udp_timeout != d.udp_timeout, "[conntrack] udp_timeout");
+  note(c.pickup_grace != d.pickup_grace, "[conntrack] pickup_grace");
+  return keys;
 }
 
 }  // namespace portwall

@@ -130,4 +130,9 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
                                                              std::string_view file_name);
 std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file);
 
+// The keys ("[daemon] queues", "[log] file", ...) whose change between the running
+// configuration and a reloaded one takes effect only at the next start: portwalld reads them
+// once (queues and their flags, sockets, log files, table sizes). Empty when none changed.
+std::vector<std::string> keys_needing_restart(const Config& running, const Config& fresh);
+
 }  // namespace portwall

@@ -168,5 +168,35 @@ TEST(OfflineChange, EditsTheConfiguredRulesAndIsAudited) {
   EXPECT_EQ(s["rules"][3]["port"], "1234");
 }
 
+// A reload that names another rules file: the live rules come from it, and so do later rule
+// changes; keys read only at start are named as needing a restart.
+TEST(ReloadedConfiguration, ANewRulesPathIsWhereChangesGo) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  const std::string old_rules = daemon.dir() + "/rules.toml",
+                    new_rules = daemon.dir() + "/new.toml";
+  const std::string before = slurp(old_rules);
+  std::ofstream(new_rules) << before << "\n[[rule]]\naction = \"allow\"\nport = \"8443\"\n";
+  std::string config = slurp(daemon.dir() + "/portwall.toml");
+  config.replace(config.find(old_rules), old_rules.size(), new_rules);
+  config.replace(config.find("queues = [100, 101]"), 19,
+                 "queues = [100, 101]\nqueue_length = 4096");
+  std::ofstream(daemon.dir() + "/portwall.toml") << config;
+  const RunResult reload = daemon.cli("reload");
+  ASSERT_EQ(reload.exit_code, 0) << reload.output;
+  ASSERT_EQ(daemon.cli("allow 4321/tcp").exit_code, 0);
+  const nlohmann::json s = nlohmann::json::parse(daemon.cli("--json status").output);
+  EXPECT_EQ(s["rules_file"], new_rules);
+  ASSERT_EQ(s["rules"].size(), 5u);
+  EXPECT_EQ(s["rules"][4]["port"], "4321");
+  EXPECT_NE(slurp(new_rules).find("4321"), std::string::npos);
+  EXPECT_EQ(slurp(old_rules), before);
+  EXPECT_NE(daemon.daemon_output().find(
+                "reload: [daemon] queue_length changed; that takes effect at the next restart"),
+            std::string::npos)
+      << daemon.daemon_output();
+}
+
 }  // namespace
 }  // namespace portwall::lab

@@ -417,11 +417,11 @@ TEST(LoadConfig, MissingFileSaysSo) {
   EXPECT_EQ(to_string(c.error()), file.string() + ": cannot read: No such file or directory");
 }
 
-
 TEST(ParseConfig, MetricsTextfileAndIntervalAreReadAndChecked) {
-  auto c = parse_config("[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/pw.prom\"\n"
-                        "interval = \"30s\"\n",
-                        "portwall.toml");
+  auto c = parse_config(
+      "[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/pw.prom\"\n"
+      "interval = \"30s\"\n",
+      "portwall.toml");
   ASSERT_TRUE(c) << to_string(c.error());
   EXPECT_EQ(c->metrics.textfile, "/var/lib/prometheus/node-exporter/pw.prom");
   EXPECT_EQ(c->metrics.interval, std::chrono::seconds(30));
@@ -443,6 +443,25 @@ TEST(ParseConfig, LogTargetIsFileSyslogOrJournald) {
             LogTarget::journald);
   EXPECT_EQ(errors_of("[log]\ntarget = \"kafka\"\n"),
             "portwall.toml:2:10: target must be file | syslog | journald, got \"kafka\"");
+}
+
+// A reload applies the rules and the defenses; what portwalld reads once is named, so that the
+// administrator knows a restart is needed.
+TEST(ParseConfig, KeysNeedingARestartAreNamed) {
+  auto running = parse_config("[daemon]\nqueues = [100, 101]\n", "portwall.toml");
+  ASSERT_TRUE(running);
+  auto same = parse_config("[daemon]\nqueues = [100, 101]\n[scan_detection]\nblock = \"1h\"\n",
+                           "portwall.toml");
+  ASSERT_TRUE(same);
+  EXPECT_TRUE(keys_needing_restart(*running, *same).empty());
+  auto fresh = parse_config(
+      "[daemon]\nqueues = [100]\nfail_open = false\nrules = \"/srv/rules.toml\"\n"
+      "[log]\nfile = \"/srv/pw.log\"\n[conntrack]\nmax_entries = 1000\n",
+      "portwall.toml");
+  ASSERT_TRUE(fresh) << to_string(fresh.error());
+  EXPECT_EQ(keys_needing_restart(*running, *fresh),
+            (std::vector<std::string>{"[daemon] queues", "[daemon] fail_open", "[log] file",
+                                      "[conntrack] max_entries"}));
 }
 
 }  // namespace
