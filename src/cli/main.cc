@@ -105,6 +105,15 @@ int ports_command(const std::string& config, const std::string& rules_override, 
   return 0;
 }
 
+// Before a rules file is edited with no daemon running, or checked by default: which one must
+// be certain.
+std::expected<void, std::string> rules_file_known(const portwall::CliSetup& setup) {
+  if (!setup.rules_unsure) return {};
+  return std::unexpected(
+      "the configuration could not be read, so which rules file portwalld reads is unknown: "
+      "pass --rules FILE (or mend the configuration)");
+}
+
 // An offline change the audit log did not get: said, since the trail is incomplete.
 void note_unaudited(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "NOTE: %s\n", why.c_str());
@@ -162,6 +171,7 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
   if (!confirm.empty()) request["confirm"] = confirm;
   auto response = portwall::control_request(socket, request);
   if (!response && response.error().daemon_absent() && confirm.empty()) {
+    if (auto ok = rules_file_known(setup); !ok) return fail(ok.error(), portwall::kExitBadInput);
     if (auto ok = offline_edit_allowed(rules); !ok)
       return fail(ok.error(), portwall::kExitBadInput);
     if (auto ok = portwall::write_file_atomically(rules, *text); !ok) {
@@ -210,9 +220,10 @@ int change_rules(std::vector<std::string> words, const portwall::CliSetup& setup
     return fail(response.error().message, portwall::kExitUnreachable);
   }
   if (!response) {
+    if (auto ok = rules_file_known(setup); !ok) return fail(ok.error(), portwall::kExitBadInput);
     if (auto ok = offline_edit_allowed(rules); !ok)
       return fail(ok.error(), portwall::kExitBadInput);
-    auto edited = portwall::edit_rules_file(words, rules);
+    auto edited = portwall::edit_rules_file(words, rules, setup.rules_dir);
     if (!edited) return fail(edited.error(), portwall::kExitBadInput);
     print_change(*edited, json);
     if (edited->value("changed", false)) {
@@ -386,7 +397,12 @@ int main(int argc, char** argv) {
   socket = setup.socket;
   rules = setup.rules;
 
-  if (*check) return check_file_command(check_file.empty() ? rules : check_file, json);
+  if (*check) {
+    if (check_file.empty()) {
+      if (auto ok = rules_file_known(setup); !ok) return fail(ok.error(), portwall::kExitBadInput);
+    }
+    return check_file_command(check_file.empty() ? rules : check_file, json);
+  }
   if (*ports) {
     return ports_command(ports_config.empty() ? config : ports_config, rules_given ? rules : "",
                          json);

@@ -16,7 +16,7 @@ CliSetup cli_setup(const std::string& config_file, const std::optional<std::stri
   CliSetup setup;
   Config defaults;
   if (::access(config_file.c_str(), R_OK) == 0) {
-    if (auto loaded = load_config(config_file); loaded) {
+    if (auto loaded = load_config_paths(config_file); loaded) {
       setup.config = std::move(*loaded);
     } else {
       setup.warning = to_string(loaded.error()) + "\n(the default socket and rules file apply)";
@@ -25,6 +25,8 @@ CliSetup cli_setup(const std::string& config_file, const std::optional<std::stri
   const Config& used = setup.config ? *setup.config : defaults;
   setup.socket = socket.value_or(used.daemon.socket);
   setup.rules = rules.value_or(used.daemon.rules);
+  if (!rules) setup.rules_dir = used.daemon.rules_dir;
+  setup.rules_unsure = !setup.warning.empty() && !rules;
   return setup;
 }
 
@@ -42,7 +44,8 @@ std::string audit_offline_edit(const CliSetup& setup, const std::string& action,
 }
 
 std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std::string>& words,
-                                                           const std::string& rules_file) {
+                                                           const std::string& rules_file,
+                                                           const std::string& rules_dir) {
   auto parsed = parse_rule_command(words);
   if (!parsed) return std::unexpected(parsed.error());
   RuleSet own;
@@ -51,7 +54,8 @@ std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std
     auto loaded = load_rules(rules_file);
     if (!loaded) return std::unexpected("fix the rules file first:\n" + to_string(loaded.error()));
     own = std::move(*loaded);
-    const auto dir = std::filesystem::path(rules_file).parent_path() / "rules.d";
+    const auto dir = rules_dir.empty() ? std::filesystem::path(rules_file).parent_path() / "rules.d"
+                                       : std::filesystem::path(rules_dir);
     auto merged = load_rules(rules_file, dir);
     if (!merged) return std::unexpected("fix the rules first:\n" + to_string(merged.error()));
     total = merged->rules.size();

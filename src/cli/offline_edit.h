@@ -18,8 +18,12 @@ namespace portwall {
 // one, with a warning.
 struct CliSetup {
   std::string socket, rules;
-  std::optional<Config> config;  // the configuration read, if any
+  std::string rules_dir;         // the drop-in folder; "" = <folder of rules>/rules.d
+  std::optional<Config> config;  // the configuration read ([daemon] and [log]), if any
   std::string warning;           // why a configuration that exists was not used
+  // The rules file is a guess: a configuration exists but could not be used and --rules was
+  // not given. Nothing is to be edited then.
+  bool rules_unsure = false;
 };
 CliSetup cli_setup(const std::string& config_file, const std::optional<std::string>& socket,
                    const std::optional<std::string>& rules);
@@ -31,7 +35,9 @@ std::string audit_offline_edit(const CliSetup& setup, const std::string& action,
                                const std::string& detail);
 
 // {"changed", "summary", "before", "after"} as the daemon answers, or what was wrong.
+// `rules_dir` "" is <folder of rules_file>/rules.d, as portwalld reads it.
 std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std::string>& words,
-                                                           const std::string& rules_file);
+                                                           const std::string& rules_file,
+                                                           const std::string& rules_dir = "");
 
 }  // namespace portwall

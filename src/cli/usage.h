@@ -46,7 +46,8 @@ Examples:
   portwall knock --spa --key-file ~/.portwall-spa.key server.example.org
 
 Changes go to the running portwalld (and its rules file) at once; with no daemon running
-they edit the rules file (--rules). Established connections a change or a block denies are
+they edit the rules file (--rules, else the configuration's: --config, default
+/etc/portwall/portwall.toml) and are audited as offline. Established connections a change or a block denies are
 cut, unless --keep-established. Exit status: 0 ok, 1 bad input or refused change,
 2 daemon unreachable or usage error, 3 not authorized.)";
 

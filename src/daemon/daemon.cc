@@ -336,7 +336,8 @@ int Daemon::run() {
 
   // An apply never confirmed (portwalld stopped or crashed meanwhile) is undone before the
   // rules load: its rules may be why they would not. The configuration alone names the file.
-  if (auto config = load_config(paths_.config); config) {
+  auto config = load_config(paths_.config);
+  if (config) {
     rolled_back_at_start_ = roll_back_unconfirmed_at_start(
         paths_.rules_override.empty() ? config->daemon.rules : paths_.rules_override);
     if (!rolled_back_at_start_.empty()) say(rolled_back_at_start_);
@@ -344,6 +345,14 @@ int Daemon::run() {
   auto loaded = load_policy(paths_);
   if (!loaded) {
     say(loaded.error());
+    // A rollback done is in the audit trail even though the start goes no further.
+    if (!rolled_back_at_start_.empty()) {
+      if (auto audit = AuditLog::open(config->log.audit_file, config->log.target); audit) {
+        (*audit)->record(static_cast<long>(getuid()), "apply-rollback",
+                         rollback_at_start_failed_ ? "failed" : "ok",
+                         rolled_back_at_start_ + "; the start then failed: " + loaded.error());
+      }
+    }
     return 78;  // EX_CONFIG: systemd's RestartPreventExitStatus keeps this from looping
   }
   loaded_ = std::move(*loaded);

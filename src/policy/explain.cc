@@ -48,9 +48,9 @@ FlowKey Probe::key() const {
 }
 
 std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
-  const std::string usage = "expected PROTO SRC[:PORT] -> DST[:PORT] [in|out] [on IFACE]";
+  const std::string usage = "expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out] [on IFACE]";
   // An unquoted -> is "-" and a redirection to a file named after the destination: say so.
-  if (w.size() == 3 && w[2] == "-") {
+  if (w.size() >= 3 && w[2] == "-") {
     return std::unexpected(std::string(
         "the shell took the > of an unquoted -> as a redirection (the output went to a file "
         "named after the destination): write to instead, or '->' in quotes"));

@@ -360,6 +360,20 @@ std::string to_string(const PortProto& p) {
   return std::to_string(p.port) + (p.protocol == 17 ? "/udp" : "/tcp");
 }
 
+namespace {
+
+// [daemon] and [log]: all the CLI needs of a configuration.
+void read_daemon_and_log(TomlReader& r, const toml::table& doc, Config& c) {
+  if (const toml::node* n = doc.get("daemon")) {
+    if (auto* t = table_of(r, *n, "daemon")) read_daemon(r, *t, c.daemon);
+  }
+  if (const toml::node* n = doc.get("log")) {
+    if (auto* t = table_of(r, *n, "log")) read_log(r, *t, c.log);
+  }
+}
+
+}  // namespace
+
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,
                                                              std::string_view file_name) {
   TomlReader r(file_name);
@@ -370,12 +384,7 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
       *doc,
       {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits", "metrics"},
       "the configuration");
-  if (const toml::node* n = doc->get("daemon")) {
-    if (auto* t = table_of(r, *n, "daemon")) read_daemon(r, *t, c.daemon);
-  }
-  if (const toml::node* n = doc->get("log")) {
-    if (auto* t = table_of(r, *n, "log")) read_log(r, *t, c.log);
-  }
+  read_daemon_and_log(r, *doc, c);
   if (const toml::node* n = doc->get("defaults")) {
     if (auto* t = table_of(r, *n, "defaults")) read_defaults(r, *t, c);
   }
@@ -402,7 +411,10 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   return c;
 }
 
-std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file) {
+namespace {
+
+std::expected<std::string, std::vector<ConfigError>> read_config_text(
+    const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     return std::unexpected(std::vector<ConfigError>{
@@ -410,7 +422,28 @@ std::expected<Config, std::vector<ConfigError>> load_config(const std::filesyste
   }
   std::stringstream s;
   s << in.rdbuf();
-  return parse_config(s.str(), file.string());
+  return s.str();
+}
+
+}  // namespace
+
+std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file) {
+  auto text = read_config_text(file);
+  if (!text) return std::unexpected(std::move(text.error()));
+  return parse_config(*text, file.string());
+}
+
+std::expected<Config, std::vector<ConfigError>> load_config_paths(
+    const std::filesystem::path& file) {
+  auto text = read_config_text(file);
+  if (!text) return std::unexpected(std::move(text.error()));
+  TomlReader r(file.string());
+  auto doc = r.parse(*text);
+  if (!doc) return std::unexpected(std::move(r.errors()));
+  Config c;
+  read_daemon_and_log(r, *doc, c);
+  if (!r.ok()) return std::unexpected(std::move(r.errors()));
+  return c;
 }
 
 std::vector<std::string> keys_needing_restart(const Config& running, const Config& fresh) {

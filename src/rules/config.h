@@ -129,6 +129,10 @@ struct Config {
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,
                                                              std::string_view file_name);
 std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file);
+// Only [daemon] and [log], as the CLI needs them (where the daemon listens, which rules file,
+// which audit log): the other tables are not checked and no secret (spa_key_file) is read.
+std::expected<Config, std::vector<ConfigError>> load_config_paths(
+    const std::filesystem::path& file);
 
 // The keys ("[daemon] queues", "[log] file", ...) whose change between the running
 // configuration and a reloaded one takes effect only at the next start: portwalld reads them

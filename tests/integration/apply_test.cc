@@ -185,6 +185,26 @@ TEST(Apply, ConfirmedStaysAndUnconfirmedRollsBackAtTheNextStart) {
   ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
   EXPECT_EQ(status_of(daemon)["rules"].size(), 4u);
   EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), with_8080);
+
+  // And when the start fails after the rollback (here: queues that are not consecutive), the
+  // rollback is in the audit log all the same.
+  ASSERT_EQ(daemon.cli("apply " + daemon.dir() + "/lockout.toml --confirm 60s").exit_code, 0);
+  EXPECT_EQ(daemon.stop(), 0);
+  const std::string config = slurp(daemon.dir() + "/portwall.toml");
+  std::string odd = config;
+  odd.replace(odd.find("queues = [100, 101]"), 19, "queues = [100, 102]");
+  ASSERT_TRUE(write(daemon.dir() + "/portwall.toml", odd));
+  EXPECT_FALSE(daemon.start());
+  EXPECT_NE(slurp(daemon.dir() + "/audit.log")
+                .find("ACTION=apply-rollback RESULT=ok DETAIL=an apply was never confirmed before "
+                      "portwalld stopped: the previous rules are back in " +
+                      daemon.dir() + "/rules.toml; the start then failed: "),
+            std::string::npos)
+      << slurp(daemon.dir() + "/audit.log");
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), with_8080);
+  ASSERT_TRUE(write(daemon.dir() + "/portwall.toml", config));
+  ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
+  EXPECT_EQ(status_of(daemon)["rules"].size(), 4u);
 }
 
 }  // namespace

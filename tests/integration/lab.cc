@@ -198,8 +198,9 @@ int Daemon::stop() {
 }
 
 RunResult Daemon::cli(const std::string& args) const {
-  return lab_.in(lab_.srv(),
-                 std::string(PORTWALL_BIN) + " --socket " + dir_ + "/portwall.sock " + args);
+  // The test's own configuration: never the host's /etc/portwall/portwall.toml.
+  return lab_.in(lab_.srv(), std::string(PORTWALL_BIN) + " --config " + dir_ +
+                                 "/portwall.toml --socket " + dir_ + "/portwall.sock " + args);
 }
 
 std::string Daemon::log() const { return slurp(dir_ + "/portwall.log"); }

@@ -108,6 +108,33 @@ TEST_F(OfflineEdit, WithoutAReadableConfigurationTheDefaultsApplyAndNothingIsAud
   EXPECT_EQ(warned.rules, "/etc/portwall/rules.toml");
   EXPECT_NE(warned.warning.find("broken.toml:2:1: unknown key 'rulez'"), std::string::npos)
       << warned.warning;
+  EXPECT_TRUE(warned.rules_unsure);  // nothing may be edited on that guess
+  EXPECT_FALSE(cli_setup(broken, std::nullopt, file).rules_unsure);
+  EXPECT_FALSE(none.rules_unsure);
+}
+
+// The CLI reads [daemon] and [log] only: a key file only root may read, or a table it does not
+// need, does not keep it from finding the daemon.
+TEST_F(OfflineEdit, OnlyDaemonAndLogAreReadNeverTheSpaKey) {
+  const std::string config = (dir / "portwall.toml").string();
+  std::ofstream(config) << "[daemon]\nsocket = \"/run/x.sock\"\nrules_dir = \"/etc/x.d\"\n"
+                        << "[[knock]]\nname = \"spa\"\nspa_port = 62201\n"
+                        << "spa_key_file = \"" << (dir / "absent.key").string() << "\"\n";
+  const CliSetup setup = cli_setup(config, std::nullopt, std::nullopt);
+  EXPECT_TRUE(setup.warning.empty()) << setup.warning;
+  EXPECT_EQ(setup.socket, "/run/x.sock");
+  EXPECT_EQ(setup.rules_dir, "/etc/x.d");
+}
+
+// Offline edits number rules across the drop-in folder portwalld reads.
+TEST_F(OfflineEdit, TheConfiguredDropInFolderCountsInRuleNumbers) {
+  fs::create_directories(dir / "elsewhere.d");
+  std::ofstream((dir / "elsewhere.d" / "10-extra.toml").string())
+      << "[[rule]]\naction = \"allow\"\nport = \"443\"\nproto = \"tcp\"\n";
+  ASSERT_TRUE(edit_rules_file({"allow", "22/tcp"}, file));
+  auto beyond = edit_rules_file({"delete", "3"}, file, (dir / "elsewhere.d").string());
+  ASSERT_FALSE(beyond);
+  EXPECT_EQ(beyond.error(), "cannot delete: there is no rule 3 (there are 2)");
 }
 
 }  // namespace
