@@ -151,18 +151,6 @@ int queued_ipv6(const Lab& lab) {
   return total;
 }
 
-// Waits (8 s at most) until the daemon has received nothing new for a second: the lab's fresh
-// addresses announce themselves in their first seconds.
-void wait_until_quiet(const Daemon& daemon) {
-  for (int i = 0, last = -1, same = 0; i < 40 && same < 5; ++i) {
-    const nlohmann::json s = status_of(daemon);
-    const int received = s.is_object() ? s["counters"]["received"].get<int>() : -1;
-    same = received == last ? same + 1 : 0;
-    last = received;
-    std::this_thread::sleep_for(200ms);
-  }
-}
-
 struct Overflow {
   int through = 0;  // datagrams that reached the server's socket while portwalld was stopped
   int others = 0;   // the hosts' own packets queued meanwhile, each of which may take a place
@@ -174,7 +162,7 @@ Overflow datagrams_through_a_full_queue(const Lab& lab, const Daemon& daemon, in
   Fd denied(udp_bind(lab.srv(), lab.srv_v4(), 9999));
   const int buffer = 4 << 20;  // room for every datagram that gets through
   setsockopt(denied.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer);
-  wait_until_quiet(daemon);
+  daemon.wait_until_quiet();
   const int ipv6_before = queued_ipv6(lab);
   daemon.signal(SIGSTOP);
   std::ofstream(daemon.dir() + "/burst.py")

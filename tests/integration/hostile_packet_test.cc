@@ -428,12 +428,7 @@ TEST_F(Hostile, EveryKindGetsItsVerdictAndTheDaemonCarriesOn) {
   spec["vars"] = {{"S4", lab.srv_v4()}, {"S6", lab.srv_v6()}};
   // The new addresses announce themselves (MLD reports, to the server's queue): wait until the
   // daemon sees nothing more, so that each kind's counter deltas are its own.
-  for (int i = 0, last = -1, same = 0; i < 40 && same < 5; ++i) {
-    const int received = status()["counters"]["received"].get<int>();
-    same = received == last ? same + 1 : 0;
-    last = received;
-    std::this_thread::sleep_for(200ms);
-  }
+  daemon.wait_until_quiet();
   for (std::size_t i = 0; i < kinds.size(); ++i) {
     spec["kinds"].push_back(
         {{"name", kinds[i].name}, {"expr", kinds[i].expr}, {"src", sources[i]}});

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -201,6 +202,16 @@ RunResult Daemon::cli(const std::string& args) const {
   // The test's own configuration: never the host's /etc/portwall/portwall.toml.
   return lab_.in(lab_.srv(), std::string(PORTWALL_BIN) + " --config " + dir_ +
                                  "/portwall.toml --socket " + dir_ + "/portwall.sock " + args);
+}
+
+void Daemon::wait_until_quiet() const {
+  for (int i = 0, last = -1, same = 0; i < 40 && same < 5; ++i) {
+    const nlohmann::json s = nlohmann::json::parse(cli("--json status").output, nullptr, false);
+    const int received = s.is_object() ? s["counters"]["received"].get<int>() : -1;
+    same = received == last ? same + 1 : 0;
+    last = received;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 std::string Daemon::log() const { return slurp(dir_ + "/portwall.log"); }

@@ -83,6 +83,9 @@ class Daemon {
   RunResult cli(const std::string& args) const;  // `portwall --socket ... ARGS` in the namespace
   std::string log() const;                       // the decision log's content
   std::string daemon_output() const;             // portwalld's stderr
+  // Waits (8 s at most) until portwalld has received nothing new for a second: the lab's fresh
+  // addresses announce themselves (neighbour discovery, MLD) in their first seconds.
+  void wait_until_quiet() const;
   std::string dir() const { return dir_; }
 
  private:
