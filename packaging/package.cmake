@@ -9,6 +9,10 @@ pkg_get_variable(SYSTEMD_UNIT_DIR systemd systemdsystemunitdir)
 if(NOT SYSTEMD_UNIT_DIR)
   set(SYSTEMD_UNIT_DIR /lib/systemd/system)  # Debian 12
 endif()
+pkg_get_variable(SYSTEMD_TMPFILES_DIR systemd tmpfilesdir)
+if(NOT SYSTEMD_TMPFILES_DIR)
+  set(SYSTEMD_TMPFILES_DIR /usr/lib/tmpfiles.d)  # Debian 12
+endif()
 set(PORTWALL_ETC ${CMAKE_INSTALL_FULL_SYSCONFDIR})
 
 # Hardened binaries, as Debian builds them (lintian: hardening-no-bindnow, -no-fortify).
@@ -47,6 +51,7 @@ install(DIRECTORY DESTINATION ${PORTWALL_ETC}/portwall/rules.d)
 install(FILES rules/default.toml DESTINATION ${CMAKE_INSTALL_DATADIR}/portwall RENAME rules.toml)
 install(DIRECTORY rules/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/rules)
 install(FILES packaging/systemd/portwall.service DESTINATION ${SYSTEMD_UNIT_DIR})
+install(FILES packaging/tmpfiles/portwall.conf DESTINATION ${SYSTEMD_TMPFILES_DIR})
 install(FILES packaging/logrotate/portwall DESTINATION ${PORTWALL_ETC}/logrotate.d)
 install(FILES packaging/completion/portwall
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)

@@ -15,6 +15,7 @@
 #include "cli/knock_client.h"
 #include "cli/offline_edit.h"
 #include "cli/ports_report.h"
+#include "cli/service_command.h"
 #include "cli/status_view.h"
 #include "cli/usage.h"
 #include "control/control_client.h"
@@ -333,7 +334,18 @@ int main(int argc, char** argv) {
   apply->add_option("--confirm", apply_confirm,
                     "roll back by itself unless `portwall confirm` comes within DURATION (60s)");
   apply->add_flag("--keep-established", keep_established, keep_help);
-  auto* confirm = app.add_subcommand("confirm", "keep the rules of a pending apply --confirm");
+  auto* confirm = app.add_subcommand(
+      "confirm", "keep the rules of a pending apply --confirm, or the firewall an enable started");
+  bool force = false;
+  app.add_flag("--force", force, "enable: start even if the rules would lock SSH out");
+  auto* enable = app.add_subcommand(
+      "enable", "start the firewall and enable it at boot (refused if SSH would be locked out)");
+  std::string enable_confirm;
+  enable->add_flag("--force", force, "start even if the rules would lock SSH out");
+  enable->add_option("--confirm", enable_confirm,
+                     "stop again by itself unless `portwall confirm` comes within DURATION "
+                     "(60s); enabled at boot once confirmed");
+  auto* disable = app.add_subcommand("disable", "stop the firewall and disable it at boot");
   auto* ports = app.add_subcommand(
       "ports", "listening ports, their processes, and who the rules let reach them");
   std::string ports_config;
@@ -427,15 +439,26 @@ int main(int argc, char** argv) {
   if (*apply) {
     return apply_command(apply_file, apply_confirm, keep_established, setup, json);
   }
+  if (*enable) {
+    return portwall::enable_command(
+        {config, rules_given ? rules : "", force, enable_confirm, json});
+  }
+  if (*disable) return portwall::disable_command(json);
   nlohmann::json result;
   if (*confirm) {
     if (int code = ask(socket, {{"command", "confirm"}}, &result)) return code;
+    const bool enabled = result.value("enable", false);
+    const auto at_boot = enabled ? portwall::enable_at_boot() : false;
     if (json) {
       std::cout << result.dump() << "\n";
+    } else if (enabled) {
+      std::cout << "Confirmed: the firewall stays active"
+                << (at_boot.value_or(false) ? " and is enabled on system startup" : "") << "\n";
     } else {
       std::cout << "Confirmed: the rules applied from " << result.value("file", "?") << " by "
                 << result.value("applied_by", "?") << " stay\n";
     }
+    if (!at_boot) return fail(at_boot.error(), portwall::kExitBadInput);
     return 0;
   }
   if (*explain) {

@@ -109,6 +109,12 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
         p.value("file", "?"), p.value("applied_by", "?"), p.value("seconds_left", 0),
         p.value("rolls_back_at", "?"));
   }
+  if (s.contains("pending_enable") && s["pending_enable"].is_object()) {
+    const auto& p = s["pending_enable"];
+    out += fmt::format(
+        "Pending: the firewall that {} enabled stops again in {}s ({}) unless `portwall confirm`\n",
+        p.value("enabled_by", "?"), p.value("seconds_left", 0), p.value("stops_at", "?"));
+  }
   if (style == StatusStyle::verbose && s.contains("defenses"))
     out += render_defenses(s["defenses"]);
   return out;

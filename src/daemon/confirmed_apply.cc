@@ -114,8 +114,9 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
 }
 
 nlohmann::json Daemon::confirm_request(const Peer& peer) {
+  if (auto enable = confirm_enable(peer)) return *enable;
   std::lock_guard<std::mutex> serialized(reload_mutex_);
-  if (!pending_) return error_response("nothing to confirm: no apply is waiting");
+  if (!pending_) return error_response("nothing to confirm: no apply or enable is waiting");
   const PendingConfirmation done = *pending_;
   if (unlink(rollback_path().c_str()) != 0 && errno != ENOENT) {
     return error_response("cannot remove " + rollback_path() + ": " + std::strerror(errno) +

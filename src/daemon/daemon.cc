@@ -75,11 +75,11 @@ std::expected<void, std::string> Daemon::start() {
   auto control = ControlServer::listen(cfg.daemon.socket, socket_gid);
   if (!control) return std::unexpected(control.error());
   control_ = std::move(*control);
-  std::string note;
-  if (auto dropped = keep_only_network_capabilities(&note); !dropped) {
+  std::vector<std::string> notes;
+  if (auto dropped = keep_only_network_capabilities(&notes); !dropped) {
     return std::unexpected("dropping capabilities: " + dropped.error());
   }
-  if (!note.empty()) say(note);
+  for (const std::string& note : notes) say(note);
   mode_ = cfg.daemon.mode;
   // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
   policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
@@ -356,6 +356,14 @@ int Daemon::run() {
     return 78;  // EX_CONFIG: systemd's RestartPreventExitStatus keeps this from looping
   }
   loaded_ = std::move(*loaded);
+  if (const std::string lockout = refuse_first_start_lockout(); !lockout.empty()) {
+    say("not started: " + lockout);
+    if (auto audit = AuditLog::open(loaded_.config.log.audit_file, loaded_.config.log.target);
+        audit) {
+      (*audit)->record(static_cast<long>(getuid()), "start", "refused", lockout);
+    }
+    return 78;  // EX_CONFIG: the rules are what is wrong; no restart loop
+  }
   if (auto ok = start(); !ok) {
     say("cannot start: " + ok.error());
     shutdown();
@@ -363,7 +371,10 @@ int Daemon::run() {
   }
   sd_notify(0, "READY=1");
   say("ready; control socket " + loaded_.config.daemon.socket);
+  first_start_done();
+  arm_enable_confirmation();
 
+  std::string stop_reason = "signal";
   for (;;) {
     timespec tick{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -372,6 +383,10 @@ int Daemon::run() {
     if (sig == SIGUSR1) {
       decision_log_->reopen();
       audit_log_->reopen();
+    }
+    if (enable_expired()) {
+      stop_reason = "the enable was not confirmed";
+      break;
     }
     keep_defenses();
     keep_confirmation();
@@ -392,7 +407,7 @@ int Daemon::run() {
   if (std::lock_guard<std::mutex> lock(pending_mutex_); pending_) {
     say("an apply was not confirmed: its rules roll back when portwalld starts again");
   }
-  audit_log_->record(static_cast<long>(getuid()), "stop", "ok", "signal");
+  audit_log_->record(static_cast<long>(getuid()), "stop", "ok", stop_reason);
   shutdown();
   say("stopped; diversion rules removed");
   return 0;

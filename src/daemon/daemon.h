@@ -95,6 +95,24 @@ class Daemon {
   bool rollback_at_start_failed_ = false;
   // Why other rule changes wait while a confirmation is pending.
   std::string pending_refusal() const;
+  // Starting without locking the administrator out (first_start.cc): the files beside the state
+  // file that ask for a lockout check (`first-start`) and an enable confirmation
+  // (`enable-confirm`); "" when there is no state file.
+  std::string state_path(const char* name) const;
+  // Before the kernel is touched: "" to go on, else why the rules would lock SSH out.
+  std::string refuse_first_start_lockout();
+  bool first_start_checked_ = false;
+  void first_start_done();  // once ready: the check is not asked again
+  struct PendingEnable {
+    Timestamp deadline{};
+    std::int64_t deadline_unix_ms = 0;
+    std::string by, within;
+  };
+  std::optional<PendingEnable> pending_enable_;  // guarded by pending_mutex_
+  void arm_enable_confirmation();                // once ready
+  bool enable_expired();  // once a second: true when portwalld is to stop, unconfirmed
+  std::optional<nlohmann::json> confirm_enable(const Peer& peer);  // nullopt: none pending
+  nlohmann::json pending_enable_json() const;
   // A rule change from `portwall allow ...`: parsed, applied to the rules file, written
   // atomically, then reloaded; refused changes leave file and live rules as they were.
   nlohmann::json change(const nlohmann::json& request, const Peer& peer);

@@ -177,6 +177,7 @@ nlohmann::json Daemon::status_json() {
                                  {"rolls_back_at", rfc3339_ms(pending_->deadline_unix_ms)},
                                  {"seconds_left", std::max<std::int64_t>(0, left.count())}};
   }
+  j["pending_enable"] = pending_enable_json();
   j["backend"] = diversion_->name();
   j["queues"] = loaded_.config.daemon.queues;
   j["rules_file"] = loaded_.rules_file;

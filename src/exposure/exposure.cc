@@ -3,14 +3,14 @@
 #include <algorithm>
 
 namespace portwall {
-namespace {
-
 bool is_loopback(const IpAddress& a) {
   if (a.family == Family::ipv4) return a.bytes[0] == 127;
   return std::all_of(a.bytes.begin(), a.bytes.begin() + 15,
                      [](std::uint8_t b) { return b == 0; }) &&
          a.bytes[15] == 1;
 }
+
+namespace {
 
 bool same_proto(Proto rule, Proto socket) { return rule == Proto::any || rule == socket; }
 

@@ -30,6 +30,9 @@ struct Exposure {
 Exposure exposure_of(const RuleSet& rules, const std::vector<KnockSection>& knocks, Proto proto,
                      const IpAddress& bound, std::uint16_t port);
 
+// 127.0.0.0/8 or ::1: traffic that never meets the diversion (loopback is exempt).
+bool is_loopback(const IpAddress& address);
+
 // Incoming allow and limit rules for TCP or UDP ports on which no socket listens (rule numbers).
 std::vector<std::uint32_t> allows_without_listener(const RuleSet& rules,
                                                    const std::vector<ListeningSocket>& sockets);

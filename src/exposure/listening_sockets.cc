@@ -45,18 +45,26 @@ std::optional<std::pair<IpAddress, std::uint16_t>> endpoint(std::string_view tex
   return std::pair{v6 ? IpAddress::v6(bytes) : IpAddress::v4(bytes), *port};
 }
 
+constexpr std::string_view kTcpEstablished = "01";
 constexpr std::string_view kTcpListen = "0A";
 constexpr std::string_view kUdpUnconnected = "07";
 
-}  // namespace
+// One line of a /proc/net table, its fields checked: sl local_address rem_address st tx:rx
+// tr:when retrnsmt uid timeout inode ...
+struct TableLine {
+  std::pair<IpAddress, std::uint16_t> local, remote;
+  std::string_view state;
+  std::uint32_t uid = 0;
+  std::uint64_t inode = 0;
+};
 
-std::vector<ListeningSocket> parse_proc_net(std::string_view text, Proto proto, bool v6) {
-  std::vector<ListeningSocket> out;
+// Calls `each` with every well-formed line; the header and lines of another shape are skipped.
+template <typename Each>
+void for_each_line(std::string_view text, bool v6, Each each) {
   while (!text.empty()) {
     const std::size_t newline = text.find('\n');
     const std::string_view line = text.substr(0, newline);
     text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
-    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
     const std::vector<std::string_view> f = fields_of(line);
     if (f.size() < 10 || f[0].empty() || f[0].back() != ':') continue;
     const auto local = endpoint(f[1], v6);
@@ -64,13 +72,31 @@ std::vector<ListeningSocket> parse_proc_net(std::string_view text, Proto proto, 
     const auto uid = number<std::uint32_t>(f[7], 10);
     const auto inode = number<std::uint64_t>(f[9], 10);
     if (!local || !remote || !uid || !inode) continue;
-    // A connected UDP socket has a remote end: it answers one peer, it does not listen.
-    const bool listening = proto == Proto::tcp ? f[3] == kTcpListen
-                                               : f[3] == kUdpUnconnected && remote->second == 0 &&
-                                                     is_wildcard(remote->first);
-    if (!listening) continue;
-    out.push_back({proto, local->first, local->second, *uid, *inode});
+    each(TableLine{*local, *remote, f[3], *uid, *inode});
   }
+}
+
+}  // namespace
+
+std::vector<ListeningSocket> parse_proc_net(std::string_view text, Proto proto, bool v6) {
+  std::vector<ListeningSocket> out;
+  for_each_line(text, v6, [&](const TableLine& l) {
+    // A connected UDP socket has a remote end: it answers one peer, it does not listen.
+    const bool listening =
+        proto == Proto::tcp
+            ? l.state == kTcpListen
+            : l.state == kUdpUnconnected && l.remote.second == 0 && is_wildcard(l.remote.first);
+    if (listening) out.push_back({proto, l.local.first, l.local.second, l.uid, l.inode});
+  });
+  return out;
+}
+
+std::vector<TcpConnection> parse_established(std::string_view text, bool v6) {
+  std::vector<TcpConnection> out;
+  for_each_line(text, v6, [&](const TableLine& l) {
+    if (l.state != kTcpEstablished) return;
+    out.push_back({l.local.first, l.local.second, l.remote.first, l.remote.second, l.inode});
+  });
   return out;
 }
 

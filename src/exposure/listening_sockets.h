@@ -29,6 +29,18 @@ struct ListeningSocket {
 // hex, so 127.0.0.1 reads "0100007F" on little-endian machines; this is undone here.
 std::vector<ListeningSocket> parse_proc_net(std::string_view text, Proto proto, bool v6);
 
+// A TCP connection in ESTABLISHED ("01"), as /proc/net/tcp and tcp6 print it: what the SSH
+// lockout check looks at (exposure/ssh_lockout.h).
+struct TcpConnection {
+  IpAddress local;
+  std::uint16_t local_port = 0;
+  IpAddress remote;
+  std::uint16_t remote_port = 0;
+  std::uint64_t inode = 0;
+  friend bool operator==(const TcpConnection&, const TcpConnection&) = default;
+};
+std::vector<TcpConnection> parse_established(std::string_view text, bool v6);
+
 // True when `address` is the wildcard of its family (0.0.0.0 or ::).
 bool is_wildcard(const IpAddress& address);
 

@@ -1,7 +1,11 @@
 #include "host/host_sockets.h"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -74,6 +78,102 @@ std::expected<std::vector<HostSocket>, std::string> read_host_sockets(const std:
               [](const SocketOwner& a, const SocketOwner& b) { return a.pid < b.pid; });
   }
   return out;
+}
+
+std::expected<SshSockets, std::string> read_ssh_sockets(const std::string& proc) {
+  SshSockets out;
+  std::vector<ListeningSocket> listeners;
+  std::vector<TcpConnection> connections;
+  bool any = false;
+  for (const auto& [file, v6] : {std::pair{"tcp", false}, std::pair{"tcp6", true}}) {
+    const auto text = slurp(std::filesystem::path(proc) / "net" / file);
+    if (!text) continue;
+    any = true;
+    for (const ListeningSocket& s : parse_proc_net(*text, Proto::tcp, v6)) listeners.push_back(s);
+    for (const TcpConnection& c : parse_established(*text, v6)) connections.push_back(c);
+  }
+  if (!any) return std::unexpected("cannot read " + proc + "/net/tcp or tcp6");
+  std::unordered_map<std::uint64_t, std::size_t> listener_of, connection_of;
+  for (std::size_t i = 0; i < listeners.size(); ++i) listener_of.emplace(listeners[i].inode, i);
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    if (connections[i].inode != 0) connection_of.emplace(connections[i].inode, i);
+  }
+  std::vector<bool> listener_taken(listeners.size()), connection_taken(connections.size());
+  std::error_code ec;
+  for (const auto& process : std::filesystem::directory_iterator(proc, ec)) {
+    if (!all_digits(process.path().filename().string())) continue;
+    const std::string command = slurp(process.path() / "comm").value_or("");
+    if (command != "sshd\n" && command != "dropbear\n") continue;
+    out.server_running = true;
+    std::error_code fd_ec;
+    std::filesystem::directory_iterator fds(process.path() / "fd", fd_ec);
+    if (fd_ec) {
+      out.owners_read = false;
+      continue;
+    }
+    for (const auto& fd : fds) {
+      std::error_code link_ec;
+      const auto inode = socket_inode(std::filesystem::read_symlink(fd.path(), link_ec).string());
+      if (link_ec) {
+        out.owners_read = false;
+        continue;
+      }
+      if (!inode) continue;
+      if (auto it = listener_of.find(*inode); it != listener_of.end()) {
+        listener_taken[it->second] = true;
+      }
+      if (auto it = connection_of.find(*inode); it != connection_of.end()) {
+        connection_taken[it->second] = true;
+      }
+    }
+  }
+  if (!out.server_running) return out;
+  if (!out.owners_read) {
+    constexpr std::uint16_t kSshPort = 22;
+    for (std::size_t i = 0; i < listeners.size(); ++i)
+      listener_taken[i] = listeners[i].port == kSshPort;
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      connection_taken[i] = connections[i].local_port == kSshPort;
+    }
+  }
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (listener_taken[i]) out.listeners.push_back(listeners[i]);
+  }
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    if (connection_taken[i]) out.sessions.push_back(connections[i]);
+  }
+  return out;
+}
+
+std::string interface_with_address(const IpAddress& address) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string name;
+  for (const ifaddrs* i = list; i && name.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    if (i->ifa_addr->sa_family == AF_INET && address.family == Family::ipv4) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      if (std::memcmp(&in->sin_addr, address.bytes.data(), 4) == 0) name = i->ifa_name;
+    } else if (i->ifa_addr->sa_family == AF_INET6 && address.family == Family::ipv6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      if (std::memcmp(&in6->sin6_addr, address.bytes.data(), 16) == 0) name = i->ifa_name;
+    }
+  }
+  freeifaddrs(list);
+  return name;
+}
+
+std::expected<LockoutHere, std::string> check_ssh_lockout_here(
+    const RuleSet& rules, const std::vector<KnockSection>& knocks) {
+  auto ssh = read_ssh_sockets();
+  if (!ssh) return std::unexpected(ssh.error());
+  std::vector<SshSession> sessions;
+  for (const TcpConnection& c : ssh->sessions) {
+    sessions.push_back({c, interface_with_address(c.local)});
+  }
+  const PolicySnapshot policy(rules);  // a copy, compiled for the check only
+  return LockoutHere{check_ssh_lockout(policy, knocks, ssh->listeners, sessions),
+                     !ssh->server_running || ssh->owners_read};
 }
 
 std::optional<PortRange> read_ephemeral_range(const std::string& proc) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "exposure/listening_sockets.h"
+#include "exposure/ssh_lockout.h"
 
 namespace portwall {
 
@@ -30,5 +31,31 @@ struct HostSocket {
 std::expected<std::vector<HostSocket>, std::string> read_host_sockets(
     const std::string& proc = "/proc");
 std::optional<PortRange> read_ephemeral_range(const std::string& proc = "/proc");
+
+// What the SSH server holds, for the lockout check (exposure/ssh_lockout.h): its listening TCP
+// sockets and the established connections of its processes (a session each), found as `ss -tnp`
+// finds them, through the /proc/PID/fd links of the processes named sshd (or dropbear). Another
+// root process's fds can be read only with CAP_SYS_PTRACE (the kernel refuses a process with
+// fewer capabilities than its target): when an SSH server runs but its fds cannot be read,
+// `owners_read` is false and its sockets are taken to be those on the ssh port, 22.
+struct SshSockets {
+  bool server_running = false;
+  bool owners_read = true;
+  std::vector<ListeningSocket> listeners;
+  std::vector<TcpConnection> sessions;
+};
+std::expected<SshSockets, std::string> read_ssh_sockets(const std::string& proc = "/proc");
+
+// The interface that holds `address` in this network namespace (getifaddrs), or "".
+std::string interface_with_address(const IpAddress& address);
+
+// The SSH lockout check (exposure/ssh_lockout.h) on this host's SSH server and sessions, each
+// session with the interface of its local address. `owners_read` as SshSockets says.
+struct LockoutHere {
+  LockoutCheck check;
+  bool owners_read = true;
+};
+std::expected<LockoutHere, std::string> check_ssh_lockout_here(
+    const RuleSet& rules, const std::vector<KnockSection>& knocks);
 
 }  // namespace portwall

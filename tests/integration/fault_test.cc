@@ -286,6 +286,46 @@ TEST(Privileges, EveryThreadKeepsOnlyNetAdminAndNetRaw) {
   EXPECT_EQ(lab.in(lab.srv(), "iptables-save").output.find("PORTWALL"), std::string::npos);
 }
 
+// A unit's CapabilityBoundingSet= or a container may leave CAP_NET_RAW out: portwalld keeps what
+// it has (asking for a capability it lacks failed the whole drop with EPERM, and the unit never
+// started) and still filters with iptables-nft.
+TEST(Privileges, WithoutNetRawItStartsKeepsOnlyNetAdminAndFilters) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  ASSERT_EQ(daemon.stop(), 0);
+  daemon.set_exec_prefix("setpriv --bounding-set=-net_raw");
+  ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
+  EXPECT_NE(daemon.daemon_output().find("no CAP_NET_RAW"), std::string::npos)
+      << daemon.daemon_output();
+  for (const std::string& line : capability_lines(daemon.pid())) {
+    const std::string set = line.substr(0, line.find(':'));
+    const std::string value = line.substr(line.find('\t') + 1);
+    EXPECT_EQ(value, set == "CapInh" || set == "CapAmb" ? "0000000000000000" : "0000000000001000")
+        << line;
+  }
+  EXPECT_TRUE(connects(lab, 22));
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 2323));
+  EXPECT_EQ(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 2323, 1500ms)).valid(), false);
+  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(lab.in(lab.srv(), "iptables-save").output.find("PORTWALL"), std::string::npos);
+}
+
+// Without CAP_NET_ADMIN nothing can work: the start fails before the kernel is touched, and the
+// message says which capability is missing and where to grant it, not "Operation not permitted".
+TEST(Privileges, WithoutNetAdminTheStartFailsNamingTheCapability) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  ASSERT_EQ(daemon.stop(), 0);
+  daemon.set_exec_prefix("setpriv --bounding-set=-net_admin");
+  EXPECT_FALSE(daemon.start());
+  const std::string output = daemon.daemon_output();
+  EXPECT_NE(output.find("does not have CAP_NET_ADMIN"), std::string::npos) << output;
+  EXPECT_NE(output.find("CapabilityBoundingSet="), std::string::npos) << output;
+  EXPECT_EQ(lab.in(lab.srv(), "iptables-save").output.find("PORTWALL"), std::string::npos);
+}
+
 TEST(ControlSocketAbuse, StrangersAreRefusedAndGarbageIdleAndHugeClientsChangeNothing) {
   Lab lab;
   Daemon daemon(lab, kRules);

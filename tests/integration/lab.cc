@@ -120,10 +120,18 @@ Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string&
   if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
   std::ofstream(dir_ + "/rules.toml") << rules_toml;
+  // PORTWALL_TEST_BACKEND=nftables runs the same tests on the other diversion backend (the nft
+  // suite runs them so in a Debian kernel under qemu: tests/nft/); a test that names its own
+  // backend keeps it.
+  std::string backend_key;
+  if (const char* backend = std::getenv("PORTWALL_TEST_BACKEND");
+      backend && *backend && extra_daemon_keys.find("backend") == std::string::npos) {
+    backend_key = std::string("backend = \"") + backend + "\"\n";
+  }
   std::ofstream(dir_ + "/portwall.toml")
       << "[daemon]\nqueues = [100, 101]\nrules = \"" << dir_ << "/rules.toml\"\nsocket = \"" << dir_
       << "/portwall.sock\"\nstate_file = \"" << dir_ << "/state.json\"\n"
-      << extra_daemon_keys;
+      << backend_key << extra_daemon_keys;
   if (extra_sections.find("[log]") == std::string::npos) {
     std::ofstream(dir_ + "/portwall.toml", std::ios::app)
         << "[log]\nfile = \"" << dir_ << "/portwall.log\"\naudit_file = \"" << dir_
@@ -147,12 +155,14 @@ bool Daemon::start() {
                         PORTWALLD_BIN, "--config", config.c_str(), nullptr};
   // With a prelude: ip netns exec NS unshare -m sh -c 'PRELUDE; exec portwalld ...'; each step
   // execs the next, so pid_ is still portwalld's.
-  const std::string script = prelude_ + "\nexec " + PORTWALLD_BIN + " --config " + config;
+  const std::string script =
+      prelude_ + "\nexec " + exec_prefix_ + " " + PORTWALLD_BIN + " --config " + config;
   const char* wrapped[] = {"ip",      "netns",   "exec",          ns.c_str(),
                            "unshare", "--mount", "--propagation", "private",
                            "sh",      "-c",      script.c_str(),  nullptr};
   if (posix_spawnp(&pid_, "ip", &actions, nullptr,
-                   const_cast<char**>(prelude_.empty() ? argv : wrapped), environ) != 0) {
+                   const_cast<char**>(prelude_.empty() && exec_prefix_.empty() ? argv : wrapped),
+                   environ) != 0) {
     pid_ = -1;
   }
   posix_spawn_file_actions_destroy(&actions);
@@ -195,6 +205,20 @@ int Daemon::stop() {
   kill(pid_, SIGKILL);
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  return -1;
+}
+
+int Daemon::wait_for_exit(std::chrono::milliseconds wait) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  for (auto until = std::chrono::steady_clock::now() + wait;
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(50ms)) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      ready_ = false;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+  }
   return -1;
 }
 

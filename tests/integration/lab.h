@@ -76,8 +76,13 @@ class Daemon {
   bool ready() const { return ready_; }
   // Starts portwalld again with the same configuration, rules and state (after stop()).
   bool start();
+  // Words put before portwalld on its command line at the next start(), e.g. `setpriv
+  // --bounding-set=-net_raw` to start it with fewer capabilities.
+  void set_exec_prefix(const std::string& prefix) { exec_prefix_ = prefix; }
   // SIGTERM and wait; the exit status (or -1).
   int stop();
+  // Waits (bounded) for portwalld to exit by itself; its exit status, or -1 if it still runs.
+  int wait_for_exit(std::chrono::milliseconds wait);
   void signal(int sig) const;
   pid_t pid() const { return pid_; }
   RunResult cli(const std::string& args) const;  // `portwall --socket ... ARGS` in the namespace
@@ -92,6 +97,7 @@ class Daemon {
   const Lab& lab_;
   std::string dir_;
   std::string prelude_;
+  std::string exec_prefix_;
   pid_t pid_ = -1;
   bool ready_ = false;
 };

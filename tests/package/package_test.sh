@@ -18,7 +18,7 @@ ok "built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 # Content: every file where DESIGN.md and the issue say, the CLI-written rule set not in it.
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$work/content"
 for f in /usr/sbin/portwalld /usr/sbin/portwall /etc/portwall/portwall.toml /etc/portwall/rules.d/ \
-  /usr/share/portwall/rules.toml /lib/systemd/system/portwall.service /etc/logrotate.d/portwall \
+  /usr/share/portwall/rules.toml /lib/systemd/system/portwall.service /usr/lib/tmpfiles.d/portwall.conf /etc/logrotate.d/portwall \
   /usr/share/man/man8/portwall.8.gz /usr/share/man/man8/portwalld.8.gz \
   /usr/share/man/man5/portwall.toml.5.gz /usr/share/bash-completion/completions/portwall \
   /etc/fail2ban/filter.d/portwall.conf /etc/fail2ban/action.d/portwall.conf \

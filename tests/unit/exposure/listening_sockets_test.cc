@@ -88,6 +88,16 @@ TEST(ListeningSockets, LinesOfAnotherShapeAreSkipped) {
   EXPECT_TRUE(parse_proc_net(kTcp, Proto::tcp, true).empty());
 }
 
+TEST(ListeningSockets, EstablishedConnectionsBothEndsWithTheirInode) {
+  const auto c = parse_established(kTcp, false);
+  ASSERT_EQ(c.size(), 2u);  // the listeners are not connections
+  EXPECT_EQ(c[0], (TcpConnection{ip("127.0.0.1"), 59776, ip("127.0.0.1"), 631, 57228592}));
+  // Not accepted yet: the kernel shows no inode.
+  EXPECT_EQ(c[1], (TcpConnection{ip("127.0.0.1"), 631, ip("127.0.0.1"), 59776, 0}));
+  EXPECT_TRUE(parse_established(kTcp6, true).empty());
+  EXPECT_TRUE(parse_established(kTcp6, false).empty());
+}
+
 TEST(ListeningSockets, EphemeralRangeAndSocketLinks) {
   const auto range = parse_port_range("32768\t60999\n");
   ASSERT_TRUE(range);

@@ -86,5 +86,67 @@ TEST(HostSockets, NoSocketTableIsAnErrorTheEphemeralRangeIsRead) {
   EXPECT_EQ(range->last, 60999);
 }
 
+// sshd on 2222 (v4) and 22 (v6), one session each; another service's connection and listener.
+void record_ssh_host(const FakeProc& proc) {
+  proc.file("net/tcp",
+            std::string(kHeader) +
+                "   0: 00000000:08AE 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0 "
+                "       0 2001 1 0 100 0 0 10 0\n"
+                "   1: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000    33 "
+                "       0 2002 1 0 100 0 0 10 0\n"
+                "   2: 0100C80A:08AE 0200C80A:C350 01 00000000:00000000 00:00000000 00000000     0 "
+                "       0 2003 1 0 20 4 30 10 -1\n"
+                "   3: 0100C80A:0050 0200C80A:C351 01 00000000:00000000 00:00000000 00000000    33 "
+                "       0 2004 1 0 20 4 30 10 -1\n");
+  proc.file("net/tcp6",
+            std::string(kHeader) +
+                "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 "
+                "0A 00000000:00000000 00:00000000 00000000     0        0 2005 1 0 100 0 0 10 0\n");
+  proc.fd(35, 3, "socket:[2001]", "sshd");
+  proc.fd(35, 4, "socket:[2005]", "sshd");
+  proc.fd(306, 4, "socket:[2003]", "sshd");  // the session's own sshd
+  proc.fd(77, 6, "socket:[2002]", "nginx");
+  proc.fd(78, 7, "socket:[2004]", "nginx");
+}
+
+TEST(HostSockets, SshServersListenersAndSessionsByTheirOwner) {
+  FakeProc proc;
+  record_ssh_host(proc);
+  const auto ssh = read_ssh_sockets(proc.path());
+  ASSERT_TRUE(ssh) << ssh.error();
+  EXPECT_TRUE(ssh->server_running);
+  EXPECT_TRUE(ssh->owners_read);
+  ASSERT_EQ(ssh->listeners.size(), 2u);
+  EXPECT_EQ(ssh->listeners[0].port, 2222);
+  EXPECT_EQ(ssh->listeners[1].port, 22);
+  EXPECT_EQ(to_string(ssh->listeners[1].address), "::");
+  ASSERT_EQ(ssh->sessions.size(), 1u);
+  EXPECT_EQ(to_string(ssh->sessions[0].remote), "10.200.0.2");
+  EXPECT_EQ(ssh->sessions[0].remote_port, 50000);
+  EXPECT_EQ(ssh->sessions[0].local_port, 2222);
+}
+
+TEST(HostSockets, WithoutSshdNothingIsSshAndUnreadableOwnersFallBackToPort22) {
+  FakeProc proc;
+  record_ssh_host(proc);
+  fs::remove_all(fs::path(proc.path()) / "35");
+  fs::remove_all(fs::path(proc.path()) / "306");
+  const auto none = read_ssh_sockets(proc.path());
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->server_running);
+  EXPECT_TRUE(none->listeners.empty() && none->sessions.empty());
+
+  // sshd runs, but its fd links cannot be read (the kernel refuses readlink without
+  // CAP_SYS_PTRACE; here a file that is no link fails readlink as well, even for root).
+  proc.file("35/comm", "sshd\n");
+  proc.file("35/fd/3", "");
+  const auto guessed = read_ssh_sockets(proc.path());
+  ASSERT_TRUE(guessed);
+  EXPECT_TRUE(guessed->server_running);
+  EXPECT_FALSE(guessed->owners_read);
+  ASSERT_EQ(guessed->listeners.size(), 1u);
+  EXPECT_EQ(guessed->listeners[0].port, 22);
+}
+
 }  // namespace
 }  // namespace portwall
