@@ -60,6 +60,8 @@ install(FILES packaging/fail2ban/action.d/portwall.conf DESTINATION ${PORTWALL_E
 install(FILES packaging/fail2ban/jail.d/portwall.conf
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/fail2ban/jail.d)
 install(FILES packaging/deb/copyright ${changelog} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES packaging/deb/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
+        RENAME portwall)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME portwall)

@@ -1,6 +1,8 @@
 #include "control/control_client.h"
 
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,6 +33,21 @@ std::expected<nlohmann::json, ControlFailure> control_request(const std::string&
     return std::unexpected(ControlFailure{err, error});
   };
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    if (errno == EACCES) {
+      // The socket's mode keeps out whoever is neither root nor in its group: say whose it is.
+      struct stat st {};
+      std::string owner;
+      if (stat(socket_path.c_str(), &st) == 0) {
+        group entry{}, *found = nullptr;
+        char buf[1024];
+        if (getgrgid_r(st.st_gid, &entry, buf, sizeof buf, &found) == 0 && found) {
+          owner = std::string(" (only root and the members of group ") + found->gr_name +
+                  " may use it: [daemon] admin_group, read_group)";
+        }
+      }
+      errno = EACCES;  // what the caller is told (stat and getgrgid_r may have changed it)
+      return fail("not authorized to use " + socket_path + owner);
+    }
     return fail("cannot connect to " + socket_path + " (is portwalld running?)");
   }
   // Words from the command line may not be UTF-8: sent with U+FFFD rather than thrown over.

@@ -82,6 +82,40 @@ std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::listen
   return std::unique_ptr<ControlServer>(new ControlServer(path, fd, limits));
 }
 
+std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::adopt(
+    const std::string& path, int fd, ControlLimits limits) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof addr;
+  int listening = 0;
+  socklen_t opt_len = sizeof listening;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      addr.sun_family != AF_UNIX ||
+      std::strncmp(addr.sun_path, path.c_str(), sizeof addr.sun_path) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &opt_len) != 0 || !listening) {
+    close(fd);
+    return std::unexpected("the control socket handed over is not " + path + " listening");
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return std::unique_ptr<ControlServer>(new ControlServer(path, fd, limits));
+}
+
+int ControlServer::release() {
+  stop_thread();
+  const int kept = fd_;
+  fd_ = -1;
+  if (kept >= 0) fcntl(kept, F_SETFD, 0);
+  return kept;
+}
+
+void ControlServer::stop_thread() {
+  if (wake_[1] >= 0) {
+    const char c = 'x';
+    (void)!write(wake_[1], &c, 1);
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
 ControlServer::ControlServer(std::string path, int fd, ControlLimits limits)
     : path_(std::move(path)), fd_(fd), limits_(limits) {
   if (pipe2(wake_, O_CLOEXEC) < 0) wake_[0] = wake_[1] = -1;
@@ -94,14 +128,11 @@ void ControlServer::serve(ControlHandler handler) {
 }
 
 ControlServer::~ControlServer() {
-  if (wake_[1] >= 0) {
-    const char c = 'x';
-    (void)!write(wake_[1], &c, 1);
-  }
-  if (thread_.joinable()) thread_.join();
-  close(fd_);
+  stop_thread();
   if (wake_[0] >= 0) close(wake_[0]);
   if (wake_[1] >= 0) close(wake_[1]);
+  if (fd_ < 0) return;  // released: the socket lives on in the next image
+  close(fd_);
   unlink(path_.c_str());
 }
 

@@ -57,8 +57,16 @@ class ControlServer {
   static std::expected<std::unique_ptr<ControlServer>, std::string> listen(
       const std::string& path, gid_t socket_gid = static_cast<gid_t>(-1),
       ControlLimits limits = {});
+  // A socket listen() bound in an earlier image of this process and handed over across execve
+  // (portwalld's re-exec): served as it is, its file, mode and group untouched. An error if `fd`
+  // is not a listening socket bound to `path`.
+  static std::expected<std::unique_ptr<ControlServer>, std::string> adopt(
+      const std::string& path, int fd, ControlLimits limits = {});
   void serve(ControlHandler handler);  // starts the thread; once
-  ~ControlServer();                    // stops the thread and removes the socket file
+  // Stops serving and gives the listening socket up, open across execve, its file left in
+  // place; the server is done then. -1 on failure.
+  int release();
+  ~ControlServer();  // stops the thread and removes the socket file (unless released)
 
   struct Stats {
     std::uint64_t accepted = 0, requests = 0, refused_too_long = 0, closed_idle = 0,
@@ -70,6 +78,7 @@ class ControlServer {
   struct Connection;
   ControlServer(std::string path, int fd, ControlLimits limits);
   void run();
+  void stop_thread();
   void accept_one(std::vector<Connection>& connections);
   // Reads what the client sent and answers every complete line; false: close it.
   bool read_and_answer(Connection& c);

@@ -72,7 +72,15 @@ std::expected<void, std::string> Daemon::start() {
     *gid = found->gr_gid;
   }
   const gid_t socket_gid = read_gid_ != static_cast<gid_t>(-1) ? read_gid_ : admin_gid_;
-  auto control = ControlServer::listen(cfg.daemon.socket, socket_gid);
+  // After a re-exec (SIGUSR2) the sockets are still open: adopted, with what waits in them.
+  Handover handed = take_handover();
+  std::expected<std::unique_ptr<ControlServer>, std::string> control =
+      std::unexpected(std::string("not handed over"));
+  if (handed.control >= 0) {
+    control = ControlServer::adopt(cfg.daemon.socket, handed.control);
+    if (!control) say(control.error() + ": binding it again");
+  }
+  if (!control) control = ControlServer::listen(cfg.daemon.socket, socket_gid);
   if (!control) return std::unexpected(control.error());
   control_ = std::move(*control);
   std::vector<std::string> notes;
@@ -127,13 +135,19 @@ std::expected<void, std::string> Daemon::start() {
   qopts.reject_mark = spec.reject_mark;
   qopts.offload_mark = offload_mark_;
   qopts.redirect_mark = spec.redirect_mark;
+  std::map<std::uint16_t, int>& inherited = handed.queues;
   for (std::uint16_t number : cfg.daemon.queues) {
-    auto queue = NfQueue::open(number, qopts);
+    auto found = inherited.find(number);
+    auto queue = found == inherited.end() ? NfQueue::open(number, qopts)
+                                          : NfQueue::adopt(number, found->second, qopts);
+    if (found != inherited.end()) inherited.erase(found);
     if (!queue) return std::unexpected(queue.error());
     workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_, options, mode_,
                                                      lines, decision_log_.get(), clock_));
   }
   for (auto& w : workers_) w->start();
+  for (const auto& [number, fd] : inherited) close(fd);  // queues no longer configured
+  if (!inherited.empty()) say("queues handed over but no longer configured were closed");
 
   std::string fallback;
   diversion_ = choose_diversion(cfg.daemon.backend, spec, &fallback);
@@ -329,7 +343,7 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
 int Daemon::run() {
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGHUP, SIGUSR1, SIGTERM, SIGINT}) sigaddset(&signals, s);
+  for (int s : {SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT}) sigaddset(&signals, s);
   sigaddset(&signals, SIGPIPE);
   // Blocked before any thread starts, so that only this thread takes them (sigtimedwait).
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -383,6 +397,12 @@ int Daemon::run() {
     if (sig == SIGUSR1) {
       decision_log_->reopen();
       audit_log_->reopen();
+    }
+    if (sig == SIGUSR2) {
+      if (reexec() > 0) {
+        shutdown();
+        return 1;
+      }
     }
     if (enable_expired()) {
       stop_reason = "the enable was not confirmed";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -30,13 +31,24 @@ struct DaemonPaths {
   std::string socket_override;  // --socket
 };
 
+// What an earlier image of this process handed over across execve (reexec.cc): the queue
+// sockets by queue number, the control socket (-1: none). The environment that carried them is
+// cleared.
+struct Handover {
+  std::map<std::uint16_t, int> queues;
+  int control = -1;
+};
+Handover take_handover();
+
 // Loads the configuration and the rules named by `paths` (command line over config file).
 using LoadedPolicy = PolicyFiles;
 std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths);
 
 class Daemon {
  public:
-  explicit Daemon(DaemonPaths paths) : paths_(std::move(paths)) {}
+  // `argv`: the command line, for a re-exec (SIGUSR2) with the same words.
+  explicit Daemon(DaemonPaths paths, std::vector<std::string> argv = {})
+      : paths_(std::move(paths)), argv_(std::move(argv)) {}
   ~Daemon();
 
   // Runs until SIGTERM/SIGINT; the process exit code.
@@ -45,6 +57,9 @@ class Daemon {
  private:
   std::expected<void, std::string> start();
   void shutdown();
+  // SIGUSR2 (reexec.cc): executes the binary again in place, handing the queues over. Returns
+  // only when it failed: -1 nothing was changed (go on), 1 portwalld must stop.
+  int reexec();
   // Loads and swaps in the rules; on error the old rules stay in force and the error is returned.
   std::expected<void, std::string> reload(long uid, const char* origin);
   // REQUIRES: reload_mutex_ held. `audit`: false when the caller writes its own audit line.
@@ -145,6 +160,7 @@ class Daemon {
   std::uint64_t blocks_seen_ = 0;  // block list generation the offload flush last followed
 
   DaemonPaths paths_;
+  std::vector<std::string> argv_;
   LoadedPolicy loaded_;
   SteadyClock clock_;
   Timestamp started_{};

@@ -32,6 +32,6 @@ int main(int argc, char** argv) {
                 loaded->rules_file.c_str());
     return 0;
   }
-  portwall::Daemon daemon(paths);
+  portwall::Daemon daemon(paths, std::vector<std::string>(argv, argv + argc));
   return daemon.run();
 }

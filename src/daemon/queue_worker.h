@@ -57,6 +57,8 @@ class QueueWorker final : private PacketHandler {
 
   void start();
   void stop();
+  // The queue, for a re-exec (NfQueue::release). REQUIRES: stopped. The worker is done then.
+  std::unique_ptr<NfQueue> take_queue() { return std::move(queue_); }
   // Takes effect between two batches; connection state is kept.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
   WorkerFigures figures() const;

@@ -47,7 +47,9 @@ class Diversion {
 
 std::unique_ptr<Diversion> make_iptables_diversion();
 // What the backends load, exposed so that tests can pin the exact rules.
-std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec);
+// `leftover_jumps`: as many jumps to each of portwall's chains an earlier run left (deleted
+// in the same transaction).
+std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps = 0);
 std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec);  // "" if none
 std::string nftables_table_text(const DiversionSpec& spec);
 std::string nftables_forward_text(const DiversionSpec& spec);  // deletes the table if none

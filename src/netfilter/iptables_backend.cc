@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <sstream>
+#include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "netfilter/command.h"
@@ -42,6 +44,17 @@ std::string queue_target(const DiversionSpec& spec) {
   return t;
 }
 
+// How many jumps to portwall's chains each built-in chain holds now (an earlier run's).
+struct LeftoverJumps {
+  std::vector<std::tuple<std::string, std::string, int>> counts;  // table, built-in, jumps
+  int count(std::string_view table, std::string_view builtin) const {
+    for (const auto& [t, b, n] : counts) {
+      if (t == table && b == builtin) return n;
+    }
+    return 0;
+  }
+};
+
 // No rule here uses the kernel's connection tracking: turning it on in the namespace cost a
 // fifth of the packets the queue can carry (docs/PERFORMANCE.md, "ceiling+ct"), and portwalld
 // tracks connections itself. What conntrack gave for free is done otherwise:
@@ -50,7 +63,12 @@ std::string queue_target(const DiversionSpec& spec) {
 //   namespace when it is added; it sits in a chain nothing jumps to, so it never matches.
 // - REJECT's own TCP resets and ICMP errors leave through OUTPUT and are queued like any
 //   packet: portwalld lets out resets and ICMP errors that answer what it received.
-std::string restore_script(const Family& family, const DiversionSpec& spec) {
+// `left`: the jumps to portwall's chains an earlier run left in the built-in chains. The script
+// then deletes them, flushes and refills the chains (a chain line flushes an existing chain,
+// with --noflush too) and jumps again, in the same transaction: a restart replaces the rules
+// without a moment in which packets pass unjudged.
+std::string restore_script(const Family& family, const DiversionSpec& spec,
+                           const LeftoverJumps& left) {
   std::ostringstream s;
   s << "*filter\n";
   for (const auto& h : kHooks) s << ':' << h.chain << " - [0:0]\n";
@@ -70,7 +88,12 @@ std::string restore_script(const Family& family, const DiversionSpec& spec) {
     s << fmt::format("-A {} -j NFQUEUE {}\n", h.chain, queue_target(spec));
   }
   if (family.ipv6) s << fmt::format("-A {} -m socket -j RETURN\n", kDefragChain);
-  for (const auto& h : kHooks) s << fmt::format("-I {} 1 -j {}\n", h.builtin, h.chain);
+  for (const auto& h : kHooks) {
+    for (int i = 0; i < left.count("filter", h.builtin); ++i) {
+      s << fmt::format("-D {} -j {}\n", h.builtin, h.chain);
+    }
+    s << fmt::format("-I {} 1 -j {}\n", h.builtin, h.chain);
+  }
   s << "COMMIT\n";
   if (spec.offload_mark) {
     // inspect = "new": a packet portwalld accepted with the offload bit carries it on to the
@@ -82,6 +105,9 @@ std::string restore_script(const Family& family, const DiversionSpec& spec) {
           "-A {} -m mark --mark {:#x}/{:#x} -j CONNMARK --save-mark --nfmask {:#x} "
           "--ctmask {:#x}\n",
           kSaveChain, spec.offload_mark, spec.offload_mark, spec.offload_mark, spec.offload_mark);
+      for (int i = 0; i < left.count(table, builtin); ++i) {
+        s << fmt::format("-D {} -j {}\n", builtin, kSaveChain);
+      }
       s << fmt::format("-I {} 1 -j {}\nCOMMIT\n", builtin, kSaveChain);
     }
   }
@@ -180,6 +206,19 @@ std::string failure(const std::vector<std::string>& argv, const CommandResult& r
   return fmt::format("{} failed ({}): {}", cmd, r.exit_code, r.err.empty() ? r.out : r.err);
 }
 
+void remove_save_chains(const Family& family) {
+  for (const auto& [table, builtin] : kSaveHooks) {
+    for (int i = 0; i < 16; ++i) {
+      if (!run_command({family.iptables, "-w", "-t", table, "-D", builtin, "-j", kSaveChain})
+               .ok()) {
+        break;
+      }
+    }
+    run_command({family.iptables, "-w", "-t", table, "-F", kSaveChain});
+    run_command({family.iptables, "-w", "-t", table, "-X", kSaveChain});
+  }
+}
+
 // Deletes every jump to our chain from the built-in chain (a crashed run may have left one, or
 // several), then flushes and deletes the chain. Missing pieces are not errors.
 void remove_family(const Family& family) {
@@ -194,16 +233,23 @@ void remove_family(const Family& family) {
     run_command({family.iptables, "-w", "-F", kDefragChain});
     run_command({family.iptables, "-w", "-X", kDefragChain});
   }
-  for (const auto& [table, builtin] : kSaveHooks) {
-    for (int i = 0; i < 16; ++i) {
-      if (!run_command({family.iptables, "-w", "-t", table, "-D", builtin, "-j", kSaveChain})
-               .ok()) {
-        break;
-      }
-    }
-    run_command({family.iptables, "-w", "-t", table, "-F", kSaveChain});
-    run_command({family.iptables, "-w", "-t", table, "-X", kSaveChain});
-  }
+  remove_save_chains(family);
+}
+
+// The jumps to portwall's chains in the built-in chains now, as `iptables -S` lists them.
+LeftoverJumps leftovers(const Family& family) {
+  LeftoverJumps left;
+  auto count = [&](const char* table, const char* builtin, const char* chain) {
+    const CommandResult r = run_command({family.iptables, "-w", "-t", table, "-S", builtin});
+    const std::string jump = fmt::format("-A {} -j {}", builtin, chain);
+    std::istringstream lines(r.out);
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) n += line == jump;
+    left.counts.emplace_back(table, builtin, n);
+  };
+  for (const auto& h : kHooks) count("filter", h.builtin, h.chain);
+  for (const auto& [table, builtin] : kSaveHooks) count(table, builtin, kSaveChain);
+  return left;
 }
 
 class IptablesDiversion final : public Diversion {
@@ -212,13 +258,14 @@ class IptablesDiversion final : public Diversion {
 
   std::expected<void, std::string> install(const DiversionSpec& spec) override {
     for (const Family& family : kFamilies) {
-      remove_family(family);
       const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
-      const CommandResult r = run_command(argv, restore_script(family, spec));
+      const CommandResult r = run_command(argv, restore_script(family, spec, leftovers(family)));
       if (!r.ok()) {
         remove();
         return std::unexpected(failure(argv, r));
       }
+      // An earlier run's inspect = "new" chains, when this one has none: they only save marks.
+      if (!spec.offload_mark) remove_save_chains(family);
     }
     if (auto ok = set_forwards(spec); !ok) {
       remove();
@@ -272,8 +319,13 @@ class IptablesDiversion final : public Diversion {
 
 }  // namespace
 
-std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec) {
-  return restore_script(kFamilies[ipv6 ? 1 : 0], spec);
+std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps) {
+  LeftoverJumps left;
+  for (const auto& h : kHooks) left.counts.emplace_back("filter", h.builtin, leftover_jumps);
+  for (const auto& [table, builtin] : kSaveHooks) {
+    left.counts.emplace_back(table, builtin, leftover_jumps);
+  }
+  return restore_script(kFamilies[ipv6 ? 1 : 0], spec, left);
 }
 
 std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec) {

@@ -1,6 +1,7 @@
 #include "netfilter/nfqueue.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
@@ -8,6 +9,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -70,20 +72,46 @@ std::expected<std::unique_ptr<NfQueue>, std::string> NfQueue::open(std::uint16_t
     return std::unexpected(errno_text("mnl_socket_bind"));
   }
   q->port_id_ = mnl_socket_get_portid(q->socket_);
-  if (auto ok = q->configure(); !ok) return std::unexpected(ok.error());
+  if (auto ok = q->configure(true); !ok) return std::unexpected(ok.error());
   return q;
 }
 
-std::expected<void, std::string> NfQueue::configure() {
+std::expected<std::unique_ptr<NfQueue>, std::string> NfQueue::adopt(std::uint16_t number, int fd,
+                                                                    const NfQueueOptions& options) {
+  std::unique_ptr<NfQueue> q(new NfQueue(number, options));
+  fcntl(fd, F_SETFD, FD_CLOEXEC);  // ours now: not handed to the programs this one runs
+  q->socket_ = mnl_socket_fdopen(fd);
+  if (!q->socket_) {
+    close(fd);
+    return std::unexpected(errno_text("mnl_socket_fdopen"));
+  }
+  q->port_id_ = mnl_socket_get_portid(q->socket_);
+  if (auto ok = q->configure(false); !ok) return std::unexpected(ok.error());
+  return q;
+}
+
+int NfQueue::release() {
+  if (!socket_) return -1;
+  // A duplicate keeps the socket (and so the queue's binding) alive when the original closes.
+  const int kept = dup(mnl_socket_get_fd(socket_));
+  mnl_socket_close(socket_);
+  socket_ = nullptr;
+  return kept;
+}
+
+std::expected<void, std::string> NfQueue::configure(bool bind) {
   char buf[1024];
   const std::string where = "queue " + std::to_string(number_) + ": ";
 
-  nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
-  nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-  if (auto ok = request(nlh); !ok) {
-    return std::unexpected(
-        where + "bind: " + ok.error() +
-        (ok.error() == std::strerror(EBUSY) ? " (is another portwalld using this queue?)" : ""));
+  nlmsghdr* nlh = nullptr;
+  if (bind) {
+    nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+    if (auto ok = request(nlh); !ok) {
+      return std::unexpected(
+          where + "bind: " + ok.error() +
+          (ok.error() == std::strerror(EBUSY) ? " (is another portwalld using this queue?)" : ""));
+    }
   }
 
   nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
@@ -113,8 +141,11 @@ std::expected<void, std::string> NfQueue::request(nlmsghdr* nlh) {
   // The kernel answers with an ack (an NLMSG_ERROR, code 0 on success). Packets may come first
   // when an earlier run's diversion rules still point at this queue (a crash): they are handed
   // back with NF_REPEAT and queued again, to be judged once the queue is set up.
+  // A queue handed over by a re-exec may hold as many packets as its length allows before the
+  // answer: each read takes one message, so the bound follows the queue's length.
   alignas(nlmsghdr) char buf[8192];
-  for (int reads = 0; reads < 64; ++reads) {
+  const std::uint64_t most_reads = std::uint64_t{options_.max_length} + 64;
+  for (std::uint64_t reads = 0; reads < most_reads; ++reads) {
     const ssize_t n = mnl_socket_recvfrom(socket_, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR || errno == ENOBUFS) continue;

@@ -67,6 +67,15 @@ class NfQueue {
  public:
   static std::expected<std::unique_ptr<NfQueue>, std::string> open(std::uint16_t number,
                                                                    const NfQueueOptions& options);
+  // A queue a previous program image of this process bound and handed over across execve
+  // (`fd`, inherited): not bound again (the kernel would refuse), only configured. The packets
+  // the kernel queued meanwhile are waiting in the socket and are judged first.
+  static std::expected<std::unique_ptr<NfQueue>, std::string> adopt(std::uint16_t number, int fd,
+                                                                    const NfQueueOptions& options);
+  // Gives the socket up without closing it, for a new program image (execve): a descriptor
+  // that stays open across exec. The queue stays bound and keeps queueing. -1 on failure.
+  // REQUIRES: no verdict pending (between two process() calls).
+  int release();
   ~NfQueue();
   NfQueue(const NfQueue&) = delete;
   NfQueue& operator=(const NfQueue&) = delete;
@@ -83,7 +92,7 @@ class NfQueue {
 
  private:
   NfQueue(std::uint16_t number, const NfQueueOptions& options);
-  std::expected<void, std::string> configure();
+  std::expected<void, std::string> configure(bool bind);
   // Sends one config message with NLM_F_ACK and waits for the kernel's answer.
   std::expected<void, std::string> request(nlmsghdr* nlh);
   void add_verdict(std::uint32_t id, PacketVerdict verdict, std::uint32_t mark);

@@ -37,6 +37,24 @@ TEST(IptablesDiversion, OwnChainsHookedFromInputAndOutputWithLoopbackExempt) {
             "COMMIT\n");
 }
 
+TEST(IptablesDiversion, AnEarlierRunsJumpsAreReplacedInTheSameTransaction) {
+  // After a crash (or a re-exec) the chains and their jumps are there: the chain lines flush
+  // them, the old jumps go and the new ones come in one COMMIT, so no packet meets a hook
+  // without the queue.
+  const std::string script = iptables_restore_script(false, two_queues(), 2);
+  const std::string tail =
+      "-D INPUT -j PORTWALL_INPUT\n"
+      "-D INPUT -j PORTWALL_INPUT\n"
+      "-I INPUT 1 -j PORTWALL_INPUT\n"
+      "-D OUTPUT -j PORTWALL_OUTPUT\n"
+      "-D OUTPUT -j PORTWALL_OUTPUT\n"
+      "-I OUTPUT 1 -j PORTWALL_OUTPUT\n"
+      "COMMIT\n";
+  ASSERT_GE(script.size(), tail.size());
+  EXPECT_EQ(script.substr(script.size() - tail.size()), tail) << script;
+  EXPECT_EQ(script.find("COMMIT"), script.size() - 7) << "one transaction";
+}
+
 TEST(IptablesDiversion, OneQueueWithoutBypassUsesQueueNum) {
   DiversionSpec spec = two_queues();
   spec.queues = {7};

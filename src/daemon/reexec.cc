@@ -1,0 +1,97 @@
+// reexec.cc — SIGUSR2: portwalld executes its binary again in place (same PID, so systemd sees
+// no restart), as an upgrade needs, without a moment in which a packet passes unjudged. The
+// queue sockets stay open across execve (PORTWALL_QUEUE_FDS=NUMBER=FD,...) and so stay bound:
+// what arrives meanwhile waits in the kernel's queue and is judged by the new image, which
+// adopts them; the diversion rules are never removed (the new image replaces them in one
+// transaction). Tracked connections are picked up again as after a restart (pickup_grace).
+#include <fcntl.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+#include "daemon/daemon.h"
+
+namespace portwall {
+namespace {
+
+constexpr const char* kQueueFds = "PORTWALL_QUEUE_FDS";
+constexpr const char* kControlFd = "PORTWALL_CONTROL_FD";
+
+// A descriptor number from the environment, if it names an open descriptor.
+std::optional<int> open_fd(std::string_view text) {
+  int fd = -1;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), fd);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || fd < 3) return std::nullopt;
+  if (fcntl(fd, F_GETFD) < 0) return std::nullopt;
+  return fd;
+}
+
+}  // namespace
+
+Handover take_handover() {
+  Handover out;
+  if (const char* text = std::getenv(kQueueFds)) {
+    std::string_view rest(text);
+    while (!rest.empty()) {
+      const std::string_view item = rest.substr(0, rest.find(','));
+      rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+      const std::size_t eq = item.find('=');
+      if (eq == std::string_view::npos) continue;
+      unsigned number = 0;
+      const auto r = std::from_chars(item.data(), item.data() + eq, number);
+      const auto fd = open_fd(item.substr(eq + 1));
+      if (r.ec != std::errc() || number > 65535 || !fd) continue;
+      out.queues[static_cast<std::uint16_t>(number)] = *fd;
+    }
+  }
+  if (const char* text = std::getenv(kControlFd)) out.control = open_fd(text).value_or(-1);
+  // Not for the programs this one runs (iptables).
+  unsetenv(kQueueFds);
+  unsetenv(kControlFd);
+  return out;
+}
+
+int Daemon::reexec() {
+  std::string binary = argv_.empty() ? "" : argv_.front();
+  if (binary.empty() || binary.front() != '/') binary = "/proc/self/exe";
+  if (access(binary.c_str(), X_OK) != 0) {
+    say("SIGUSR2: cannot execute " + binary + " (" + std::strerror(errno) + "); going on");
+    return -1;
+  }
+  say("re-executing " + binary + " (SIGUSR2): the queues and the diversion rules stay");
+  sd_notify(0, "RELOADING=1");
+  audit_log_->record(static_cast<long>(getuid()), "reexec", "ok", binary);
+  // The control socket too: bound, and given to its group, by the first image (the new one
+  // may lack CAP_CHOWN: NoNewPrivileges keeps execve from granting what the old one dropped).
+  const int control = control_->release();
+  control_.reset();
+  std::string handed;
+  for (auto& w : workers_) {
+    w->stop();
+    const std::uint16_t number = w->queue_number();
+    const int fd = w->take_queue()->release();
+    if (fd < 0) continue;
+    fcntl(fd, F_SETFD, 0);  // open across execve
+    handed += (handed.empty() ? "" : ",") + std::to_string(number) + "=" + std::to_string(fd);
+  }
+  workers_.clear();
+  if (blocks_) save_defense_state(true);
+  decision_log_.reset();  // every line queued so far is written
+  audit_log_.reset();
+  setenv(kQueueFds, handed.c_str(), 1);
+  if (control >= 0) setenv(kControlFd, std::to_string(control).c_str(), 1);
+  std::vector<char*> argv;
+  for (std::string& a : argv_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(binary.c_str(), argv.data());
+  // Only on failure. The queues are closed with this process; with the diversion removed the
+  // host is as after a stop, and systemd (Restart=on-failure) starts portwalld again.
+  say("re-executing " + binary + " failed: " + std::strerror(errno) + "; stopping");
+  return 1;
+}
+
+}  // namespace portwall
