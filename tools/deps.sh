@@ -16,6 +16,8 @@ packages=(
   knockd python3-scapy hping3
   # the completion test
   bash-completion
+  # the system lab (tools/system-lab.sh): a booted Debian with systemd, reached over SSH
+  systemd-container mmdebstrap openssh-client
   # packaging: man pages, the .deb and its checks (tools/package.sh, tests/package/)
   scdoc lintian dpkg-dev fakeroot
 )
