@@ -25,7 +25,9 @@ LockoutCheck check_ssh_lockout(const PolicySnapshot& policy,
                                const std::vector<ListeningSocket>& listeners,
                                const std::vector<SshSession>& sessions) {
   LockoutCheck check;
-  std::vector<std::string> closed;
+  // Per closed port, the addresses it is bound to ("0.0.0.0 and ::"), and why it is closed.
+  std::vector<std::pair<std::string, std::string>> closed_addresses;  // port, addresses
+  std::vector<std::string> closed_why;
   bool any_outside = false;
   for (const ListeningSocket& l : listeners) {
     if (l.proto != Proto::tcp || is_loopback(l.address)) continue;
@@ -33,17 +35,26 @@ LockoutCheck check_ssh_lockout(const PolicySnapshot& policy,
     const Exposure e = exposure_of(policy.rule_set(), knocks, Proto::tcp, l.address, l.port);
     const std::string port = std::to_string(l.port) + "/tcp";
     if (e.reach == Reach::nobody) {
-      closed.push_back("the SSH server listens on " + port + " (" + to_string(l.address) +
-                       "), and nobody may reach it: " + closed_because(e));
-      if (std::find(check.unreachable_ports.begin(), check.unreachable_ports.end(), l.port) ==
-          check.unreachable_ports.end()) {
+      const auto known =
+          std::find(check.unreachable_ports.begin(), check.unreachable_ports.end(), l.port);
+      if (known == check.unreachable_ports.end()) {
         check.unreachable_ports.push_back(l.port);
+        closed_addresses.emplace_back(port, to_string(l.address));
+        closed_why.push_back(closed_because(e));
+      } else {
+        closed_addresses[known - check.unreachable_ports.begin()].second +=
+            " and " + to_string(l.address);
       }
     } else if (const std::string words = port + " (" + to_string(e.reach) + ")";
                std::find(check.reachable.begin(), check.reachable.end(), words) ==
                check.reachable.end()) {
       check.reachable.push_back(words);  // once, where IPv4 and IPv6 listeners say the same
     }
+  }
+  std::vector<std::string> closed;
+  for (std::size_t i = 0; i < closed_addresses.size(); ++i) {
+    closed.push_back("the SSH server listens on " + closed_addresses[i].first + " (" +
+                     closed_addresses[i].second + "), and nobody may reach it: " + closed_why[i]);
   }
   // One SSH port that stays open is enough to log in; the closed ones are then a choice.
   if (any_outside && check.reachable.empty()) {

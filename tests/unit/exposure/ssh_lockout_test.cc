@@ -67,6 +67,16 @@ TEST(SshLockout, SshdOnAnotherPortUnderDefaultDenyIsRefusedWithWhatToAllow) {
             "--force`");
 }
 
+TEST(SshLockout, OnePortBoundForBothFamiliesIsOneProblem) {
+  const PolicySnapshot policy = policy_of(kDefaultRules);
+  const LockoutCheck check =
+      check_ssh_lockout(policy, {}, {sshd_on(2222), sshd_on(2222, "::")}, {});
+  ASSERT_EQ(check.problems.size(), 1u);
+  EXPECT_EQ(check.problems[0],
+            "the SSH server listens on 2222/tcp (0.0.0.0 and ::), and nobody may reach it: no "
+            "rule lets anyone in, so the default incoming policy decides");
+}
+
 TEST(SshLockout, ADenyRuleBeforeTheAllowIsNamed) {
   const PolicySnapshot policy = policy_of(R"(
 [[rule]]
