@@ -66,8 +66,22 @@ down() {
   rm -rf "$dir"
 }
 
+# Labs whose owner (PORTWALL_LAB_OWNER, the test process that made them) is gone: a test killed
+# before its teardown (a ctest timeout) leaves them running. Taken down before a new one boots.
+sweep() {
+  local lab owner
+  for lab in "$labs"/pw-*; do
+    [ -s "$lab/owner" ] || continue
+    owner=$(cat "$lab/owner")
+    kill -0 "$owner" 2>/dev/null && continue
+    echo "system-lab.sh: taking down $(basename "$lab"), left by process $owner" >&2
+    "$0" down "$(basename "$lab")" || true
+  done
+}
+
 up() {
   local net=${1:-210} port=${2:-22}
+  sweep
   command -v systemd-nspawn >/dev/null ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       systemd-container >/dev/null
@@ -76,6 +90,7 @@ up() {
   down
   mkdir -p "$dir/root"
   echo "$net" >"$dir/net"
+  [ -z "${PORTWALL_LAB_OWNER:-}" ] || echo "$PORTWALL_LAB_OWNER" >"$dir/owner"
   echo "${port%%,*}" >"$dir/ssh_port"
   tar -C "$dir/root" -xf "$tarball"
   local root="$dir/root"
@@ -142,5 +157,5 @@ case "$cmd" in
     ;;
   ssh-command) ssh_words ;;
   root) echo "$dir/root" ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n "2,17p" "$0" >&2; exit 2 ;;
 esac

@@ -114,12 +114,17 @@ class Journey : public ::testing::Test {
     net_ = 210 + n;
     char templ[] = "/tmp/pw-journey.XXXXXX";
     work_ = mkdtemp(templ);
-    // This build's package, and "a newer build" of it: the same files, a higher version.
-    const RunResult built = run("cd " + kBuild + " && cpack -G DEB -B " + work_ +
-                                    "/out >/dev/null 2>&1 && ls " + work_ + "/out/portwall_*.deb",
-                                180s);
-    ASSERT_EQ(built.exit_code, 0) << built.output;
-    deb_ = built.output.substr(0, built.output.find('\n'));
+    // This build's package (or PORTWALL_JOURNEY_DEB, to walk the journey with another), and "a
+    // newer build" of it: the same files, a higher version.
+    if (const char* given = std::getenv("PORTWALL_JOURNEY_DEB"); given && *given) {
+      deb_ = given;
+    } else {
+      const RunResult built = run("cd " + kBuild + " && cpack -G DEB -B " + work_ +
+                                      "/out >/dev/null 2>&1 && ls " + work_ + "/out/portwall_*.deb",
+                                  180s);
+      ASSERT_EQ(built.exit_code, 0) << built.output;
+      deb_ = built.output.substr(0, built.output.find('\n'));
+    }
     version_ = run("dpkg-deb --field " + deb_ + " Version").output;
     version_.erase(version_.find_last_not_of('\n') + 1);
     newer_version_ = version_ + "+journey1";
@@ -130,6 +135,8 @@ class Journey : public ::testing::Test {
                                    " >/dev/null && rm -rf x");
     ASSERT_EQ(repacked.exit_code, 0) << repacked.output;
 
+    // The lab is this process's: a later run takes it down if this one dies before its teardown.
+    setenv("PORTWALL_LAB_OWNER", std::to_string(getpid()).c_str(), 1);
     const auto booting = std::chrono::steady_clock::now();
     const RunResult up =
         run(lab_script() + " up " + name_ + " " + std::to_string(net_) + " 2222,22", 240s);
