@@ -16,8 +16,9 @@ packages=(
   knockd python3-scapy hping3
   # the completion test
   bash-completion
-  # the system lab (tools/system-lab.sh): a booted Debian with systemd, reached over SSH
-  systemd-container mmdebstrap openssh-client
+  # the system lab (tools/system-lab.sh): a booted Debian with systemd, reached over SSH; the
+  # nftables guest (tools/vm-lab.sh): Debian's kernel under qemu
+  systemd-container mmdebstrap openssh-client qemu-system-x86 e2fsprogs
   # packaging: man pages, the .deb and its checks (tools/package.sh, tests/package/)
   scdoc lintian dpkg-dev fakeroot
 )

@@ -173,9 +173,6 @@ std::expected<void, std::string> Daemon::start() {
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
       diversion_->name() + ", " + std::to_string(rule_count) + " rule(s)");
 
-  if (offload_mark_ && std::string_view(diversion_->name()) != "iptables") {
-    say("inspect = \"new\": the offload needs the iptables backend; every packet is inspected");
-  }
   // Marks left by an earlier run are cleared; the ctnetlink request also loads the kernel's
   // ctnetlink, without which the queue ignores the connmark a verdict carries.
   bring_back_offloaded("start");

@@ -7,6 +7,7 @@
 #include <memory>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 #include "netfilter/diversion.h"
 #include "packet/ip_address.h"
@@ -53,11 +54,28 @@ std::string table_text(const DiversionSpec& spec) {
       // ICMP errors are judged (and counted toward scan detection) by portwalld.
       s << "    meta l4proto tcp ct state related ct direction reply return\n";
     }
+    if (spec.offload_mark) {
+      // inspect = "new": connections portwalld has offloaded pass without asking.
+      s << fmt::format("    ct mark & {0:#x} == {0:#x} accept\n", spec.offload_mark);
+    }
     // ct state loads conntrack (and its IPv6 defragmentation) in this namespace.
     s << fmt::format(
         "    ct state new,established,related,invalid,untracked counter queue {}to {}\n",
         spec.bypass ? "flags bypass " : "", queues);
     s << "  }\n";
+  }
+  if (spec.offload_mark) {
+    // inspect = "new": a packet portwalld accepted with the offload bit in its mark carries it
+    // on to the next hook entries; there it is saved into its connection's ct mark (after the
+    // input chain above, and in postrouting for what leaves), as the iptables backend's
+    // CONNMARK --save-mark chains do.
+    for (const auto& [chain, hook, priority] :
+         {std::tuple{"save_in", "input", 50}, std::tuple{"save_out", "postrouting", 50}}) {
+      s << fmt::format(
+          "  chain {0} {{\n    type filter hook {1} priority {2}; policy accept;\n"
+          "    meta mark & {3:#x} == {3:#x} ct mark set ct mark | {3:#x}\n  }}\n",
+          chain, hook, priority, spec.offload_mark);
+    }
   }
   s << "}\n";
   return s.str();

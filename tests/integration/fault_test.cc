@@ -109,9 +109,9 @@ TEST(Faults, SigkillWithFailOpenKeepsConnectionsAndLetsNewOnesInUninspected) {
   }
   daemon.stop();  // reaps the killed process
   ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
-  const RunResult rules = lab.in(lab.srv(), "iptables-save");
-  EXPECT_EQ(count(rules.output, "-j PORTWALL_INPUT"), 1u) << rules.output;
-  EXPECT_EQ(count(rules.output, "-j NFQUEUE"), 2u) << rules.output;
+  const std::string rules = diversion_rules(lab);
+  EXPECT_EQ(input_hooks(rules), 1u) << rules;  // the leftover rules replaced, not doubled
+  EXPECT_EQ(queue_rules(rules), 2u) << rules;
   EXPECT_TRUE(ssh.round_trip());      // adopted mid-stream
   EXPECT_FALSE(connects(lab, 2323));  // judged again
   EXPECT_EQ(daemon.stop(), 0);

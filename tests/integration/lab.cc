@@ -113,6 +113,47 @@ RunResult Lab::in(const std::string& netns, const std::string& command,
   return run("ip netns exec " + netns + " sh -c '" + command + "'", timeout);
 }
 
+bool testing_nftables() {
+  const char* backend = std::getenv("PORTWALL_TEST_BACKEND");
+  return backend && std::string_view(backend) == "nftables";
+}
+
+std::string diversion_rules(const Lab& lab, bool ipv6) {
+  if (testing_nftables()) return lab.in(lab.srv(), "nft list table inet portwall").output;
+  return lab.in(lab.srv(), ipv6 ? "ip6tables-save" : "iptables-save").output;
+}
+
+namespace {
+
+std::size_t lines_with(const std::string& text, std::initializer_list<std::string_view> any) {
+  std::size_t n = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    for (std::string_view needle : any) {
+      if (line.find(needle) != std::string::npos) {
+        ++n;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+std::size_t input_hooks(const std::string& rules) {
+  return lines_with(rules, {"-A INPUT -j PORTWALL_INPUT", "table inet portwall {"});
+}
+
+std::size_t queue_rules(const std::string& rules) {
+  return lines_with(rules, {"-j NFQUEUE", " queue to ", " queue flags "});
+}
+
+bool has_offload_accept(const std::string& rules) {
+  return lines_with(rules, {"-m connmark --mark 0x400000/0x400000 -j ACCEPT",
+                            "ct mark & 0x00400000 == 0x00400000 accept"}) > 0;
+}
+
 Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys,
                const std::string& extra_sections, const std::string& prelude)
     : lab_(lab), prelude_(prelude) {

@@ -102,6 +102,19 @@ class Daemon {
   bool ready_ = false;
 };
 
+// The diversion backend the daemons of the wire tests use: nftables when PORTWALL_TEST_BACKEND
+// says so (the nft suite, tests/nft/), else iptables.
+bool testing_nftables();
+// The server's diversion rules as their backend lists them: iptables-save (ip6tables-save with
+// `ipv6`), or the nftables table `inet portwall` (both families).
+std::string diversion_rules(const Lab& lab, bool ipv6 = false);
+// In such a listing: the hooks into portwall's rules (iptables: jumps from INPUT; nftables:
+// the table), the rules that queue (both directions count), the inspect = "new" accept of
+// offloaded connections.
+std::size_t input_hooks(const std::string& rules);
+std::size_t queue_rules(const std::string& rules);
+bool has_offload_accept(const std::string& rules);
+
 // Sockets in a namespace. Every wait is bounded.
 int tcp_listen(const std::string& netns, const std::string& address, int port);
 // Accepts one connection within `wait`; -1 if none came.

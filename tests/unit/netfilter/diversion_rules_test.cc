@@ -83,6 +83,25 @@ TEST(NftablesDiversion, OneInetTableReplacedAtomically) {
       << text;
 }
 
+TEST(NftablesDiversion, InspectNewAcceptsOffloadedConnectionsAndSavesTheMarkAfterTheQueue) {
+  DiversionSpec spec = two_queues();
+  spec.offload_mark = 0x400000;
+  const std::string text = nftables_table_text(spec);
+  // Ahead of the queue in both chains ...
+  const std::size_t accept = text.find("ct mark & 0x400000 == 0x400000 accept\n");
+  ASSERT_NE(accept, std::string::npos) << text;
+  EXPECT_LT(accept, text.find(" queue flags bypass"));
+  EXPECT_NE(text.find("ct mark & 0x400000 == 0x400000 accept\n", accept + 1), std::string::npos);
+  // ... and the verdict's mark saved into the connection after it, both ways.
+  EXPECT_NE(text.find("  chain save_in {\n    type filter hook input priority 50; policy accept;\n"
+                      "    meta mark & 0x400000 == 0x400000 ct mark set ct mark | 0x400000\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("type filter hook postrouting priority 50;"), std::string::npos) << text;
+  EXPECT_EQ(nftables_table_text(two_queues()).find("ct mark"), std::string::npos)
+      << "inspect = \"full\" touches no ct mark";
+}
+
 }  // namespace
 }  // namespace portwall
 
