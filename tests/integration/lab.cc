@@ -16,10 +16,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 extern char** environ;
 
@@ -297,6 +300,45 @@ int tcp_listen(const std::string& netns, const std::string& address, int port) {
     return -1;
   }
   return fd;
+}
+
+std::pair<int, int> connection_storm(const std::string& netns, const std::string& address, int port,
+                                     std::chrono::milliseconds every,
+                                     const std::function<bool()>& go_on) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  inet_pton(AF_INET, address.c_str(), &to.sin_addr);
+  std::vector<int> fds;
+  {
+    NetnsScope scope(netns);
+    while (go_on() && fds.size() < 4000) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      fds.push_back(fd);
+      std::this_thread::sleep_for(every);
+    }
+  }
+  std::this_thread::sleep_for(1500ms);  // a SYN that got through is answered long before this
+  int connected = 0;
+  for (int fd : fds) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = -1;
+    socklen_t len = sizeof err;
+    if (poll(&p, 1, 0) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+      ++connected;
+    }
+    close(fd);
+  }
+  return {static_cast<int>(fds.size()), connected};
+}
+
+std::function<bool()> for_a_while(std::chrono::milliseconds how_long) {
+  auto until = std::make_shared<std::optional<std::chrono::steady_clock::time_point>>();
+  return [until, how_long] {
+    if (!*until) *until = std::chrono::steady_clock::now() + how_long;
+    return std::chrono::steady_clock::now() < **until;
+  };
 }
 
 int tcp_accept(int listener, std::chrono::milliseconds wait) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -114,6 +115,15 @@ std::string diversion_rules(const Lab& lab, bool ipv6 = false);
 std::size_t input_hooks(const std::string& rules);
 std::size_t queue_rules(const std::string& rules);
 bool has_offload_accept(const std::string& rules);
+
+// Non-blocking connection attempts from `netns` to IPv4 ADDRESS:PORT, one every `every` while
+// `go_on()` says so (4,000 at most), kept open and checked 1.5 s after the last: how many were
+// made, and how many connected. For "nothing gets through, ever, across X".
+std::pair<int, int> connection_storm(const std::string& netns, const std::string& address, int port,
+                                     std::chrono::milliseconds every,
+                                     const std::function<bool()>& go_on);
+// A go_on for connection_storm: true for `how_long` from the first call.
+std::function<bool()> for_a_while(std::chrono::milliseconds how_long);
 
 // Sockets in a namespace. Every wait is bounded.
 int tcp_listen(const std::string& netns, const std::string& address, int port);

@@ -3,52 +3,12 @@
 // execve, so no packet passes unjudged while the new image starts: a storm of connection
 // attempts to a denied port, fired across the re-exec, gets nothing through, and an established
 // connection goes on.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <csignal>
 
 #include "integration/wire_fixture.h"
 
 namespace portwall::lab {
 namespace {
-
-// Non-blocking connection attempts from `netns`, one every `every`, for `how_long`; kept open
-// and checked at the end: how many were made, and how many connected.
-std::pair<int, int> connection_storm(const std::string& netns, const std::string& address, int port,
-                                     std::chrono::milliseconds every,
-                                     std::chrono::milliseconds how_long) {
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(port));
-  inet_pton(AF_INET, address.c_str(), &to.sin_addr);
-  std::vector<int> fds;
-  {
-    NetnsScope scope(netns);
-    for (auto until = std::chrono::steady_clock::now() + how_long;
-         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(every)) {
-      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      fds.push_back(fd);
-    }
-  }
-  std::this_thread::sleep_for(1500ms);  // a SYN that got through is answered long before this
-  int connected = 0;
-  for (int fd : fds) {
-    pollfd p{fd, POLLOUT, 0};
-    int err = -1;
-    socklen_t len = sizeof err;
-    if (poll(&p, 1, 0) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-      ++connected;
-    }
-    close(fd);
-  }
-  return {static_cast<int>(fds.size()), connected};
-}
 
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
@@ -78,7 +38,7 @@ TEST(Reexec, SigusrTwoReexecutesInPlaceAndNoPacketPassesUnjudged) {
 
   std::pair<int, int> storm;
   std::thread attempts(
-      [&] { storm = connection_storm(lab.cli(), lab.srv_v4(), 2323, 2ms, 1500ms); });
+      [&] { storm = connection_storm(lab.cli(), lab.srv_v4(), 2323, 2ms, for_a_while(1500ms)); });
   std::this_thread::sleep_for(400ms);
   const auto signalled = std::chrono::steady_clock::now();
   daemon.signal(SIGUSR2);

@@ -3,12 +3,10 @@
 // SSH and on the wire. The steps run in order, each on what the earlier ones left, and an SSH
 // session opened at the start must carry data after every one of them. sshd listens on 22 and
 // 2222; the session runs over 2222, which the shipped rules do not allow.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -489,34 +487,9 @@ TEST_F(Journey, S12_AnUpgradeKeepsTheEditsAndTheRulesInForceThroughout) {
   const std::string restarts = show("NRestarts");
   // Connection attempts to a denied port, one every 5 ms, across the whole upgrade.
   std::atomic<bool> upgrading{true};
-  int attempts = 0, through = 0;
+  std::pair<int, int> storm;
   std::thread probe([&] {
-    std::vector<int> fds;
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(8080);
-    inet_pton(AF_INET, server().c_str(), &to.sin_addr);
-    {
-      NetnsScope scope(client_ns());
-      while (upgrading.load() && fds.size() < 4000) {
-        const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
-        fds.push_back(fd);
-        std::this_thread::sleep_for(5ms);
-      }
-    }
-    std::this_thread::sleep_for(1500ms);
-    for (int fd : fds) {
-      pollfd p{fd, POLLOUT, 0};
-      int err = -1;
-      socklen_t len = sizeof err;
-      if (poll(&p, 1, 0) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-          err == 0) {
-        ++through;
-      }
-      close(fd);
-    }
-    attempts = static_cast<int>(fds.size());
+    storm = connection_storm(client_ns(), server(), 8080, 5ms, [&] { return upgrading.load(); });
   });
   const RunResult upgrade = ssh("DEBIAN_FRONTEND=noninteractive apt-get install -y /root/" +
                                     std::filesystem::path(newer_deb_).filename().string() + " 2>&1",
@@ -525,6 +498,7 @@ TEST_F(Journey, S12_AnUpgradeKeepsTheEditsAndTheRulesInForceThroughout) {
   upgrading = false;
   probe.join();
   ASSERT_EQ(upgrade.exit_code, 0) << upgrade.output;
+  const auto [attempts, through] = storm;
   std::printf("[ figure ] upgrade: %d connection attempts to a denied port across it, %d through\n",
               attempts, through);
   EXPECT_GT(attempts, 200);
