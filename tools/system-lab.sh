@@ -88,6 +88,8 @@ up() {
   local tarball
   tarball=$("$repo/tools/debian-root.sh" "$repo/build/debian-root")
   down
+  # Whatever fails or interrupts from here on, nothing of this lab stays.
+  trap 'down; exit 1' ERR INT TERM
   mkdir -p "$dir/root"
   echo "$net" >"$dir/net"
   [ -z "${PORTWALL_LAB_OWNER:-}" ] || echo "$PORTWALL_LAB_OWNER" >"$dir/owner"
@@ -139,6 +141,7 @@ up() {
       break
     sleep 0.1
   done
+  trap - ERR INT TERM
   echo "system-lab.sh: $name is up ($state): server 10.200.$net.1 (sshd on $port), PID 1 is $pid"
 }
 
