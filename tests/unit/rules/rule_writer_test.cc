@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +40,24 @@ TEST(WriteFileAtomically, AWriterKilledAtAnyInstantLeavesTheOldOrTheNewFileWhole
   const fs::path path = dir / "rules.toml";
   const std::string a = version('A'), b = version('B');
   ASSERT_TRUE(write_file_atomically(path, a));
+  // How long a whole write takes in a child here (ASan or a loaded machine make it several
+  // times slower): the kills are spread over twice that, so that they land before the rename
+  // and after it whatever the machine's speed.
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      (void)write_file_atomically(path, i % 2 ? a : b);
+      _exit(0);
+    }
+    waitpid(child, nullptr, 0);
+  }
+  ASSERT_TRUE(write_file_atomically(path, a));
+  const auto whole = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - started) /
+                     3;
+  const unsigned spread = std::max<unsigned>(1000, static_cast<unsigned>(2 * whole.count()));
   std::mt19937 random(42);
   int old_seen = 0, new_seen = 0, torn = 0;
   constexpr int kKills = 200;
@@ -52,7 +71,7 @@ TEST(WriteFileAtomically, AWriterKilledAtAnyInstantLeavesTheOldOrTheNewFileWhole
       _exit(0);
     }
     // Anywhere from before the first write to after the rename.
-    std::this_thread::sleep_for(std::chrono::microseconds(random() % 3000));
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % spread));
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     const std::string now = slurp(path);
@@ -65,8 +84,10 @@ TEST(WriteFileAtomically, AWriterKilledAtAnyInstantLeavesTheOldOrTheNewFileWhole
     }
   }
   fs::remove_all(dir);
-  std::printf("[ figure ] %d kills: old file %d, new file %d, torn %d\n", kKills, old_seen,
-              new_seen, torn);
+  std::printf(
+      "[ figure ] %d kills over 0-%u us (a write takes %lld us): old file %d, new file "
+      "%d, torn %d\n",
+      kKills, spread, static_cast<long long>(whole.count()), old_seen, new_seen, torn);
   EXPECT_EQ(torn, 0);
   EXPECT_GT(old_seen, 0);  // the kills landed before the rename ...
   EXPECT_GT(new_seen, 0);  // ... and after it
