@@ -52,8 +52,10 @@ std::string why_not_started() {
 }
 
 // The SSH lockout check of exposure/ssh_lockout.h on this host's sockets: "" or the refusal.
-std::string lockout_refusal_here(const PolicyFiles& policy_files) {
-  auto here = check_ssh_lockout_here(policy_files.rules, policy_files.config.knocks);
+std::string lockout_refusal_here(PolicyFiles& policy_files) {
+  const PolicySnapshot policy(std::move(policy_files.rules));  // not needed after the check
+  policy_files.rules = {};
+  auto here = check_ssh_lockout_here(policy, policy_files.config.knocks);
   if (!here || here->check.problems.empty()) return "";  // no socket table: nothing to judge
   return lockout_refusal(here->check, "portwall enable --force");
 }
@@ -75,11 +77,8 @@ int enable_command(const EnableOptions& options) {
   if (!policy_files) return fail("\n" + policy_files.error() + "\nnothing started");
   std::optional<Duration> within;
   if (!options.confirm.empty()) {
-    auto d = parse_duration(options.confirm);
-    if (!d) return fail("--confirm: " + d.error());
-    if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(24)) {
-      return fail("--confirm takes 1s to 24h, got " + options.confirm);
-    }
+    auto d = parse_confirm_window(options.confirm);
+    if (!d) return fail(d.error());
     within = *d;
   }
   const bool active = systemctl({"is-active", "--quiet", kUnit}).ok();

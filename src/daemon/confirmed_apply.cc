@@ -20,11 +20,6 @@
 #include "rules/rule_writer.h"
 
 namespace portwall {
-namespace {
-
-constexpr Duration kLongestConfirm = std::chrono::hours(24);
-
-}  // namespace
 
 std::string Daemon::pending_refusal() const {
   return "an apply by " + pending_->by + " (" + pending_->file + ") waits for `portwall confirm` " +
@@ -60,11 +55,8 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
   std::string within_text;
   if (request.contains("confirm")) {
     within_text = request.value("confirm", std::string());
-    auto d = parse_duration(within_text);
-    if (!d) return refuse("--confirm: " + d.error());
-    if (*d < std::chrono::seconds(1) || *d > kLongestConfirm) {
-      return refuse("--confirm takes 1s to 24h, got " + within_text);
-    }
+    auto d = parse_confirm_window(within_text);
+    if (!d) return refuse(d.error());
     within = *d;
   }
   const bool keep = request.value("keep_established", false);

@@ -56,6 +56,13 @@ std::shared_ptr<const PolicySnapshot> Daemon::snapshot() const {
   return policy_;
 }
 
+void Daemon::compile_policy() {
+  if (policy_) return;
+  // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
+  policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
+  loaded_.rules = {};
+}
+
 std::expected<void, std::string> Daemon::start() {
   started_ = clock_.now();
   const Config& cfg = loaded_.config;
@@ -89,9 +96,7 @@ std::expected<void, std::string> Daemon::start() {
   }
   for (const std::string& note : notes) say(note);
   mode_ = cfg.daemon.mode;
-  // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
-  policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
-  loaded_.rules = {};
+  compile_policy();
   const std::size_t rule_count = policy_->rule_set().rules.size();
   malloc_trim(0);  // hand the TOML parse's peak back to the system
 

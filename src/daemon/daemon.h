@@ -56,6 +56,8 @@ class Daemon {
 
  private:
   std::expected<void, std::string> start();
+  // The loaded rules into policy_, once (at start, or earlier for the first-start check).
+  void compile_policy();
   void shutdown();
   // SIGUSR2 (reexec.cc): executes the binary again in place, handing the queues over. Returns
   // only when it failed: -1 nothing was changed (go on), 1 portwalld must stop.

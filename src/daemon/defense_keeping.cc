@@ -31,7 +31,7 @@ void Daemon::load_defense_state() {
     std::error_code ec;
     std::filesystem::rename(path, aside, ec);
     say("state file " + path + " is broken (" + state.error() + "); moved to " + aside +
-         ", starting with no blocks");
+        ", starting with no blocks");
     return;
   }
   const Timestamp now = clock_.now();
@@ -45,8 +45,8 @@ void Daemon::load_defense_state() {
   }
   sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
   say("restored " + std::to_string(restored) + " block(s) and " +
-       std::to_string(state->used_one_time_sequences.size()) + " used one-time knock(s) from " +
-       path);
+      std::to_string(state->used_one_time_sequences.size()) + " used one-time knock(s) from " +
+      path);
 }
 
 void Daemon::save_defense_state(bool force) {

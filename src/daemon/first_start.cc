@@ -41,7 +41,9 @@ std::string Daemon::refuse_first_start_lockout() {
   const std::string marker = state_path("first-start");
   std::error_code ec;
   if (marker.empty() || !std::filesystem::exists(marker, ec)) return "";
-  auto here = check_ssh_lockout_here(loaded_.rules, loaded_.config.knocks);
+  // The rules compiled once, here rather than in start(): the check reads what filters.
+  compile_policy();
+  auto here = check_ssh_lockout_here(*policy_, loaded_.config.knocks);
   if (!here) {
     say("first start: cannot tell whether the rules lock SSH out (" + here.error() + "); starting");
     return "";

@@ -28,6 +28,33 @@ bool all_digits(const std::string& name) {
          std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
+// The socket inodes among a process's fd links. `refused`: the kernel would not show them (a
+// process with fewer capabilities than its target needs CAP_SYS_PTRACE); an fd closed
+// meanwhile, or a process gone, is no refusal.
+struct ProcessSockets {
+  std::vector<std::uint64_t> inodes;
+  bool refused = false;
+};
+ProcessSockets sockets_of(const std::filesystem::path& process) {
+  ProcessSockets out;
+  std::error_code ec;
+  std::filesystem::directory_iterator fds(process / "fd", ec);
+  if (ec) {
+    out.refused = ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted;
+    return out;
+  }
+  for (const auto& fd : fds) {
+    std::error_code link_ec;
+    const std::string link = std::filesystem::read_symlink(fd.path(), link_ec).string();
+    if (link_ec) {
+      out.refused = out.refused || link_ec != std::errc::no_such_file_or_directory;
+      continue;
+    }
+    if (const auto inode = socket_inode(link)) out.inodes.push_back(*inode);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::expected<std::vector<HostSocket>, std::string> read_host_sockets(const std::string& proc) {
@@ -52,17 +79,9 @@ std::expected<std::vector<HostSocket>, std::string> read_host_sockets(const std:
   for (const auto& process : std::filesystem::directory_iterator(proc, ec)) {
     const std::string pid = process.path().filename().string();
     if (!all_digits(pid)) continue;
-    std::error_code fd_ec;
-    std::filesystem::directory_iterator fds(process.path() / "fd", fd_ec);
-    if (fd_ec) continue;
     std::optional<std::string> command;
-    for (const auto& fd : fds) {
-      std::error_code link_ec;
-      const std::string link = std::filesystem::read_symlink(fd.path(), link_ec).string();
-      if (link_ec) continue;
-      const auto inode = socket_inode(link);
-      if (!inode) continue;
-      const auto it = by_inode.find(*inode);
+    for (std::uint64_t inode : sockets_of(process.path()).inodes) {
+      const auto it = by_inode.find(inode);
       if (it == by_inode.end()) continue;
       if (!command) {
         command = slurp(process.path() / "comm").value_or("?");
@@ -105,24 +124,13 @@ std::expected<SshSockets, std::string> read_ssh_sockets(const std::string& proc)
     const std::string command = slurp(process.path() / "comm").value_or("");
     if (command != "sshd\n" && command != "dropbear\n") continue;
     out.server_running = true;
-    std::error_code fd_ec;
-    std::filesystem::directory_iterator fds(process.path() / "fd", fd_ec);
-    if (fd_ec) {
-      out.owners_read = false;
-      continue;
-    }
-    for (const auto& fd : fds) {
-      std::error_code link_ec;
-      const auto inode = socket_inode(std::filesystem::read_symlink(fd.path(), link_ec).string());
-      if (link_ec) {
-        out.owners_read = false;
-        continue;
-      }
-      if (!inode) continue;
-      if (auto it = listener_of.find(*inode); it != listener_of.end()) {
+    const ProcessSockets held = sockets_of(process.path());
+    out.owners_read = out.owners_read && !held.refused;
+    for (std::uint64_t inode : held.inodes) {
+      if (auto it = listener_of.find(inode); it != listener_of.end()) {
         listener_taken[it->second] = true;
       }
-      if (auto it = connection_of.find(*inode); it != connection_of.end()) {
+      if (auto it = connection_of.find(inode); it != connection_of.end()) {
         connection_taken[it->second] = true;
       }
     }
@@ -164,14 +172,13 @@ std::string interface_with_address(const IpAddress& address) {
 }
 
 std::expected<LockoutHere, std::string> check_ssh_lockout_here(
-    const RuleSet& rules, const std::vector<KnockSection>& knocks) {
+    const PolicySnapshot& policy, const std::vector<KnockSection>& knocks) {
   auto ssh = read_ssh_sockets();
   if (!ssh) return std::unexpected(ssh.error());
   std::vector<SshSession> sessions;
   for (const TcpConnection& c : ssh->sessions) {
     sessions.push_back({c, interface_with_address(c.local)});
   }
-  const PolicySnapshot policy(rules);  // a copy, compiled for the check only
   return LockoutHere{check_ssh_lockout(policy, knocks, ssh->listeners, sessions),
                      !ssh->server_running || ssh->owners_read};
 }

@@ -56,6 +56,6 @@ struct LockoutHere {
   bool owners_read = true;
 };
 std::expected<LockoutHere, std::string> check_ssh_lockout_here(
-    const RuleSet& rules, const std::vector<KnockSection>& knocks);
+    const PolicySnapshot& policy, const std::vector<KnockSection>& knocks);
 
 }  // namespace portwall

@@ -34,6 +34,15 @@ std::expected<Duration, std::string> parse_duration(std::string_view text) {
   return duration_cast<Duration>(milliseconds(value * per_unit_ms));
 }
 
+std::expected<Duration, std::string> parse_confirm_window(std::string_view text) {
+  auto d = parse_duration(text);
+  if (!d) return std::unexpected("--confirm: " + d.error());
+  if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(24)) {
+    return std::unexpected("--confirm takes 1s to 24h, got " + std::string(text));
+  }
+  return *d;
+}
+
 std::string format_duration(Duration d) {
   using namespace std::chrono;
   const auto ms = duration_cast<milliseconds>(d).count();

@@ -14,4 +14,8 @@ namespace portwall {
 std::expected<Duration, std::string> parse_duration(std::string_view text);
 std::string format_duration(Duration d);  // the largest unit that divides it exactly: "5d", "30s"
 
+// The window of a "commit confirmed" (`apply --confirm`, `enable --confirm`): 1s to 24h. The
+// error says which, prefixed "--confirm".
+std::expected<Duration, std::string> parse_confirm_window(std::string_view text);
+
 }  // namespace portwall

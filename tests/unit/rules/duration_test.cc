@@ -91,4 +91,13 @@ TEST(FormatDuration, ParsesBackToTheSameDuration) {
 }
 
 }  // namespace
+TEST(ConfirmWindow, OneSecondToADayTheRestSaysWhich) {
+  EXPECT_EQ(parse_confirm_window("60s"), seconds(60));
+  EXPECT_EQ(parse_confirm_window("1s"), seconds(1));
+  EXPECT_EQ(parse_confirm_window("24h"), std::chrono::hours(24));
+  EXPECT_EQ(parse_confirm_window("500ms").error(), "--confirm takes 1s to 24h, got 500ms");
+  EXPECT_EQ(parse_confirm_window("2d").error(), "--confirm takes 1s to 24h, got 2d");
+  EXPECT_EQ(parse_confirm_window("soon").error().rfind("--confirm: ", 0), 0u);
+}
+
 }  // namespace portwall
