@@ -237,6 +237,13 @@ bool ControlServer::read_and_answer(Connection& c) {
     c.in.append(got);
     std::size_t begin = 0, newline;
     while ((newline = c.in.find('\n', begin)) != std::string::npos) {
+      // Bounded before each answer, not after: one answer may be larger than the bound (status
+      // with 100,000 rules is ~15 MiB), but a client that asks on without reading is closed.
+      if (c.out.size() > limits_.max_unread) {
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        ++stats_.closed_unread;
+        return false;
+      }
       const std::string_view line(c.in.data() + begin, newline - begin);
       c.out += answer_request_line(handler_, line, c.peer);
       c.out += '\n';
@@ -253,11 +260,6 @@ bool ControlServer::read_and_answer(Connection& c) {
       c.discarding = true;
       std::lock_guard<std::mutex> lock(stats_mutex_);
       ++stats_.refused_too_long;
-    }
-    if (c.out.size() > limits_.max_unread) {
-      std::lock_guard<std::mutex> lock(stats_mutex_);
-      ++stats_.closed_unread;
-      return false;
     }
   }
   return true;

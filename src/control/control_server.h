@@ -36,7 +36,9 @@ using ControlHandler = std::function<nlohmann::json(const nlohmann::json& reques
 struct ControlLimits {
   std::size_t max_connections = 64;   // beyond it the connection idle longest is closed
   std::size_t max_request = 1 << 20;  // a longer request line is answered with an error
-  std::size_t max_unread = 8 << 20;   // answers a client does not read; beyond it, closed
+  // Answers a client has not read: beyond it, its next request closes it (one answer may be
+  // larger).
+  std::size_t max_unread = 8 << 20;
   std::chrono::milliseconds idle_timeout{30000};  // no complete request for this long: closed
 };
 

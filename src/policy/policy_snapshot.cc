@@ -1,5 +1,8 @@
 #include "policy/policy_snapshot.h"
 
+#include <deque>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "rules/rule_edit.h"
@@ -9,15 +12,18 @@ namespace portwall {
 void PolicySnapshot::inherit_hits(const PolicySnapshot& previous) {
   const std::vector<Rule>& now = rule_set().rules;
   const std::vector<Rule>& before = previous.rule_set().rules;
-  std::vector<bool> taken(before.size(), false);
+  // The earlier generation's rules by identity, each one's positions in order, so that every
+  // rule finds its predecessor in one lookup: a pairwise search took 13 s at 100,000 rules.
+  std::unordered_map<std::string, std::deque<std::size_t>> where;
+  where.reserve(before.size());
+  for (std::size_t j = 0; j < before.size(); ++j) where[rule_identity(before[j])].push_back(j);
   for (std::size_t i = 0; i < now.size(); ++i) {
-    for (std::size_t j = 0; j < before.size(); ++j) {
-      if (taken[j] || !same_rule(now[i], before[j])) continue;
-      taken[j] = true;
-      hits_[i].packets.store(previous.hits_[j].packets.load(std::memory_order_relaxed));
-      hits_[i].bytes.store(previous.hits_[j].bytes.load(std::memory_order_relaxed));
-      break;
-    }
+    const auto it = where.find(rule_identity(now[i]));
+    if (it == where.end() || it->second.empty()) continue;
+    const std::size_t j = it->second.front();
+    it->second.pop_front();
+    hits_[i].packets.store(previous.hits_[j].packets.load(std::memory_order_relaxed));
+    hits_[i].bytes.store(previous.hits_[j].bytes.load(std::memory_order_relaxed));
   }
 }
 

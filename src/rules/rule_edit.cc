@@ -7,11 +7,6 @@
 namespace portwall {
 namespace {
 
-std::string without_comment(Rule r) {
-  r.comment.clear();
-  return rule_words(r);
-}
-
 std::expected<void, std::string> check_editable(std::size_t number, std::size_t file_rules,
                                                 std::size_t total_rules) {
   if (number > total_rules) {
@@ -27,7 +22,13 @@ std::expected<void, std::string> check_editable(std::size_t number, std::size_t 
 
 }  // namespace
 
-bool same_rule(const Rule& a, const Rule& b) { return without_comment(a) == without_comment(b); }
+std::string rule_identity(const Rule& rule) {
+  Rule r = rule;
+  r.comment.clear();
+  return rule_words(r);
+}
+
+bool same_rule(const Rule& a, const Rule& b) { return rule_identity(a) == rule_identity(b); }
 
 std::expected<EditResult, std::string> apply_change(const RuleSet& file, const RuleCommand& c,
                                                     std::size_t total_rules) {

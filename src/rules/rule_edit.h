@@ -27,5 +27,7 @@ std::expected<EditResult, std::string> apply_change(const RuleSet& file, const R
 // Two rules are the same rule when they match the same packets with the same action; the
 // comment does not count (fail2ban deletes its ban without repeating the comment).
 bool same_rule(const Rule& a, const Rule& b);
+// What same_rule compares, as a key: equal for the same rule, different otherwise.
+std::string rule_identity(const Rule& rule);
 
 }  // namespace portwall

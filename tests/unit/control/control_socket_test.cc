@@ -172,6 +172,50 @@ TEST(ControlSocket, OversizedRequestIsRefusedAndTheServerGoesOn) {
   EXPECT_EQ((*server)->stats().refused_too_long, 1u);
 }
 
+TEST(ControlSocket, OneAnswerLargerThanTheUnreadBoundArrivesWhole) {
+  // What `status --json` is with 100,000 rules: larger than the bound on unread answers.
+  const std::string path = temp_socket();
+  ControlLimits limits;
+  limits.max_unread = 1 << 20;
+  auto server = ControlServer::start(
+      path,
+      [](const nlohmann::json&, const Peer&) {
+        return ok_response({{"rules", std::string(3 << 20, 'r')}});
+      },
+      static_cast<gid_t>(-1), limits);
+  ASSERT_TRUE(server);
+  auto reply = control_request(path, {{"command", "status"}});
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ((*reply)["result"]["rules"].get<std::string>().size(), 3u << 20);
+  EXPECT_EQ((*server)->stats().closed_unread, 0u);
+}
+
+TEST(ControlSocket, AClientThatAsksOnWithoutReadingIsClosed) {
+  const std::string path = temp_socket();
+  ControlLimits limits;
+  limits.max_unread = 64 * 1024;
+  auto server = ControlServer::start(
+      path,
+      [](const nlohmann::json&, const Peer&) {
+        return ok_response({{"rules", std::string(16 * 1024, 'r')}});
+      },
+      static_cast<gid_t>(-1), limits);
+  ASSERT_TRUE(server);
+  RawClient greedy(path);
+  std::string many;
+  for (int i = 0; i < 2000; ++i)
+    many += R"({"command":"status"})"
+            "\n";
+  greedy.send_bytes(many);  // 2000 answers of 16 KiB asked for, none read
+  for (int i = 0; i < 50 && (*server)->stats().closed_unread == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ((*server)->stats().closed_unread, 1u);
+  // The others are served meanwhile.
+  auto reply = control_request(path, {{"command", "status"}});
+  ASSERT_TRUE(reply) << reply.error().message;
+}
+
 TEST(ControlSocket, GarbageLinesGetErrorsAndPipelinedRequestsAllGetAnswers) {
   const std::string path = temp_socket();
   auto server = ControlServer::start(path, echo_handler());
