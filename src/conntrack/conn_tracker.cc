@@ -221,6 +221,10 @@ struct ConnTracker::Impl {
     return Slot{n, (*e & 1) ? FlowDirection::reply : FlowDirection::original};
   }
 
+  // A new node for `key`, indexed both ways, on the unreplied list if `unreplied`; nullptr when
+  // the table is full of replied flows. REQUIRES: no live flow has this key.
+  Flow* insert(const FlowKey& key, bool unreplied);
+
   void mark_replied(Node* n) {
     if (n->flow.replied) return;
     n->flow.replied = true;
@@ -361,24 +365,41 @@ TrackResult ConnTracker::track(const PacketView& p, Timestamp now) {
   return {TrackState::established, &f, slot->direction};
 }
 
+Flow* ConnTracker::Impl::insert(const FlowKey& key, bool unreplied) {
+  if (live >= limits.max_entries) {
+    if (unreplied_head == kNil) {
+      ++stats.refused;
+      return nullptr;
+    }
+    remove(&node_at(unreplied_head));  // the oldest unreplied flow makes room (early_drop)
+    ++stats.evicted;
+  }
+  Node* n = allocate();
+  n->in_use = true;
+  n->flow = Flow{};
+  n->flow.key = key;
+  index_insert(n->number << 1, key);
+  if (!(key.reversed() == key)) index_insert(n->number << 1 | 1, key.reversed());
+  if (unreplied) {
+    n->unreplied_listed = true;
+    n->prev = unreplied_tail;
+    n->next = kNil;
+    (unreplied_tail != kNil ? node_at(unreplied_tail).next : unreplied_head) = n->number;
+    unreplied_tail = n->number;
+  }
+  ++live;
+  ++stats.inserted;
+  return &n->flow;
+}
+
 Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_number,
                         bool picked_up) {
   Impl& m = *impl_;
   const FlowKey key = flow_key_of(p);
   if (auto existing = m.find(key, now)) return &existing->node->flow;
-  if (m.live >= m.limits.max_entries) {
-    if (m.unreplied_head == Impl::kNil) {
-      ++m.stats.refused;
-      return nullptr;
-    }
-    m.remove(&m.node_at(m.unreplied_head));  // the oldest unreplied flow makes room (early_drop)
-    ++m.stats.evicted;
-  }
-  Impl::Node* n = m.allocate();
-  n->in_use = true;
-  Flow& f = n->flow;
-  f = Flow{};
-  f.key = key;
+  Flow* made = m.insert(key, true);
+  if (!made) return nullptr;
+  Flow& f = *made;
   f.last_seen = now;
   f.rule_number = rule_number;
   f.picked_up = picked_up;
@@ -391,17 +412,21 @@ Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_n
   } else {
     f.expires = now + m.non_tcp_timeout(f);
   }
-  m.index_insert(n->number << 1, key);
-  if (!(key.reversed() == key)) m.index_insert(n->number << 1 | 1, key.reversed());
-  n->unreplied_listed = true;
-  n->prev = m.unreplied_tail;
-  n->next = Impl::kNil;
-  (m.unreplied_tail != Impl::kNil ? m.node_at(m.unreplied_tail).next : m.unreplied_head) =
-      n->number;
-  m.unreplied_tail = n->number;
-  ++m.live;
-  ++m.stats.inserted;
   return &f;
+}
+
+bool ConnTracker::restore(const Flow& flow, Timestamp now) {
+  Impl& m = *impl_;
+  if (flow.expires <= now || m.find(flow.key, now)) return false;
+  Flow* made = m.insert(flow.key, !flow.replied);
+  if (!made) return false;
+  *made = flow;
+  // Its segments went by while no image judged them: the windows start over, liberally.
+  made->window = TcpWindows{};
+  made->window.liberal = true;
+  made->counted = false;  // the per-source counts start empty in the new image
+  made->last_seen = now;
+  return true;
 }
 
 void ConnTracker::expire(Timestamp now, std::size_t budget) {

@@ -79,6 +79,11 @@ class ConnTracker {
   Flow* open(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
              bool picked_up = false);
 
+  // Takes over a flow an earlier image of the process tracked (a re-exec, flow_handover.h): its
+  // state, timeout and marks as they were, its windows judged liberally from now on (segments
+  // went by unseen). False when it expired, exists already, or the table has no room.
+  bool restore(const Flow& flow, Timestamp now);
+
   // Removes flows whose timeout has passed; examines at most `budget` flows per call so that
   // the packet thread can call it between batches.
   void expire(Timestamp now, std::size_t budget = 1024);

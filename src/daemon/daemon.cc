@@ -149,7 +149,15 @@ std::expected<void, std::string> Daemon::start() {
     if (!queue) return std::unexpected(queue.error());
     workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_, options, mode_,
                                                      lines, decision_log_.get(), clock_));
+    if (auto flows = handed.flows.find(number); flows != handed.flows.end()) {
+      const std::size_t taken = workers_.back()->take_over(
+          read_handed_flows(flows->second, options.conntrack.max_entries));
+      handed.flows.erase(flows);
+      say("queue " + std::to_string(number) + ": took over " + std::to_string(taken) +
+          " tracked connection(s)");
+    }
   }
+  for (const auto& [number, fd] : handed.flows) close(fd);
   for (auto& w : workers_) w->start();
   for (const auto& [number, fd] : inherited) close(fd);  // queues no longer configured
   if (!inherited.empty()) say("queues handed over but no longer configured were closed");

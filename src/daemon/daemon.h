@@ -36,9 +36,12 @@ struct DaemonPaths {
 // cleared.
 struct Handover {
   std::map<std::uint16_t, int> queues;
+  std::map<std::uint16_t, int> flows;  // memfds of the tracked flows (flow_handover.h) by queue
   int control = -1;
 };
 Handover take_handover();
+// The flows of a memfd from Handover::flows (closed then), at most `most`.
+std::vector<HandedFlow> read_handed_flows(int fd, std::size_t most);
 
 // Loads the configuration and the rules named by `paths` (command line over config file).
 using LoadedPolicy = PolicyFiles;

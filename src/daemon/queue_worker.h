@@ -57,8 +57,13 @@ class QueueWorker final : private PacketHandler {
 
   void start();
   void stop();
-  // The queue, for a re-exec (NfQueue::release). REQUIRES: stopped. The worker is done then.
+  // A re-exec: the queue (NfQueue::release) and the tracked flows, REQUIRES stopped (the worker
+  // is done then); in the new image, the flows taken over, REQUIRES not started yet.
   std::unique_ptr<NfQueue> take_queue() { return std::move(queue_); }
+  std::vector<HandedFlow> hand_over() const { return engine_.hand_over(clock_.now()); }
+  std::size_t take_over(const std::vector<HandedFlow>& flows) {
+    return engine_.take_over(flows, clock_.now());
+  }
   // Takes effect between two batches; connection state is kept.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
   WorkerFigures figures() const;

@@ -340,6 +340,26 @@ std::uint8_t Engine::interface_id(std::string_view name) {
   return static_cast<std::uint8_t>(interfaces_.size());
 }
 
+std::vector<HandedFlow> Engine::hand_over(Timestamp now) const {
+  std::vector<HandedFlow> out;
+  conntrack_.for_each([&](const Flow& f) {
+    if (f.expires <= now) return;
+    const bool named = f.interface_id != 0 && f.interface_id != kUnknownInterface;
+    out.push_back({f, named ? interfaces_[f.interface_id - 1] : std::string()});
+  });
+  return out;
+}
+
+std::size_t Engine::take_over(const std::vector<HandedFlow>& flows, Timestamp now) {
+  std::size_t taken = 0;
+  for (const HandedFlow& h : flows) {
+    Flow f = h.flow;
+    f.interface_id = interface_id(h.interface);
+    taken += conntrack_.restore(f, now);
+  }
+  return taken;
+}
+
 RecheckResult Engine::recheck(Timestamp now, Denied denied,
                               const std::optional<IpAddress>& spared) {
   RecheckResult result;

@@ -16,6 +16,7 @@
 
 #include "clock/clock.h"
 #include "conntrack/conn_tracker.h"
+#include "conntrack/flow_handover.h"
 #include "detect/block_list.h"
 #include "detect/source_table.h"
 #include "packet/packet_parser.h"
@@ -117,6 +118,11 @@ class Engine {
   RecheckResult recheck(Timestamp now, Denied denied,
                         const std::optional<IpAddress>& spared = std::nullopt);
   static constexpr Duration kCutKept = std::chrono::minutes(10);
+
+  // A re-exec (conntrack/flow_handover.h): the flows tracked now, with the names of the
+  // interfaces they were opened on; and, in the new image, taking them over (how many were).
+  std::vector<HandedFlow> hand_over(Timestamp now) const;
+  std::size_t take_over(const std::vector<HandedFlow>& flows, Timestamp now);
 
   ConnTracker& conntrack() { return conntrack_; }
   const ConnTracker& conntrack() const { return conntrack_; }

@@ -4,6 +4,7 @@
 // attempts to a denied port, fired across the re-exec, gets nothing through, and an established
 // connection goes on.
 #include <csignal>
+#include <regex>
 
 #include "integration/wire_fixture.h"
 
@@ -84,6 +85,53 @@ TEST(Reexec, SigusrTwoReexecutesInPlaceAndNoPacketPassesUnjudged) {
   // And it still stops clean.
   EXPECT_EQ(daemon.stop(), 0);
   EXPECT_EQ(input_hooks(diversion_rules(lab)), 0u);
+}
+
+}  // namespace
+}  // namespace portwall::lab
+
+namespace portwall::lab {
+namespace {
+
+// The tracked connections are handed over too: one idle for longer than the pickup grace
+// (a second here) goes on after the re-exec; without the handover its next packet, a
+// mid-stream one with no flow after the grace, would be dropped as invalid.
+TEST(Reexec, AnIdleConnectionOutlivesThePickupGrace) {
+  Lab lab;
+  Daemon daemon(lab, kRules, "", "[conntrack]\npickup_grace = \"1s\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
+  Fd server(tcp_accept(listener.get(), 2000ms));
+  ASSERT_TRUE(client.valid() && server.valid());
+  ASSERT_TRUE(send_all(client.get(), "before\n"));
+  ASSERT_EQ(receive(server.get(), 2000ms).value_or(""), "before\n");
+  std::this_thread::sleep_for(1500ms);  // the first image's grace is over as well
+  daemon.signal(SIGUSR2);
+  bool again = false;
+  for (int i = 0; i < 100 && !again; ++i) {
+    again = count_of(daemon.daemon_output(), "portwalld: ready") == 2;
+    if (!again) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(again) << daemon.daemon_output();
+  // Every flow handed over was taken over (the lab's own neighbour discovery makes a few more).
+  const std::string said = daemon.daemon_output();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(said, m, std::regex("handing over ([0-9]+) tracked"))) << said;
+  const int handed = std::stoi(m[1]);
+  int taken = 0;
+  const std::regex took("took over ([0-9]+) tracked");
+  for (std::sregex_iterator it(said.begin(), said.end(), took), end; it != end; ++it) {
+    taken += std::stoi((*it)[1]);
+  }
+  EXPECT_GE(handed, 1);
+  EXPECT_EQ(taken, handed) << said;
+  std::this_thread::sleep_for(2000ms);  // idle past the new image's grace
+  ASSERT_TRUE(send_all(client.get(), "after an idle re-exec\n"));
+  EXPECT_EQ(receive(server.get(), 3000ms).value_or(""), "after an idle re-exec\n");
+  ASSERT_TRUE(send_all(server.get(), "and back\n"));
+  EXPECT_EQ(receive(client.get(), 3000ms).value_or(""), "and back\n");
+  EXPECT_EQ(daemon.log().find("REASON=invalid"), std::string::npos) << daemon.log();
 }
 
 }  // namespace
