@@ -37,6 +37,7 @@ subset=(
   Wire.SigtermRemovesEveryRuleAndExitsZero
   # the upgrade's re-exec (SIGUSR2), on the backend a Debian server picks
   Reexec.SigusrTwoReexecutesInPlaceAndNoPacketPassesUnjudged
+  Reexec.AnIdleConnectionOutlivesThePickupGrace
 )
 filter=${2:-$(IFS=:; echo "${subset[*]}")}
 
