@@ -1,9 +1,10 @@
 // conn_tracker.cc — see conn_tracker.h. Storage: Flow nodes in chunks of stable addresses with
 // a free list, indexed by both directions' keys (as the kernel hashes every entry twice) in an
-// open-addressing table of node numbers, and an intrusive list of unreplied flows in creation
-// order, whose head is the eviction victim.
+// open-addressing table of node numbers, and intrusive lists of the flows a new one may replace
+// when the table is full (the kernel's early_drop), each in the order the flows joined it.
 #include "conntrack/conn_tracker.h"
 
+#include <array>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -73,13 +74,20 @@ const char* to_string(TrackState state) {
 
 struct ConnTracker::Impl {
   static constexpr std::uint32_t kNil = 0xffffffffu;
+  // The eviction lists, first victims first. The kernel's early_drop takes any flow that is not
+  // assured; among those, a handshake already reset goes first, then a flow never answered (a
+  // spoofed SYN), and only then one answered but still in its handshake: under a flood, a
+  // legitimate handshake waiting for its last ACK is the last of them to go. Last of all, as
+  // the kernel's garbage collector does near a full table, an assured connection that is over
+  // (TIME_WAIT, CLOSE): its late FIN or ACK may then find no flow, a lesser harm than refusing.
+  enum : std::uint8_t { kReset, kUnanswered, kAnswered, kOver, kLists, kUnlisted = kLists };
   struct Node {
     Flow flow;
     std::uint32_t number = kNil;  // its place in the chunks, for index entries
-    std::uint32_t prev = kNil;    // unreplied list, or the free list (next only)
+    std::uint32_t prev = kNil;    // its eviction list, or the free list (next only)
     std::uint32_t next = kNil;
     bool in_use = false;
-    bool unreplied_listed = false;
+    std::uint8_t list = kUnlisted;  // which eviction list holds it
   };
   struct Slot {
     Node* node;
@@ -94,8 +102,8 @@ struct ConnTracker::Impl {
   Timestamp unseen_until{};
   std::vector<std::unique_ptr<Node[]>> chunks;
   std::uint32_t free_list = kNil;
-  std::uint32_t unreplied_head = kNil;
-  std::uint32_t unreplied_tail = kNil;
+  std::array<std::uint32_t, kLists> list_head{kNil, kNil, kNil, kNil};
+  std::array<std::uint32_t, kLists> list_tail{kNil, kNil, kNil, kNil};
   // The index: open addressing with linear probing, one 4-byte entry per direction of a flow
   // (node number << 1 | direction), at most half full; keys are read from the nodes. About 16
   // to 32 bytes per flow where a node-based map took 176.
@@ -189,11 +197,35 @@ struct ConnTracker::Impl {
   }
 
   void unlist(Node* n) {
-    if (!n->unreplied_listed) return;
-    (n->prev != kNil ? node_at(n->prev).next : unreplied_head) = n->next;
-    (n->next != kNil ? node_at(n->next).prev : unreplied_tail) = n->prev;
+    if (n->list == kUnlisted) return;
+    (n->prev != kNil ? node_at(n->prev).next : list_head[n->list]) = n->next;
+    (n->next != kNil ? node_at(n->next).prev : list_tail[n->list]) = n->prev;
     n->prev = n->next = kNil;
-    n->unreplied_listed = false;
+    n->list = kUnlisted;
+  }
+
+  void append(Node* n, std::uint8_t list) {
+    n->list = list;
+    n->prev = list_tail[list];
+    n->next = kNil;
+    (list_tail[list] != kNil ? node_at(list_tail[list]).next : list_head[list]) = n->number;
+    list_tail[list] = n->number;
+  }
+
+  static std::uint8_t list_for(const Flow& f) {
+    const bool over = f.key.protocol == ipproto::tcp &&
+                      (f.tcp_state == TcpState::time_wait || f.tcp_state == TcpState::close);
+    if (f.assured) return over ? kOver : kUnlisted;
+    if (over) return kReset;
+    return f.replied ? kAnswered : kUnanswered;
+  }
+
+  // After the flow's state changed: onto the list it now belongs to (at its end), if another.
+  void relist(Node* n) {
+    const std::uint8_t list = list_for(n->flow);
+    if (list == n->list) return;
+    unlist(n);
+    if (list != kUnlisted) append(n, list);
   }
 
   void remove(Node* n) {
@@ -221,15 +253,26 @@ struct ConnTracker::Impl {
     return Slot{n, (*e & 1) ? FlowDirection::reply : FlowDirection::original};
   }
 
-  // A new node for `key`, indexed both ways, on the unreplied list if `unreplied`; nullptr when
-  // the table is full of replied flows. REQUIRES: no live flow has this key.
-  Flow* insert(const FlowKey& key, bool unreplied);
+  // A new node for `key`, indexed both ways, on the list of unanswered flows; nullptr when the
+  // table is full of assured flows. The caller relist()s it once its state is set. REQUIRES: no
+  // live flow has this key.
+  Node* insert(const FlowKey& key);
 
-  void mark_replied(Node* n) {
-    if (n->flow.replied) return;
-    n->flow.replied = true;
-    unlist(n);
+  // The kernel's ASSURED: the flow proved itself both ways and is never evicted for a new one
+  // (until its connection is over).
+  void mark_assured(Node* n) {
+    n->flow.assured = true;
+    relist(n);
   }
+
+  // A non-TCP flow is assured once it was answered and still carries packets 2 s after it
+  // began: a stream, not a probe (nf_conntrack_proto_udp.c, stream_ts). ICMP never is.
+  void note_stream(Node* n, Timestamp now) {
+    Flow& f = n->flow;
+    if (f.assured || !f.replied || is_icmp(f.key.protocol)) return;
+    if (now - f.opened >= kStreamAfter) mark_assured(n);
+  }
+  static constexpr Duration kStreamAfter = std::chrono::seconds(2);
 
   Duration non_tcp_timeout(const Flow& f) const {
     if (f.key.protocol == ipproto::udp)
@@ -298,9 +341,15 @@ struct ConnTracker::Impl {
       remove(n);
       return {TrackState::established, nullptr, slot.direction};
     }
-    if (slot.direction == FlowDirection::reply) mark_replied(n);
-    if (old == TcpState::syn_recv && next == TcpState::established) f.assured = true;
+    if (slot.direction == FlowDirection::reply) f.replied = true;
+    // Assured by the ACK that completes the handshake, or, for a flow picked up mid-stream, by
+    // a valid packet once the other side answered (nf_conntrack_proto_tcp.c).
+    if (!f.assured && f.replied && next == TcpState::established &&
+        (old == TcpState::syn_recv || old == TcpState::established)) {
+      mark_assured(n);
+    }
     f.tcp_state = next;
+    relist(n);
     // A retransmitted SYN does not renew the timeout (nf_conntrack_proto_tcp.c).
     const bool retransmitted_syn = old == TcpState::syn_sent && cls == TcpClass::syn;
     if (!retransmitted_syn) set_tcp_timeout(f, now);
@@ -360,18 +409,26 @@ TrackResult ConnTracker::track(const PacketView& p, Timestamp now) {
   if (p.protocol == ipproto::tcp) return m.advance_tcp(*slot, p, now);
   Flow& f = slot->node->flow;
   Impl::count(f, slot->direction, p, now);
-  if (slot->direction == FlowDirection::reply) m.mark_replied(slot->node);
+  if (slot->direction == FlowDirection::reply && !f.replied) {
+    f.replied = true;
+    m.relist(slot->node);
+  }
+  m.note_stream(slot->node, now);
   f.expires = now + m.non_tcp_timeout(f);
   return {TrackState::established, &f, slot->direction};
 }
 
-Flow* ConnTracker::Impl::insert(const FlowKey& key, bool unreplied) {
+ConnTracker::Impl::Node* ConnTracker::Impl::insert(const FlowKey& key) {
   if (live >= limits.max_entries) {
-    if (unreplied_head == kNil) {
+    // The first flow of the first list that has one makes room (the kernel's early_drop looks
+    // at the entries of a few hash buckets; the lists find the best victim in one step).
+    std::uint8_t list = 0;
+    while (list < kLists && list_head[list] == kNil) ++list;
+    if (list == kLists) {
       ++stats.refused;
       return nullptr;
     }
-    remove(&node_at(unreplied_head));  // the oldest unreplied flow makes room (early_drop)
+    remove(&node_at(list_head[list]));
     ++stats.evicted;
   }
   Node* n = allocate();
@@ -380,16 +437,10 @@ Flow* ConnTracker::Impl::insert(const FlowKey& key, bool unreplied) {
   n->flow.key = key;
   index_insert(n->number << 1, key);
   if (!(key.reversed() == key)) index_insert(n->number << 1 | 1, key.reversed());
-  if (unreplied) {
-    n->unreplied_listed = true;
-    n->prev = unreplied_tail;
-    n->next = kNil;
-    (unreplied_tail != kNil ? node_at(unreplied_tail).next : unreplied_head) = n->number;
-    unreplied_tail = n->number;
-  }
+  append(n, kUnanswered);
   ++live;
   ++stats.inserted;
-  return &n->flow;
+  return n;
 }
 
 Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_number,
@@ -397,10 +448,10 @@ Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_n
   Impl& m = *impl_;
   const FlowKey key = flow_key_of(p);
   if (auto existing = m.find(key, now)) return &existing->node->flow;
-  Flow* made = m.insert(key, true);
+  Impl::Node* made = m.insert(key);
   if (!made) return nullptr;
-  Flow& f = *made;
-  f.last_seen = now;
+  Flow& f = made->flow;
+  f.last_seen = f.opened = now;
   f.rule_number = rule_number;
   f.picked_up = picked_up;
   f.packets[0] = 1;
@@ -412,20 +463,24 @@ Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_n
   } else {
     f.expires = now + m.non_tcp_timeout(f);
   }
+  m.relist(made);
   return &f;
 }
 
 bool ConnTracker::restore(const Flow& flow, Timestamp now) {
   Impl& m = *impl_;
   if (flow.expires <= now || m.find(flow.key, now)) return false;
-  Flow* made = m.insert(flow.key, !flow.replied);
+  Impl::Node* made = m.insert(flow.key);
   if (!made) return false;
-  *made = flow;
+  Flow& f = made->flow;
+  f = flow;
+  f.opened = now;  // not handed over: a stream is judged from the new image's start
   // Its segments went by while no image judged them: the windows start over, liberally.
-  made->window = TcpWindows{};
-  made->window.liberal = true;
-  made->counted = false;  // the per-source counts start empty in the new image
-  made->last_seen = now;
+  f.window = TcpWindows{};
+  f.window.liberal = true;
+  f.counted = false;  // the per-source counts start empty in the new image
+  f.last_seen = now;
+  m.relist(made);
   return true;
 }
 

@@ -51,8 +51,8 @@ struct TrackResult {
 struct ConntrackStats {
   std::uint64_t inserted = 0;
   std::uint64_t expired = 0;
-  std::uint64_t evicted = 0;  // unreplied flows removed to make room
-  std::uint64_t refused = 0;  // open() failed: table full of replied flows
+  std::uint64_t evicted = 0;  // flows not assured removed to make room
+  std::uint64_t refused = 0;  // open() failed: table full of assured flows
   std::uint64_t invalid = 0;  // packets tracked as invalid
 };
 
@@ -73,7 +73,7 @@ class ConnTracker {
   void note_unseen_packets(Timestamp until);
 
   // Starts tracking the flow `packet` opens (after the policy accepted it). When the table is
-  // full, evicts the oldest unreplied flow first; returns nullptr when every flow has replied.
+  // full, evicts the oldest flow not assured (Flow::assured); nullptr when every flow is.
   // `picked_up`: a mid-stream TCP flow adopted during the pickup grace (kernel's loose pickup:
   // the state is ESTABLISHED, timeout capped at tcp_unacked until a reply is seen).
   Flow* open(const PacketView& packet, Timestamp now, std::uint32_t rule_number,

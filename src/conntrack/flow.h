@@ -73,9 +73,9 @@ struct Flow {
   FlowKey key;                          // original direction
   TcpState tcp_state = TcpState::none;  // TCP only
   bool replied = false;                 // a packet was seen in the reply direction
-  bool assured = false;    // kernel's ASSURED: established both ways; never evicted first
-  bool picked_up = false;  // adopted mid-stream (pickup grace), not seen from its SYN
-  bool counted = false;    // counts toward its source's max_connections_per_source
+  bool assured = false;                 // kernel's ASSURED: proved itself both ways; never evicted
+  bool picked_up = false;               // adopted mid-stream (pickup grace), not seen from its SYN
+  bool counted = false;                 // counts toward its source's max_connections_per_source
   // Where the flow was opened, so that a later rule change can judge it again (Engine::recheck):
   // by this host (LOCAL_OUT) or toward it, and on which interface (Engine's interface ids).
   bool outbound : 1 = false;
@@ -87,7 +87,7 @@ struct Flow {
   bool redirected : 1 = false;      // public port when rechecked
   bool kept : 1 = false;            // denied by a change made with --keep-established: stays up
   std::uint8_t interface_id = 0;
-  Timestamp last_seen{}, expires{};
+  Timestamp opened{}, last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection
   std::uint32_t rule_number = 0;  // the rule that accepted the flow; 0: the default policy
   TcpWindows window;              // TCP only

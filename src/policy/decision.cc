@@ -43,6 +43,10 @@ const char* to_string(Reason reason) {
       return "knock";
     case Reason::rate_limit:
       return "rate-limit";
+    case Reason::table_full:
+      return "table-full";
+    case Reason::blocked:
+      return "blocked";
   }
   return "?";
 }

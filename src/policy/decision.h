@@ -17,10 +17,12 @@ enum class Reason : std::uint8_t {
   invalid,
   scan_block,
   knock,
-  rate_limit
+  rate_limit,
+  table_full,  // a new flow found the connection table full of assured flows
+  blocked,     // its source is on the block list by hand (`portwall blocked add`)
 };
 inline constexpr std::size_t kVerdicts = 3;  // the number of Verdict values
-inline constexpr std::size_t kReasons = 7;   // the number of Reason values
+inline constexpr std::size_t kReasons = 9;   // the number of Reason values
 
 // What a decision did to the source's defense state, worth a log line of its own.
 enum class Event : std::uint8_t {

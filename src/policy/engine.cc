@@ -21,6 +21,11 @@ MatchInput match_input(const PacketView& p, const HookInfo& hook) {
 
 // Kernel loose pickup (nf_conntrack_tcp_loose): only the ACK class may open a flow mid-stream;
 // a FIN or RST without a flow stays invalid.
+bool is_syn_ack(const PacketView& p) {
+  constexpr std::uint8_t kMask = tcpflag::syn | tcpflag::ack | tcpflag::fin | tcpflag::rst;
+  return p.protocol == ipproto::tcp && (p.tcp_flags & kMask) == (tcpflag::syn | tcpflag::ack);
+}
+
 bool can_pick_up(const PacketView& p) {
   if (p.protocol != ipproto::tcp) return false;
   const std::uint8_t f = p.tcp_flags;
@@ -215,6 +220,9 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
           (p.tcp_flags & tcpflag::rst)) {
         return count({Verdict::accept, Reason::state, 0, false});
       }
+      if (hook.direction == Direction::out && !hook.forwarded && is_syn_ack(p)) {
+        return adopt_handshake(p, hook, now);
+      }
       if (now < options_.pickup_until && can_pick_up(p)) {
         return judge_new(p, hook, now, true, extras);
       }
@@ -261,7 +269,7 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
         return count(limited);
       }
       Flow* flow = open_flow(packet, hook, now, d, pickup);
-      if (!flow) return count({Verdict::drop, Reason::invalid, 0, true});
+      if (!flow) return count({Verdict::drop, Reason::table_full, 0, true});
       flow->by_knock = true;
       counters_.knock_opened.fetch_add(1, std::memory_order_relaxed);
       return count(d);
@@ -281,9 +289,37 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
     return r;
   }
   if (!open_flow(packet, hook, now, d, pickup))
-    return count({Verdict::drop, Reason::invalid, d.rule_number, true});
+    return count({Verdict::drop, Reason::table_full, d.rule_number, true});
   if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
   return count(d);
+}
+
+// The host answers a SYN (its SYN/ACK leaves) whose flow is gone: evicted while the answer was
+// on its way (under a flood, the table turns over faster than a handshake through the queue),
+// or never made (the SYN passed a full queue with fail-open). The host saw that SYN, so the
+// connection is judged as the SYN would have been: by the rules for the remote reaching this
+// port (limits aside: the SYN met them); never a scan touch, it is this host's own packet.
+Decision Engine::adopt_handshake(const PacketView& p, const HookInfo& hook, Timestamp now) {
+  PacketView syn = p;
+  std::swap(syn.src, syn.dst);
+  std::swap(syn.src_port, syn.dst_port);
+  syn.tcp_flags = tcpflag::syn;
+  syn.seq = p.ack - 1;
+  syn.ack = 0;
+  syn.window = 0;
+  syn.window_scale = 0xff;
+  HookInfo in = hook;
+  in.direction = Direction::in;
+  in.in_interface = hook.out_interface;
+  in.out_interface = {};
+  const Decision d = classify(syn, in, now, true);
+  if (d.verdict != Verdict::accept) return count({Verdict::drop, d.reason, d.rule_number, d.log});
+  Flow* flow = open_flow(syn, in, now, d, false);
+  if (!flow) return count({Verdict::drop, Reason::table_full, d.rule_number, true});
+  flow->window.liberal = true;  // the SYN's window and options are not known
+  conntrack_.track(p, now);     // the SYN/ACK itself: SYN_RECV, answered
+  counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
+  return count({Verdict::accept, Reason::state, d.rule_number, false});
 }
 
 Decision Engine::admit(const PacketView& p, Timestamp now, std::uint32_t rule_number,

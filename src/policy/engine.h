@@ -136,6 +136,8 @@ class Engine {
   // The rules' (or the default's) decision for a new flow, limits applied.
   Decision classify(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup);
   Decision count(Decision decision);
+  // An outgoing SYN/ACK without a flow: the inbound connection it answers, judged and tracked.
+  Decision adopt_handshake(const PacketView& packet, const HookInfo& hook, Timestamp now);
   // An outgoing packet that says a port is closed (RST to an unanswered SYN, ICMP port
   // unreachable for UDP) counts as the remote's touch toward scan detection.
   void note_closed_port(const PacketView& packet, Timestamp now);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -341,6 +342,58 @@ std::function<bool()> for_a_while(std::chrono::milliseconds how_long) {
   };
 }
 
+EchoedConnection::EchoedConnection(Fd client, Fd server, std::chrono::milliseconds every,
+                                   std::chrono::milliseconds patience, std::function<int()> bucket)
+    : client_(std::move(client)), server_(std::move(server)) {
+  echo_ = std::thread([this] {
+    char buf[4096];
+    while (!done_) {
+      pollfd p{server_.get(), POLLIN, 0};
+      if (poll(&p, 1, 100) != 1) continue;
+      const ssize_t n = recv(server_.get(), buf, sizeof buf, 0);
+      if (n <= 0) return;
+      send_all(server_.get(), std::string(buf, static_cast<std::size_t>(n)));
+    }
+  });
+  talker_ = std::thread([this, every, patience, bucket = std::move(bucket)] {
+    for (int i = 0; !done_ && i < 1000; ++i) {
+      const auto at = static_cast<std::size_t>(std::clamp(bucket(), 0, 7));
+      const std::string text = "round-trip-" + std::to_string(i);
+      std::string got;
+      bool ok = send_all(client_.get(), text);
+      while (ok && got.size() < text.size()) {
+        auto chunk = receive(client_.get(), patience);
+        if (!chunk || chunk->empty())
+          ok = false;
+        else
+          got += *chunk;
+      }
+      (ok && got == text ? ok_ : failed_)[at]++;
+      std::this_thread::sleep_for(every);
+    }
+  });
+}
+
+EchoedConnection::~EchoedConnection() { stop(); }
+
+void EchoedConnection::stop() {
+  done_ = true;
+  if (talker_.joinable()) talker_.join();
+  if (echo_.joinable()) echo_.join();
+}
+
+int EchoedConnection::total_ok() const {
+  int n = 0;
+  for (const auto& x : ok_) n += x.load();
+  return n;
+}
+
+int EchoedConnection::total_failed() const {
+  int n = 0;
+  for (const auto& x : failed_) n += x.load();
+  return n;
+}
+
 int tcp_accept(int listener, std::chrono::milliseconds wait) {
   pollfd p{listener, POLLIN, 0};
   if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return -1;
@@ -348,12 +401,16 @@ int tcp_accept(int listener, std::chrono::milliseconds wait) {
 }
 
 int tcp_connect(const std::string& netns, const std::string& address, int port,
-                std::chrono::milliseconds wait, int* error) {
+                std::chrono::milliseconds wait, int* error, const std::string& source) {
   socklen_t len;
   sockaddr_storage ss = make_address(address, port, &len);
   const int fd = socket_in(netns, ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK);
   int err = 0;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+  socklen_t from_len;
+  sockaddr_storage from = source.empty() ? sockaddr_storage{} : make_address(source, 0, &from_len);
+  if (!source.empty() && bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
+    err = errno;
+  } else if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     err = errno;
   } else {
     pollfd p{fd, POLLOUT, 0};

@@ -5,10 +5,13 @@
 
 #include <sys/types.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -129,9 +132,11 @@ std::function<bool()> for_a_while(std::chrono::milliseconds how_long);
 int tcp_listen(const std::string& netns, const std::string& address, int port);
 // Accepts one connection within `wait`; -1 if none came.
 int tcp_accept(int listener, std::chrono::milliseconds wait);
-// Connects within `wait`; the socket or -1 (refused, timed out).
+// Connects within `wait`; the socket or -1 (refused, timed out). From `source` (an address of
+// the namespace) when given.
 int tcp_connect(const std::string& netns, const std::string& address, int port,
-                std::chrono::milliseconds wait, int* error = nullptr);
+                std::chrono::milliseconds wait, int* error = nullptr,
+                const std::string& source = "");
 int udp_bind(const std::string& netns, const std::string& address, int port);
 bool udp_send(const std::string& netns, const std::string& address, int port,
               const std::string& data);
@@ -155,6 +160,31 @@ class Fd {
 
  private:
   int fd_;
+};
+
+// An established connection kept busy: the server side echoes what it reads; the client sends
+// a numbered message every `every` (1,000 at most) and waits `patience` for it to come back.
+// Each round trip counts as ok or failed in the bucket `bucket()` names when it starts (a test's
+// phase, 0..7). Stops when destroyed or stop()ped.
+class EchoedConnection {
+ public:
+  EchoedConnection(
+      Fd client, Fd server, std::chrono::milliseconds every, std::chrono::milliseconds patience,
+      std::function<int()> bucket = [] { return 0; });
+  ~EchoedConnection();
+  EchoedConnection(const EchoedConnection&) = delete;
+  EchoedConnection& operator=(const EchoedConnection&) = delete;
+  void stop();
+  int ok(int bucket = 0) const { return ok_[static_cast<std::size_t>(bucket)].load(); }
+  int failed(int bucket = 0) const { return failed_[static_cast<std::size_t>(bucket)].load(); }
+  int total_ok() const;
+  int total_failed() const;
+
+ private:
+  Fd client_, server_;
+  std::atomic<bool> done_{false};
+  std::array<std::atomic<int>, 8> ok_{}, failed_{};
+  std::thread echo_, talker_;
 };
 
 }  // namespace portwall::lab

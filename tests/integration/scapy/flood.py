@@ -2,13 +2,15 @@
 """flood.py — a bounded SYN or UDP flood from spoofed sources inside the lab, for
 flood_test.cc. Run in the client namespace.
 
-Usage: flood.py IFACE SRC_MAC DST_MAC DST_IP syn|udp PORT COUNT SECONDS SKIP_NET
+Usage: flood.py IFACE SRC_MAC DST_MAC DST_IP syn|udp PORT COUNT SECONDS SKIP_NET [SOURCES [RATE]]
 
 Sources are random addresses in 10.200.0.0/16 outside 10.200.SKIP_NET.0/24 (the lab's own
 subnet: the server has no route back to the others, so nothing it answers leaves its
 namespace). hping3 --rand-source cannot keep to a subnet, hence this. Frames are built from
 bytes (checksums correct, so that the kernel lets them through to the queue) and written to a
-packet socket; at most COUNT frames, for at most SECONDS. Prints {"sent": N, "seconds": S}.
+packet socket; at most COUNT frames, for at most SECONDS. SOURCES > 0: that many distinct
+source addresses, taken in turn; RATE > 0: at most that many frames per second. Prints
+{"sent": N, "seconds": S}.
 """
 import json
 import random
@@ -19,6 +21,8 @@ import time
 
 iface, src_mac, dst_mac, dst_ip, kind = sys.argv[1:6]
 port, count, seconds, skip = int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8]), int(sys.argv[9])
+sources = int(sys.argv[10]) if len(sys.argv) > 10 else 0
+rate = float(sys.argv[11]) if len(sys.argv) > 11 else 0.0
 
 
 def csum(data):
@@ -35,12 +39,18 @@ dst = socket.inet_aton(dst_ip)
 rng = random.Random(6)
 
 
-def frame():
+def random_source():
     while True:
         b, c = rng.randrange(256), rng.randrange(1, 255)
         if b != skip:
-            break
-    src = bytes([10, 200, b, c])
+            return bytes([10, 200, b, c])
+
+
+pool = [random_source() for _ in range(sources)]
+
+
+def frame(i):
+    src = pool[i % sources] if sources else random_source()
     sport = rng.randrange(1024, 65535)
     if kind == "syn":
         proto = 6
@@ -59,10 +69,13 @@ def frame():
 
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((iface, 0))
-frames = [frame() for _ in range(min(count, 50000))]
+frames = [frame(i) for i in range(min(count, 50000))]
 start = time.monotonic()
 sent = 0
 while sent < count and time.monotonic() - start < seconds:
+    if rate and sent > rate * (time.monotonic() - start):
+        time.sleep(0.001)
+        continue
     try:
         s.send(frames[sent % len(frames)])
         sent += 1

@@ -197,33 +197,112 @@ TEST_F(Tracker, Ipv6FlowsAreTrackedLikeIpv4) {
       << "the same ports over IPv4 are another flow";
 }
 
-TEST(TrackerBound, FullTableEvictsTheOldestUnrepliedFlow) {
+TEST(TrackerBound, FullTableEvictsTheOldestFlowNotAssured) {
   ConntrackLimits limits;
   limits.max_entries = 3;
   ConnTracker ct(limits);
   for (std::uint16_t port = 1; port <= 3; ++port) {
     ASSERT_NE(ct.open(udp(kClient, port, kServer, 53), t0, 0), nullptr);
   }
-  ct.track(udp(kServer, 53, kClient, 1), t0);  // flow 1 replied: not a victim
-  ASSERT_NE(ct.open(udp(kClient, 4, kServer, 53), t0, 0), nullptr);
+  // Flow 1 is a stream: answered, still talking 2 s later (assured). Flow 2 was answered once,
+  // as a probe is: still evictable, like the never answered flow 3.
+  ct.track(udp(kServer, 53, kClient, 1), t0);
+  ct.track(udp(kClient, 1, kServer, 53), t0 + seconds(2));
+  ct.track(udp(kServer, 53, kClient, 2), t0);
+  EXPECT_TRUE(ct.lookup(flow_key_of(udp(kClient, 1, kServer, 53)), t0)->assured);
+  EXPECT_FALSE(ct.lookup(flow_key_of(udp(kClient, 2, kServer, 53)), t0)->assured);
+  const Timestamp t2 = t0 + seconds(2);
+  ASSERT_NE(ct.open(udp(kClient, 4, kServer, 53), t2, 0), nullptr);
+  EXPECT_EQ(ct.lookup(flow_key_of(udp(kClient, 3, kServer, 53)), t2), nullptr)
+      << "flow 3, never answered, went first";
+  ct.track(udp(kServer, 53, kClient, 4), t2);  // answered: flows 2 and 4 are alike now
+  ASSERT_NE(ct.open(udp(kClient, 5, kServer, 53), t2, 0), nullptr);
   EXPECT_EQ(ct.size(), 3u);
-  EXPECT_EQ(ct.stats().evicted, 1u);
-  EXPECT_EQ(ct.track(udp(kServer, 53, kClient, 2), t0).state, TrackState::new_flow)
-      << "flow 2, the oldest unreplied, was evicted";
-  EXPECT_EQ(ct.track(udp(kServer, 53, kClient, 1), t0).state, TrackState::established);
+  EXPECT_EQ(ct.stats().evicted, 2u);
+  EXPECT_EQ(ct.track(udp(kServer, 53, kClient, 2), t2).state, TrackState::new_flow)
+      << "then flow 2, the oldest answered but not assured";
+  EXPECT_EQ(ct.track(udp(kServer, 53, kClient, 1), t2).state, TrackState::established);
 }
 
-TEST(TrackerBound, FullTableOfRepliedFlowsRefuses) {
+// A SYN flood against an open port: every SYN is answered (SYN/ACK) and reset by the flooding
+// host's kernel, so answered flows fill the table. None is assured: new connections replace
+// them, oldest first, as the kernel's early_drop does; an established connection stays.
+TEST(TrackerBound, AnsweredHandshakesThatNeverCompleteMakeRoom) {
+  ConntrackLimits limits;
+  limits.max_entries = 8;
+  ConnTracker ct(limits);
+  const IpAddress kClient2 = *parse_ip_address("203.0.113.10");
+  const PacketView legit = tcp(kClient2, 50000, kServer, 22, syn);
+  ASSERT_NE(ct.open(legit, t0, 1), nullptr);
+  ct.track(tcp(kServer, 22, kClient2, 50000, syn | ack), t0);
+  ct.track(tcp(kClient2, 50000, kServer, 22, ack), t0);
+  ASSERT_TRUE(ct.lookup(flow_key_of(legit), t0)->assured);
+  for (std::uint16_t port = 1000; port < 1100; ++port) {
+    const PacketView s = tcp(kClient, port, kServer, 22, syn);
+    ASSERT_EQ(ct.track(s, t0).state, TrackState::new_flow);
+    ASSERT_NE(ct.open(s, t0, 1), nullptr) << "port " << port;
+    ct.track(tcp(kServer, 22, kClient, port, syn | ack), t0);
+    ct.track(tcp(kClient, port, kServer, 22, rst), t0);
+    ASSERT_LE(ct.size(), 8u);
+  }
+  EXPECT_EQ(ct.stats().refused, 0u);
+  EXPECT_EQ(ct.stats().evicted, 100u - 7u);
+  EXPECT_EQ(ct.track(tcp(kClient2, 50000, kServer, 22, ack), t0).state, TrackState::established)
+      << "the established connection was never the victim";
+}
+
+// Who goes first: a handshake already reset, then a flow never answered (a spoofed SYN), then
+// one answered but still in its handshake. Under a flood, a legitimate handshake waiting for
+// its last ACK outlives the flood's own flows.
+TEST(TrackerBound, ClosedFlowsGoFirstThenUnansweredThenAnswered) {
+  ConntrackLimits limits;
+  limits.max_entries = 3;
+  ConnTracker ct(limits);
+  const IpAddress kClient2 = *parse_ip_address("203.0.113.10");
+  const PacketView answered = tcp(kClient2, 50000, kServer, 22, syn);
+  ct.open(answered, t0, 1);
+  ct.track(tcp(kServer, 22, kClient2, 50000, syn | ack), t0);  // SYN_RECV, waits for the ACK
+  const PacketView unanswered = tcp(kClient, 1, kServer, 22, syn);
+  ct.open(unanswered, t0, 1);
+  const PacketView reset = tcp(kClient, 2, kServer, 22, syn);
+  ct.open(reset, t0, 1);
+  ct.track(tcp(kServer, 22, kClient, 2, syn | ack), t0);
+  ct.track(tcp(kClient, 2, kServer, 22, rst), t0);  // CLOSE
+  ASSERT_EQ(ct.lookup(flow_key_of(reset), t0)->tcp_state, TcpState::close);
+
+  ASSERT_NE(ct.open(tcp(kClient, 3, kServer, 22, syn), t0, 1), nullptr);
+  EXPECT_EQ(ct.lookup(flow_key_of(reset), t0), nullptr) << "the reset handshake went first";
+  ASSERT_NE(ct.open(tcp(kClient, 4, kServer, 22, syn), t0, 1), nullptr);
+  EXPECT_EQ(ct.lookup(flow_key_of(unanswered), t0), nullptr) << "then the oldest unanswered";
+  EXPECT_NE(ct.lookup(flow_key_of(answered), t0), nullptr) << "the answered handshake stays";
+  EXPECT_EQ(ct.track(tcp(kClient2, 50000, kServer, 22, ack), t0).state, TrackState::established);
+  EXPECT_TRUE(ct.lookup(flow_key_of(answered), t0)->assured);
+}
+
+TEST(TrackerBound, FullTableOfAssuredFlowsRefuses) {
   ConntrackLimits limits;
   limits.max_entries = 2;
   ConnTracker ct(limits);
   for (std::uint16_t port = 1; port <= 2; ++port) {
     ct.open(udp(kClient, port, kServer, 53), t0, 0);
     ct.track(udp(kServer, 53, kClient, port), t0);
+    ct.track(udp(kClient, port, kServer, 53), t0 + seconds(3));
   }
-  EXPECT_EQ(ct.open(udp(kClient, 9, kServer, 53), t0, 0), nullptr);
+  EXPECT_EQ(ct.open(udp(kClient, 9, kServer, 53), t0 + seconds(3), 0), nullptr);
   EXPECT_EQ(ct.stats().refused, 1u);
   EXPECT_EQ(ct.size(), 2u);
+}
+
+// A flow picked up mid-stream is assured once its peer answers: it is as established as one
+// seen from its SYN, and no flood of new flows evicts it.
+TEST(TrackerBound, PickedUpFlowIsAssuredOnceAnswered) {
+  ConntrackLimits limits;
+  ConnTracker ct(limits);
+  Flow* f = ct.open(tcp(kClient, 40000, kServer, 22, ack), t0, 1, true);
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE(f->assured);
+  ct.track(tcp(kServer, 22, kClient, 40000, ack), t0);
+  EXPECT_TRUE(f->assured);
 }
 
 TEST(TrackerBound, ExpireWorksInBoundedStepsAndResumes) {

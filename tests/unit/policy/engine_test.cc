@@ -450,15 +450,53 @@ TEST(Engine, AfterUnseenPacketsAConnectionsWindowIsForgivenNotEnforced) {
   expect(e.decide(acks_unseen, kOut, kStart + seconds(1)), Verdict::accept, Reason::state, 0);
 }
 
-TEST(Engine, FullTableOfRepliedFlowsDropsNewFlowsAndCountsThem) {
+// Answered handshakes that never completed (a SYN flood) make room for a new connection; a
+// table full of established ones refuses it, as table-full, not invalid.
+TEST(Engine, FullTableEvictsHalfOpenFlowsAndRefusesOnlyForEstablishedOnes) {
   Engine e = engine(policy({}, Action::allow), seconds(0), 16);
   for (std::uint16_t port = 1; port <= 16; ++port) {
     e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart);
     e.decide(tcp(kServer, 22, kClient, port, tcpflag::syn | tcpflag::ack), kOut, kStart);
   }
-  expect(e.decide(tcp(kClient, 999, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
-         Reason::invalid, 0);
+  expect(e.decide(tcp(kClient, 999, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
+         Reason::default_policy, 0);
+  EXPECT_EQ(e.conntrack().stats().evicted, 1u);
+  e.decide(tcp(kServer, 22, kClient, 999, tcpflag::syn | tcpflag::ack), kOut, kStart);
+  for (std::uint16_t port : {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 999}) {
+    e.decide(tcp(kClient, port, kServer, 22, tcpflag::ack), kIn, kStart);  // established
+  }
+  expect(e.decide(tcp(kClient, 998, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::table_full, 0);
   EXPECT_EQ(e.counters().table_full.load(), 1u);
+  EXPECT_EQ(e.conntrack().size(), 16u);
+}
+
+// The host's SYN/ACK whose flow is gone (evicted by a flood while the answer was queued, or the
+// SYN passed unseen): the connection it answers is judged as its SYN would have been.
+TEST(Engine, HostsSynAckWithoutAFlowIsJudgedAsTheInboundConnectionItAnswers) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  PacketView synack = tcp(kServer, 22, kClient, 40000, tcpflag::syn | tcpflag::ack);
+  synack.ack = 1001;
+  expect(e.decide(synack, kOut, kStart), Verdict::accept, Reason::state, 1);
+  const Flow* f = e.conntrack().lookup(flow_key_of(syn_in(22)), kStart);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->key.src, kClient) << "oriented as the inbound connection it is";
+  EXPECT_FALSE(f->outbound);
+  EXPECT_EQ(f->tcp_state, TcpState::syn_recv);
+  expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
+         Reason::state, 1);
+  EXPECT_TRUE(e.conntrack().lookup(flow_key_of(syn_in(22)), kStart)->assured);
+}
+
+TEST(Engine, HostsSynAckForAPortTheRulesCloseIsDroppedAndNoScanTouch) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  for (std::uint16_t port = 1000; port < 1050; ++port) {
+    const PacketView synack = tcp(kServer, port, kClient, 40000, tcpflag::syn | tcpflag::ack);
+    expect(e.decide(synack, kOut, kStart), Verdict::drop, Reason::default_policy, 0);
+  }
+  EXPECT_EQ(e.conntrack().size(), 0u);
+  EXPECT_EQ(e.counters().scan_blocks.load(), 0u) << "the host's own packets touch nothing";
+  expect(e.decide(syn_in(22), kIn, kStart), Verdict::accept, Reason::rule, 1);
 }
 
 TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
