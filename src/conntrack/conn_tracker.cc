@@ -362,20 +362,26 @@ struct ConnTracker::Impl {
     f.bytes[static_cast<int>(d)] += p.ip_length;
   }
 
+  static FlowKey quoted_key(const QuotedTuple& q) {
+    return {q.protocol, q.src, q.dst, q.src_port, q.dst_port};
+  }
+
   TrackResult track_related(const PacketView& p, Timestamp now) {
     if (!p.has_quoted) {
       ++stats.invalid;
       return {TrackState::invalid, nullptr, FlowDirection::original};
     }
     const QuotedTuple& q = p.quoted;
-    const FlowKey key{q.protocol, q.src, q.dst, q.src_port, q.dst_port};
     // The error goes back to whoever sent the quoted packet (nf_conntrack_inet_error): an
     // error whose destination is not that sender is spoofed.
-    if (auto slot = find(key, now); slot && p.dst == q.src) {
+    if (p.dst != q.src) {
+      ++stats.invalid;
+      return {TrackState::invalid, nullptr, FlowDirection::original};
+    }
+    if (auto slot = find(quoted_key(q), now)) {
       return {TrackState::related, &slot->node->flow, slot->direction};
     }
-    ++stats.invalid;
-    return {TrackState::invalid, nullptr, FlowDirection::original};
+    return {TrackState::no_flow, nullptr, FlowDirection::original};
   }
 };
 
@@ -506,6 +512,14 @@ const Flow* ConnTracker::lookup(const FlowKey& key, Timestamp now) const {
     }
   }
   return nullptr;
+}
+
+const Flow* ConnTracker::related_flow(const PacketView& p, Timestamp now) const {
+  if (!p.is_icmp_error || !p.has_quoted || p.dst != p.quoted.src) return nullptr;
+  const std::optional<std::uint32_t> e = impl_->index_find(Impl::quoted_key(p.quoted));
+  if (!e) return nullptr;
+  const Flow& f = impl_->node_at(*e >> 1).flow;
+  return f.expires > now ? &f : nullptr;
 }
 
 void ConnTracker::clear() {

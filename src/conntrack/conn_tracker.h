@@ -35,7 +35,8 @@ struct ConntrackLimits {
 // What tracking says about a packet, before any rule is consulted.
 enum class TrackState : std::uint8_t {
   new_flow,     // no flow; the packet may open one (TCP SYN, UDP, ICMP echo request, other L4)
-  no_flow,      // no flow, and this packet cannot open one outside pickup (TCP bare ACK, FIN, RST)
+  no_flow,      // no flow, and this packet cannot open one outside pickup (TCP bare ACK, FIN,
+                // RST), or an ICMP error quoting a flow this table does not hold
   established,  // belongs to a tracked flow; state advanced (or ignored, as the kernel's sIG)
   related,      // an ICMP error quoting a tracked flow (outer destination = quoted source)
   invalid,      // invalid flags (tcp_valid_flags), or a transition the state table marks sIV
@@ -90,6 +91,10 @@ class ConnTracker {
 
   // The live flow with this key in either direction, without touching it (for `explain`).
   const Flow* lookup(const FlowKey& key, Timestamp now) const;
+  // The live flow an ICMP error quotes, when the error goes back to the quoted packet's sender
+  // (else it is spoofed): what track() relates it to, without touching anything, so that
+  // another thread may ask while it holds this table (an error on another queue).
+  const Flow* related_flow(const PacketView& error, Timestamp now) const;
 
   // Called whenever a flow marked `counted` leaves the table (closed, expired, evicted,
   // flushed): the per-source connection count follows it.

@@ -120,6 +120,7 @@ std::expected<void, std::string> Daemon::start() {
   options.conntrack.max_entries = std::max<std::uint32_t>(
       16, cfg.conntrack.max_entries / static_cast<std::uint32_t>(cfg.daemon.queues.size()));
   options.pickup_until = started_ + cfg.conntrack.pickup_grace;
+  options.other_queues = cfg.daemon.queues.size() > 1;
   if (offload_mark_) {
     // Offloaded connections come back mid-stream after a flush: adopt them as the kernel does.
     options.offload = true;
@@ -158,6 +159,9 @@ std::expected<void, std::string> Daemon::start() {
     }
   }
   for (const auto& [number, fd] : handed.flows) close(fd);
+  std::vector<QueueWorker*> peers;
+  for (auto& w : workers_) peers.push_back(w.get());
+  for (auto& w : workers_) w->set_peers(peers);
   for (auto& w : workers_) w->start();
   for (const auto& [number, fd] : inherited) close(fd);  // queues no longer configured
   if (!inherited.empty()) say("queues handed over but no longer configured were closed");

@@ -99,16 +99,21 @@ void QueueWorker::publish() {
   enobufs_.store(queue_->enobufs(), std::memory_order_relaxed);
 }
 
+void QueueWorker::fail(std::string failure) {
+  std::lock_guard<std::mutex> lock(failure_mutex_);
+  failure_ = std::move(failure);
+  failed_.store(true);
+}
+
 void QueueWorker::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     auto handled = queue_->process(*this, 200);
-    if (!handled) {
-      std::lock_guard<std::mutex> lock(failure_mutex_);
-      failure_ = handled.error();
-      failed_.store(true);
-      return;
-    }
+    if (batch_lock_.owns_lock()) batch_lock_.unlock();  // taken by on_batch()
+    if (!handled) return fail(handled.error());
+    if (!deferred_.empty()) settle_deferred();
+    if (failed_.load()) return;
     // Between batches: bounded housekeeping, never per packet.
+    std::lock_guard<std::mutex> table(table_mutex_);
     if (has_tasks_.load(std::memory_order_acquire)) run_tasks();
     // Expiry sweeps on a clock, not per batch: under load batches are small, and a sweep per
     // batch walked cold table nodes for every few packets (the largest userspace cost in a
@@ -149,7 +154,41 @@ void QueueWorker::run_tasks() {
   }
 }
 
+void QueueWorker::relate(std::span<const PacketView> errors,
+                         std::span<std::optional<Decision>> found, Timestamp now) const {
+  std::lock_guard<std::mutex> lock(table_mutex_);
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    if (!found[i]) found[i] = engine_.related_decision(errors[i], now);
+  }
+}
+
+void QueueWorker::settle_deferred() {
+  std::vector<PacketView> errors;
+  errors.reserve(deferred_.size());
+  for (const Deferred& d : deferred_) errors.push_back(d.view);
+  std::vector<std::optional<Decision>> found(errors.size());
+  for (const QueueWorker* peer : peers_) {
+    if (peer != this) peer->relate(errors, found, now_);
+  }
+  const bool monitor = mode_.load(std::memory_order_relaxed) == Mode::monitor;
+  std::vector<DeferredVerdict> verdicts;
+  verdicts.reserve(deferred_.size());
+  for (std::size_t i = 0; i < deferred_.size(); ++i) {
+    const Deferred& x = deferred_[i];
+    const Decision d = engine_.settle_related(found[i]);
+    if (d.log && log_ && limiter_.allow(now_)) {
+      LogEvent event = make_event(x.packet, &x.view, d, x.direction, x.in, x.out);
+      event.monitor = monitor;
+      log_->submit(event);
+    }
+    verdicts.push_back({x.packet.id, x.packet.mark, monitor ? Verdict::accept : d.verdict});
+  }
+  deferred_.clear();
+  if (auto sent = queue_->send_verdicts(verdicts); !sent) fail(sent.error());
+}
+
 void QueueWorker::on_batch(bool full) {
+  batch_lock_.lock();  // released by run() when the batch's verdicts are sent
   if (has_pending_.load(std::memory_order_acquire)) take_pending_policy();
   now_ = clock_.now();
   unix_now_seconds_ = unix_now_ms() / 1000;
@@ -182,6 +221,12 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
     const bool redirected = redirect_mark && (q.mark & redirect_mark);
     d = engine_.decide(*parsed, HookInfo{direction, in, out, q.hook == NF_INET_FORWARD, redirected},
                        now_, extras);
+    if (d.ask_other_queues) {
+      QueuedPacket kept = q;
+      kept.payload = {};
+      deferred_.push_back({kept, *parsed, direction, std::string(in), std::string(out)});
+      return PacketVerdict::later();
+    }
   } else {
     d = engine_.decide_malformed();
   }

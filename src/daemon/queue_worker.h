@@ -1,6 +1,8 @@
 // queue_worker.h — one queue thread: its NFQUEUE socket, its Engine (and so its own connection
-// table), its log rate limiter. Other threads talk to it only through set_policy() and the
-// published figures; the hot path takes no lock.
+// table), its log rate limiter. Other threads talk to it through set_policy(), run_on_thread(),
+// the published figures, and relate(): the one lock, taken once per batch, guards the table
+// while this thread works on it, so that another queue's thread may look up the flow an ICMP
+// error quotes in between (the kernel's queue-balance hash sends an error to any queue).
 #pragma once
 
 #include <array>
@@ -10,6 +12,8 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,6 +68,14 @@ class QueueWorker final : private PacketHandler {
   std::size_t take_over(const std::vector<HandedFlow>& flows) {
     return engine_.take_over(flows, clock_.now());
   }
+  // The daemon's other queue workers, asked about the ICMP errors whose flow this thread's table
+  // does not hold. Set before start(); every peer outlives this worker's thread.
+  void set_peers(std::vector<QueueWorker*> peers) { peers_ = std::move(peers); }
+  // Judges ICMP errors another queue received against this worker's flows: each entry of
+  // `found` still empty is set when a flow here is the one its error quotes. Waits for this
+  // thread's current batch to end (microseconds); callable from any thread.
+  void relate(std::span<const PacketView> errors, std::span<std::optional<Decision>> found,
+              Timestamp now) const;
   // Takes effect between two batches; connection state is kept.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
   WorkerFigures figures() const;
@@ -86,8 +98,25 @@ class QueueWorker final : private PacketHandler {
   LogEvent make_event(const QueuedPacket& q, const PacketView* p, const Decision& d,
                       Direction direction, std::string_view in, std::string_view out) const;
 
+  // An ICMP error left to the other queues (Decision::ask_other_queues), settled after the
+  // batch: its verdict is sent then (NFQUEUE allows it out of order).
+  struct Deferred {
+    QueuedPacket packet;  // without its payload
+    PacketView view;
+    Direction direction;
+    std::string in, out;
+  };
+  void settle_deferred();
+  void fail(std::string failure);
+
   std::unique_ptr<NfQueue> queue_;
   Engine engine_;
+  // Held by this thread while it works on its table (a batch, the housekeeping between
+  // batches), never while it waits for packets or asks a peer: no thread holds two.
+  mutable std::mutex table_mutex_;
+  std::unique_lock<std::mutex> batch_lock_{table_mutex_, std::defer_lock};
+  std::vector<QueueWorker*> peers_;
+  std::vector<Deferred> deferred_;
   std::atomic<Mode> mode_;
   LogRateLimiter limiter_;
   DecisionLog* log_;

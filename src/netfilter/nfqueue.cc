@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -196,6 +197,17 @@ void NfQueue::add_verdict(std::uint32_t id, PacketVerdict pv, std::uint32_t mark
   verdict_bytes_ += NLMSG_ALIGN(nlh->nlmsg_len);
 }
 
+std::expected<void, std::string> NfQueue::send_verdicts(std::span<const DeferredVerdict> verdicts) {
+  for (std::size_t at = 0; at < verdicts.size(); at += options_.batch) {
+    const std::size_t end = std::min<std::size_t>(verdicts.size(), at + options_.batch);
+    for (std::size_t i = at; i < end; ++i) {
+      add_verdict(verdicts[i].id, verdicts[i].verdict, verdicts[i].mark);
+    }
+    if (auto ok = flush_verdicts(); !ok) return ok;
+  }
+  return {};
+}
+
 std::expected<void, std::string> NfQueue::flush_verdicts() {
   if (verdict_bytes_ == 0) return {};
   const ssize_t sent = mnl_socket_sendto(socket_, verdicts_.data(), verdict_bytes_);
@@ -241,7 +253,8 @@ std::expected<std::size_t, std::string> NfQueue::process(PacketHandler& handler,
     if (!parsed.ok) continue;
     ++received_;
     ++handled;
-    add_verdict(parsed.packet.id, handler.on_packet(parsed.packet), parsed.packet.mark);
+    const PacketVerdict verdict = handler.on_packet(parsed.packet);
+    if (!verdict.deferred) add_verdict(parsed.packet.id, verdict, parsed.packet.mark);
   }
   if (auto ok = flush_verdicts(); !ok) return std::unexpected(ok.error());
   return handled;

@@ -39,6 +39,21 @@ struct PacketVerdict {
   PacketVerdict(Verdict v, bool off = false) : verdict(v), offload(off) {}  // NOLINT: implicit
   Verdict verdict;
   bool offload;
+  // No verdict yet: the handler sends it later with send_verdicts() (NFQUEUE takes verdicts in
+  // any order; the kernel holds the packet meanwhile).
+  bool deferred = false;
+  static PacketVerdict later() {
+    PacketVerdict v(Verdict::drop);
+    v.deferred = true;
+    return v;
+  }
+};
+
+// A verdict for a packet whose handler deferred it: the packet's id and mark as queued.
+struct DeferredVerdict {
+  std::uint32_t id = 0;
+  std::uint32_t mark = 0;
+  PacketVerdict verdict{Verdict::drop};
 };
 
 // One packet as the kernel queued it. `payload` points into the receive buffer and is valid
@@ -84,6 +99,10 @@ class NfQueue {
   // Returns the number of packets handled (0 on timeout). A lost-message error (ENOBUFS) is not
   // fatal: the kernel has already applied fail-open or dropped; it is counted.
   std::expected<std::size_t, std::string> process(PacketHandler& handler, int timeout_ms);
+
+  // The verdicts of packets deferred in earlier batches, at most one batch's worth.
+  // REQUIRES: between two process() calls.
+  std::expected<void, std::string> send_verdicts(std::span<const DeferredVerdict> verdicts);
 
   std::uint16_t number() const { return number_; }
   const NfQueueOptions& options() const { return options_; }

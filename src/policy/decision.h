@@ -54,6 +54,9 @@ struct Decision {
   Event event = Event::none;
   std::uint16_t door = 0;  // knock events: index of the [[knock]] in the configuration
   bool offload = false;    // inspect = "new": the connection's later packets may skip the queue
+  // An ICMP error quoting a flow this queue's table does not hold: not decided yet, the other
+  // queues' tables are asked (Engine::related_decision), then Engine::settle_related decides.
+  bool ask_other_queues = false;
 };
 
 }  // namespace portwall

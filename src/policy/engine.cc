@@ -214,6 +214,15 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
     case TrackState::invalid:  // NULL, XMAS, SYN+FIN ...: stealth probes count as touches
       return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::no_flow:  // bare ACK, FIN: another probe, unless picked up
+      if (p.is_icmp_error) {
+        // It quotes a flow this table does not hold; another queue's may (EngineOptions).
+        if (options_.other_queues) {
+          Decision ask{Verdict::drop, Reason::invalid, 0, true};
+          ask.ask_other_queues = true;
+          return ask;
+        }
+        return count({Verdict::drop, Reason::invalid, 0, true});
+      }
       // The host's own reset for a connection it never had (REJECT's answer, or the kernel's
       // for a closed port) says only "no": it leaves whatever the outgoing policy.
       if (hook.direction == Direction::out && p.protocol == ipproto::tcp &&
@@ -292,6 +301,20 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
     return count({Verdict::drop, Reason::table_full, d.rule_number, true});
   if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
   return count(d);
+}
+
+std::optional<Decision> Engine::related_decision(const PacketView& p, Timestamp now) const {
+  const Flow* f = conntrack_.related_flow(p, now);
+  if (!f) return std::nullopt;
+  if (f->cut) {
+    return Decision{Verdict::drop, f->rule_number ? Reason::rule : Reason::default_policy,
+                    f->rule_number, false};
+  }
+  return Decision{Verdict::accept, Reason::state, f->rule_number, false};
+}
+
+Decision Engine::settle_related(const std::optional<Decision>& found) {
+  return count(found ? *found : Decision{Verdict::drop, Reason::invalid, 0, true});
 }
 
 // The host answers a SYN (its SYN/ACK leaves) whose flow is gone: evicted while the answer was

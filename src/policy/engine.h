@@ -51,6 +51,10 @@ struct EngineOptions {
   // would fill the table with connections that ended unseen).
   bool offload = false;
   Duration offloaded_timeout = std::chrono::seconds(60);
+  // Other queue threads track flows too: an ICMP error quoting a flow this engine does not
+  // hold is left to them (Decision::ask_other_queues), since the kernel's queue-balance hash,
+  // over addresses and protocol, puts an error and its flow on different queues.
+  bool other_queues = false;
   // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
   // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
   Timestamp pickup_until{};
@@ -96,6 +100,14 @@ class Engine {
                   const PacketExtras& extras = {});
   // The decision for bytes the parser rejected: dropped as invalid, counted.
   Decision decide_malformed();
+
+  // An ICMP error another queue's engine received, judged against this engine's flows: accepted
+  // by state, dropped when its flow was cut; nullopt when no flow here is the one it quotes.
+  // Reads only: another thread may call it while it holds this engine's table.
+  std::optional<Decision> related_decision(const PacketView& error, Timestamp now) const;
+  // The decision for an ICMP error decide() left to the other queues, from what the one that
+  // tracks its flow said (nullopt: none does, the error is invalid). Counted here.
+  Decision settle_related(const std::optional<Decision>& found);
 
   // Takes a new rule generation. Connection state is kept: established flows stay up.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy) { policy_ = std::move(policy); }

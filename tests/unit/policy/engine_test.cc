@@ -499,6 +499,45 @@ TEST(Engine, HostsSynAckForAPortTheRulesCloseIsDroppedAndNoScanTouch) {
   expect(e.decide(syn_in(22), kIn, kStart), Verdict::accept, Reason::rule, 1);
 }
 
+// An ICMP error and its flow on different queues (the kernel's queue-balance hash includes the
+// protocol): the engine without the flow leaves the error to the others, the one with the flow
+// judges it, and the first settles it.
+TEST(Engine, IcmpErrorForAFlowAnotherQueueTracksIsJudgedByThatQueuesTable) {
+  EngineOptions o;
+  o.other_queues = true;
+  Engine receiver(policy({rule(Action::allow, 22)}), o);
+  Engine owner(policy({rule(Action::allow, 22)}), o);
+  const PacketView data = tcp(kServer, 22, kClient, 40000, tcpflag::ack);
+  expect(owner.decide(syn_in(22), kIn, kStart), Verdict::accept, Reason::rule, 1);
+  const IpAddress router = *parse_ip_address("198.51.100.1");
+  const PacketView too_big = test::icmp_error(router, kServer, data);  // "fragmentation needed"
+  const Decision asked = receiver.decide(too_big, kIn, kStart);
+  EXPECT_TRUE(asked.ask_other_queues);
+  EXPECT_EQ(receiver.counters().dropped.load(), 0u) << "not decided yet";
+  const std::optional<Decision> found = owner.related_decision(too_big, kStart);
+  ASSERT_TRUE(found);
+  expect(receiver.settle_related(found), Verdict::accept, Reason::state, 1);
+  EXPECT_EQ(receiver.counters().accepted.load(), 1u);
+  // Nobody tracks it: invalid, as before. A spoofed one (not sent back to the quoted packet's
+  // sender) is invalid without asking.
+  const PacketView stray = test::icmp_error(router, kServer, tcp(kServer, 22, kClient, 40001, 0));
+  EXPECT_FALSE(owner.related_decision(stray, kStart));
+  expect(receiver.settle_related(std::nullopt), Verdict::drop, Reason::invalid, 0);
+  const PacketView spoofed = test::icmp_error(router, kClient, data);
+  const Decision d = receiver.decide(spoofed, kIn, kStart);
+  EXPECT_FALSE(d.ask_other_queues);
+  expect(d, Verdict::drop, Reason::invalid, 0);
+  EXPECT_FALSE(owner.related_decision(spoofed, kStart));
+}
+
+TEST(Engine, WithOneQueueAnIcmpErrorWithoutItsFlowIsInvalidAtOnce) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  const PacketView data = tcp(kServer, 22, kClient, 40000, tcpflag::ack);
+  const Decision d = e.decide(test::icmp_error(kClient, kServer, data), kIn, kStart);
+  EXPECT_FALSE(d.ask_other_queues);
+  expect(d, Verdict::drop, Reason::invalid, 0);
+}
+
 TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
   Engine e = engine(policy({}));
   expect(e.decide_malformed(), Verdict::drop, Reason::invalid, 0);
