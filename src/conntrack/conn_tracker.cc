@@ -79,7 +79,8 @@ struct ConnTracker::Impl {
   // spoofed SYN), and only then one answered but still in its handshake: under a flood, a
   // legitimate handshake waiting for its last ACK is the last of them to go. Last of all, as
   // the kernel's garbage collector does near a full table, an assured connection that is over
-  // (TIME_WAIT, CLOSE): its late FIN or ACK may then find no flow, a lesser harm than refusing.
+  // (TIME_WAIT, CLOSE) or offloaded to the kernel (it may have ended unseen): a late packet of
+  // it may then find no flow, a lesser harm than refusing a new connection.
   enum : std::uint8_t { kReset, kUnanswered, kAnswered, kOver, kLists, kUnlisted = kLists };
   struct Node {
     Flow flow;
@@ -215,7 +216,7 @@ struct ConnTracker::Impl {
   static std::uint8_t list_for(const Flow& f) {
     const bool over = f.key.protocol == ipproto::tcp &&
                       (f.tcp_state == TcpState::time_wait || f.tcp_state == TcpState::close);
-    if (f.assured) return over ? kOver : kUnlisted;
+    if (f.assured) return over || f.offloaded ? kOver : kUnlisted;
     if (over) return kReset;
     return f.replied ? kAnswered : kUnanswered;
   }
@@ -520,6 +521,15 @@ const Flow* ConnTracker::related_flow(const PacketView& p, Timestamp now) const 
   if (!e) return nullptr;
   const Flow& f = impl_->node_at(*e >> 1).flow;
   return f.expires > now ? &f : nullptr;
+}
+
+void ConnTracker::mark_offloaded(const Flow& flow) {
+  Impl& m = *impl_;
+  const std::optional<std::uint32_t> e = m.index_find(flow.key);
+  if (!e) return;
+  Impl::Node* n = &m.node_at(*e >> 1);
+  n->flow.offloaded = true;
+  m.relist(n);
 }
 
 void ConnTracker::clear() {

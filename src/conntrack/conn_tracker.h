@@ -100,6 +100,10 @@ class ConnTracker {
   // flushed): the per-source connection count follows it.
   void set_on_remove(std::function<void(const Flow&)> on_remove);
 
+  // The flow was offloaded to the kernel (inspect = "new"): it may end unseen, so it may make
+  // room for a new flow, after every flow not assured, with the connections already over.
+  void mark_offloaded(const Flow& flow);
+
   void clear();  // conntrack flush
   std::size_t size() const;
   std::uint32_t max_entries() const;

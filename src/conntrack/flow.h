@@ -86,6 +86,7 @@ struct Flow {
   bool forwarded : 1 = false;       // opened through a forward (HookInfo): judged by its
   bool redirected : 1 = false;      // public port when rechecked
   bool kept : 1 = false;            // denied by a change made with --keep-established: stays up
+  bool offloaded : 1 = false;       // inspect = "new" passed it to the kernel: it may end unseen
   std::uint8_t interface_id = 0;
   Timestamp opened{}, last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection

@@ -16,7 +16,8 @@ std::string marks_of(const Flow& f) {
         std::pair{'o', bool{f.outbound}}, std::pair{'n', bool{f.by_knock}},
         std::pair{'k', bool{f.cut}}, std::pair{'c', bool{f.cut_logged}},
         std::pair{'l', bool{f.outlives_block}}, std::pair{'f', bool{f.forwarded}},
-        std::pair{'d', bool{f.redirected}}, std::pair{'K', bool{f.kept}}}) {
+        std::pair{'d', bool{f.redirected}}, std::pair{'K', bool{f.kept}},
+        std::pair{'O', bool{f.offloaded}}}) {
     if (set) out += letter;
   }
   return out.empty() ? "-" : out;
@@ -35,6 +36,7 @@ void set_marks(Flow& f, std::string_view marks) {
   f.forwarded = has('f');
   f.redirected = has('d');
   f.kept = has('K');
+  f.offloaded = has('O');
 }
 
 template <typename T>

@@ -120,12 +120,9 @@ std::expected<void, std::string> Daemon::start() {
   options.conntrack.max_entries = std::max<std::uint32_t>(
       16, cfg.conntrack.max_entries / static_cast<std::uint32_t>(cfg.daemon.queues.size()));
   options.pickup_until = started_ + cfg.conntrack.pickup_grace;
+  options.sockets = local_sockets();
   options.other_queues = cfg.daemon.queues.size() > 1;
-  if (offload_mark_) {
-    // Offloaded connections come back mid-stream after a flush: adopt them as the kernel does.
-    options.offload = true;
-    options.pickup_until = Timestamp::max();
-  }
+  options.offload = offload_mark_ != 0;
   sources_ = std::make_shared<SourceTable>(cfg.limits.max_sources, source_policy_of(cfg));
   blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
   load_defense_state();

@@ -160,6 +160,11 @@ class Daemon {
   // inspect = "new": ends the kernel's offloaded connection entries so that every offloaded
   // connection's next packet is judged again (after a block or a rule change).
   void bring_back_offloaded(const char* why);
+  // Connections whose flows are gone (a flush of portwalld's table or of the kernel's offload
+  // marks) are picked up again for [conntrack] pickup_grace, as at start.
+  void reopen_pickup();
+  // The TCP sockets listening here now (for the direction of picked-up connections), or null.
+  std::shared_ptr<const LocalSockets> local_sockets() const;
   static constexpr std::uint32_t kOffloadMark = 0x00400000;
   std::uint32_t offload_mark_ = 0;
   std::uint64_t blocks_seen_ = 0;  // block list generation the offload flush last followed

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "daemon/daemon.h"
+#include "host/host_sockets.h"
 #include "netfilter/conntrack_flush.h"
 #include "rules/rule_writer.h"
 #include "state/defense_state.h"
@@ -74,6 +75,20 @@ void Daemon::bring_back_offloaded(const char* why) {
   if (auto ok = flush_conntrack_by_mark(offload_mark_); !ok) {
     say(std::string("cannot bring offloaded connections back (") + why + "): " + ok.error());
   }
+  // Their flows here were kept, but may have made room for others meanwhile.
+  reopen_pickup();
+}
+
+void Daemon::reopen_pickup() {
+  const Timestamp until = clock_.now() + loaded_.config.conntrack.pickup_grace;
+  const std::shared_ptr<const LocalSockets> sockets = local_sockets();
+  for (auto& w : workers_) w->open_pickup(until, sockets);
+}
+
+std::shared_ptr<const LocalSockets> Daemon::local_sockets() const {
+  std::optional<LocalSockets> found = read_local_sockets();
+  if (!found) return nullptr;
+  return std::make_shared<const LocalSockets>(std::move(*found));
 }
 
 void Daemon::keep_defenses() {

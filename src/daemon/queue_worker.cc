@@ -48,11 +48,22 @@ void QueueWorker::set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode 
   has_pending_.store(true, std::memory_order_release);
 }
 
+void QueueWorker::open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> sockets) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  pending_pickup_.emplace(until, std::move(sockets));
+  has_pending_.store(true, std::memory_order_release);
+}
+
 void QueueWorker::take_pending_policy() {
   std::lock_guard<std::mutex> lock(pending_mutex_);
+  if (pending_pickup_) {
+    engine_.open_pickup(pending_pickup_->first, std::move(pending_pickup_->second));
+    pending_pickup_.reset();
+  }
+  has_pending_.store(false, std::memory_order_relaxed);
+  if (!pending_) return;  // only a pickup
   engine_.set_policy(std::move(pending_));
   engine_.set_monitor(mode_.load() == Mode::monitor);
-  has_pending_.store(false, std::memory_order_relaxed);
   names_.clear();
 }
 

@@ -76,6 +76,9 @@ class QueueWorker final : private PacketHandler {
   // thread's current batch to end (microseconds); callable from any thread.
   void relate(std::span<const PacketView> errors, std::span<std::optional<Decision>> found,
               Timestamp now) const;
+  // Mid-stream connections are picked up again until `until` (Engine::open_pickup), from the
+  // next batch on.
+  void open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> sockets);
   // Takes effect between two batches; connection state is kept.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
   WorkerFigures figures() const;
@@ -137,6 +140,7 @@ class QueueWorker final : private PacketHandler {
   std::mutex pending_mutex_;
   std::shared_ptr<const PolicySnapshot> pending_;
   std::atomic<bool> has_pending_{false};
+  std::optional<std::pair<Timestamp, std::shared_ptr<const LocalSockets>>> pending_pickup_;
 
   std::mutex tasks_mutex_;
   std::vector<

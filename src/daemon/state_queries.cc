@@ -144,6 +144,9 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
     std::size_t count = 0;
   };
   auto collected = std::make_shared<Collected>();
+  // The connections still up are adopted again, as after a restart: from the batch after the
+  // flush on (run_on_thread takes pending changes first).
+  if (action == "flush") reopen_pickup();
   for (auto& w : workers_) {
     w->run_on_thread([collected, action](Engine& engine, Timestamp now) {
       ConnTracker& ct = engine.conntrack();

@@ -100,6 +100,17 @@ std::vector<TcpConnection> parse_established(std::string_view text, bool v6) {
   return out;
 }
 
+std::vector<TcpConnection> parse_connected(std::string_view text, bool v6) {
+  // /proc/net/tcp states (include/net/tcp_states.h): 06 TIME_WAIT, 07 CLOSE and 0A LISTEN hold
+  // no connection a segment could still belong to; every other state does.
+  std::vector<TcpConnection> out;
+  for_each_line(text, v6, [&](const TableLine& l) {
+    if (l.state == "06" || l.state == "07" || l.state == "0A") return;
+    out.push_back({l.local.first, l.local.second, l.remote.first, l.remote.second, l.inode});
+  });
+  return out;
+}
+
 bool is_wildcard(const IpAddress& address) {
   return std::all_of(address.bytes.begin(), address.bytes.begin() + address.size(),
                      [](std::uint8_t b) { return b == 0; });

@@ -40,6 +40,8 @@ struct TcpConnection {
   friend bool operator==(const TcpConnection&, const TcpConnection&) = default;
 };
 std::vector<TcpConnection> parse_established(std::string_view text, bool v6);
+// Every TCP connection a segment may still belong to: all states but LISTEN, TIME_WAIT, CLOSE.
+std::vector<TcpConnection> parse_connected(std::string_view text, bool v6);
 
 // True when `address` is the wildcard of its family (0.0.0.0 or ::).
 bool is_wildcard(const IpAddress& address);

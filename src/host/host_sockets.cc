@@ -99,6 +99,25 @@ std::expected<std::vector<HostSocket>, std::string> read_host_sockets(const std:
   return out;
 }
 
+std::optional<LocalSockets> read_local_sockets(const std::string& proc) {
+  std::vector<LocalEndpoint> listening;
+  std::vector<FlowKey> connected;
+  bool any = false;
+  for (const auto& [file, v6] : {std::pair{"tcp", false}, std::pair{"tcp6", true}}) {
+    const auto text = slurp(std::filesystem::path(proc) / "net" / file);
+    if (!text) continue;
+    any = true;
+    for (const ListeningSocket& s : parse_proc_net(*text, Proto::tcp, v6)) {
+      listening.push_back({s.address, s.port});
+    }
+    for (const TcpConnection& c : parse_connected(*text, v6)) {
+      connected.push_back({ipproto::tcp, c.local, c.remote, c.local_port, c.remote_port});
+    }
+  }
+  if (!any) return std::nullopt;
+  return LocalSockets(listening, connected);
+}
+
 std::expected<SshSockets, std::string> read_ssh_sockets(const std::string& proc) {
   SshSockets out;
   std::vector<ListeningSocket> listeners;

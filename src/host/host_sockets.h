@@ -12,6 +12,7 @@
 
 #include "exposure/listening_sockets.h"
 #include "exposure/ssh_lockout.h"
+#include "policy/local_sockets.h"
 
 namespace portwall {
 
@@ -31,6 +32,10 @@ struct HostSocket {
 std::expected<std::vector<HostSocket>, std::string> read_host_sockets(
     const std::string& proc = "/proc");
 std::optional<PortRange> read_ephemeral_range(const std::string& proc = "/proc");
+
+// The TCP sockets of this network namespace, listening and connected (/proc/net/tcp and tcp6),
+// for the connections picked up mid-stream; nullopt when neither table can be read.
+std::optional<LocalSockets> read_local_sockets(const std::string& proc = "/proc");
 
 // What the SSH server holds, for the lockout check (exposure/ssh_lockout.h): its listening TCP
 // sockets and the established connections of its processes (a session each), found as `ss -tnp`

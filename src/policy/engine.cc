@@ -204,9 +204,10 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
           // The kernel passes the rest; a flush of the offload marks (blocks, reloads) brings
           // the connection back, and mid-stream pickup adopts it again if this entry is gone.
           d.offload = true;
-          f->expires = std::min(f->expires, now + options_.offloaded_timeout);
-          // Its later segments go unseen: if it comes back, its window is stale (as a pickup).
+          // Its later segments go unseen: if it comes back, its window is stale (as a pickup),
+          // and it may end unseen: it may make room for a new flow.
           f->window.liberal = true;
+          if (!f->offloaded) conntrack_.mark_offloaded(*f);
         }
       }
       return count(d);
@@ -232,9 +233,7 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
       if (hook.direction == Direction::out && !hook.forwarded && is_syn_ack(p)) {
         return adopt_handshake(p, hook, now);
       }
-      if (now < options_.pickup_until && can_pick_up(p)) {
-        return judge_new(p, hook, now, true, extras);
-      }
+      if (now < options_.pickup_until && can_pick_up(p)) return pick_up(p, hook, now, extras);
       return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
     case TrackState::new_flow:
       return judge_new(p, hook, now, false, extras);
@@ -291,7 +290,8 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
     d.log = true;
   }
   if (d.verdict != Verdict::accept) {
-    const Decision r = refused(p, hook, now, d);
+    // A connection picked up is no attempt of its remote: never a touch toward scan detection.
+    const Decision r = pickup ? count(d) : refused(p, hook, now, d);
     if (monitor_ && (r.reason == Reason::rule || r.reason == Reason::default_policy)) {
       open_flow(packet, hook, now, r, pickup);
     }
@@ -301,6 +301,36 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
     return count({Verdict::drop, Reason::table_full, d.rule_number, true});
   if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
   return count(d);
+}
+
+void Engine::open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> sockets) {
+  options_.pickup_until = std::max(options_.pickup_until, until);
+  if (sockets) options_.sockets = std::move(sockets);
+}
+
+Decision Engine::pick_up(const PacketView& p, const HookInfo& hook, Timestamp now,
+                         const PacketExtras& extras) {
+  if (hook.forwarded || !options_.sockets) return judge_new(p, hook, now, true, extras);
+  const bool arriving = hook.direction == Direction::in;
+  const IpAddress& local = arriving ? p.dst : p.src;
+  const IpAddress& remote = arriving ? p.src : p.dst;
+  const std::uint16_t local_port = arriving ? p.dst_port : p.src_port;
+  const std::uint16_t remote_port = arriving ? p.src_port : p.dst_port;
+  if (!options_.sockets->connected(local, local_port, remote, remote_port)) {
+    return refused(p, hook, now, {Verdict::drop, Reason::invalid, 0, true});
+  }
+  const bool inbound = options_.sockets->listening(local, local_port);
+  if (inbound == arriving) return judge_new(p, hook, now, true, extras);
+  // It travels against its connection: judged, and its flow tracked, from the other side.
+  PacketView opener = p;
+  std::swap(opener.src, opener.dst);
+  std::swap(opener.src_port, opener.dst_port);
+  opener.seq = p.ack;
+  opener.ack = p.seq;
+  HookInfo turned = hook;
+  turned.direction = inbound ? Direction::in : Direction::out;
+  std::swap(turned.in_interface, turned.out_interface);
+  return judge_new(opener, turned, now, true, extras);
 }
 
 std::optional<Decision> Engine::related_decision(const PacketView& p, Timestamp now) const {

@@ -21,6 +21,7 @@
 #include "detect/source_table.h"
 #include "packet/packet_parser.h"
 #include "policy/decision.h"
+#include "policy/local_sockets.h"
 #include "policy/policy_snapshot.h"
 #include "rules/rule.h"
 
@@ -45,19 +46,22 @@ struct EngineOptions {
   std::shared_ptr<BlockList> blocks;
   SourcePolicy sources_policy;
   std::size_t max_sources = 65536;
-  // inspect = "new": established connections are offloaded to the kernel (Decision::offload);
-  // portwalld's own entry for them then lasts `offloaded_timeout` unless they come back (short:
-  // an offloaded connection that returns later is adopted again mid-stream, and a long timeout
-  // would fill the table with connections that ended unseen).
+  // inspect = "new": established connections are offloaded to the kernel (Decision::offload).
+  // portwalld's entry for one keeps its timeout, so that it is known when the kernel sends it
+  // back (a flush of the offload marks), but may be evicted for a new flow: it ended unseen,
+  // perhaps (Flow::offloaded).
   bool offload = false;
-  Duration offloaded_timeout = std::chrono::seconds(60);
   // Other queue threads track flows too: an ICMP error quoting a flow this engine does not
   // hold is left to them (Decision::ask_other_queues), since the kernel's queue-balance hash,
   // over addresses and protocol, puts an error and its flow on different queues.
   bool other_queues = false;
   // Mid-stream TCP flows allowed by the rules are adopted until this instant (DESIGN.md
-  // "A restart never cuts established connections"): start time + [conntrack] pickup_grace.
+  // "A restart never cuts established connections"): start time + [conntrack] pickup_grace,
+  // and again after each flush (open_pickup). What the host's sockets say decides the direction
+  // (policy/local_sockets.h) and whether there is a connection at all; without them, the
+  // direction is that of the packet met first.
   Timestamp pickup_until{};
+  std::shared_ptr<const LocalSockets> sockets;
 };
 
 // Verdict counters of one engine. Relaxed atomics: written by the queue thread only.
@@ -109,6 +113,10 @@ class Engine {
   // tracks its flow said (nullopt: none does, the error is invalid). Counted here.
   Decision settle_related(const std::optional<Decision>& found);
 
+  // Mid-stream TCP flows are adopted again until `until` (after a flush of this table or of the
+  // kernel's offload marks), as the host's `sockets` of that moment say (kept when null).
+  void open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> sockets);
+
   // Takes a new rule generation. Connection state is kept: established flows stay up.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy) { policy_ = std::move(policy); }
   // Monitor mode: the caller accepts every packet whatever the decision, so a connection the
@@ -143,6 +151,11 @@ class Engine {
   BlockList& blocks() { return *blocks_; }
 
  private:
+  // A mid-stream TCP packet within the pickup grace: judged and tracked from the side that
+  // opened its connection (EngineOptions::sockets), never a scan touch; refused as invalid
+  // (a touch) when the host holds no such connection: an ACK scan, a stray segment.
+  Decision pick_up(const PacketView& packet, const HookInfo& hook, Timestamp now,
+                   const PacketExtras& extras);
   Decision judge_new(const PacketView& packet, const HookInfo& hook, Timestamp now, bool pickup,
                      const PacketExtras& extras);
   // The rules' (or the default's) decision for a new flow, limits applied.

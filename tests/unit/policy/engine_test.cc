@@ -538,6 +538,119 @@ TEST(Engine, WithOneQueueAnIcmpErrorWithoutItsFlowIsInvalidAtOnce) {
   expect(d, Verdict::drop, Reason::invalid, 0);
 }
 
+// Pickup after a restart or a flush: the host's sockets tell who opened a connection met
+// mid-stream. Its local end listens: the remote did (inbound, the incoming rules decide); any
+// other local end: the host did (outbound), whichever way the packet met first travels. The
+// host's connections (local -> remote) are `held`.
+FlowKey held(std::uint16_t local_port, std::uint16_t remote_port) {
+  return {ipproto::tcp, kServer, kClient, local_port, remote_port};
+}
+
+Engine pickup_engine(std::vector<Rule> rules, Action outgoing, std::vector<FlowKey> connections) {
+  RuleSet set;
+  set.rules = std::move(rules);
+  set.defaults.incoming = Action::deny;
+  set.defaults.outgoing = outgoing;
+  EngineOptions o;
+  o.pickup_until = kStart + seconds(60);
+  o.sources_policy.scan.distinct_ports = 3;  // a scanner after 3 refused ports
+  o.sockets = std::make_shared<const LocalSockets>(
+      std::vector<LocalEndpoint>{{*parse_ip_address("0.0.0.0"), 22}}, connections);
+  return Engine(std::make_shared<const PolicySnapshot>(std::move(set)), o);
+}
+
+TEST(Engine, PickupOrientsAConnectionTheHostOpenedAsOutgoing) {
+  Engine e =
+      pickup_engine({rule(Action::allow, 22)}, Action::allow, {held(40000, 443), held(40001, 443)});
+  // A download on a connection the host opened: the peer's segment comes in first, to the
+  // host's ephemeral port. The incoming default (deny) does not apply: it is outgoing.
+  const PacketView in = tcp(kClient, 443, kServer, 40000, tcpflag::ack);
+  expect(e.decide(in, kIn, kStart), Verdict::accept, Reason::default_policy, 0);
+  const Flow* f = e.conntrack().lookup(flow_key_of(in), kStart);
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->outbound);
+  EXPECT_EQ(f->key.src, kServer) << "the host opened it";
+  EXPECT_EQ(f->key.dst_port, 443);
+  expect(e.decide(tcp(kServer, 40000, kClient, 443, tcpflag::ack), kOut, kStart), Verdict::accept,
+         Reason::state, 0);
+  // The host's own segment first, on another such connection: outgoing too.
+  expect(e.decide(tcp(kServer, 40001, kClient, 443, tcpflag::ack), kOut, kStart), Verdict::accept,
+         Reason::default_policy, 0);
+  EXPECT_EQ(e.counters().picked_up.load(), 2u);
+}
+
+TEST(Engine, PickupOrientsAConnectionToAListeningPortAsIncoming) {
+  Engine e = pickup_engine({rule(Action::allow, 22)}, Action::deny, {held(22, 50000)});
+  // The server's reply on an SSH session is met first: judged as the session it belongs to,
+  // by the incoming rule for 22, even though outgoing is denied by default.
+  const PacketView out = tcp(kServer, 22, kClient, 50000, tcpflag::ack);
+  expect(e.decide(out, kOut, kStart), Verdict::accept, Reason::rule, 1);
+  const Flow* f = e.conntrack().lookup(flow_key_of(out), kStart);
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE(f->outbound);
+  EXPECT_EQ(f->key.src, kClient) << "the remote opened it";
+  EXPECT_EQ(f->key.dst_port, 22);
+}
+
+TEST(Engine, APickedUpPacketIsNeverAScanTouch) {
+  std::vector<FlowKey> connections;
+  for (std::uint16_t port = 1000; port < 1020; ++port) connections.push_back(held(40000, port));
+  Engine e = pickup_engine({rule(Action::allow, 22)}, Action::deny, connections);
+  // Outgoing denied: the host's own connections to 20 ports are refused when met mid-stream,
+  // from either side, and the peer is never taken for a scanner.
+  for (std::uint16_t port = 1000; port < 1020; ++port) {
+    expect(e.decide(tcp(kClient, port, kServer, 40000, tcpflag::ack), kIn, kStart), Verdict::drop,
+           Reason::default_policy, 0);
+  }
+  EXPECT_EQ(e.counters().scan_blocks.load(), 0u);
+  EXPECT_FALSE(e.blocks().contains(kClient, kStart));
+}
+
+// A segment of a connection the host does not hold (an ACK scan during the grace) is no
+// connection: refused as invalid, a touch toward scan detection, as outside the grace.
+TEST(Engine, AnAckScanDuringThePickupGraceIsRefusedAndCounts) {
+  Engine e = pickup_engine({rule(Action::allow, 22)}, Action::allow, {held(40000, 443)});
+  expect(e.decide(tcp(kClient, 5555, kServer, 1000, tcpflag::ack), kIn, kStart), Verdict::drop,
+         Reason::invalid, 0);
+  for (std::uint16_t port = 1001; port < 1010; ++port) {
+    e.decide(tcp(kClient, 5555, kServer, port, tcpflag::ack), kIn, kStart);
+  }
+  EXPECT_TRUE(e.blocks().contains(kClient, kStart)) << "taken for the scanner it is";
+  EXPECT_EQ(e.counters().scan_blocks.load(), 1u);
+  EXPECT_EQ(e.conntrack().size(), 0u);
+}
+
+TEST(Engine, PickupEndsWithItsGraceAndOpensAgainOnRequest) {
+  Engine e = pickup_engine({rule(Action::allow, 22)}, Action::allow, {held(40000, 443)});
+  const PacketView in = tcp(kClient, 443, kServer, 40000, tcpflag::ack);
+  const Timestamp later = kStart + seconds(61);
+  expect(e.decide(in, kIn, later), Verdict::drop, Reason::invalid, 0);
+  e.open_pickup(later + seconds(60), nullptr);  // a flush: the listeners are kept
+  expect(e.decide(in, kIn, later), Verdict::accept, Reason::default_policy, 0);
+  EXPECT_TRUE(e.conntrack().lookup(flow_key_of(in), later)->outbound);
+}
+
+TEST(LocalSockets, WildcardsBoundAddressesAndMappedConnections) {
+  const IpAddress v4 = *parse_ip_address("192.0.2.1");
+  const IpAddress v6 = *parse_ip_address("2001:db8::1");
+  const IpAddress peer = *parse_ip_address("198.51.100.4");
+  const LocalSockets l({{*parse_ip_address("0.0.0.0"), 22},
+                        {*parse_ip_address("::"), 80},
+                        {*parse_ip_address("192.0.2.7"), 25}},
+                       {{ipproto::tcp, *parse_ip_address("::ffff:192.0.2.1"),
+                         *parse_ip_address("::ffff:198.51.100.4"), 40000, 443}});
+  EXPECT_TRUE(l.connected(v4, 40000, peer, 443)) << "a dual-stack socket's IPv4 connection";
+  EXPECT_FALSE(l.connected(v4, 40001, peer, 443));
+  EXPECT_FALSE(l.connected(peer, 443, v4, 40000)) << "keyed from the local end";
+  EXPECT_TRUE(l.listening(v4, 22));
+  EXPECT_FALSE(l.listening(v6, 22)) << "an IPv4 wildcard takes no IPv6";
+  EXPECT_TRUE(l.listening(v4, 80)) << "an IPv6 wildcard takes IPv4 too (not v6-only)";
+  EXPECT_TRUE(l.listening(v6, 80));
+  EXPECT_TRUE(l.listening(*parse_ip_address("192.0.2.7"), 25));
+  EXPECT_FALSE(l.listening(v4, 25));
+  EXPECT_FALSE(l.listening(v4, 40000));
+}
+
 TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
   Engine e = engine(policy({}));
   expect(e.decide_malformed(), Verdict::drop, Reason::invalid, 0);
