@@ -75,6 +75,7 @@ std::string format_text(const LogEvent& e) {
   if (e.decision.event != Event::none)
     line += fmt::format(" EVENT={}", to_string(e.decision.event));
   if (e.knock[0]) line += fmt::format(" KNOCK={}", e.knock);
+  if (e.decision.count > 1) line += fmt::format(" COUNT={}", e.decision.count);
   return line;
 }
 
@@ -108,6 +109,7 @@ std::string format_json(const LogEvent& e) {
   }
   if (e.decision.event != Event::none) j["event"] = to_string(e.decision.event);
   if (e.knock[0]) j["knock"] = e.knock;
+  if (e.decision.count > 1) j["count"] = e.decision.count;
   return j.dump();
 }
 

@@ -128,6 +128,7 @@ std::expected<void, std::string> Daemon::start() {
   load_defense_state();
   options.sources = sources_;
   options.blocks = blocks_;
+  options.blocked_log = std::make_shared<BlockedLogGate>(cfg.limits.max_blocks);
   const std::uint32_t lines =
       cfg.log.max_lines_per_second == 0
           ? 0

@@ -1,6 +1,8 @@
 #include "daemon/queue_worker.h"
 
 #include <linux/netfilter.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -28,9 +30,18 @@ QueueWorker::QueueWorker(std::unique_ptr<NfQueue> queue,
                 return std::nullopt;
               }) {
   engine_.set_monitor(mode == Mode::monitor);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-QueueWorker::~QueueWorker() { stop(); }
+QueueWorker::~QueueWorker() {
+  stop();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void QueueWorker::wake() {
+  const std::uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
+}
 
 void QueueWorker::start() {
   thread_ = std::thread([this] { run(); });
@@ -38,6 +49,7 @@ void QueueWorker::start() {
 
 void QueueWorker::stop() {
   stop_.store(true);
+  wake();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -46,12 +58,14 @@ void QueueWorker::set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode 
   pending_ = std::move(policy);
   mode_.store(mode);
   has_pending_.store(true, std::memory_order_release);
+  wake();
 }
 
 void QueueWorker::open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> sockets) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
   pending_pickup_.emplace(until, std::move(sockets));
   has_pending_.store(true, std::memory_order_release);
+  wake();
 }
 
 void QueueWorker::take_pending_policy() {
@@ -118,7 +132,7 @@ void QueueWorker::fail(std::string failure) {
 
 void QueueWorker::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
-    auto handled = queue_->process(*this, 200);
+    auto handled = queue_->process(*this, 200, wake_fd_);
     if (batch_lock_.owns_lock()) batch_lock_.unlock();  // taken by on_batch()
     if (!handled) return fail(handled.error());
     if (!deferred_.empty()) settle_deferred();
@@ -147,6 +161,7 @@ bool QueueWorker::run_on_thread(std::function<void(Engine&, Timestamp)> task,
     tasks_.emplace_back(std::move(task), std::move(done));
     has_tasks_.store(true, std::memory_order_release);
   }
+  wake();
   return finished.wait_for(wait) == std::future_status::ready;
 }
 

@@ -149,6 +149,10 @@ class QueueWorker final : private PacketHandler {
   std::atomic<bool> has_tasks_{false};
   void run_tasks();
 
+  // Ends the thread's wait for packets at once: a policy, a pickup window or a task is waiting.
+  void wake();
+  int wake_fd_ = -1;  // eventfd
+
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
   mutable std::mutex failure_mutex_;

@@ -48,6 +48,7 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
       const SavedBlock saved = save_block(b, now, unix_now_ms());
       f.blocked = to_string(remote) + " is blocked (" + to_string(b.reason) + ") until " +
                   (saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms) : "removed");
+      f.blocked_by_hand = b.reason == BlockReason::manual;
     }
   }
   if (!inbound || (in.protocol != ipproto::tcp && in.protocol != ipproto::udp)) return f;

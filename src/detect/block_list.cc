@@ -13,7 +13,9 @@ const char* to_string(BlockReason reason) {
 
 namespace {
 // What readers look up: address -> blocked until. Immutable once published.
-using Snapshot = std::unordered_map<IpAddress, Timestamp, IpAddressHash>;
+struct Snapshot {
+  std::unordered_map<IpAddress, std::pair<Timestamp, BlockReason>, IpAddressHash> blocks;
+};
 }  // namespace
 
 struct BlockList::Impl {
@@ -66,8 +68,10 @@ void BlockList::publish_locked(Timestamp now, bool force) {
     return;
   }
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->reserve(impl_->blocks.size());
-  for (const auto& [address, item] : impl_->blocks) snapshot->emplace(address, item.entry.until);
+  snapshot->blocks.reserve(impl_->blocks.size());
+  for (const auto& [address, item] : impl_->blocks) {
+    snapshot->blocks.emplace(address, std::pair{item.entry.until, item.entry.reason});
+  }
   published_ = std::move(snapshot);
   last_publish_ = now;
   published_version_.fetch_add(1, std::memory_order_release);
@@ -80,20 +84,23 @@ void BlockList::publish_pending(Timestamp now) {
   publish_locked(now, true);
 }
 
-bool BlockList::Reader::contains(const IpAddress& address, Timestamp now) {
-  if (list_->count_.load(std::memory_order_relaxed) == 0) return false;
+std::optional<BlockEntry> BlockList::Reader::find(const IpAddress& address, Timestamp now) {
+  if (list_->count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
   if (list_->published_version_.load(std::memory_order_acquire) != version_) {
     std::shared_lock lock(list_->mutex_);
     snapshot_ = list_->published_;
     version_ = list_->published_version_.load(std::memory_order_relaxed);
   }
   if (snapshot_) {
-    const auto& snap = *static_cast<const Snapshot*>(snapshot_.get());
-    if (auto it = snap.find(address); it != snap.end()) return it->second > now;
+    const auto& snap = static_cast<const Snapshot*>(snapshot_.get())->blocks;
+    if (auto it = snap.find(address); it != snap.end()) {
+      if (it->second.first <= now) return std::nullopt;
+      return BlockEntry{address, it->second.first, it->second.second};
+    }
   }
   // A block newer than the snapshot: ask the list itself until it is published.
-  if (list_->unpublished_.load(std::memory_order_acquire)) return list_->contains(address, now);
-  return false;
+  if (list_->unpublished_.load(std::memory_order_acquire)) return list_->find(address, now);
+  return std::nullopt;
 }
 
 bool BlockList::remove(const IpAddress& address) {
@@ -109,11 +116,12 @@ bool BlockList::remove(const IpAddress& address) {
   return removed;
 }
 
-bool BlockList::contains(const IpAddress& address, Timestamp now) const {
-  if (count_.load(std::memory_order_relaxed) == 0) return false;
+std::optional<BlockEntry> BlockList::find(const IpAddress& address, Timestamp now) const {
+  if (count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
   std::shared_lock lock(mutex_);
   auto it = impl_->blocks.find(address);
-  return it != impl_->blocks.end() && it->second.entry.until > now;
+  if (it == impl_->blocks.end() || it->second.entry.until <= now) return std::nullopt;
+  return it->second.entry;
 }
 
 std::vector<BlockEntry> BlockList::list(Timestamp now) const {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <vector>
 
@@ -37,7 +38,10 @@ class BlockList {
   bool remove(const IpAddress& address);
   // Whether `address` is blocked now, under the list's lock (control requests, tests). The
   // packet path uses a Reader instead.
-  bool contains(const IpAddress& address, Timestamp now) const;
+  bool contains(const IpAddress& address, Timestamp now) const {
+    return find(address, now).has_value();
+  }
+  std::optional<BlockEntry> find(const IpAddress& address, Timestamp now) const;
 
   // The packet path's view, one per queue thread: lookups in an immutable snapshot of the list,
   // without a lock; the snapshot pointer is refreshed (under the lock, once) when the list
@@ -47,7 +51,10 @@ class BlockList {
   class Reader {
    public:
     explicit Reader(const BlockList& list) : list_(&list) {}
-    bool contains(const IpAddress& address, Timestamp now);
+    bool contains(const IpAddress& address, Timestamp now) {
+      return find(address, now).has_value();
+    }
+    std::optional<BlockEntry> find(const IpAddress& address, Timestamp now);
 
    private:
     const BlockList* list_;

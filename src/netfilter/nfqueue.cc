@@ -216,15 +216,21 @@ std::expected<void, std::string> NfQueue::flush_verdicts() {
   return {};
 }
 
-std::expected<std::size_t, std::string> NfQueue::process(PacketHandler& handler, int timeout_ms) {
+std::expected<std::size_t, std::string> NfQueue::process(PacketHandler& handler, int timeout_ms,
+                                                         int wake_fd) {
   const int fd = mnl_socket_get_fd(socket_);
-  pollfd pfd{fd, POLLIN, 0};
-  const int ready = poll(&pfd, 1, timeout_ms);
+  pollfd pfd[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int ready = poll(pfd, wake_fd >= 0 ? 2 : 1, timeout_ms);
   if (ready < 0) {
     if (errno == EINTR) return 0;
     return std::unexpected(errno_text("poll"));
   }
   if (ready == 0) return 0;
+  if (wake_fd >= 0 && (pfd[1].revents & POLLIN)) {
+    std::uint64_t count;
+    (void)!read(wake_fd, &count, sizeof count);
+    if (!(pfd[0].revents & POLLIN)) return 0;
+  }
 
   const unsigned batch = options_.batch;
   mmsghdr msgs[64];

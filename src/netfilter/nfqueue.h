@@ -97,8 +97,10 @@ class NfQueue {
 
   // Waits up to `timeout_ms` for packets, hands each to `handler`, and sends all verdicts.
   // Returns the number of packets handled (0 on timeout). A lost-message error (ENOBUFS) is not
-  // fatal: the kernel has already applied fail-open or dropped; it is counted.
-  std::expected<std::size_t, std::string> process(PacketHandler& handler, int timeout_ms);
+  // fatal: the kernel has already applied fail-open or dropped; it is counted. `wake_fd` (an
+  // eventfd, or -1): when it becomes readable the wait ends early; it is read empty.
+  std::expected<std::size_t, std::string> process(PacketHandler& handler, int timeout_ms,
+                                                  int wake_fd = -1);
 
   // The verdicts of packets deferred in earlier batches, at most one batch's worth.
   // REQUIRES: between two process() calls.

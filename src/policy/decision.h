@@ -57,6 +57,9 @@ struct Decision {
   // An ICMP error quoting a flow this queue's table does not hold: not decided yet, the other
   // queues' tables are asked (Engine::related_decision), then Engine::settle_related decides.
   bool ask_other_queues = false;
+  // A blocked source's line: how many of its packets it stands for (COUNT= in the log line),
+  // the first one and then those dropped since the last line (detect/blocked_log_gate.h).
+  std::uint32_t count = 0;
 };
 
 }  // namespace portwall

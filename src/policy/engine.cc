@@ -70,9 +70,11 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
                    ? options.sources
                    : std::make_shared<SourceTable>(options.max_sources, options.sources_policy)),
       blocks_(options.blocks ? options.blocks : std::make_shared<BlockList>()),
+      blocked_log_(options.blocked_log ? options.blocked_log : std::make_shared<BlockedLogGate>()),
       block_reader_(*blocks_) {
   options_.sources.reset();
   options_.blocks.reset();
+  options_.blocked_log.reset();
   conntrack_.set_on_remove([this](const Flow& f) { sources_->connection_closed(f.key.src); });
 }
 
@@ -157,12 +159,19 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
     return count({Verdict::drop, Reason::invalid, 0, true});
   }
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
-  // A blocked source: everything from it (and to it) is dropped, open connections included.
-  if (block_reader_.contains(hook.direction == Direction::in ? p.src : p.dst, now)) {
+  // A blocked source: everything from it (and to it) is dropped, open connections included;
+  // logged on its first packet, then once a minute with a count.
+  const IpAddress& remote = hook.direction == Direction::in ? p.src : p.dst;
+  if (const std::optional<BlockEntry> block = block_reader_.find(remote, now)) {
     const Flow* kept = conntrack_.lookup(flow_key_of(p), now);
     if (!kept || !kept->outlives_block) {
       counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
-      return count({Verdict::drop, Reason::scan_block, 0, false});
+      const std::uint64_t n = blocked_log_->note(remote, now);
+      Decision d{Verdict::drop,
+                 block->reason == BlockReason::manual ? Reason::blocked : Reason::scan_block, 0,
+                 n > 0};
+      d.count = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX));
+      return count(d);
     }
   }
 

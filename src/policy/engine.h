@@ -18,6 +18,7 @@
 #include "conntrack/conn_tracker.h"
 #include "conntrack/flow_handover.h"
 #include "detect/block_list.h"
+#include "detect/blocked_log_gate.h"
 #include "detect/source_table.h"
 #include "packet/packet_parser.h"
 #include "policy/decision.h"
@@ -44,6 +45,7 @@ struct EngineOptions {
   // makes its own from `sources_policy` (tests, single-thread use).
   std::shared_ptr<SourceTable> sources;
   std::shared_ptr<BlockList> blocks;
+  std::shared_ptr<BlockedLogGate> blocked_log;  // which blocked sources' packets are logged
   SourcePolicy sources_policy;
   std::size_t max_sources = 65536;
   // inspect = "new": established connections are offloaded to the kernel (Decision::offload).
@@ -194,6 +196,7 @@ class Engine {
   ConnTracker conntrack_;
   std::shared_ptr<SourceTable> sources_;
   std::shared_ptr<BlockList> blocks_;
+  std::shared_ptr<BlockedLogGate> blocked_log_;
   BlockList::Reader block_reader_;  // this thread's lock-free view of blocks_
   EngineCounters counters_;
   bool counted_inbound_ = false;  // admit() counted the connection being opened

@@ -102,7 +102,8 @@ Explanation explain(const PolicySnapshot& policy, const Probe& probe,
   MatchInput input = probe.input;
   input.interface = probe.interface;
   if (!defenses.blocked.empty()) {
-    e.decision = {Verdict::drop, Reason::scan_block, 0, false};
+    e.decision = {Verdict::drop, defenses.blocked_by_hand ? Reason::blocked : Reason::scan_block, 0,
+                  false};
     e.why = defenses.blocked + ": every packet is dropped, open connections too";
     return e;
   }

@@ -31,11 +31,12 @@ struct Explanation {
 
 // What the defenses know of the probe's source and port (the daemon asks its tables).
 struct DefenseFacts {
-  std::string blocked;      // non-empty: the source (inbound) or destination is blocked; why
-  std::string knock_port;   // non-empty: the port belongs to this [[knock]]: a knock
-  std::string opened_by;    // non-empty: this [[knock]] opened the port for the source
-  std::string limit;        // non-empty: a limit refuses the probe now; which
-  std::string limits_note;  // non-empty: the limits that apply to it (rate, per-source caps)
+  std::string blocked;           // non-empty: the source (inbound) or destination is blocked; why
+  bool blocked_by_hand = false;  // that block was added with `portwall blocked add`
+  std::string knock_port;        // non-empty: the port belongs to this [[knock]]: a knock
+  std::string opened_by;         // non-empty: this [[knock]] opened the port for the source
+  std::string limit;             // non-empty: a limit refuses the probe now; which
+  std::string limits_note;       // non-empty: the limits that apply to it (rate, per-source caps)
 };
 
 // `tracked`: the probe belongs to a flow the connection table holds (state decides).

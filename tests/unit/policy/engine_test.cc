@@ -265,14 +265,14 @@ TEST(Engine, ABlockWithKeepEstablishedLetsTheOpenConnectionOutliveIt) {
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
          Reason::state, 1);
   expect(e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
-         Reason::scan_block, 0);
+         Reason::blocked, 0);
   // Unblocked and blocked again without keep: cut.
   e.blocks().remove(kClient);
   e.recheck(kStart, Engine::Denied::leave);
   e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
   EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
-         Reason::scan_block, 0);
+         Reason::blocked, 0);
 }
 
 // Issue 8, point 4: a forwarded connection is judged by the port the client asked for.
@@ -649,6 +649,43 @@ TEST(LocalSockets, WildcardsBoundAddressesAndMappedConnections) {
   EXPECT_TRUE(l.listening(*parse_ip_address("192.0.2.7"), 25));
   EXPECT_FALSE(l.listening(v4, 25));
   EXPECT_FALSE(l.listening(v4, 40000));
+}
+
+// A blocked source's packets are logged (DESIGN.md): the first, then at most one line a
+// minute carrying the count; the reason says which block: by hand ("blocked") or a scan.
+TEST(Engine, ABlockedSourcesPacketsAreLoggedFirstThenOnceAMinuteWithACount) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
+  Decision d = e.decide(syn_in(22), kIn, kStart);
+  expect(d, Verdict::drop, Reason::blocked, 0);
+  EXPECT_TRUE(d.log);
+  for (int i = 1; i <= 99; ++i) {
+    EXPECT_FALSE(e.decide(syn_in(22), kIn, kStart + seconds(i % 59)).log);
+  }
+  d = e.decide(syn_in(22), kIn, kStart + seconds(60));
+  EXPECT_TRUE(d.log);
+  EXPECT_EQ(d.count, 100u) << "the 99 unlogged and this one";
+  // Packets to it (outgoing) too; a scanner's reason is scan-block.
+  const IpAddress scanner = *parse_ip_address("198.51.100.7");
+  e.blocks().add(scanner, Timestamp::max(), BlockReason::scan, kStart);
+  d = e.decide(tcp(kServer, 40000, scanner, 80, tcpflag::syn), kOut, kStart);
+  expect(d, Verdict::drop, Reason::scan_block, 0);
+  EXPECT_TRUE(d.log);
+}
+
+TEST(BlockedLogGate, BoundedAndSweptAtMostOnceASecond) {
+  BlockedLogGate gate(2);
+  const IpAddress a = *parse_ip_address("198.51.100.1"), b = *parse_ip_address("198.51.100.2"),
+                  c = *parse_ip_address("198.51.100.3");
+  EXPECT_EQ(gate.note(a, kStart), 1u);
+  EXPECT_EQ(gate.note(b, kStart), 1u);
+  EXPECT_EQ(gate.note(c, kStart), 0u) << "no room, and nobody's line is due";
+  EXPECT_EQ(gate.size(), 2u);
+  EXPECT_EQ(gate.note(a, kStart + seconds(30)), 0u);
+  EXPECT_EQ(gate.note(a, kStart + seconds(60)), 2u) << "the one at 30 s and this one";
+  // At 61 s b's line is due: swept, and c gets its place.
+  EXPECT_EQ(gate.note(c, kStart + seconds(61)), 1u);
+  EXPECT_EQ(gate.size(), 2u);
 }
 
 TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
