@@ -55,11 +55,38 @@ Event event_of(KnockEvent e) {
 
 }  // namespace
 
+bool is_link_local(const IpAddress& a) {
+  return a.family == Family::ipv6 && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80;
+}
+
 bool is_neighbour_discovery(const PacketView& p) {
-  // RFC 4861 §6.1.1, §7.1.1: RS 133, RA 134, NS 135, NA 136, redirect 137; valid only with
-  // hop limit 255, i.e. never forwarded from off-link.
-  return p.family == Family::ipv6 && p.protocol == ipproto::icmpv6 && p.has_l4 &&
-         p.icmp_type >= 133 && p.icmp_type <= 137 && p.ttl == 255;
+  if (p.family != Family::ipv6 || p.protocol != ipproto::icmpv6 || !p.has_l4) return false;
+  // RFC 4861 §6.1.1, §7.1.1: RS 133, RA 134, NS 135, NA 136; valid only with hop limit 255,
+  // i.e. never forwarded from off-link. (Redirect, 137, is IcmpPolicy::redirects' business.)
+  if (p.icmp_type >= 133 && p.icmp_type <= 136) return p.ttl == 255;
+  // MLD (RFC 2710, 3810): query 130, report 131, done 132, v2 report 143, from a link-local
+  // source with hop limit 1, as ufw's before6.rules accept them.
+  const bool mld =
+      p.icmp_type == 130 || p.icmp_type == 131 || p.icmp_type == 132 || p.icmp_type == 143;
+  return mld && p.ttl == 1 && is_link_local(p.src);
+}
+
+bool is_redirect(const PacketView& p) {
+  return p.has_l4 && ((p.protocol == ipproto::icmp && p.icmp_type == 5) ||
+                      (p.protocol == ipproto::icmpv6 && p.icmp_type == 137));
+}
+
+// A DHCP server's answer to this host's client: udp 67 -> 68, or DHCPv6 from a link-local
+// server, 547 -> 546 (ufw's before.rules and before6.rules).
+bool is_dhcp_client_reply(const PacketView& p) {
+  if (p.protocol != ipproto::udp || !p.has_l4) return false;
+  if (p.family == Family::ipv4) return p.src_port == 67 && p.dst_port == 68;
+  return p.src_port == 547 && p.dst_port == 546 && is_link_local(p.src);
+}
+
+bool is_echo_request(const PacketView& p) {
+  return p.has_l4 && ((p.protocol == ipproto::icmp && p.icmp_type == 8) ||
+                      (p.protocol == ipproto::icmpv6 && p.icmp_type == 128));
 }
 
 Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions options)
@@ -159,6 +186,11 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
     return count({Verdict::drop, Reason::invalid, 0, true});
   }
   if (is_neighbour_discovery(p)) return count({Verdict::accept, Reason::default_policy, 0, false});
+  // Redirects rewrite the host's routes: refused unless [icmp] redirects = true.
+  if (given.direction == Direction::in && is_redirect(p)) {
+    const bool allowed = policy_->rule_set().icmp.redirects;
+    return count({allowed ? Verdict::accept : Verdict::drop, Reason::default_policy, 0, !allowed});
+  }
   // A blocked source: everything from it (and to it) is dropped, open connections included;
   // logged on its first packet, then once a minute with a count.
   const IpAddress& remote = hook.direction == Direction::in ? p.src : p.dst;
@@ -259,6 +291,19 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
   const PacketView& p = (hook.forwarded || hook.redirected) && public_port_of(packet, hook)
                             ? (asked = packet, asked.dst_port = public_port_of(packet, hook), asked)
                             : packet;
+  // [icmp]: ping and the DHCP client's answers pass whatever [defaults] say (ufw's
+  // before.rules); a ping opens a flow, so that its reply passes by state.
+  if (hook.direction == Direction::in && !pickup) {
+    const IcmpPolicy& icmp = policy_->rule_set().icmp;
+    if ((icmp.echo_request && is_echo_request(p)) ||
+        (icmp.dhcp_client && is_dhcp_client_reply(p))) {
+      const Decision d{Verdict::accept, Reason::default_policy, 0, false};
+      if (is_echo_request(p) && !open_flow(packet, hook, now, d, false)) {
+        return count({Verdict::drop, Reason::table_full, 0, true});
+      }
+      return count(d);
+    }
+  }
   const bool inbound_attempt = hook.direction == Direction::in && !pickup &&
                                (p.protocol == ipproto::tcp || p.protocol == ipproto::udp);
   Event knock_event = Event::none;

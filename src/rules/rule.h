@@ -111,8 +111,21 @@ struct Defaults {
   Action outgoing = Action::allow;
 };
 
+// What ICMP and the host's own network plumbing may do whatever [defaults] say, as ufw's
+// before.rules has it; the rules file's [icmp] table. ICMP errors about tracked connections
+// pass by state, and IPv6 neighbour discovery (hop limit 255) and MLD from link-local sources
+// always pass: IPv6 does not work without them.
+struct IcmpPolicy {
+  bool echo_request = true;  // ping (ICMP echo request, ICMPv6 128) in: accepted
+  bool dhcp_client = true;   // DHCP (udp 67 -> 68) and DHCPv6 (link-local 547 -> 546) replies
+  bool redirects = false;    // ICMP redirect (type 5) and ICMPv6 redirect (137) in: accepted
+  friend bool operator==(const IcmpPolicy&, const IcmpPolicy&) = default;
+};
+
 struct RuleSet {
   Defaults defaults;
+  IcmpPolicy icmp;
+  bool has_icmp = false;      // the file had an [icmp] table (then written back)
   bool has_defaults = false;  // the file had a [defaults] table (it then overrides the config's)
   std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
   std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` / `[[set]]` name -> prefixes

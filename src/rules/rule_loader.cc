@@ -35,6 +35,20 @@ void read_defaults(TomlReader& r, const toml::node& node, RuleSet& set) {
   set.has_defaults = true;
 }
 
+void read_icmp(TomlReader& r, const toml::node& node, RuleSet& set) {
+  const toml::table* t = node.as_table();
+  if (!t) return r.error(node, "[icmp] must be a table");
+  r.check_keys(*t, {"echo_request", "dhcp_client", "redirects"}, "[icmp]");
+  for (const auto& [key, slot] : {std::pair{"echo_request", &set.icmp.echo_request},
+                                  std::pair{"dhcp_client", &set.icmp.dhcp_client},
+                                  std::pair{"redirects", &set.icmp.redirects}}) {
+    if (const toml::node* n = t->get(key)) {
+      if (auto b = r.boolean(*n, key)) *slot = *b;
+    }
+  }
+  set.has_icmp = true;
+}
+
 void read_sets(TomlReader& r, const toml::node& node, RuleSet& set) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "[sets] must be a table of name = [\"CIDR\", ...]");
@@ -339,7 +353,14 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
   if (!doc) return std::unexpected(std::move(r.errors()));
   RuleSet set;
   set.sets = known_sets;
-  r.check_keys(*doc, {"defaults", "sets", "set", "rule", "forward"}, "a rule file");
+  r.check_keys(*doc, {"defaults", "icmp", "sets", "set", "rule", "forward"}, "a rule file");
+  if (const toml::node* n = doc->get("icmp")) {
+    if (drop_in) {
+      r.error(*n, "[icmp] belongs in the main rules file only");
+    } else {
+      read_icmp(r, *n, set);
+    }
+  }
   if (const toml::node* n = doc->get("defaults")) {
     if (drop_in) {
       r.error(*n, "[defaults] belongs in the main rules file only");

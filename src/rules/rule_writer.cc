@@ -27,6 +27,12 @@ std::string write_rules(const RuleSet& set) {
   toml::table defaults{{"incoming", to_string(set.defaults.incoming)},
                        {"outgoing", to_string(set.defaults.outgoing)}};
   out << "[defaults]\n" << toml::toml_formatter(defaults) << "\n";
+  if (set.has_icmp) {
+    toml::table icmp{{"echo_request", set.icmp.echo_request},
+                     {"dhcp_client", set.icmp.dhcp_client},
+                     {"redirects", set.icmp.redirects}};
+    out << "[icmp]\n" << toml::toml_formatter(icmp) << "\n";
+  }
   toml::table sets;
   std::string set_tables;
   for (const auto& [name, prefixes] : set.sets) {

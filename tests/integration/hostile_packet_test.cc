@@ -64,11 +64,15 @@ struct Kind {
   int malformed = 0;  // Outcome::malformed: packets the parser rejects; 0: every one sent
 };
 
-// Rules: 22/tcp and 5353/udp allowed and logged, 113/tcp rejected, the rest denied.
+// Rules: 22/tcp and 5353/udp allowed and logged, 113/tcp rejected, the rest denied; no ping
+// ([icmp]: an echo request here is a packet like any other, judged by the defaults).
 constexpr const char* kHostileRules = R"(
 [defaults]
 incoming = "deny"
 outgoing = "allow"
+
+[icmp]
+echo_request = false
 
 [[rule]]
 action = "allow"
@@ -264,7 +268,7 @@ std::vector<Kind> udp_icmp_kinds() {
       {"icmp-redirect-quoting-forged-udp", false,
        v4 + "/ICMP(type=5, code=1, gw='10.200.0.66')/IPerror(src=S4, dst=A)/UDPerror(sport=5353, "
             "dport=4000)",
-       Outcome::invalid, ""},
+       Outcome::deny, "", false, "[icmp] redirects = false"},
       {"icmp-error-quoting-ipv6-header", false,
        v4 + "/ICMP(type=11)/Raw(bytes(IPv6(src=S6, dst='fd00::1')/UDP())[:48])", Outcome::invalid,
        ""},

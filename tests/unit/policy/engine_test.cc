@@ -688,6 +688,64 @@ TEST(BlockedLogGate, BoundedAndSweptAtMostOnceASecond) {
   EXPECT_EQ(gate.size(), 2u);
 }
 
+// [icmp] (ufw's before.rules): under a default deny, ping and the DHCP client's answers pass,
+// neighbour discovery and MLD from link-local sources pass, redirects do not.
+PacketView icmp_packet(const IpAddress& src, const IpAddress& dst, std::uint8_t type,
+                       std::uint8_t ttl) {
+  PacketView p;
+  p.family = src.family;
+  p.src = src;
+  p.dst = dst;
+  p.protocol = src.family == Family::ipv4 ? ipproto::icmp : ipproto::icmpv6;
+  p.has_l4 = true;
+  p.icmp_type = type;
+  p.ttl = ttl;
+  p.ip_length = 64;
+  return p;
+}
+
+TEST(Engine, IcmpTableDecidesPingDhcpAndRedirectsWhateverTheDefaults) {
+  RuleSet set;
+  set.defaults.incoming = Action::deny;
+  set.defaults.outgoing = Action::deny;
+  Engine e(std::make_shared<const PolicySnapshot>(set), EngineOptions{});
+  const IpAddress router6 = *parse_ip_address("fe80::1");
+  const IpAddress host6 = *parse_ip_address("fe80::2");
+  PacketView ping = icmp_packet(kClient, kServer, 8, 64);
+  ping.src_port = ping.dst_port = 7;
+  expect(e.decide(ping, kIn, kStart), Verdict::accept, Reason::default_policy, 0);
+  PacketView pong = icmp_packet(kServer, kClient, 0, 64);
+  pong.src_port = pong.dst_port = 7;
+  // The reply passes by state though outgoing is denied.
+  expect(e.decide(pong, kOut, kStart), Verdict::accept, Reason::state, 0);
+  PacketView dhcp = test::udp(*parse_ip_address("192.0.2.254"), 67, kServer, 68);
+  expect(e.decide(dhcp, kIn, kStart), Verdict::accept, Reason::default_policy, 0);
+  PacketView dhcp6 = test::udp(router6, 547, host6, 546);
+  dhcp6.family = Family::ipv6;
+  dhcp6.has_l4 = true;
+  expect(e.decide(dhcp6, kIn, kStart), Verdict::accept, Reason::default_policy, 0);
+  PacketView dhcp6_far = test::udp(*parse_ip_address("2001:db8::7"), 547, host6, 546);
+  // DHCPv6 answers come from the link.
+  expect(e.decide(dhcp6_far, kIn, kStart), Verdict::drop, Reason::default_policy, 0);
+  expect(e.decide(icmp_packet(router6, host6, 134, 255), kIn, kStart), Verdict::accept,
+         Reason::default_policy, 0);  // a router advertisement
+  expect(e.decide(icmp_packet(router6, host6, 130, 1), kIn, kStart), Verdict::accept,
+         Reason::default_policy, 0);  // an MLD query
+  const Decision redirect = e.decide(icmp_packet(router6, host6, 137, 255), kIn, kStart);
+  expect(redirect, Verdict::drop, Reason::default_policy, 0);
+  EXPECT_TRUE(redirect.log);
+  expect(e.decide(icmp_packet(kClient, kServer, 5, 64), kIn, kStart), Verdict::drop,
+         Reason::default_policy, 0);
+  // Changed in the rules file's [icmp]: no ping, redirects taken.
+  set.icmp.echo_request = false;
+  set.icmp.redirects = true;
+  e.set_policy(std::make_shared<const PolicySnapshot>(set));
+  ping.src_port = ping.dst_port = 8;
+  expect(e.decide(ping, kIn, kStart), Verdict::drop, Reason::default_policy, 0);
+  expect(e.decide(icmp_packet(router6, host6, 137, 255), kIn, kStart), Verdict::accept,
+         Reason::default_policy, 0);
+}
+
 TEST(Engine, MalformedBytesAreDroppedAsInvalid) {
   Engine e = engine(policy({}));
   expect(e.decide_malformed(), Verdict::drop, Reason::invalid, 0);

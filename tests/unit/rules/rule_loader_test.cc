@@ -251,8 +251,32 @@ TEST(ParseRules, UnknownKeyListsTheExpectedKeys) {
 
 TEST(ParseRules, UnknownTableListsTheExpectedTables) {
   EXPECT_EQ(errors_of("[rules]\nx = 1\n"),
-            "rules.toml:1:2: unknown key 'rules' in a rule file; expected one of defaults, sets, "
-            "set, rule, forward");
+            "rules.toml:1:2: unknown key 'rules' in a rule file; expected one of defaults, icmp, "
+            "sets, set, rule, forward");
+}
+
+// [icmp]: ufw's before.rules as a table the administrator reads and changes.
+TEST(ParseRules, IcmpTableDefaultsLikeUfwAndTakesBooleans) {
+  const RuleSet none = parsed("");
+  EXPECT_TRUE(none.icmp.echo_request);
+  EXPECT_TRUE(none.icmp.dhcp_client);
+  EXPECT_FALSE(none.icmp.redirects);
+  EXPECT_FALSE(none.has_icmp);
+  const RuleSet set = parsed("[icmp]\necho_request = false\nredirects = true\n");
+  EXPECT_TRUE(set.has_icmp);
+  EXPECT_FALSE(set.icmp.echo_request);
+  EXPECT_TRUE(set.icmp.dhcp_client);
+  EXPECT_TRUE(set.icmp.redirects);
+  EXPECT_NE(errors_of("[icmp]\nping = true\n").find("rules.toml:2:1: unknown key 'ping' in [icmp]"),
+            std::string::npos)
+      << errors_of("[icmp]\nping = true\n");
+  EXPECT_NE(errors_of("[icmp]\nredirects = \"no\"\n").find("rules.toml:2:"), std::string::npos)
+      << errors_of("[icmp]\nredirects = \"no\"\n");
+  const std::string written = write_rules(set);
+  EXPECT_NE(written.find("[icmp]"), std::string::npos) << written;
+  const RuleSet again = parsed(written);
+  EXPECT_EQ(again.icmp, set.icmp);
+  EXPECT_TRUE(again.has_icmp);
 }
 
 TEST(ParseRules, SingleRuleTableSaysToWriteDoubleBrackets) {
