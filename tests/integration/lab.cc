@@ -104,6 +104,17 @@ Lab::Lab() : name_("pw-it" + std::to_string(getpid())), net_(getpid() % 200 + 10
 
 Lab::~Lab() { run(std::string(PORTWALL_SOURCE_DIR) + "/tools/lab.sh down " + name_); }
 
+std::vector<std::string> Lab::add_cl2_addresses(int count) const {
+  const std::string prefix = cl2_v4().substr(0, cl2_v4().rfind('.') + 1);
+  std::vector<std::string> added;
+  for (int i = 0; i < count; ++i) {
+    added.push_back(prefix + std::to_string(131 + i));
+    const RunResult r = in(cl2(), "ip addr add " + added.back() + "/25 dev cl20");
+    if (r.exit_code != 0) throw std::runtime_error("adding " + added.back() + ": " + r.output);
+  }
+  return added;
+}
+
 std::string Lab::srv_v4() const { return "10.200." + std::to_string(net_) + ".1"; }
 std::string Lab::cli_v4() const { return "10.200." + std::to_string(net_) + ".2"; }
 std::string Lab::srv_v6() const { return "fd00:200:" + std::to_string(net_) + "::1"; }

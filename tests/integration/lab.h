@@ -57,6 +57,10 @@ class Lab {
   std::string srv_v6() const;
   std::string cli_v6() const;
   std::string name() const { return name_; }
+  // Gives cl2 `count` more IPv4 addresses (10.200.N.131 and up, same route to the server), so
+  // that its connections meet both queues (the queue-balance hash is over the addresses);
+  // returns them, or throws when one cannot be added.
+  std::vector<std::string> add_cl2_addresses(int count) const;
   // A command line run inside a namespace.
   RunResult in(const std::string& netns, const std::string& command,
                std::chrono::seconds timeout = 20s) const;

@@ -34,13 +34,7 @@ std::string mac_of(const Lab& lab, const std::string& ns, const std::string& dev
 
 TEST(TableFull, SynFloodsLeaveRoomForNewConnectionsAsTheKernelsEarlyDropDoes) {
   Lab lab;
-  // cl2 has 10.200.N.130/25; its further addresses .131 and up share the route to the server.
-  const std::string prefix = lab.cl2_v4().substr(0, lab.cl2_v4().rfind('.') + 1);
-  std::vector<std::string> sources;
-  for (int i = 0; i < kClientAddresses; ++i) {
-    sources.push_back(prefix + std::to_string(131 + i));
-    ASSERT_EQ(lab.in(lab.cl2(), "ip addr add " + sources.back() + "/25 dev cl20").exit_code, 0);
-  }
+  const std::vector<std::string> sources = lab.add_cl2_addresses(kClientAddresses);
   Daemon daemon(lab, kRules, "", kConfig);
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
   Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
