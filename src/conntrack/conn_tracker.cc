@@ -321,18 +321,21 @@ struct ConnTracker::Impl {
       }
     }
     if (next == TcpState::syn_sent && (old == TcpState::time_wait || old == TcpState::close)) {
-      tcp_window_open(f.window, slot.direction, p, false);  // the tuple is reused: start afresh
-    } else {
-      switch (tcp_in_window(f.window, slot.direction, old, p)) {
-        case WindowVerdict::invalid:
-          ++stats.invalid;
-          return {TrackState::invalid, nullptr, slot.direction};
-        case WindowVerdict::ignore:
-          count(f, slot.direction, p, now);
-          return {TrackState::established, &f, slot.direction};
-        case WindowVerdict::accept:
-          break;
-      }
+      // The tuple is reused by a new connection: the old flow ends here and the SYN is judged
+      // by the rules as any new one (the kernel kills the entry and repeats the packet,
+      // NF_REPEAT). Carrying the old flow on would let a deleted rule's port in again.
+      remove(n);
+      return {TrackState::new_flow, nullptr, FlowDirection::original};
+    }
+    switch (tcp_in_window(f.window, slot.direction, old, p)) {
+      case WindowVerdict::invalid:
+        ++stats.invalid;
+        return {TrackState::invalid, nullptr, slot.direction};
+      case WindowVerdict::ignore:
+        count(f, slot.direction, p, now);
+        return {TrackState::established, &f, slot.direction};
+      case WindowVerdict::accept:
+        break;
     }
     count(f, slot.direction, p, now);
     // A RST that is the only answer to a SYN: the attempt is over, forget it at once. The RST

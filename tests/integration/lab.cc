@@ -412,14 +412,22 @@ int tcp_accept(int listener, std::chrono::milliseconds wait) {
 }
 
 int tcp_connect(const std::string& netns, const std::string& address, int port,
-                std::chrono::milliseconds wait, int* error, const std::string& source) {
+                std::chrono::milliseconds wait, int* error, const std::string& source,
+                int source_port) {
   socklen_t len;
   sockaddr_storage ss = make_address(address, port, &len);
   const int fd = socket_in(netns, ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK);
   int err = 0;
   socklen_t from_len;
-  sockaddr_storage from = source.empty() ? sockaddr_storage{} : make_address(source, 0, &from_len);
-  if (!source.empty() && bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
+  const bool bound = !source.empty() || source_port != 0;
+  sockaddr_storage from{};
+  if (bound) {
+    from = make_address(source.empty() ? (ss.ss_family == AF_INET6 ? "::" : "0.0.0.0") : source,
+                        source_port, &from_len);
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  }
+  if (bound && bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
     err = errno;
   } else if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     err = errno;

@@ -137,10 +137,11 @@ int tcp_listen(const std::string& netns, const std::string& address, int port);
 // Accepts one connection within `wait`; -1 if none came.
 int tcp_accept(int listener, std::chrono::milliseconds wait);
 // Connects within `wait`; the socket or -1 (refused, timed out). From `source` (an address of
-// the namespace) when given.
+// the namespace) when given, and from `source_port` when not 0 (SO_REUSEADDR: a port whose
+// last connection is in TIME_WAIT may be used again).
 int tcp_connect(const std::string& netns, const std::string& address, int port,
                 std::chrono::milliseconds wait, int* error = nullptr,
-                const std::string& source = "");
+                const std::string& source = "", int source_port = 0);
 int udp_bind(const std::string& netns, const std::string& address, int port);
 bool udp_send(const std::string& netns, const std::string& address, int port,
               const std::string& data);

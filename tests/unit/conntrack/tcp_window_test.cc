@@ -151,7 +151,7 @@ TEST(WindowPickup, FlowAdoptedMidStreamIsLiberal) {
       << "its history is lost: no window is enforced (kernel: BE_LIBERAL)";
 }
 
-TEST(WindowReuse, SynInTimeWaitStartsTheWindowsAfresh) {
+TEST(WindowReuse, SynInTimeWaitEndsTheOldFlowAndIsNewAgain) {
   ConntrackLimits limits;
   ConnTracker ct{limits};
   Flow* f = ct.open(segment(orig(syn), 100, 0), t0, 1);
@@ -161,13 +161,42 @@ TEST(WindowReuse, SynInTimeWaitStartsTheWindowsAfresh) {
   ASSERT_EQ(ct.track(segment(reply(fin | ack), 701, 102), t0).state, TrackState::established);
   ASSERT_EQ(ct.track(segment(orig(ack), 102, 702), t0).state, TrackState::established);
   ASSERT_EQ(f->tcp_state, TcpState::time_wait);
-  // The same ports again, with sequence numbers from anywhere.
-  ASSERT_EQ(ct.track(segment(orig(syn), 2'000'000'000u, 0), t0).state, TrackState::established);
-  EXPECT_EQ(f->tcp_state, TcpState::syn_sent);
+  // The same ports again, with sequence numbers from anywhere: a new connection, to be judged
+  // by the rules as the kernel does (it kills the entry and repeats the packet).
+  const PacketView again = segment(orig(syn), 2'000'000'000u, 0);
+  ASSERT_EQ(ct.track(again, t0).state, TrackState::new_flow);
+  EXPECT_EQ(ct.size(), 0u);
+  f = ct.open(again, t0, 2);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->rule_number, 2u);
   EXPECT_EQ(ct.track(segment(reply(syn | ack), 42, 2'000'000'001u), t0).state,
             TrackState::established);
   EXPECT_EQ(ct.track(segment(orig(ack), 2'000'000'001u, 43), t0).state, TrackState::established);
   EXPECT_EQ(f->tcp_state, TcpState::established);
+}
+
+TEST(WindowReuse, AfterAResetOrFromTheOtherSideInTimeWaitASynIsNewToo) {
+  ConntrackLimits limits;
+  ConnTracker ct{limits};
+  ct.open(segment(orig(syn), 300, 0), t0, 1);
+  ASSERT_EQ(ct.track(segment(reply(syn | ack), 700, 301), t0).state, TrackState::established);
+  ASSERT_EQ(ct.track(segment(orig(rst), 301, 0), t0).state, TrackState::established);
+  ASSERT_EQ(ct.size(), 1u) << "CLOSE, waiting out its timeout";
+  EXPECT_EQ(ct.track(segment(reply(syn), 5000, 0), t0).state, TrackState::invalid)
+      << "the kernel's table: a SYN from the answering side of a CLOSEd flow";
+  EXPECT_EQ(ct.track(segment(orig(syn), 9000, 0), t0).state, TrackState::new_flow);
+  EXPECT_EQ(ct.size(), 0u);
+
+  ct.open(segment(orig(syn), 100, 0), t0, 1);
+  ASSERT_EQ(ct.track(segment(reply(syn | ack), 700, 101), t0).state, TrackState::established);
+  ASSERT_EQ(ct.track(segment(orig(ack), 101, 701), t0).state, TrackState::established);
+  ASSERT_EQ(ct.track(segment(reply(fin | ack), 701, 101), t0).state, TrackState::established);
+  ASSERT_EQ(ct.track(segment(orig(fin | ack), 101, 702), t0).state, TrackState::established);
+  ASSERT_EQ(ct.track(segment(reply(ack), 702, 102), t0).state, TrackState::established);
+  const TrackResult r = ct.track(segment(reply(syn), 5000, 0), t0);
+  EXPECT_EQ(r.state, TrackState::new_flow) << "TIME_WAIT: either side may open again";
+  EXPECT_EQ(r.flow, nullptr);
+  EXPECT_EQ(ct.size(), 0u);
 }
 
 }  // namespace

@@ -422,6 +422,31 @@ PacketView seg(PacketView p, std::uint32_t seq, std::uint32_t ack) {
   return p;
 }
 
+// The rule-change race of CI: a client reused the ports of a connection that had closed and
+// waited out TIME_WAIT here; the reused SYN carried on the old flow past the deleted rule.
+TEST(Engine, ASynReusingAClosedConnectionsPortsIsJudgedByTheRulesOfNow) {
+  Engine e = engine(policy({rule(Action::allow, 22)}, Action::reject));
+  using namespace tcpflag;
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
+  e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart);
+  e.decide(seg(tcp(kServer, 22, kClient, 40000, fin | ack), 901, 101), kOut, kStart);
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, fin | ack), 101, 902), kIn, kStart);
+  e.decide(seg(tcp(kServer, 22, kClient, 40000, ack), 902, 102), kOut, kStart);
+  ASSERT_EQ(e.conntrack().size(), 1u) << "TIME_WAIT";
+  e.set_policy(policy({}, Action::reject));
+  e.recheck(kStart, Engine::Denied::cut);
+  expect(e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 5000, 0), kIn, kStart),
+         Verdict::reject, Reason::default_policy, 0);
+  EXPECT_EQ(e.conntrack().size(), 0u);
+  // And with the rule back, the same ports open a connection again.
+  e.set_policy(policy({rule(Action::allow, 22)}, Action::reject));
+  expect(e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 9000, 0), kIn, kStart),
+         Verdict::accept, Reason::rule, 1);
+  expect(e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 77, 9001), kOut, kStart),
+         Verdict::accept, Reason::state, 1);
+}
+
 TEST(Engine, RstFarOutsideTheWindowIsDroppedAndTheConnectionStays) {
   Engine e = engine(policy({}, Action::allow));
   using namespace tcpflag;
