@@ -215,6 +215,13 @@ TEST_F(TwoQueues, PathMtuDiscoveryWorksForEveryFlowBehindASmallerLink) {
 // (b) A connected UDP socket's datagram to a closed port of each far client: the client's port
 // unreachable comes back to the socket as ECONNREFUSED.
 TEST_F(TwoQueues, UdpToAClosedPortGetsConnectionRefusedFromEveryClient) {
+  // Each path's neighbours resolved first: a first contact's lost neighbour solicitation costs
+  // a 1 s retransmission per hop, which once made a 2 s wait too short in CI (31 of 32).
+  for (bool v6 : {false, true}) {
+    for (const std::string& client : v6 ? far.v6() : far.v4()) {
+      lab.in(lab.srv(), "ping -c 1 -W 3 -I " + RoutedClients::server(v6) + " " + client, 10s);
+    }
+  }
   int refused = 0, tried = 0;
   for (bool v6 : {false, true}) {
     for (const std::string& client : v6 ? far.v6() : far.v4()) {
