@@ -30,7 +30,11 @@ std::string slurp(const fs::path& p) {
 // A version of the file big enough that a write takes many system calls.
 std::string version(char tag) {
   std::string text;
-  for (int i = 0; i < 20000; ++i) text += std::string("# version ") + tag + " line\n";
+  for (int i = 0; i < 20000; ++i) {
+    text += "# version ";
+    text += tag;
+    text += " line\n";
+  }
   return text;
 }
 
