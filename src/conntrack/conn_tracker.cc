@@ -112,7 +112,7 @@ struct ConnTracker::Impl {
   std::size_t entries = 0;
   std::size_t live = 0;
   std::size_t cursor = 0;                      // expire() resumes at this node number
-  std::function<void(const Flow&)> on_remove;  // for flows marked `counted`
+  std::function<void(const Flow&)> on_remove;  // for flows marked `counted` or `vouches`
   ConntrackStats stats;
 
   Node& node_at(std::uint32_t i) { return chunks[i / kChunk][i % kChunk]; }
@@ -230,7 +230,7 @@ struct ConnTracker::Impl {
   }
 
   void remove(Node* n) {
-    if (n->flow.counted && on_remove) on_remove(n->flow);
+    if ((n->flow.counted || n->flow.vouches) && on_remove) on_remove(n->flow);
     unlist(n);
     const FlowKey key = n->flow.key;
     index_erase(n->number << 1, key);

@@ -87,6 +87,7 @@ struct Flow {
   bool redirected : 1 = false;      // public port when rechecked
   bool kept : 1 = false;            // denied by a change made with --keep-established: stays up
   bool offloaded : 1 = false;       // inspect = "new" passed it to the kernel: it may end unseen
+  bool vouches : 1 = false;         // its remote is vouched for (SourceTable::vouch) meanwhile
   std::uint8_t interface_id = 0;
   Timestamp opened{}, last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection

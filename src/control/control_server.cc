@@ -26,9 +26,48 @@ struct ControlServer::Connection {
   bool discarding = false;  // inside a request line that was too long
 };
 
+namespace {
+
+// Deeper than any request of the protocol needs ({"command": ..., "words": [...]} is 2), and
+// shallow enough that copying or printing a request, which nlohmann::json does by recursion,
+// stays far from the stack's end: a 1 MiB line of '[' overflowed it in the explain handler.
+constexpr int kMaxRequestDepth = 8;
+
+// Whether `line` nests arrays and objects deeper than `max_depth`, read in one pass without
+// recursion; brackets inside strings do not count. Checked before the line is parsed.
+bool nested_deeper_than(std::string_view line, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : line) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string answer_request_line(const ControlHandler& handler, std::string_view line,
                                 const Peer& peer) {
   nlohmann::json response;
+  if (nested_deeper_than(line, kMaxRequestDepth)) {
+    return error_response("bad request: nested deeper than " + std::to_string(kMaxRequestDepth) +
+                          " levels")
+        .dump();
+  }
   const nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
   if (request.is_discarded() || !request.is_object() || !request.contains("command") ||
       !request["command"].is_string()) {

@@ -63,10 +63,14 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
 
   std::lock_guard<std::mutex> serialized(reload_mutex_);
   if (pending_) return refuse(pending_refusal());
-  if (auto parsed = parse_rules(text, file); !parsed) {
+  const std::string& rules_file = loaded_.rules_file;
+  // The text will be the rules file: its set files are those the next load reads, from the
+  // rules' own directories (never the caller's file name's, which the caller chose).
+  const std::filesystem::path rules_dir = std::filesystem::path(rules_file).parent_path();
+  if (auto parsed = parse_rules(text, file, SetFileScope{rules_dir, {rules_dir, loaded_.rules_dir}});
+      !parsed) {
     return refuse("the rules are broken, nothing changed:\n" + to_string(parsed.error()));
   }
-  const std::string& rules_file = loaded_.rules_file;
   auto old_text = read_text_file(rules_file);
   if (!old_text) return refuse(old_text.error());
   if (within) {

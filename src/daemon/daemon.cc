@@ -124,6 +124,7 @@ std::expected<void, std::string> Daemon::start() {
   options.other_queues = cfg.daemon.queues.size() > 1;
   options.offload = offload_mark_ != 0;
   sources_ = std::make_shared<SourceTable>(cfg.limits.max_sources, source_policy_of(cfg));
+  trust_infrastructure();
   blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
   load_defense_state();
   options.sources = sources_;
@@ -282,6 +283,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   }
   decision_log_->set_format(fresh->config.log.format);
   sources_->configure(source_policy_of(fresh->config));
+  trust_infrastructure();
   loaded_.config.scan_detection = fresh->config.scan_detection;
   loaded_.config.limits = fresh->config.limits;
   loaded_.config.knocks = fresh->config.knocks;

@@ -149,8 +149,14 @@ class Daemon {
   // block list or the used one-time knocks change (checked every second) and at stop.
   void load_defense_state();
   void save_defense_state(bool force);
-  // Once a second on the main thread: expired blocks leave (audited), the state file follows.
+  // Once a second on the main thread: expired blocks leave (audited), the state file follows,
+  // and every kInfrastructureEvery the addresses scan detection trusts are read again.
   void keep_defenses();
+  // The host's own, gateway and resolver addresses (host/infrastructure.h) to the source table;
+  // said when they change. At start, at reload and from keep_defenses().
+  void trust_infrastructure();
+  static constexpr Duration kInfrastructureEvery = std::chrono::seconds(30);
+  Timestamp infrastructure_read_{};
   // Once a second on the main thread: every [metrics] interval, the counters are written to
   // [metrics] textfile (atomically) in Prometheus' text format. A failure is said once, then
   // again only after a success.

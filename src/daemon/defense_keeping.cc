@@ -1,5 +1,6 @@
 // defense_keeping.cc — the defenses' upkeep on the daemon's main thread: the state file that
 // lets blocks and used one-time knocks survive a restart, and the expiry of blocks.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +10,7 @@
 
 #include "daemon/daemon.h"
 #include "host/host_sockets.h"
+#include "host/infrastructure.h"
 #include "netfilter/conntrack_flush.h"
 #include "rules/rule_writer.h"
 #include "state/defense_state.h"
@@ -103,6 +105,28 @@ void Daemon::keep_defenses() {
     bring_back_offloaded("block list changed");
   }
   save_defense_state(false);
+  if (clock_.now() - infrastructure_read_ >= kInfrastructureEvery) trust_infrastructure();
+}
+
+void Daemon::trust_infrastructure() {
+  infrastructure_read_ = clock_.now();
+  const Infrastructure found = read_infrastructure();
+  std::vector<IpAddress> all = found.own;
+  for (const auto* list : {&found.gateways, &found.resolvers}) {
+    for (const IpAddress& a : *list) {
+      if (std::find(all.begin(), all.end(), a) == all.end()) all.push_back(a);
+    }
+  }
+  if (all == sources_->trusted()) return;
+  auto text = [](const std::vector<IpAddress>& list) {
+    std::string t;
+    for (const IpAddress& a : list) t += (t.empty() ? "" : " ") + to_string(a);
+    return t.empty() ? std::string("none") : t;
+  };
+  say("scan detection never blocks the gateways (" + text(found.gateways) + "), resolvers (" +
+      text(found.resolvers) + ") and " + std::to_string(found.own.size()) +
+      " address(es) of this host");
+  sources_->trust(std::move(all));
 }
 
 }  // namespace portwall

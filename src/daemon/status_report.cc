@@ -135,10 +135,15 @@ nlohmann::json Daemon::status_json() {
   auto n = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
   nlohmann::json knocks = nlohmann::json::array();
   for (const KnockSection& k : loaded_.config.knocks) knocks.push_back(k.name);
+  nlohmann::json trusted = nlohmann::json::array();
+  for (const IpAddress& a : sources_->trusted()) trusted.push_back(to_string(a));
   j["defenses"] = {{"scan",
                     {{"enabled", loaded_.config.scan_detection.enabled},
                      {"sources_blocked", sum.scan_blocks},
-                     {"packets_dropped", sum.scan_blocked}}},
+                     {"packets_dropped", sum.scan_blocked},
+                     {"spared", n(st.scan_spared)},
+                     {"vouched_sources", sources_->vouched()},
+                     {"trusted", trusted}}},
                    {"blocks",
                     {{"entries", blocks_->size()},
                      {"max", blocks_->max_entries()},

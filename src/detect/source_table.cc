@@ -111,6 +111,14 @@ struct SourceTable::Impl {
   std::unordered_map<IpAddress, std::list<Source>::iterator, IpAddressHash> index;
   std::deque<SpaSeen> spa_seen;  // nonces accepted, oldest first
   std::set<SpaNonce> spa_nonces;
+  std::vector<IpAddress> infrastructure;
+  std::unordered_map<IpAddress, std::uint32_t, IpAddressHash> vouched;  // live connections
+
+  // Scan detection leaves it alone, whatever it touches.
+  bool spared(const IpAddress& a) const {
+    if (vouched.contains(a)) return true;
+    return std::find(infrastructure.begin(), infrastructure.end(), a) != infrastructure.end();
+  }
 
   Source* find(const IpAddress& address) {
     auto it = index.find(address);
@@ -223,7 +231,37 @@ bool SourceTable::note_refused(const IpAddress& source, std::uint8_t protocol, s
   if (s.touches.size() <= scan.distinct_ports) return false;
   s.touches.clear();
   s.touches.shrink_to_fit();
+  if (m.spared(source)) {
+    stats_.scan_spared.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   return true;
+}
+
+void SourceTable::trust(std::vector<IpAddress> infrastructure) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  impl_->infrastructure = std::move(infrastructure);
+}
+
+std::vector<IpAddress> SourceTable::trusted() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return impl_->infrastructure;
+}
+
+void SourceTable::vouch(const IpAddress& remote) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++impl_->vouched[remote];
+}
+
+void SourceTable::unvouch(const IpAddress& remote) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = impl_->vouched.find(remote);
+  if (it != impl_->vouched.end() && --it->second == 0) impl_->vouched.erase(it);
+}
+
+std::size_t SourceTable::vouched() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return impl_->vouched.size();
 }
 
 Duration SourceTable::block_duration() const {

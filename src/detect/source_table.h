@@ -25,7 +25,11 @@
 namespace portwall {
 
 // Port-scan detection: a source that touches more than `distinct_ports` distinct refused ports
-// within `window` is blocked for `block`. Sources in `never_block` are never blocked.
+// within `window` is blocked for `block`. A touch is a packet nobody verified (a SYN, a stray
+// ACK or FIN): anyone can forge it with any source. So these are never blocked by it: sources
+// in `never_block`; the host's infrastructure (SourceTable::trust: its own addresses, gateways
+// and resolvers); and an address while it holds a TCP connection whose handshake it completed
+// (SourceTable::vouch), which a blind spoofer cannot.
 struct ScanPolicy {
   bool enabled = true;
   std::uint32_t distinct_ports = 10;
@@ -75,6 +79,7 @@ struct SourceTableStats {
   std::atomic<std::uint64_t> knock_opened{0}, knock_failed{0};
   std::atomic<std::uint64_t> spa_opened{0}, spa_rejected{0}, spa_replayed{0};
   std::atomic<std::uint64_t> rule_rate_drops{0}, source_rate_drops{0}, source_flow_drops{0};
+  std::atomic<std::uint64_t> scan_spared{0};  // scanners not blocked: infrastructure, vouched
 };
 
 class SourceTable {
@@ -94,6 +99,16 @@ class SourceTable {
   bool note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
                     Timestamp now);
   Duration block_duration() const;
+  // The host's infrastructure (host/infrastructure.h), replaced as a whole; kept across
+  // configure().
+  void trust(std::vector<IpAddress> infrastructure);
+  std::vector<IpAddress> trusted() const;
+  // `remote` completed a TCP handshake with this host and holds that connection (one call per
+  // connection, from when it is assured); unvouch() when it ends. Not bounded by max_sources:
+  // one count per live tracked connection, which the connection tables bound.
+  void vouch(const IpAddress& remote);
+  void unvouch(const IpAddress& remote);
+  std::size_t vouched() const;  // distinct addresses
 
   // --- Limits. A new inbound connection from `source` that the policy would accept; `rule_rate`
   // is the limit rule's rate (nullptr for other rules). When max_connections_per_source is set,

@@ -102,7 +102,23 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
   options_.sources.reset();
   options_.blocks.reset();
   options_.blocked_log.reset();
-  conntrack_.set_on_remove([this](const Flow& f) { sources_->connection_closed(f.key.src); });
+  conntrack_.set_on_remove([this](const Flow& f) {
+    if (f.counted) sources_->connection_closed(f.key.src);
+    if (f.vouches) sources_->unvouch(f.outbound ? f.key.dst : f.key.src);
+  });
+}
+
+bool Engine::should_vouch(const Flow& f) {
+  return f.key.protocol == ipproto::tcp && f.assured && !f.cut &&
+         f.tcp_state == TcpState::established;
+}
+
+void Engine::note_vouch(Flow& f) {
+  const bool vouch = should_vouch(f);
+  if (vouch == f.vouches) return;
+  f.vouches = vouch;
+  const IpAddress& remote = f.outbound ? f.key.dst : f.key.src;
+  vouch ? sources_->vouch(remote) : sources_->unvouch(remote);
 }
 
 Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp now, Decision d) {
@@ -222,6 +238,7 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
     sources_->connection_closed(f->key.src);
     f->counted = false;
   }
+  if (Flow* f = tracked.flow; f && f->key.protocol == ipproto::tcp) note_vouch(*f);
   switch (tracked.state) {
     case TrackState::established:
     case TrackState::related: {
@@ -498,7 +515,10 @@ std::size_t Engine::take_over(const std::vector<HandedFlow>& flows, Timestamp no
   for (const HandedFlow& h : flows) {
     Flow f = h.flow;
     f.interface_id = interface_id(h.interface);
-    taken += conntrack_.restore(f, now);
+    f.vouches = should_vouch(f);  // the source table starts empty in the new image
+    const bool restored = conntrack_.restore(f, now);
+    if (restored && f.vouches) sources_->vouch(f.outbound ? f.key.dst : f.key.src);
+    taken += restored;
   }
   return taken;
 }
@@ -565,6 +585,7 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied,
     }
     f.cut = true;
     f.cut_logged = false;
+    note_vouch(f);
     f.rule_number = block_denies ? 0 : rule_number;
     f.expires = std::min(f.expires, now + kCutKept);
     result.cut.push_back(f.key);

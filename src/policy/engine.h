@@ -168,6 +168,10 @@ class Engine {
   // An outgoing packet that says a port is closed (RST to an unanswered SYN, ICMP port
   // unreachable for UDP) counts as the remote's touch toward scan detection.
   void note_closed_port(const PacketView& packet, Timestamp now);
+  // A TCP connection whose remote completed the handshake vouches for that address while it
+  // is established and not cut (scan detection spares it, detect/source_table.h).
+  static bool should_vouch(const Flow& flow);
+  void note_vouch(Flow& flow);
   // A refused touch of `port` by `source` toward scan detection; true if it made the source a
   // scanner, now blocked and counted.
   bool touched_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,

@@ -2,6 +2,10 @@
 // value where it stands so that each error points at its own line and column.
 #include "rules/rule_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -74,27 +78,100 @@ void read_sets(TomlReader& r, const toml::node& node, RuleSet& set) {
   }
 }
 
-// A set file: one address or network per line; '#' starts a comment. Errors name file:line.
+// Whether `path` is `root` or lies below it; both are canonical.
+bool inside(const std::filesystem::path& path, const std::filesystem::path& root) {
+  auto [r, p] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+  return r == root.end() || (std::next(r) == root.end() && r->empty());  // "/etc/portwall/"
+}
+
+// A set file's bytes, if it may be read (SetFileScope); otherwise the error, said at `where`.
+std::optional<std::string> read_set_file_text(TomlReader& r, const toml::node& where,
+                                              const std::filesystem::path& path,
+                                              const SetFileScope& scope) {
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(path, ec);
+  if (ec) {
+    r.error(where, "cannot read set file " + path.string() + ": " + ec.message());
+    return std::nullopt;
+  }
+  bool allowed = false;
+  std::string roots;
+  for (const std::filesystem::path& root : scope.roots) {
+    if (root.empty()) continue;
+    std::error_code root_ec;
+    const std::filesystem::path real_root = std::filesystem::weakly_canonical(root, root_ec);
+    if (root_ec) continue;
+    allowed = allowed || inside(real, real_root);
+    roots += (roots.empty() ? "" : " or ") + real_root.string();
+  }
+  if (!allowed) {
+    r.error(where, "set file " + path.string() + " is outside " +
+                       (roots.empty() ? std::string("the rules' directory") : roots) +
+                       ": set files are read from the rules' own directories only");
+    return std::nullopt;
+  }
+  const int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    r.error(where, "cannot read set file " + path.string() + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string text;
+  struct stat st {};
+  std::string problem;
+  if (fstat(fd, &st) != 0) {
+    problem = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "not a regular file";
+  } else if (static_cast<std::uintmax_t>(st.st_size) > kMaxSetFileBytes) {
+    problem = "larger than " + std::to_string(kMaxSetFileBytes >> 20) + " MiB";
+  } else {
+    text.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // it shrank meanwhile: what was there
+      got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+  }
+  close(fd);
+  if (!problem.empty()) {
+    r.error(where, "set file " + path.string() + " is " + problem);
+    return std::nullopt;
+  }
+  return text;
+}
+
+// A set file: one address or network per line; '#' starts a comment. Errors name file:line:
+// column, without the line's text (the file may not be the administrator's to show).
 void read_set_file(TomlReader& r, const toml::node& where, const std::filesystem::path& path,
-                   std::vector<Cidr>& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return r.error(where, "cannot read set file " + path.string() + ": " + std::strerror(errno));
-  std::string line;
+                   const SetFileScope& scope, std::vector<Cidr>& out) {
+  const std::optional<std::string> text = read_set_file_text(r, where, path, scope);
+  if (!text) return;
+  std::string_view rest = *text;
   int number = 0;
   std::size_t errors = 0;
-  while (std::getline(in, line)) {
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     ++number;
-    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) continue;
+    if (first == std::string_view::npos) continue;
     const auto last = line.find_last_not_of(" \t\r");
-    auto c = parse_cidr(std::string_view(line).substr(first, last - first + 1));
-    if (c) {
+    const std::string_view token = line.substr(first, last - first + 1);
+    if (auto c = parse_cidr(token)) {
       out.push_back(*c);
     } else if (++errors <= 20) {  // a broken file says where, without drowning the reader
-      r.errors().push_back(
-          ConfigError{path.string(), number, static_cast<int>(first) + 1, c.error()});
+      const bool address = parse_ip_address(token.substr(0, token.find('/'))).has_value();
+      const bool prefix_ok = c.error().find("host bits") != std::string::npos;
+      r.errors().push_back(ConfigError{
+          path.string(), number, static_cast<int>(first) + 1,
+          !address    ? "not an address or network"
+          : prefix_ok ? "host bits set beyond the prefix length"
+                      : "the prefix length is out of range"});
     }
   }
   if (errors > 20) {
@@ -104,7 +181,8 @@ void read_set_file(TomlReader& r, const toml::node& where, const std::filesystem
 }
 
 // [[set]] tables: name, entries (inline) and/or file (one entry per line).
-void read_set_tables(TomlReader& r, const toml::node& node, RuleSet& set) {
+void read_set_tables(TomlReader& r, const toml::node& node, const SetFileScope& scope,
+                     RuleSet& set) {
   const toml::array* list = node.as_array();
   if (!list) return r.error(node, "named sets are written as [[set]] tables");
   for (const toml::node& item : *list) {
@@ -138,8 +216,8 @@ void read_set_tables(TomlReader& r, const toml::node& node, RuleSet& set) {
     if (const toml::node* n = t->get("file")) {
       if (auto file = r.string(*n, "file")) {
         std::filesystem::path path(*file);
-        if (path.is_relative()) path = std::filesystem::path(r.file()).parent_path() / path;
-        read_set_file(r, *n, path, prefixes);
+        if (path.is_relative()) path = scope.base / path;
+        read_set_file(r, *n, path, scope, prefixes);
         set.set_files[*name] = {*file, inline_entries};
       }
     }
@@ -347,7 +425,8 @@ std::expected<std::string, ConfigError> read_file(const std::filesystem::path& p
 // the main file's sets). The result's `sets` holds only the sets this document defines.
 std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     std::string_view text, std::string_view file_name,
-    const std::map<std::string, std::vector<Cidr>>& known_sets, bool drop_in) {
+    const std::map<std::string, std::vector<Cidr>>& known_sets, bool drop_in,
+    const SetFileScope& scope) {
   TomlReader r(file_name);
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
@@ -369,7 +448,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     }
   }
   if (const toml::node* n = doc->get("sets")) read_sets(r, *n, set);  // before rules: @names
-  if (const toml::node* n = doc->get("set")) read_set_tables(r, *n, set);
+  if (const toml::node* n = doc->get("set")) read_set_tables(r, *n, scope, set);
   if (const toml::node* n = doc->get("rule")) {
     if (const toml::array* rules = n->as_array()) {
       for (const toml::node& rule : *rules) read_rule(r, rule, set);
@@ -395,16 +474,22 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
 
 }  // namespace
 
-std::expected<RuleSet, std::vector<ConfigError>> parse_rules(std::string_view text,
-                                                             std::string_view file_name) {
-  return parse_document(text, file_name, {}, false);
+std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
+    std::string_view text, std::string_view file_name, const std::optional<SetFileScope>& scope) {
+  if (scope) return parse_document(text, file_name, {}, false, *scope);
+  std::filesystem::path base = std::filesystem::path(file_name).parent_path();
+  if (base.empty()) base = ".";
+  return parse_document(text, file_name, {}, false, SetFileScope{base, {base}});
 }
 
 std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir) {
   auto text = read_file(main_file);
   if (!text) return std::unexpected(std::vector<ConfigError>{text.error()});
-  auto set = parse_rules(*text, main_file.string());
+  std::filesystem::path base = main_file.parent_path();
+  if (base.empty()) base = ".";
+  const SetFileScope scope{base, {base, drop_in_dir}};
+  auto set = parse_rules(*text, main_file.string(), scope);
   if (!set) return set;
   std::error_code ec;
   if (drop_in_dir.empty() || !std::filesystem::is_directory(drop_in_dir, ec)) return set;
@@ -424,7 +509,8 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
       continue;
     }
     // A drop-in sees the sets defined so far (main file, earlier drop-ins).
-    auto drop = parse_document(*drop_text, file.string(), set->sets, true);
+    auto drop = parse_document(*drop_text, file.string(), set->sets, true,
+                               SetFileScope{drop_in_dir, scope.roots});
     if (!drop) {
       errors.insert(errors.end(), drop.error().begin(), drop.error().end());
       continue;

@@ -143,11 +143,14 @@ std::expected<void, std::string> check_interface(std::string_view name) {
   if (name.empty() || name.size() > 15 || name == "." || name == "..") {
     return std::unexpected("interface name must be 1-15 characters, got " + quoted(name));
   }
+  // The kernel forbids '/', ':' and white space; portwall also keeps to the characters real
+  // names use, so that a name is safe wherever it is pasted (nft text, iptables-restore lines,
+  // log lines): a quote or ';' once added nft statements through `forward in on`.
   for (char c : name) {
-    if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) ||
-        !std::isprint(static_cast<unsigned char>(c))) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+    if (!ok) {
       return std::unexpected("interface name " + quoted(name) +
-                             " may not contain '/', ':' or white space");
+                             " may hold only letters, digits, '_', '.' and '-'");
     }
   }
   return {};

@@ -186,6 +186,11 @@ def control_seeds():
     }
     out = {k: "".join(json.dumps(v) + "\n" for v in vs) for k, vs in lines.items()}
     out["bad"] = 'not json\n{"command": 5}\n[]\n{"words": []}\n\n{"command": "status"}'
+    # Nesting: at the protocol's bound (8), one beyond, and as deep as max_len allows (the
+    # 500,000-deep request that overflowed the daemon's stack is in regressions/).
+    out["deep"] = ('{"command": "explain", "words": [[[[[[["x"]]]]]]]}\n'
+                   '{"command": "explain", "words": [[[[[[[["x"]]]]]]]]}\n'
+                   '{"command": "explain", "words": ' + "[" * 8000 + "]" * 8000 + "}\n")
     return out
 
 

@@ -155,6 +155,36 @@ TEST(ControlSocket, IdleConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_EQ((*server)->stats().closed_idle, 1u);
 }
 
+// Issue 17, point 1: a request nested 500,000 deep (and closed: 1 MB) within the 1 MiB bound
+// parsed fine, then overflowed the stack
+// where the daemon copies a request (explain) or prints it (the audit of a refusal), and the
+// firewall died. The nesting is refused before the line is parsed; a bracket inside a string
+// is only text.
+TEST(ControlSocket, ARequestNestedDeeperThanTheProtocolIsRefusedBeforeItIsParsed) {
+  int handled = 0;
+  const ControlHandler copies_and_prints = [&](const nlohmann::json& request, const Peer&) {
+    ++handled;
+    const nlohmann::json copy = request;  // as Daemon::explain_request and the audit do
+    return ok_response({{"echo", copy.dump()}});
+  };
+  const Peer peer{};
+  const std::string deep = R"({"command":"explain","words":)" + std::string(500'000, '[') +
+                           std::string(500'000, ']') + "}";
+  EXPECT_EQ(answer_request_line(copies_and_prints, deep, peer),
+            R"({"code":1,"error":"bad request: nested deeper than 8 levels","ok":false})");
+  const std::string unclosed = R"({"command":"explain","words":)" + std::string(9, '[');
+  EXPECT_NE(answer_request_line(copies_and_prints, unclosed, peer).find("nested deeper"),
+            std::string::npos);
+  EXPECT_EQ(handled, 0);
+  const std::string text = R"({"command":"explain","words":["[[[[[[[[[[{{{{{{{{\"]"]})";
+  EXPECT_NE(answer_request_line(copies_and_prints, text, peer).find(R"("ok":true)"),
+            std::string::npos);
+  const std::string eight = R"({"command":"x","a":[[[[[[[1]]]]]]]})";
+  EXPECT_NE(answer_request_line(copies_and_prints, eight, peer).find(R"("ok":true)"),
+            std::string::npos);
+  EXPECT_EQ(handled, 2);
+}
+
 TEST(ControlSocket, OversizedRequestIsRefusedAndTheServerGoesOn) {
   const std::string path = temp_socket();
   ControlLimits limits;

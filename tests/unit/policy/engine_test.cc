@@ -422,14 +422,20 @@ PacketView seg(PacketView p, std::uint32_t seq, std::uint32_t ack) {
   return p;
 }
 
+// kClient:40000 -> kServer:22, its three segments with sequence numbers: assured.
+void handshake_with_windows(Engine& e) {
+  using namespace tcpflag;
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
+  e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart);
+}
+
 // The rule-change race of CI: a client reused the ports of a connection that had closed and
 // waited out TIME_WAIT here; the reused SYN carried on the old flow past the deleted rule.
 TEST(Engine, ASynReusingAClosedConnectionsPortsIsJudgedByTheRulesOfNow) {
   Engine e = engine(policy({rule(Action::allow, 22)}, Action::reject));
   using namespace tcpflag;
-  e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
-  e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
-  e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart);
+  handshake_with_windows(e);
   e.decide(seg(tcp(kServer, 22, kClient, 40000, fin | ack), 901, 101), kOut, kStart);
   e.decide(seg(tcp(kClient, 40000, kServer, 22, fin | ack), 101, 902), kIn, kStart);
   e.decide(seg(tcp(kServer, 22, kClient, 40000, ack), 902, 102), kOut, kStart);
@@ -465,9 +471,7 @@ TEST(Engine, RstFarOutsideTheWindowIsDroppedAndTheConnectionStays) {
 TEST(Engine, AfterUnseenPacketsAConnectionsWindowIsForgivenNotEnforced) {
   Engine e = engine(policy({}, Action::allow));
   using namespace tcpflag;
-  e.decide(seg(tcp(kClient, 40000, kServer, 22, syn), 100, 0), kIn, kStart);
-  e.decide(seg(tcp(kServer, 22, kClient, 40000, syn | ack), 900, 101), kOut, kStart);
-  e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart);
+  handshake_with_windows(e);
   // The server acknowledges 20 bytes of the client's that went by unseen.
   const PacketView acks_unseen = seg(tcp(kServer, 22, kClient, 40000, ack), 901, 121 + 100'000);
   expect(e.decide(acks_unseen, kOut, kStart), Verdict::drop, Reason::invalid, 0);
@@ -1041,6 +1045,73 @@ TEST(Engine, InspectNewOffloadsSettledConnectionsOnly) {
   f.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart);
   EXPECT_FALSE(f.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart).offload)
       << "inspect = \"full\" never offloads";
+}
+
+// Issue 17, point 2: SYNs forged with the address of a client that holds a connection (its
+// handshake completed: it receives what this host sends) never get it blocked; once the
+// connection ends, the address is like any other again.
+TEST(Engine, AForgedScanFromAnAddressHoldingAnEstablishedConnectionBlocksNothing) {
+  Engine e = scanning_engine();
+  using namespace tcpflag;
+  handshake_with_windows(e);
+  ASSERT_EQ(e.sources().vouched(), 1u);
+  for (std::uint16_t port = 100; port < 120; ++port) {
+    expect(e.decide(tcp(kClient, 50000, kServer, port, syn), kIn, kStart), Verdict::drop,
+           Reason::default_policy, 0);
+  }
+  EXPECT_EQ(e.counters().scan_blocks.load(), 0u);
+  EXPECT_GE(e.sources().stats().scan_spared.load(), 1u);
+  expect(e.decide(seg(tcp(kClient, 40000, kServer, 22, ack), 101, 901), kIn, kStart),
+         Verdict::accept, Reason::state, 1);
+  // Another address scanning is blocked as before.
+  const IpAddress other = *parse_ip_address("203.0.113.77");
+  Decision last;
+  for (std::uint16_t port = 100; port < 104; ++port) {
+    last = e.decide(tcp(other, 50000, kServer, port, syn), kIn, kStart);
+  }
+  expect(last, Verdict::drop, Reason::scan_block, 0);
+  // The connection ends (the client's FIN): the client's own scan is a scan again.
+  e.decide(seg(tcp(kClient, 40000, kServer, 22, fin | ack), 101, 901), kIn, kStart);
+  EXPECT_EQ(e.sources().vouched(), 0u);
+  for (std::uint16_t port = 200; port < 204; ++port) {
+    last = e.decide(tcp(kClient, 50001, kServer, port, syn), kIn, kStart);
+  }
+  expect(last, Verdict::drop, Reason::scan_block, 0);
+}
+
+TEST(Engine, AVouchEndsWithItsFlowWhenTheTableForgetsIt) {
+  Engine e = scanning_engine();
+  using namespace tcpflag;
+  handshake_with_windows(e);
+  // And an outgoing one: the server's peer answered its SYN.
+  const IpAddress resolver = *parse_ip_address("198.51.100.53");
+  e.decide(seg(tcp(kServer, 41000, resolver, 53, syn), 5, 0), kOut, kStart);
+  e.decide(seg(tcp(resolver, 53, kServer, 41000, syn | ack), 70, 6), kIn, kStart);
+  e.decide(seg(tcp(kServer, 41000, resolver, 53, ack), 6, 71), kOut, kStart);
+  EXPECT_EQ(e.sources().vouched(), 2u);
+  e.conntrack().clear();
+  EXPECT_EQ(e.sources().vouched(), 0u);
+}
+
+TEST(SourceTable, TheHostsInfrastructureIsNeverBlockedByScanDetection) {
+  ScanPolicy scan;
+  scan.distinct_ports = 2;
+  SourcePolicy policy;
+  policy.scan = scan;
+  SourceTable t(16, policy);
+  const IpAddress gateway = *parse_ip_address("10.0.0.1");
+  t.trust({gateway});
+  for (std::uint16_t port = 1; port < 10; ++port) {
+    EXPECT_FALSE(t.note_refused(gateway, ipproto::tcp, port, kStart));
+  }
+  EXPECT_EQ(t.stats().scan_spared.load(), 3u);
+  t.trust({});
+  bool blocked = false;
+  for (std::uint16_t port = 1; port < 4; ++port) {
+    blocked = t.note_refused(gateway, ipproto::tcp, port, kStart);
+  }
+  EXPECT_TRUE(blocked);
+  EXPECT_EQ(t.trusted().size(), 0u);
 }
 
 }  // namespace

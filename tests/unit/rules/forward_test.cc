@@ -59,6 +59,9 @@ TEST(Forward, BadWordsSayWhatWasExpected) {
             std::string::npos);
   EXPECT_NE(refusal({"80/tcp", "to", "[fd00::5"}).find("no ]"), std::string::npos);
   EXPECT_NE(refusal({"in", "eth0", "80", "to", "8080"}).find("in on IFACE"), std::string::npos);
+  // Issue 17, point 4: the name was pasted inside quotes into the nftables table.
+  EXPECT_NE(refusal({"in", "on", "x\";drop;#", "80", "to", "8080"}).find("may hold only"),
+            std::string::npos);
   EXPECT_NE(refusal({"80/tcp", "to", "8080", "extra"}).find("unexpected \"extra\""),
             std::string::npos);
   EXPECT_NE(refusal({"80/tcp", "to", ""}).find("got nothing"), std::string::npos);

@@ -1,6 +1,8 @@
 // Rule files: what a valid file means, and what each mistake says, with file:line:column.
 #include "rules/rule_loader.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -228,7 +230,7 @@ TEST(ParseRules, PortMustBeANumberOrAString) {
 
 TEST(ParseRules, BadInterfaceNameIsNamed) {
   EXPECT_EQ(errors_of("[[rule]]\naction = \"allow\"\ninterface = \"eth0:1\"\n"),
-            "rules.toml:3:13: interface name \"eth0:1\" may not contain '/', ':' or white space");
+            "rules.toml:3:13: interface name \"eth0:1\" may hold only letters, digits, '_', '.' and '-'");
 }
 
 TEST(ParseRules, WrongTypesSayWhatWasExpected) {
@@ -584,14 +586,58 @@ TEST_F(SetFiles, BadLinesAreNamedByFileAndLine) {
   auto set = load_rules(rules, "");
   ASSERT_FALSE(set);
   const std::string text = to_string(set.error());
-  EXPECT_NE(text.find((dir / "bad.txt").string() + ":2:1: \"10.1.2.3/8\" has host bits set"),
+  EXPECT_NE(text.find((dir / "bad.txt").string() + ":2:1: host bits set beyond the prefix length"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find((dir / "bad.txt").string() + ":3:1:"), std::string::npos) << text;
+  EXPECT_NE(text.find((dir / "bad.txt").string() + ":3:1: not an address or network"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("not-an-address"), std::string::npos) << "never quoted: " << text;
   const std::string missing = write("r2.toml", "[[set]]\nname = \"x\"\nfile = \"nope.txt\"\n");
   auto none = load_rules(missing, "");
   ASSERT_FALSE(none);
   EXPECT_NE(to_string(none.error()).find("cannot read set file"), std::string::npos);
+}
+
+// Issue 17, point 3: rules text sent to `apply` is parsed by portwalld, as root. A set file
+// named there was read wherever it was, and its first lines came back in the error
+// (/etc/shadow); /dev/urandom never ended and /dev/zero filled memory.
+TEST_F(SetFiles, OnlyRegularFilesInsideTheRulesDirectoriesAreRead) {
+  write("ok.txt", "192.0.2.0/24\n");
+  fs::create_directories(dir / "rules.d");
+  fs::create_symlink("/etc/passwd", dir / "passwd-link.txt");
+  mkfifo((dir / "fifo.txt").c_str(), 0600);
+  auto errors_for = [&](const std::string& file) {
+    const std::string rules =
+        write("rules.toml", "[[set]]\nname = \"x\"\nfile = \"" + file + "\"\n");
+    auto set = load_rules(rules, dir / "rules.d");
+    return set ? std::string() : to_string(set.error());
+  };
+  EXPECT_EQ(errors_for("ok.txt"), "");
+  EXPECT_EQ(errors_for((dir / "ok.txt").string()), "");
+  for (const std::string file : {"/etc/passwd", "../../etc/passwd", "passwd-link.txt",
+                                 "/dev/urandom", "/dev/zero"}) {
+    const std::string text = errors_for(file);
+    EXPECT_NE(text.find("is outside " + fs::canonical(dir).string()), std::string::npos)
+        << file << ": " << text;
+    EXPECT_EQ(text.find("root:"), std::string::npos) << text;
+  }
+  EXPECT_NE(errors_for("fifo.txt").find("is not a regular file"), std::string::npos);
+  // Larger than the bound (sparse: nothing is written).
+  fs::resize_file(write("huge.txt", ""), kMaxSetFileBytes + 1);
+  EXPECT_NE(errors_for("huge.txt").find("is larger than 256 MiB"), std::string::npos);
+  // A drop-in reads from its own directory and from the main file's.
+  write("rules.d/local.txt", "198.51.100.0/24\n");
+  std::ofstream(dir / "rules.d" / "10-local.toml")
+      << "[[set]]\nname = \"local\"\nfile = \"local.txt\"\n"
+         "[[set]]\nname = \"main\"\nfile = \"../ok.txt\"\n";
+  EXPECT_EQ(errors_for("ok.txt"), "");
+  // Rules text with a scope (portwalld's apply): the caller's file name decides nothing.
+  auto applied = parse_rules("[[set]]\nname = \"x\"\nfile = \"/etc/shadow\"\n",
+                             "/home/mallory/rules.toml", SetFileScope{dir, {dir}});
+  ASSERT_FALSE(applied);
+  EXPECT_NE(to_string(applied.error()).find("is outside"), std::string::npos);
+  EXPECT_EQ(to_string(applied.error()).find("root:"), std::string::npos);
 }
 
 }  // namespace

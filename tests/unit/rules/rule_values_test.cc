@@ -224,6 +224,19 @@ TEST(CheckInterface, OrdinaryNamesAreValid) {
   EXPECT_TRUE(check_interface("a"));
 }
 
+// Issue 17, point 4: `forward in on 'x";drop;#' 80 to 8080` added a drop-everything statement to
+// the nftables table. Every printable byte: only letters, digits, '_', '.' and '-' pass.
+TEST(CheckInterface, OnlyTheCharactersOfRealNamesPassEveryOtherByteIsRefused) {
+  std::string accepted;
+  for (int b = 1; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    if (check_interface(std::string("if") + c)) accepted += c;
+  }
+  EXPECT_EQ(accepted, "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz");
+  EXPECT_FALSE(check_interface("x\";drop;#"));
+  EXPECT_FALSE(check_interface("eth0 -j ACCEPT"));
+}
+
 TEST(CheckInterface, FifteenBytesAtMost) {
   EXPECT_TRUE(check_interface("abcdefghijklmno"));
   EXPECT_EQ(check_interface("abcdefghijklmnop").error(),
@@ -241,13 +254,13 @@ TEST(CheckInterface, DotAndDotDotAreErrors) {
 
 TEST(CheckInterface, SlashColonAndWhiteSpaceAreErrors) {
   EXPECT_EQ(check_interface("eth0:1").error(),
-            "interface name \"eth0:1\" may not contain '/', ':' or white space");
+            "interface name \"eth0:1\" may hold only letters, digits, '_', '.' and '-'");
   EXPECT_EQ(check_interface("br/0").error(),
-            "interface name \"br/0\" may not contain '/', ':' or white space");
+            "interface name \"br/0\" may hold only letters, digits, '_', '.' and '-'");
   EXPECT_EQ(check_interface("eth 0").error(),
-            "interface name \"eth 0\" may not contain '/', ':' or white space");
+            "interface name \"eth 0\" may hold only letters, digits, '_', '.' and '-'");
   EXPECT_EQ(check_interface("eth\t0").error(),
-            "interface name \"eth\t0\" may not contain '/', ':' or white space");
+            "interface name \"eth\t0\" may hold only letters, digits, '_', '.' and '-'");
 }
 
 TEST(CheckInterface, ControlCharactersAreErrors) { EXPECT_FALSE(check_interface("eth\x01")); }

@@ -1,0 +1,161 @@
+// attack_test.cc — issue 17: what an attacker could do to portwall, performed on the wire. Each
+// test failed on 0388e96 (the review's target) and passes since its fix.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "integration/wire_fixture.h"
+
+namespace portwall::lab {
+namespace {
+
+nlohmann::json status_of(const Daemon& daemon) {
+  return nlohmann::json::parse(daemon.cli("--json status").output, nullptr, false);
+}
+
+bool listed(const Daemon& daemon, const std::string& address) {
+  const nlohmann::json list =
+      nlohmann::json::parse(daemon.cli("--json blocked list").output, nullptr, false);
+  for (const auto& b : list) {
+    if (b.value("address", "") == address) return true;
+  }
+  return false;
+}
+
+// 20 SYNs to 20 closed ports within 2 s "from" `source`, sent from `netns` (hping3 -a).
+RunResult forged_scan(const Lab& lab, const std::string& netns, const std::string& source,
+                      const std::string& target) {
+  return lab.in(netns, "hping3 -S -q -a " + source + " -p ++3000 -c 20 -i u50000 " + target +
+                           " 2>&1", 20s);
+}
+
+// hping3 exits 1 when nothing answers, as nothing does here: what counts is that all went out.
+bool sent_all(const RunResult& r) {
+  return r.output.find("20 packets transmitted") != std::string::npos;
+}
+
+// Point 2: scan detection counts packets nobody verified. Forged with the address of the
+// administrator's client (which holds an SSH-like session), they used to block it for ten
+// minutes and cut the session; with the address of the server's gateway, to cut the server off.
+TEST(Attack, AForgedScanBlocksNeitherAConnectedClientNorTheGatewayARealScanIsBlocked) {
+  Lab lab;
+  const std::vector<std::string> extra = lab.add_cl2_addresses(1);
+  const std::string gateway = extra[0];
+  // The server's default route goes through cl2's extra address (read by portwalld at start).
+  ASSERT_EQ(lab.in(lab.srv(), "ip route add default via " + gateway).exit_code, 0);
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
+  ASSERT_TRUE(listener.valid());
+  const nlohmann::json before = status_of(daemon);
+  const auto& trusted = before["defenses"]["scan"]["trusted"];
+  EXPECT_NE(std::find(trusted.begin(), trusted.end(), gateway), trusted.end()) << trusted.dump();
+
+  // The administrator's session from cli, kept busy throughout.
+  Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
+  ASSERT_TRUE(client.valid());
+  Fd server(tcp_accept(listener.get(), 2000ms));
+  ASSERT_TRUE(server.valid());
+  int phase = 0;
+  EchoedConnection session(std::move(client), std::move(server), 50ms, 1000ms,
+                           [&] { return phase; });
+  std::this_thread::sleep_for(300ms);
+
+  // The forger sits on cl2's link and uses the client's address, then the gateway's.
+  phase = 1;
+  const RunResult as_client = forged_scan(lab, lab.cl2(), lab.cli_v4(), lab.srv_v4_for_cl2());
+  ASSERT_TRUE(sent_all(as_client)) << as_client.output;
+  const RunResult as_gateway = forged_scan(lab, lab.cl2(), gateway, lab.srv_v4_for_cl2());
+  ASSERT_TRUE(sent_all(as_gateway)) << as_gateway.output;
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(listed(daemon, lab.cli_v4()));
+  EXPECT_FALSE(listed(daemon, gateway));
+  Fd fresh(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms));
+  EXPECT_TRUE(fresh.valid()) << "the client's new connections";
+  Fd fresh_server(tcp_accept(listener.get(), 2000ms));
+
+  // A real scan, from cl2's own address, is blocked as before.
+  phase = 2;
+  const RunResult real = forged_scan(lab, lab.cl2(), lab.cl2_v4(), lab.srv_v4_for_cl2());
+  ASSERT_TRUE(sent_all(real)) << real.output;
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(listed(daemon, lab.cl2_v4()));
+  session.stop();
+  const nlohmann::json after = status_of(daemon);
+  std::printf(
+      "[forged-scan] session round trips ok %d failed %d during the forged scans, ok %d failed "
+      "%d after; spared %s, blocked %s\n",
+      session.ok(1), session.failed(1), session.ok(2), session.failed(2),
+      after["defenses"]["scan"]["spared"].dump().c_str(),
+      after["defenses"]["scan"]["sources_blocked"].dump().c_str());
+  EXPECT_GT(session.ok(1), 5);
+  EXPECT_EQ(session.failed(1) + session.failed(2), 0);
+  EXPECT_EQ(after["defenses"]["scan"]["spared"].get<int>(), 2);
+  EXPECT_EQ(after["defenses"]["scan"]["sources_blocked"].get<int>(), 1);
+  EXPECT_EQ(after["defenses"]["scan"]["vouched_sources"].get<int>(), 1) << "the fresh connection";
+}
+
+// One request line straight to the control socket, as a client that skips the CLI's own
+// checks would send it; the answer line, or "" if none came within 10 s.
+std::string send_line(const Daemon& daemon, const std::string& line) {
+  const std::string file = daemon.dir() + "/request.json";
+  std::ofstream(file) << line << "\n";
+  const RunResult r = run(
+      "/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.settimeout(10); "
+      "s.connect(\"" + daemon.dir() + "/portwall.sock\"); s.sendall(open(\"" + file +
+          "\", \"rb\").read()); print(s.makefile().readline(), end=\"\")'",
+      20s);
+  return r.exit_code == 0 ? r.output : "";
+}
+
+std::string raw_request(const Daemon& daemon, const nlohmann::json& request) {
+  return send_line(daemon, request.dump());
+}
+
+// Point 3: rules text sent to `apply` named set files that portwalld, as root, then read: the
+// first lines of /etc/shadow came back in the error, /dev/urandom hung the daemon's reload lock.
+TEST(Attack, ApplyReadsNoSetFileOutsideTheRulesDirectoryAndQuotesNothing) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  for (const std::string file : {"/etc/shadow", "/dev/urandom", "/dev/zero", "/proc/self/environ"}) {
+    SCOPED_TRACE(file);
+    const auto begin = std::chrono::steady_clock::now();
+    const std::string answer = raw_request(
+        daemon, {{"command", "apply"},
+                 {"file", "innocent.toml"},
+                 {"text", "[[set]]\nname = \"x\"\nfile = \"" + file + "\"\n"}});
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    const nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "no answer within 10 s: " << answer;
+    EXPECT_EQ(j["ok"], false);
+    EXPECT_NE(j.value("error", "").find("is outside"), std::string::npos) << answer;
+    EXPECT_EQ(answer.find("root:"), std::string::npos) << answer;
+    EXPECT_LT(seconds, 5.0);
+  }
+  EXPECT_EQ(daemon.cli("status").exit_code, 0);
+  const std::string audit = slurp(daemon.dir() + "/audit.log");
+  EXPECT_NE(audit.find("apply"), std::string::npos) << audit;
+  EXPECT_EQ(audit.find("root:"), std::string::npos) << audit;
+}
+
+// Point 1: a request nested 500,000 deep, closed, within the 1 MiB bound overflowed the daemon's
+// stack in the explain handler; with fail_open the kernel then passed everything.
+TEST(Attack, ADeeplyNestedRequestIsRefusedAndTheDaemonLivesOn) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  const pid_t pid = daemon.pid();
+  const std::string answer =
+      send_line(daemon, R"({"command":"explain","words":)" + std::string(500'000, '[') +
+                            std::string(500'000, ']') + "}");
+  EXPECT_NE(answer.find("nested deeper than 8 levels"), std::string::npos) << answer;
+  EXPECT_EQ(daemon.pid(), pid);
+  EXPECT_EQ(kill(pid, 0), 0);
+  EXPECT_EQ(daemon.cli("status").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace portwall::lab
