@@ -28,7 +28,14 @@ constexpr const char* kFloodConfig =
 // libraries). Measured at about 10-20 MiB; 64 MiB leaves room without hiding a leak. Built with
 // AddressSanitizer (tools/test.sh --sanitize) the daemon also holds ASan's quarantine of freed
 // memory (256 MiB by default) and its shadow memory: measured 305 MiB, bound 512 MiB.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)  // GCC
+#define PORTWALL_UNDER_ASAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer)
+#define PORTWALL_UNDER_ASAN 1
+#endif
+#endif
+#if defined(PORTWALL_UNDER_ASAN)
 constexpr long kRssBoundKiB = 512 * 1024;
 #else
 constexpr long kRssBoundKiB = 64 * 1024;

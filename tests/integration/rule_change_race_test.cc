@@ -1,5 +1,5 @@
 // rule_change_race_test.cc — issue 16, point 4: a rule change is in force for every packet
-// that arrives after the CLI printed its answer, on every queue. 200 cycles of `allow` then
+// that arrives after the CLI printed its answer, on every queue. 100 cycles of `allow` then
 // `delete`, each followed at once by a connection attempt from one of 16 client addresses (so
 // that both queues meet them): it must succeed after the allow and fail after the delete.
 // Incoming is `reject` here, so that a refused attempt fails at once instead of timing out.
@@ -13,7 +13,7 @@
 namespace portwall::lab {
 namespace {
 
-constexpr int kCycles = 200;
+constexpr int kCycles = 100;
 constexpr int kClientAddresses = 16;
 constexpr const char* kRejectRules = R"(
 [defaults]
