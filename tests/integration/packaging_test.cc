@@ -182,10 +182,14 @@ TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
   Lab lab;
   LogDir logs;
   // pickup_grace 0: a TCP packet without a flow is invalid at once (a line not to match).
+  // A knock door: the administrator's own knock logs DROP lines that must not count.
   Daemon daemon(lab, kRules, "",
                 logs.log_section() +
                     "[conntrack]\npickup_grace = \"0s\"\n"
-                    "[scan_detection]\nenabled = false\n");
+                    "[scan_detection]\nenabled = false\n"
+                    "[[knock]]\nname = \"admin\"\n"
+                    "sequence = [\"7000/tcp\", \"8000/udp\", \"9000/tcp\"]\n"
+                    "window = \"5s\"\nopen = \"2222/tcp\"\nduration = \"10s\"\n");
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
   Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
   ASSERT_TRUE(listener.valid());
@@ -203,6 +207,11 @@ TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
   EXPECT_TRUE(logs.has_line({"REASON=invalid", "SRC=" + lab.cli_v4()})) << ack.output;
   EXPECT_TRUE(logs.has_line({"ACTION=REJECT", "DPT=113"}));
   EXPECT_TRUE(logs.has_line({"DPT=9999", "SRC=" + lab.cli_v6()}));
+  // Issue 17, point 10: a failed knock and a successful one (knockd's client), from cl2.
+  lab.in(lab.cl2(), "knock -d 100 " + lab.srv_v4_for_cl2() + " 7000 9000 8000:udp", 10s);
+  lab.in(lab.cl2(), "knock -d 100 " + lab.srv_v4_for_cl2() + " 7000 8000:udp 9000", 10s);
+  EXPECT_TRUE(logs.has_line({"REASON=knock", "EVENT=knock-open", "SRC=" + lab.cl2_v4()}));
+  EXPECT_TRUE(logs.has_line({"REASON=knock", "EVENT=knock-fail", "SRC=" + lab.cl2_v4()}));
 
   // What the filter should match, counted from the log itself: incoming drops and rejects,
   // not the invalid ones.
@@ -216,7 +225,8 @@ TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
     const bool refused = line.find("ACTION=DROP") != std::string::npos ||
                          line.find("ACTION=REJECT") != std::string::npos;
     expected += refused && line.find(" DIR=in ") != std::string::npos &&
-                line.find("REASON=invalid") == std::string::npos;
+                line.find("REASON=invalid") == std::string::npos &&
+                line.find("REASON=knock") == std::string::npos;
   }
   const std::string filter = installed_filter();
   const RunResult summary = fail2ban_regex(log_file + " " + filter);
