@@ -111,12 +111,7 @@ void Daemon::keep_defenses() {
 void Daemon::trust_infrastructure() {
   infrastructure_read_ = clock_.now();
   const Infrastructure found = read_infrastructure();
-  std::vector<IpAddress> all = found.own;
-  for (const auto* list : {&found.gateways, &found.resolvers}) {
-    for (const IpAddress& a : *list) {
-      if (std::find(all.begin(), all.end(), a) == all.end()) all.push_back(a);
-    }
-  }
+  std::vector<IpAddress> all = found.all();
   if (all == sources_->trusted()) return;
   auto text = [](const std::vector<IpAddress>& list) {
     std::string t;

@@ -5,9 +5,7 @@
 #include <cstring>
 
 namespace portwall {
-namespace {
 
-// Splits on runs of spaces and tabs.
 std::vector<std::string_view> fields_of(std::string_view line) {
   std::vector<std::string_view> out;
   std::size_t at = 0;
@@ -20,6 +18,8 @@ std::vector<std::string_view> fields_of(std::string_view line) {
   }
   return out;
 }
+
+namespace {
 
 template <typename T>
 std::optional<T> number(std::string_view text, int base) {

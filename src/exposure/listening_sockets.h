@@ -43,6 +43,10 @@ std::vector<TcpConnection> parse_established(std::string_view text, bool v6);
 // Every TCP connection a segment may still belong to: all states but LISTEN, TIME_WAIT, CLOSE.
 std::vector<TcpConnection> parse_connected(std::string_view text, bool v6);
 
+// A line of a /proc table split on runs of spaces and tabs (host/infrastructure reads routes
+// with it too).
+std::vector<std::string_view> fields_of(std::string_view line);
+
 // True when `address` is the wildcard of its family (0.0.0.0 or ::).
 bool is_wildcard(const IpAddress& address);
 

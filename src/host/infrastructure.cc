@@ -7,26 +7,15 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "exposure/listening_sockets.h"
+#include "rules/rule_writer.h"
 
 namespace portwall {
 namespace {
 
 void add_once(std::vector<IpAddress>& list, const IpAddress& a) {
   if (std::find(list.begin(), list.end(), a) == list.end()) list.push_back(a);
-}
-
-std::vector<std::string_view> fields_of(std::string_view line) {
-  std::vector<std::string_view> fields;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    const std::size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) fields.push_back(line.substr(start, i - start));
-  }
-  return fields;
 }
 
 template <typename Each>
@@ -44,10 +33,7 @@ bool all_zero(const IpAddress& a) {
 }
 
 std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_text_file(path).value_or(std::string());
 }
 
 }  // namespace
@@ -106,6 +92,14 @@ std::vector<IpAddress> parse_resolv_conf(std::string_view text) {
     }
     if (auto a = parse_ip_address(address)) add_once(out, *a);
   });
+  return out;
+}
+
+std::vector<IpAddress> Infrastructure::all() const {
+  std::vector<IpAddress> out = own;
+  for (const auto* list : {&gateways, &resolvers}) {
+    for (const IpAddress& a : *list) add_once(out, a);
+  }
   return out;
 }
 

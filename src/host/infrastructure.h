@@ -15,6 +15,7 @@ namespace portwall {
 
 struct Infrastructure {
   std::vector<IpAddress> own, gateways, resolvers;
+  std::vector<IpAddress> all() const;  // the three lists, each address once
   friend bool operator==(const Infrastructure&, const Infrastructure&) = default;
 };
 

@@ -5,6 +5,9 @@
 namespace portwall {
 namespace {
 
+// The other end of a tracked flow: its destination if this host opened it, else its source.
+const IpAddress& remote_of(const Flow& f) { return f.outbound ? f.key.dst : f.key.src; }
+
 MatchInput match_input(const PacketView& p, const HookInfo& hook) {
   MatchInput in;
   in.direction = hook.direction;
@@ -104,7 +107,7 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
   options_.blocked_log.reset();
   conntrack_.set_on_remove([this](const Flow& f) {
     if (f.counted) sources_->connection_closed(f.key.src);
-    if (f.vouches) sources_->unvouch(f.outbound ? f.key.dst : f.key.src);
+    if (f.vouches) sources_->unvouch(remote_of(f));
   });
 }
 
@@ -117,7 +120,7 @@ void Engine::note_vouch(Flow& f) {
   const bool vouch = should_vouch(f);
   if (vouch == f.vouches) return;
   f.vouches = vouch;
-  const IpAddress& remote = f.outbound ? f.key.dst : f.key.src;
+  const IpAddress& remote = remote_of(f);
   vouch ? sources_->vouch(remote) : sources_->unvouch(remote);
 }
 
@@ -517,7 +520,7 @@ std::size_t Engine::take_over(const std::vector<HandedFlow>& flows, Timestamp no
     f.interface_id = interface_id(h.interface);
     f.vouches = should_vouch(f);  // the source table starts empty in the new image
     const bool restored = conntrack_.restore(f, now);
-    if (restored && f.vouches) sources_->vouch(f.outbound ? f.key.dst : f.key.src);
+    if (restored && f.vouches) sources_->vouch(remote_of(f));
     taken += restored;
   }
   return taken;
@@ -554,7 +557,7 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied,
     const Verdict verdict = index ? verdict_of(policy.rule_set().rules[*index].action)
                                   : verdict_of(policy.classifier().default_action(in.direction));
     const std::uint32_t rule_number = index ? static_cast<std::uint32_t>(*index + 1) : 0;
-    const IpAddress& remote = f.outbound ? f.key.dst : f.key.src;
+    const IpAddress& remote = remote_of(f);
     const bool blocked = block_reader_.contains(remote, now);
     if (!blocked) f.outlives_block = false;  // a later block of its remote decides anew
     const bool rules_deny = verdict != Verdict::accept;

@@ -721,13 +721,7 @@ TEST(BlockedLogGate, BoundedAndSweptAtMostOnceASecond) {
 // neighbour discovery and MLD from link-local sources pass, redirects do not.
 PacketView icmp_packet(const IpAddress& src, const IpAddress& dst, std::uint8_t type,
                        std::uint8_t ttl) {
-  PacketView p;
-  p.family = src.family;
-  p.src = src;
-  p.dst = dst;
-  p.protocol = src.family == Family::ipv4 ? ipproto::icmp : ipproto::icmpv6;
-  p.has_l4 = true;
-  p.icmp_type = type;
+  PacketView p = test::icmp_echo(src, dst, type, 0);
   p.ttl = ttl;
   p.ip_length = 64;
   return p;
