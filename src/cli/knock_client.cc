@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +62,15 @@ std::expected<void, std::string> send_one(const std::string& host, const PortPro
   return result;
 }
 
+IpAddress address_of(const sockaddr_storage& s) {
+  if (s.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&s);
+    return IpAddress::v4(reinterpret_cast<const std::uint8_t*>(&in->sin_addr));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&s);
+  return IpAddress::v6(reinterpret_cast<const std::uint8_t*>(&in6->sin6_addr));
+}
+
 }  // namespace
 
 std::expected<PortProto, std::string> parse_knock(std::string_view text,
@@ -99,14 +109,40 @@ std::expected<void, std::string> send_knocks(const std::string& host,
 }
 
 std::expected<void, std::string> send_spa(const std::string& host, std::uint16_t port,
-                                          std::string_view key, int family) {
+                                          std::string_view key, int family,
+                                          const std::optional<IpAddress>& source) {
   auto nonce = random_spa_nonce();
   if (!nonce) return std::unexpected(nonce.error());
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  const SpaPacket packet = make_spa_packet(key, now, *nonce);
-  return send_one(host, PortProto{17, port}, family, packet.data(), packet.size());
+  auto to = resolve(host, port, source ? (source->family == Family::ipv4 ? AF_INET : AF_INET6)
+                                       : family,
+                    SOCK_DGRAM);
+  if (!to) return std::unexpected(to.error());
+  const int fd = socket(to->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  std::expected<void, std::string> result;
+  SpaToken token;
+  token.nonce = *nonce;
+  token.port = port;
+  token.unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  // The address the kernel sends from (a connected socket knows it), unless the client says
+  // which address the server will see (behind NAT).
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&to->address), to->length) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) {
+    result = std::unexpected("SPA to " + host + ": " + std::strerror(errno));
+  } else {
+    token.destination = address_of(to->address);
+    token.source = source ? *source : address_of(local);
+    const SpaPacket packet = make_spa_packet(key, token);
+    if (send(fd, packet.data(), packet.size(), 0) < 0) {
+      result = std::unexpected("SPA to " + host + ": " + std::strerror(errno));
+    }
+  }
+  close(fd);
+  return result;
 }
 
 }  // namespace portwall

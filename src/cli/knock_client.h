@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "packet/ip_address.h"
 #include "rules/config.h"
 
 namespace portwall {
@@ -25,8 +27,11 @@ std::expected<void, std::string> send_knocks(const std::string& host,
                                              std::chrono::milliseconds delay, int family);
 
 // Sends one SPA datagram for `key` to host:port, stamped with the current time and a random
-// nonce.
+// nonce, bound to the address it is sent to and the one it is sent from: `source` when given
+// (a client behind NAT states the address the server will see), else the local address the
+// kernel picks for the route.
 std::expected<void, std::string> send_spa(const std::string& host, std::uint16_t port,
-                                          std::string_view key, int family);
+                                          std::string_view key, int family,
+                                          const std::optional<IpAddress>& source);
 
 }  // namespace portwall

@@ -264,7 +264,8 @@ std::expected<nlohmann::json, std::string> blocked_request(const std::vector<std
 }
 
 int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int delay_ms,
-                  int family, std::uint16_t spa_port, const std::string& key_file) {
+                  int family, std::uint16_t spa_port, const std::string& key_file,
+                  const std::string& spa_source) {
   const std::string& host = words.front();
   if (spa) {
     if (words.size() != 1) return fail("--spa takes only HOST; the key says the rest", 1);
@@ -273,7 +274,14 @@ int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int
     if (!in) return fail("cannot read " + key_file, 1);
     std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
-    if (auto ok = portwall::send_spa(host, spa_port, key, family); !ok) return fail(ok.error(), 1);
+    std::optional<portwall::IpAddress> source;
+    if (!spa_source.empty()) {
+      source = portwall::parse_ip_address(spa_source);
+      if (!source) return fail("--source needs an IPv4 or IPv6 address, got \"" + spa_source + "\"", 1);
+    }
+    if (auto ok = portwall::send_spa(host, spa_port, key, family, source); !ok) {
+      return fail(ok.error(), 1);
+    }
     std::printf("SPA knock sent to %s port %u/udp\n", host.c_str(), spa_port);
     return 0;
   }
@@ -383,6 +391,10 @@ int main(int argc, char** argv) {
   knock->add_flag("--spa", knock_spa, "one authenticated UDP packet instead of a sequence");
   knock->add_option("--port", spa_port, "the SPA port (spa_port)")->check(CLI::Range(1, 65535));
   knock->add_option("--key-file", spa_key_file, "file holding the shared key (spa_key)");
+  std::string spa_source;
+  knock->add_option("--source", spa_source,
+                    "the address the server sees this client come from (behind NAT); "
+                    "default: the local address of the route");
   std::vector<CLI::App*> rule_verbs;
   for (const char* verb :
        {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default", "forward"}) {
@@ -509,7 +521,7 @@ int main(int argc, char** argv) {
                          knock_v4   ? AF_INET
                          : knock_v6 ? AF_INET6
                                     : AF_UNSPEC,
-                         static_cast<std::uint16_t>(spa_port), spa_key_file);
+                         static_cast<std::uint16_t>(spa_port), spa_key_file, spa_source);
   if (*blocked) {
     nlohmann::json request;
     const bool keep = take_keep_established(&blocked_words);

@@ -47,9 +47,14 @@ void Daemon::load_defense_state() {
     ++restored;
   }
   sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
-  say("restored " + std::to_string(restored) + " block(s) and " +
-      std::to_string(state->used_one_time_sequences.size()) + " used one-time knock(s) from " +
-      path);
+  std::vector<SeenSpaNonce> nonces;
+  for (const SavedSpaNonce& n : state->used_spa_nonces) {
+    nonces.push_back({n.nonce, now + std::chrono::milliseconds(n.forget_unix_ms - wall)});
+  }
+  sources_->restore_used_spa_nonces(nonces, now);
+  say("restored " + std::to_string(restored) + " block(s), " +
+      std::to_string(state->used_one_time_sequences.size()) + " used one-time knock(s) and " +
+      std::to_string(sources_->used_spa_nonces(now).size()) + " used SPA nonce(s) from " + path);
 }
 
 void Daemon::save_defense_state(bool force) {
@@ -63,6 +68,11 @@ void Daemon::save_defense_state(bool force) {
   const std::int64_t wall = unix_now_ms();
   for (const BlockEntry& e : blocks_->list(now)) state.blocks.push_back(save_block(e, now, wall));
   state.used_one_time_sequences = sources_->used_one_time_sequences();
+  for (const SeenSpaNonce& n : sources_->used_spa_nonces(now)) {
+    state.used_spa_nonces.push_back(
+        {n.nonce,
+         wall + std::chrono::duration_cast<std::chrono::milliseconds>(n.forget_at - now).count()});
+  }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (auto ok = write_file_atomically(path, write_defense_state(state)); !ok) {

@@ -164,6 +164,7 @@ nlohmann::json Daemon::status_json() {
                      {"spa_opened", n(st.spa_opened)},
                      {"spa_rejected", n(st.spa_rejected)},
                      {"spa_replayed", n(st.spa_replayed)},
+                     {"spa_misbound", n(st.spa_misbound)},
                      {"connections_let_in", sum.knock_opened}}}};
   const DecisionLogStats log = decision_log_->stats();
   j["log"] = {{"written", log.written},

@@ -349,7 +349,8 @@ void SourceTable::connection_closed(const IpAddress& source) {
   if (Source* s = impl_->find(source); s && s->connections > 0) --s->connections;
 }
 
-KnockResult SourceTable::knock(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+KnockResult SourceTable::knock(const IpAddress& source, const IpAddress& destination,
+                               std::uint8_t protocol, std::uint16_t port,
                                std::span<const std::uint8_t> payload, Timestamp now,
                                std::int64_t unix_seconds) {
   if (!has_knocks_.load(std::memory_order_relaxed)) return {};
@@ -367,6 +368,17 @@ KnockResult SourceTable::knock(const IpAddress& source, std::uint8_t protocol, s
       auto token = open_spa_packet(k.spa_key, payload);
       if (!token) continue;
       const auto door = static_cast<std::uint16_t>(i);
+      // Bound to the sender, the server and the door: a copy sent from elsewhere, to another
+      // server sharing the key or to another door opens nothing, and leaves the nonce unused
+      // for the genuine packet still on its way.
+      const bool to_us = token->destination == destination ||
+                         std::find(k.spa_destinations.begin(), k.spa_destinations.end(),
+                                   token->destination) != k.spa_destinations.end();
+      if (token->source != source || !to_us || token->port != port) {
+        stats_.spa_rejected.fetch_add(1, std::memory_order_relaxed);
+        stats_.spa_misbound.fetch_add(1, std::memory_order_relaxed);
+        return {true, KnockEvent::spa_rejected, door};
+      }
       const auto window = std::chrono::duration_cast<std::chrono::seconds>(k.spa_window).count();
       if (token->unix_seconds < unix_seconds - window ||
           token->unix_seconds > unix_seconds + window) {
@@ -384,6 +396,7 @@ KnockResult SourceTable::knock(const IpAddress& source, std::uint8_t protocol, s
       }
       // Remembered for as long as the packet could pass as fresh, in either clock direction.
       m.spa_seen.push_back({token->nonce, now + 2 * k.spa_window + std::chrono::seconds(2)});
+      generation_.fetch_add(1, std::memory_order_relaxed);  // the state file keeps it
       m.grant(m.touch(source, now, *this), door, now, *this);
       stats_.spa_opened.fetch_add(1, std::memory_order_relaxed);
       return {true, KnockEvent::spa_opened, door};
@@ -501,6 +514,34 @@ void SourceTable::restore_used_one_time_sequences(const std::vector<std::string>
       if (std::find(used.begin(), used.end(), text) != used.end()) d.used[i] = true;
     }
   }
+}
+
+std::vector<SeenSpaNonce> SourceTable::used_spa_nonces(Timestamp now) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<SeenSpaNonce> out;
+  for (const SpaSeen& s : impl_->spa_seen) {
+    if (s.forget_at > now) out.push_back({s.nonce, s.forget_at});
+  }
+  return out;
+}
+
+void SourceTable::restore_used_spa_nonces(const std::vector<SeenSpaNonce>& used, Timestamp now) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Impl& m = *impl_;
+  std::vector<SeenSpaNonce> sorted;
+  for (const SeenSpaNonce& u : used) {
+    if (u.forget_at > now && !m.spa_nonces.contains(u.nonce)) sorted.push_back(u);
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const SeenSpaNonce& a, const SeenSpaNonce& b) { return a.forget_at < b.forget_at; });
+  if (sorted.size() > kMaxSpaNonces) sorted.erase(sorted.begin(), sorted.end() - kMaxSpaNonces);
+  for (const SeenSpaNonce& u : sorted) {
+    m.spa_nonces.insert(u.nonce);
+    m.spa_seen.push_back({u.nonce, u.forget_at});
+  }
+  // Oldest first, as knock() expects when it forgets.
+  std::sort(m.spa_seen.begin(), m.spa_seen.end(),
+            [](const SpaSeen& a, const SpaSeen& b) { return a.forget_at < b.forget_at; });
 }
 
 std::uint64_t SourceTable::generation() const {

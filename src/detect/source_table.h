@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "clock/clock.h"
+#include "detect/spa.h"
 #include "packet/ip_address.h"
 #include "rules/config.h"
 #include "rules/rule.h"
@@ -67,6 +68,12 @@ enum class KnockEvent : std::uint8_t {
   spa_replayed,  // an SPA packet whose nonce was seen before
 };
 
+// An SPA nonce already accepted, remembered until `forget_at`.
+struct SeenSpaNonce {
+  SpaNonce nonce{};
+  Timestamp forget_at{};
+};
+
 struct KnockResult {
   bool is_knock = false;  // the packet is a knock: drop it silently, never answer it
   KnockEvent event = KnockEvent::none;
@@ -78,6 +85,8 @@ struct SourceTableStats {
   std::atomic<std::uint64_t> evicted{0};  // sources forgotten to make room
   std::atomic<std::uint64_t> knock_opened{0}, knock_failed{0};
   std::atomic<std::uint64_t> spa_opened{0}, spa_rejected{0}, spa_replayed{0};
+  std::atomic<std::uint64_t> spa_misbound{0};  // of spa_rejected: a right MAC, sent from or to
+                                               // another address or port than it names
   std::atomic<std::uint64_t> rule_rate_drops{0}, source_rate_drops{0}, source_flow_drops{0};
   std::atomic<std::uint64_t> scan_spared{0};  // scanners not blocked: infrastructure, vouched
 };
@@ -122,8 +131,9 @@ class SourceTable {
 
   // --- Knocking. A new inbound TCP SYN or UDP datagram; `payload` is its L4 payload (for SPA),
   // `unix_seconds` the wall-clock time (SPA freshness). Cheap when no knock is configured.
-  KnockResult knock(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
-                    std::span<const std::uint8_t> payload, Timestamp now,
+  // `destination` is the address the packet was sent to (SPA binds it).
+  KnockResult knock(const IpAddress& source, const IpAddress& destination, std::uint8_t protocol,
+                    std::uint16_t port, std::span<const std::uint8_t> payload, Timestamp now,
                     std::int64_t unix_seconds);
   // The door that a knock opened for `source` to (protocol, port): its index + 1; 0 if none.
   std::size_t granted(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
@@ -135,7 +145,11 @@ class SourceTable {
   // and the restore of that list at start.
   std::vector<std::string> used_one_time_sequences() const;
   void restore_used_one_time_sequences(const std::vector<std::string>& used);
-  std::uint64_t generation() const;  // moves when a one-time sequence is used
+  // The SPA nonces accepted and still fresh enough to be replayed, and their restore at start
+  // (the state file keeps them, so that a restart opens no window for a replay).
+  std::vector<SeenSpaNonce> used_spa_nonces(Timestamp now) const;
+  void restore_used_spa_nonces(const std::vector<SeenSpaNonce>& used, Timestamp now);
+  std::uint64_t generation() const;  // moves when a one-time sequence or an SPA nonce is used
 
   std::size_t size() const;
   std::size_t max_sources() const;

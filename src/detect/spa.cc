@@ -10,8 +10,9 @@
 namespace portwall {
 namespace {
 
-constexpr std::size_t kSignedBytes = 28;  // magic, time and nonce
-constexpr std::uint8_t kMagic[4] = {'P', 'W', 'K', '1'};
+constexpr std::size_t kSignedBytes = 62;  // magic, time, nonce, addresses and port
+constexpr std::uint8_t kMagic[4] = {'P', 'W', 'K', '2'};
+constexpr std::size_t kSourceAt = 28, kDestinationAt = 44, kPortAt = 60;
 
 std::array<std::uint8_t, 32> mac_of(std::string_view key, const std::uint8_t* data) {
   std::array<std::uint8_t, 32> mac{};
@@ -21,14 +22,35 @@ std::array<std::uint8_t, 32> mac_of(std::string_view key, const std::uint8_t* da
   return mac;
 }
 
+// IPv4 as an IPv4-mapped IPv6 address, so that every address takes 16 bytes.
+void put_address(std::uint8_t* at, const IpAddress& a) {
+  std::memset(at, 0, 16);
+  if (a.family == Family::ipv4) {
+    at[10] = at[11] = 0xff;
+    std::memcpy(at + 12, a.bytes.data(), 4);
+  } else {
+    std::memcpy(at, a.bytes.data(), 16);
+  }
+}
+
+IpAddress get_address(const std::uint8_t* at) {
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(at, kMapped, sizeof kMapped) == 0) return IpAddress::v4(at + 12);
+  return IpAddress::v6(at);
+}
+
 }  // namespace
 
-SpaPacket make_spa_packet(std::string_view key, std::int64_t unix_seconds, const SpaNonce& nonce) {
+SpaPacket make_spa_packet(std::string_view key, const SpaToken& token) {
   SpaPacket p{};
   std::memcpy(p.data(), kMagic, 4);
-  const auto t = static_cast<std::uint64_t>(unix_seconds);
+  const auto t = static_cast<std::uint64_t>(token.unix_seconds);
   for (int i = 0; i < 8; ++i) p[4 + i] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
-  std::memcpy(p.data() + 12, nonce.data(), nonce.size());
+  std::memcpy(p.data() + 12, token.nonce.data(), token.nonce.size());
+  put_address(p.data() + kSourceAt, token.source);
+  put_address(p.data() + kDestinationAt, token.destination);
+  p[kPortAt] = static_cast<std::uint8_t>(token.port >> 8);
+  p[kPortAt + 1] = static_cast<std::uint8_t>(token.port);
   const auto mac = mac_of(key, p.data());
   std::memcpy(p.data() + kSignedBytes, mac.data(), mac.size());
   return p;
@@ -56,6 +78,9 @@ std::expected<SpaToken, std::string> open_spa_packet(std::string_view key,
   for (int i = 0; i < 8; ++i) t = t << 8 | payload[4 + i];
   token.unix_seconds = static_cast<std::int64_t>(t);
   std::memcpy(token.nonce.data(), payload.data() + 12, token.nonce.size());
+  token.source = get_address(payload.data() + kSourceAt);
+  token.destination = get_address(payload.data() + kDestinationAt);
+  token.port = static_cast<std::uint16_t>(payload[kPortAt] << 8 | payload[kPortAt + 1]);
   return token;
 }
 

@@ -331,7 +331,8 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
   if (inbound_attempt) {
     // Knocks first: they are dropped and never answered, whatever the rules say of the port.
     const KnockResult k =
-        sources_->knock(p.src, p.protocol, p.dst_port, extras.l4_payload, now, extras.unix_seconds);
+        sources_->knock(p.src, p.dst, p.protocol, p.dst_port, extras.l4_payload, now,
+                        extras.unix_seconds);
     knock_event = event_of(k.event);
     door = k.door;
     if (k.is_knock) {

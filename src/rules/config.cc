@@ -2,8 +2,11 @@
 // stands; unknown keys and tables are errors.
 #include "rules/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -219,13 +222,24 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k) {
   if (key) {
     if (auto s = r.string(*key, "spa_key")) {
       k.spa_key = *s;
+      k.spa_key_inline = true;
       key_read = true;
     }
   } else if (key_file) {
     if (auto path = r.string(*key_file, "spa_key_file")) {
       std::ifstream in(*path, std::ios::binary);
+      struct stat st{};
       if (!in) {
         r.error(*key_file, "cannot read " + *path + ": " + std::strerror(errno));
+      } else if (stat(path->c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))) {
+        // As sshd refuses a private key others can read: whoever reads it opens the door.
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        r.error(*key_file, "spa_key_file " + *path + " is " +
+                               ((st.st_mode & S_IROTH) ? "readable" : "writable") +
+                               " by users other than its owner (mode " + mode +
+                               "): anyone who reads the key opens the door; chmod 600 " + *path +
+                               " (or 640 with group portwall)");
       } else {
         std::stringstream text;
         text << in.rdbuf();
@@ -234,6 +248,20 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k) {
         while (!k.spa_key.empty() && (k.spa_key.back() == '\n' || k.spa_key.back() == '\r')) {
           k.spa_key.pop_back();
         }
+      }
+    }
+  }
+  if (const toml::node* n = t.get("spa_destinations")) {
+    const toml::array* list = n->as_array();
+    if (!list) r.error(*n, "spa_destinations must be an array of addresses");
+    for (std::size_t i = 0; list && i < list->size(); ++i) {
+      const toml::node& item = *list->get(i);
+      auto text = r.string(item, "spa_destinations");
+      if (!text) continue;
+      if (auto a = parse_ip_address(*text)) {
+        k.spa_destinations.push_back(*a);
+      } else {
+        r.error(item, "spa_destinations: not an IPv4 or IPv6 address: \"" + *text + "\"");
       }
     }
   }
@@ -252,7 +280,7 @@ void read_knock(TomlReader& r, const toml::node& node, std::vector<KnockSection>
   if (!t) return r.error(node, "each [[knock]] must be a table");
   r.check_keys(*t,
                {"name", "sequence", "one_time_sequences", "window", "open", "duration", "spa_port",
-                "spa_key", "spa_key_file", "spa_window"},
+                "spa_key", "spa_key_file", "spa_window", "spa_destinations"},
                "[[knock]]");
   KnockSection k;
   if (const toml::node* n = t->get("name")) {
@@ -430,7 +458,19 @@ std::expected<std::string, std::vector<ConfigError>> read_config_text(
 std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file) {
   auto text = read_config_text(file);
   if (!text) return std::unexpected(std::move(text.error()));
-  return parse_config(*text, file.string());
+  auto config = parse_config(*text, file.string());
+  struct stat st{};
+  if (config && stat(file.c_str(), &st) == 0 && (st.st_mode & S_IROTH)) {
+    for (const KnockSection& k : config->knocks) {
+      if (!k.spa_key_inline) continue;
+      return std::unexpected(std::vector<ConfigError>{
+          {file.string(), 0, 0,
+           "[[knock]] " + k.name + " has its spa_key inline and " + file.string() +
+               " is readable by every user: anyone who reads it opens the door; chmod 640 " +
+               file.string() + " (root:portwall) or move the key to a spa_key_file of mode 600"}});
+    }
+  }
+  return config;
 }
 
 std::expected<Config, std::vector<ConfigError>> load_config_paths(

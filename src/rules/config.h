@@ -91,11 +91,16 @@ struct KnockSection {
   Duration window = std::chrono::seconds(10);  // the whole sequence within this
   std::vector<PortProto> open;                 // "22/tcp" or ["22/tcp", "2222/tcp"]
   Duration duration = std::chrono::seconds(30);
-  // Single-packet authorization: one UDP packet to spa_port carrying a timestamp, a nonce and
-  // HMAC-SHA256 over both with spa_key; fresh within spa_window, each nonce accepted once.
+  // Single-packet authorization (detect/spa.h): one UDP packet to spa_port carrying a
+  // timestamp, a nonce, the sender's and the server's address and the port, under HMAC-SHA256
+  // with spa_key; fresh within spa_window, each nonce accepted once.
   std::uint16_t spa_port = 0;  // 0: no SPA for this knock
   std::string spa_key;         // the shared key's bytes (spa_key, or read from spa_key_file)
   Duration spa_window = std::chrono::seconds(30);
+  // Addresses clients knock at besides the one the packet arrives at: a server behind NAT
+  // lists its public address here.
+  std::vector<IpAddress> spa_destinations;
+  bool spa_key_inline = false;  // spa_key, not spa_key_file: the configuration file must be private
 };
 
 // Defenses that apply to every source, across all rules, and the per-source table's bounds.

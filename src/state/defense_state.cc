@@ -5,6 +5,34 @@
 #include "audit/log_event.h"
 
 namespace portwall {
+namespace {
+
+std::string hex_of(const SpaNonce& nonce) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (std::uint8_t b : nonce) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+bool nonce_of(const std::string& text, SpaNonce& nonce) {
+  if (text.size() != 2 * nonce.size()) return false;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < nonce.size(); ++i) {
+    const int hi = digit(text[2 * i]), lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    nonce[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string write_defense_state(const DefenseState& state) {
   nlohmann::json blocks = nlohmann::json::array();
@@ -14,9 +42,14 @@ std::string write_defense_state(const DefenseState& state) {
                       {"expires", b.expires_unix_ms ? rfc3339_ms(b.expires_unix_ms) : "never"},
                       {"expires_unix_ms", b.expires_unix_ms}});
   }
+  nlohmann::json nonces = nlohmann::json::array();
+  for (const SavedSpaNonce& n : state.used_spa_nonces) {
+    nonces.push_back({{"nonce", hex_of(n.nonce)}, {"forget_unix_ms", n.forget_unix_ms}});
+  }
   nlohmann::json j = {{"version", 1},
                       {"blocks", blocks},
-                      {"used_one_time_sequences", state.used_one_time_sequences}};
+                      {"used_one_time_sequences", state.used_one_time_sequences},
+                      {"used_spa_nonces", nonces}};
   return j.dump(1) + "\n";
 }
 
@@ -47,6 +80,20 @@ std::expected<DefenseState, std::string> read_defense_state(std::string_view tex
   for (const nlohmann::json& u : used) {
     if (!u.is_string()) return std::unexpected(std::string("used_one_time_sequences: strings"));
     state.used_one_time_sequences.push_back(u.get<std::string>());
+  }
+  const nlohmann::json nonces = j.value("used_spa_nonces", nlohmann::json::array());
+  if (!nonces.is_array()) return std::unexpected(std::string("\"used_spa_nonces\" must be an array"));
+  for (std::size_t i = 0; i < nonces.size(); ++i) {
+    const nlohmann::json& n = nonces[i];
+    const std::string where = "used_spa_nonces[" + std::to_string(i) + "]";
+    SavedSpaNonce saved;
+    if (!n.is_object() || !n.contains("nonce") || !n["nonce"].is_string() ||
+        !n.contains("forget_unix_ms") || !n["forget_unix_ms"].is_number_integer() ||
+        !nonce_of(n["nonce"].get<std::string>(), saved.nonce)) {
+      return std::unexpected(where + " needs \"nonce\" (32 hex digits) and \"forget_unix_ms\"");
+    }
+    saved.forget_unix_ms = n["forget_unix_ms"].get<std::int64_t>();
+    state.used_spa_nonces.push_back(saved);
   }
   return state;
 }

@@ -5,7 +5,8 @@
 //   {"version": 1,
 //    "blocks": [{"address": "203.0.113.9", "reason": "scan",
 //                "expires": "2026-12-03T10:00:00.000Z", "expires_unix_ms": 1796292000000}],
-//    "used_one_time_sequences": ["ssh: 7001/tcp,7002/tcp"]}
+//    "used_one_time_sequences": ["ssh: 7001/tcp,7002/tcp"],
+//    "used_spa_nonces": [{"nonce": "32 hex digits", "forget_unix_ms": 1796292000000}]}
 //
 // A block that never expires has "expires": "never" and expires_unix_ms 0.
 #pragma once
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "detect/block_list.h"
+#include "detect/spa.h"
 #include "packet/ip_address.h"
 
 namespace portwall {
@@ -27,9 +29,16 @@ struct SavedBlock {
   std::int64_t expires_unix_ms = 0;  // 0: never
 };
 
+// An SPA nonce already used, and until when it could still be replayed (wall clock).
+struct SavedSpaNonce {
+  SpaNonce nonce{};
+  std::int64_t forget_unix_ms = 0;
+};
+
 struct DefenseState {
   std::vector<SavedBlock> blocks;
   std::vector<std::string> used_one_time_sequences;
+  std::vector<SavedSpaNonce> used_spa_nonces;
 };
 
 std::string write_defense_state(const DefenseState& state);

@@ -94,6 +94,10 @@ void write_scratch(const std::string& name, std::string_view contents) {
   it->second = contents;
   std::ofstream out(scratch_dir() + "/" + name, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+  out.close();
+  // A key others can read is refused (as sshd refuses one): the fuzzer's is private.
+  std::filesystem::permissions(scratch_dir() + "/" + name, std::filesystem::perms::owner_read |
+                                                               std::filesystem::perms::owner_write);
 }
 
 // The first rule that matches, the plain way: the meaning Classifier::match must keep.

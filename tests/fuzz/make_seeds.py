@@ -56,8 +56,13 @@ def tcp6(src, sport, dst, dport, flags, **kw):
     return ipv6(src, dst, 6, tcp(sport, dport, flags, **kw))
 
 
-def spa(key, unix_seconds, nonce):
-    signed = b"PWK1" + struct.pack("!Q", unix_seconds) + nonce
+def mapped(address):
+    return bytes(10) + b"\xff\xff" + address if len(address) == 4 else address
+
+
+def spa(key, unix_seconds, nonce, src=C4, dst=S4, port=62201):
+    signed = (b"PWK2" + struct.pack("!Q", unix_seconds) + nonce + mapped(src) + mapped(dst) +
+              struct.pack("!H", port))
     return signed + hmac.new(key, signed, hashlib.sha256).digest()
 
 
@@ -120,7 +125,8 @@ def packet_seeds():
         (IN, tcp4(C4, 40020, S4, 2400, SYN)),
         (IN | step(1), ipv4(C4, S4, 17, udp(40000, 62201, good))),  # replayed
         (IN, ipv4(C4, S4, 17, udp(40000, 62201, good[:-1] + b"\0"))),  # bad MAC
-        (IN, ipv4(C4, S4, 17, udp(40000, 62201, b"PWK1"))),
+        (IN, ipv4(C4, S4, 17, udp(40000, 62201, b"PWK2"))),
+        (IN, ipv4(S4, S4, 17, udp(40000, 62201, spa(key, 1_790_000_000, bytes(16))))),  # misbound
     )
     s["udp-and-icmp"] = records(
         (IN, ipv4(C4, S4, 17, udp(5000, 53, b"abcd"))),

@@ -279,59 +279,157 @@ TEST(Knock, KnockdsClientOpensThePortForTheKnockingSourceOnlyThenItCloses) {
 
 std::string spa_config(const std::string& key_file) {
   return "[[knock]]\nname = \"spa\"\nspa_port = 62201\nspa_key_file = \"" + key_file +
-         "\"\nopen = \"22/tcp\"\nduration = \"30s\"\n";
+         "\"\nopen = \"22/tcp\"\nduration = \"30s\"\n"
+         "[[knock]]\nname = \"admin\"\nspa_port = 62202\nspa_key_file = \"" + key_file +
+         "\"\nopen = \"2222/tcp\"\nduration = \"30s\"\n";
+}
+
+constexpr const char* kSpaKey = "7c1f0e4e0d0b4f3a9a1e6c2d8b5f4a3e";
+
+// A key file as an administrator makes it (chmod 600), in a folder of the test's own.
+struct SpaKeyFile {
+  SpaKeyFile() {
+    if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp");
+    path = std::string(dir) + "/spa.key";
+    std::ofstream(path) << kSpaKey << "\n";
+    chmod(path.c_str(), 0600);
+  }
+  ~SpaKeyFile() { std::filesystem::remove_all(dir); }
+  char dir[32] = "/tmp/portwall-spa.XXXXXX";
+  std::string path;
+};
+
+// The packet `portwall knock --spa` sends from `from` to `to`:`port`, made now.
+std::string spa_bytes(const std::string& from, const std::string& to, std::uint16_t port = 62201,
+                      const std::string& key = kSpaKey) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const SpaPacket p = make_spa_packet(
+      key, SpaToken{now, *random_spa_nonce(), *parse_ip_address(from), *parse_ip_address(to), port});
+  return std::string(p.begin(), p.end());
+}
+
+// Waits (5 s at most) until `key` of status's defenses.knock reaches `count`.
+bool knock_count_reaches(const Daemon& daemon, const char* key, int count) {
+  for (int i = 0; i < 50; ++i, std::this_thread::sleep_for(100ms)) {
+    const nlohmann::json st = json_of(daemon.cli("--json status"));
+    if (st.is_object() && st["defenses"]["knock"][key].get<int>() >= count) return true;
+  }
+  return false;
 }
 
 TEST(Knock, SpaKnockOpensAndTheSamePacketReplayedDoesNot) {
   Lab lab;
-  char dir[] = "/tmp/portwall-spa.XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string key_file = std::string(dir) + "/spa.key";
-  const std::string key = "7c1f0e4e0d0b4f3a9a1e6c2d8b5f4a3e";
-  std::ofstream(key_file) << key << "\n";
-  Daemon daemon(lab, kNoSsh, "", spa_config(key_file));
+  SpaKeyFile key;
+  Daemon daemon(lab, kNoSsh, "", spa_config(key.path));
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
   Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
   EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1000ms)).valid());
 
   // portwall's own client.
   const RunResult k = lab.in(lab.cli(), std::string(PORTWALL_BIN) + " knock --spa --key-file " +
-                                            key_file + " " + lab.srv_v4());
+                                            key.path + " " + lab.srv_v4());
   EXPECT_EQ(k.exit_code, 0) << k.output;
   EXPECT_TRUE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms)).valid());
   EXPECT_TRUE(log_line_with(daemon, {"REASON=knock", "EVENT=spa-open", "KNOCK=spa"}));
+  EXPECT_FALSE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 22, 1000ms)).valid())
+      << "opened for the knocking address only";
 
-  // A packet sniffed on the way, sent again from the second client: refused as a replay.
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  const SpaPacket packet = make_spa_packet(key, now, *random_spa_nonce());
-  const std::string bytes(packet.begin(), packet.end());
-  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, bytes));  // the first time: it works
-  // The two copies may go to different queue threads: the second is sent once the first has
-  // opened the door (the second SPA opening), so that it is the replay.
-  int opened = 0;
-  for (int i = 0; i < 50 && opened < 2; ++i, std::this_thread::sleep_for(100ms)) {
-    const nlohmann::json st = json_of(daemon.cli("--json status"));
-    if (st.is_object()) opened = st["defenses"]["knock"]["spa_opened"].get<int>();
-  }
-  ASSERT_EQ(opened, 2);
-  ASSERT_TRUE(udp_send(lab.cl2(), lab.srv_v4_for_cl2(), 62201, bytes));
-  EXPECT_TRUE(log_line_with(daemon, {"REASON=knock", "EVENT=spa-replay", "SRC=" + lab.cl2_v4()}))
+  // The same packet twice from its own address (a sniffed copy sent with the address forged):
+  // the second is a replay. The copies may meet different queue threads: the second is sent
+  // once the first has opened the door.
+  const std::string bytes = spa_bytes(lab.cli_v4(), lab.srv_v4());
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, bytes));
+  ASSERT_TRUE(knock_count_reaches(daemon, "spa_opened", 2));
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, bytes));
+  EXPECT_TRUE(knock_count_reaches(daemon, "spa_replayed", 1));
+  EXPECT_TRUE(log_line_with(daemon, {"REASON=knock", "EVENT=spa-replay", "SRC=" + lab.cli_v4()}))
       << daemon.log();
-  EXPECT_FALSE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 22, 1000ms)).valid());
   // A wrong key opens nothing either.
-  const SpaPacket forged =
-      make_spa_packet("not the key, but long enough", now, *random_spa_nonce());
-  ASSERT_TRUE(
-      udp_send(lab.cl2(), lab.srv_v4_for_cl2(), 62201, std::string(forged.begin(), forged.end())));
+  ASSERT_TRUE(udp_send(lab.cl2(), lab.srv_v4_for_cl2(), 62201,
+                       spa_bytes(lab.cl2_v4(), lab.srv_v4_for_cl2(), 62201,
+                                 "not the key, but long enough")));
   EXPECT_TRUE(log_line_with(daemon, {"EVENT=spa-reject", "SRC=" + lab.cl2_v4()}));
   EXPECT_FALSE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 22, 1000ms)).valid());
   const nlohmann::json s = json_of(daemon.cli("--json status"));
   EXPECT_EQ(s["defenses"]["knock"]["spa_opened"], 2) << s["defenses"].dump();
   EXPECT_EQ(s["defenses"]["knock"]["spa_replayed"], 1);
   EXPECT_EQ(s["defenses"]["knock"]["spa_rejected"], 1);
-  run(std::string("rm -rf ") + dir);
+}
+
+// Issue 17, 5: the MAC binds the address the door opens for, the server and the door. On
+// 0388e96 (PWK1: time and nonce only) each copy below opened the door for its sender.
+TEST(Knock, ASniffedSpaPacketOpensNothingFromAnotherAddressToAnotherServerOrDoor) {
+  Lab lab;
+  SpaKeyFile key;
+  Daemon daemon(lab, kNoSsh, "", spa_config(key.path));
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
+  Fd admin_listener(tcp_listen(lab.srv(), "0.0.0.0", 2222));
+
+  // The client's packet, copied on the way by an attacker at cl2 who is faster than it.
+  const std::string genuine = spa_bytes(lab.cli_v4(), lab.srv_v4());
+  ASSERT_TRUE(udp_send(lab.cl2(), lab.srv_v4_for_cl2(), 62201, genuine));
+  EXPECT_TRUE(log_line_with(daemon, {"EVENT=spa-reject", "SRC=" + lab.cl2_v4()})) << daemon.log();
+  EXPECT_FALSE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 22, 1000ms)).valid());
+  // The genuine packet, arriving after its copy, still opens the door for its sender.
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, genuine));
+  EXPECT_TRUE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms)).valid());
+
+  // A packet for another server that shares the key, delivered here: refused.
+  const std::string elsewhere = spa_bytes(lab.cli_v4(), "10.200.255.1");
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, elsewhere));
+  // A packet for the "spa" door sent to the "admin" door (same key): refused.
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62202, genuine));
+  EXPECT_TRUE(knock_count_reaches(daemon, "spa_rejected", 3));
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 2222, 1000ms)).valid())
+      << "the admin door stays shut";
+  const nlohmann::json s = json_of(daemon.cli("--json status"));
+  EXPECT_EQ(s["defenses"]["knock"]["spa_opened"], 1) << s["defenses"].dump();
+  EXPECT_EQ(s["defenses"]["knock"]["spa_rejected"], 3);
+  EXPECT_EQ(s["defenses"]["knock"]["spa_misbound"], 3);
+
+  // A client behind NAT states the address the server sees: here cl2 names its own address,
+  // as it would name its router's public one.
+  const RunResult natted = lab.in(
+      lab.cl2(), std::string(PORTWALL_BIN) + " knock --spa --port 62202 --key-file " + key.path +
+                     " --source " + lab.cl2_v4() + " " + lab.srv_v4_for_cl2());
+  EXPECT_EQ(natted.exit_code, 0) << natted.output;
+  EXPECT_TRUE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 2222, 2000ms)).valid());
+  const RunResult wrong = lab.in(
+      lab.cl2(), std::string(PORTWALL_BIN) + " knock --spa --key-file " + key.path +
+                     " --source 10.200.255.9 " + lab.srv_v4_for_cl2());
+  EXPECT_EQ(wrong.exit_code, 0) << wrong.output;
+  EXPECT_TRUE(knock_count_reaches(daemon, "spa_rejected", 4));
+  EXPECT_FALSE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 22, 1000ms)).valid());
+}
+
+// Issue 17, 5: the nonces accepted survive a restart in the state file. On 0388e96 (nonces in
+// memory only) the replay after the restart opened the door again.
+TEST(Knock, AnSpaPacketReplayedAfterARestartOpensNothing) {
+  Lab lab;
+  SpaKeyFile key;
+  Daemon daemon(lab, kNoSsh, "", spa_config(key.path));
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", 22));
+  const std::string bytes = spa_bytes(lab.cli_v4(), lab.srv_v4());
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, bytes));
+  EXPECT_TRUE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms)).valid());
+
+  EXPECT_EQ(daemon.stop(), 0);
+  ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
+  EXPECT_NE(daemon.daemon_output().find("and 1 used SPA nonce(s) from"), std::string::npos)
+      << daemon.daemon_output();
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1000ms)).valid())
+      << "doors do not outlive the daemon";
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, bytes));
+  EXPECT_TRUE(log_line_with(daemon, {"REASON=knock", "EVENT=spa-replay", "SRC=" + lab.cli_v4()}))
+      << daemon.log();
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 1000ms)).valid());
+  // A fresh packet still opens it.
+  ASSERT_TRUE(udp_send(lab.cli(), lab.srv_v4(), 62201, spa_bytes(lab.cli_v4(), lab.srv_v4())));
+  EXPECT_TRUE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms)).valid());
 }
 
 }  // namespace

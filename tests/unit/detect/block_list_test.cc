@@ -115,12 +115,17 @@ TEST(DefenseState, BlocksAndUsedKnocksRoundTripWithWallClockExpiry) {
   s.blocks.push_back(save_block({kA, t0 + seconds(600), BlockReason::scan}, t0, wall));
   s.blocks.push_back(save_block({kB, Timestamp::max(), BlockReason::manual}, t0, wall));
   s.used_one_time_sequences = {"ssh: 7001/tcp,7002/tcp"};
+  s.used_spa_nonces = {{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff}, wall + 62'000}};
   const std::string text = write_defense_state(s);
+  EXPECT_NE(text.find("000102030405060708090a0b0c0d0eff"), std::string::npos) << text;
   EXPECT_NE(text.find("\"expires\": \"never\""), std::string::npos) << text;
   auto back = read_defense_state(text);
   ASSERT_TRUE(back) << back.error();
   ASSERT_EQ(back->blocks.size(), 2u);
   EXPECT_EQ(back->used_one_time_sequences, s.used_one_time_sequences);
+  ASSERT_EQ(back->used_spa_nonces.size(), 1u);
+  EXPECT_EQ(back->used_spa_nonces[0].nonce, s.used_spa_nonces[0].nonce);
+  EXPECT_EQ(back->used_spa_nonces[0].forget_unix_ms, wall + 62'000);
   // After a restart the steady clock starts elsewhere; 100 s of wall time went by.
   const Timestamp later = Timestamp{} + seconds(5);
   const BlockEntry a = restore_block(back->blocks[0], later, wall + 100'000);
@@ -141,20 +146,36 @@ TEST(DefenseState, BrokenTextSaysWhatIsWrong) {
             "blocks[0]: not an address: \"x\"");
   EXPECT_EQ(read_defense_state("{\"version\": 1, \"blocks\": [{}]}").error(),
             "blocks[0] needs \"address\" and \"expires_unix_ms\"");
+  EXPECT_EQ(read_defense_state("{\"version\": 1, \"used_spa_nonces\": [{\"nonce\": \"0g\", "
+                               "\"forget_unix_ms\": 1}]}")
+                .error(),
+            "used_spa_nonces[0] needs \"nonce\" (32 hex digits) and \"forget_unix_ms\"");
 }
 
-TEST(SpaPacket, CarriesTimeAndNonceUnderAMac) {
+TEST(SpaPacket, CarriesTimeNonceAddressesAndPortUnderAMac) {
   const SpaNonce nonce = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1};
-  SpaPacket p = make_spa_packet("sixteen byte key", 1'796'000'000, nonce);
-  auto token = open_spa_packet("sixteen byte key", p);
-  ASSERT_TRUE(token) << token.error();
-  EXPECT_EQ(token->unix_seconds, 1'796'000'000);
-  EXPECT_EQ(token->nonce, nonce);
-  EXPECT_EQ(open_spa_packet("another key here", p).error(), "bad MAC");
-  p[5] ^= 1;  // the time changed in flight
-  EXPECT_EQ(open_spa_packet("sixteen byte key", p).error(), "bad MAC");
-  EXPECT_EQ(open_spa_packet("sixteen byte key", std::span(p).first(59)).error(),
-            "not an SPA packet");
+  for (const auto& [from, to] : {std::pair{"203.0.113.9", "198.51.100.1"},
+                                 std::pair{"2001:db8::9", "2001:db8:1::1"}}) {
+    const SpaToken sent{1'796'000'000, nonce, *parse_ip_address(from), *parse_ip_address(to),
+                        62201};
+    SpaPacket p = make_spa_packet("sixteen byte key", sent);
+    auto token = open_spa_packet("sixteen byte key", p);
+    ASSERT_TRUE(token) << token.error();
+    EXPECT_EQ(token->unix_seconds, 1'796'000'000);
+    EXPECT_EQ(token->nonce, nonce);
+    EXPECT_EQ(token->source, sent.source) << from;
+    EXPECT_EQ(token->destination, sent.destination) << to;
+    EXPECT_EQ(token->port, 62201);
+    EXPECT_EQ(open_spa_packet("another key here", p).error(), "bad MAC");
+    // Every signed byte is covered: the time, the nonce, both addresses, the port.
+    for (std::size_t at : {5u, 20u, 40u, 50u, 61u}) {
+      SpaPacket changed = p;
+      changed[at] ^= 1;
+      EXPECT_EQ(open_spa_packet("sixteen byte key", changed).error(), "bad MAC") << at;
+    }
+    EXPECT_EQ(open_spa_packet("sixteen byte key", std::span(p).first(93)).error(),
+              "not an SPA packet");
+  }
   auto a = random_spa_nonce(), b = random_spa_nonce();
   ASSERT_TRUE(a && b);
   EXPECT_NE(*a, *b);

@@ -18,6 +18,7 @@ using std::chrono::seconds;
 const Timestamp t0 = Timestamp{} + seconds(1000);
 const IpAddress kA = *parse_ip_address("203.0.113.9");
 const IpAddress kB = *parse_ip_address("2001:db8::9");
+const IpAddress kServer = *parse_ip_address("198.51.100.1");
 constexpr std::uint8_t kTcp = ipproto::tcp, kUdp = ipproto::udp;
 
 // --- Scan detection.
@@ -203,7 +204,7 @@ SourcePolicy knocking() {
 
 KnockEvent knock(SourceTable& t, const IpAddress& from, std::uint8_t proto, std::uint16_t port,
                  Timestamp at) {
-  const KnockResult r = t.knock(from, proto, port, {}, at, 0);
+  const KnockResult r = t.knock(from, kServer, proto, port, {}, at, 0);
   EXPECT_TRUE(r.is_knock || port == 22 || port == 80) << port;
   return r.event;
 }
@@ -239,7 +240,7 @@ TEST(Knock, AWrongOrderDoesNotOpen) {
 TEST(Knock, AnyOtherConnectionInBetweenResetsProgress) {
   SourceTable t(16, knocking());
   knock(t, kA, kTcp, 7000, t0);
-  const KnockResult other = t.knock(kA, kTcp, 80, {}, t0, 0);
+  const KnockResult other = t.knock(kA, kServer, kTcp, 80, {}, t0, 0);
   EXPECT_FALSE(other.is_knock) << "port 80 is judged by the rules";
   EXPECT_EQ(other.event, KnockEvent::failed);
   knock(t, kA, kUdp, 8000, t0);
@@ -338,44 +339,120 @@ SourcePolicy spa_policy() {
 
 constexpr std::int64_t kWall = 1'796'000'000;
 const SpaNonce kNonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+constexpr const char* kKey = "correct horse battery staple";
+
+// A packet as `from`'s client makes it for kServer's door 62201, stamped `wall`.
+SpaPacket spa(const IpAddress& from, std::int64_t wall = kWall, const SpaNonce& nonce = kNonce,
+              const char* key = kKey, const IpAddress& to = kServer, std::uint16_t port = 62201) {
+  return make_spa_packet(key, SpaToken{wall, nonce, from, to, port});
+}
+
+KnockResult spa_knock(SourceTable& t, const IpAddress& from, const SpaPacket& packet,
+                      Timestamp at, std::int64_t wall, const IpAddress& to = kServer,
+                      std::uint16_t port = 62201) {
+  return t.knock(from, to, kUdp, port, packet, at, wall);
+}
 
 TEST(Spa, AFreshAuthenticatedPacketOpensTheDoorAndItsReplayDoesNot) {
   SourceTable t(16, spa_policy());
-  const SpaPacket packet = make_spa_packet("correct horse battery staple", kWall, kNonce);
-  KnockResult r = t.knock(kA, kUdp, 62201, packet, t0, kWall + 3);
+  const SpaPacket packet = spa(kA);
+  KnockResult r = spa_knock(t, kA, packet, t0, kWall + 3);
   EXPECT_TRUE(r.is_knock);
   EXPECT_EQ(r.event, KnockEvent::spa_opened);
   EXPECT_EQ(t.granted(kA, kTcp, 22, t0 + seconds(1)), 1u);
-  // Someone who sniffed it sends it again, from elsewhere or from the same address.
-  r = t.knock(kB, kUdp, 62201, packet, t0 + seconds(2), kWall + 5);
+  // Someone who sniffed it sends it again from the same (forged) address.
+  r = spa_knock(t, kA, packet, t0 + seconds(2), kWall + 5);
   EXPECT_EQ(r.event, KnockEvent::spa_replayed);
-  EXPECT_EQ(t.granted(kB, kTcp, 22, t0 + seconds(2)), 0u);
   EXPECT_EQ(t.stats().spa_replayed.load(), 1u);
+}
+
+TEST(Spa, ACopySentFromAnotherAddressOpensNothingAndTheGenuinePacketStillDoes) {
+  SourceTable t(16, spa_policy());
+  const SpaPacket packet = spa(kA);
+  // The on-path attacker is faster than the packet he copied.
+  const IpAddress attacker = *parse_ip_address("203.0.113.66");
+  EXPECT_EQ(spa_knock(t, attacker, packet, t0, kWall).event, KnockEvent::spa_rejected);
+  EXPECT_EQ(spa_knock(t, kB, packet, t0, kWall).event, KnockEvent::spa_rejected);
+  EXPECT_EQ(t.granted(attacker, kTcp, 22, t0), 0u);
+  EXPECT_EQ(t.stats().spa_misbound.load(), 2u);
+  EXPECT_EQ(spa_knock(t, kA, packet, t0, kWall).event, KnockEvent::spa_opened)
+      << "the copies did not use up the nonce";
+  EXPECT_EQ(t.granted(kA, kTcp, 22, t0), 1u);
+}
+
+TEST(Spa, ACopySentToAnotherServerOrAnotherDoorOpensNothing) {
+  SourcePolicy p = spa_policy();
+  KnockSection other = p.knocks.front();
+  other.name = "other";
+  other.spa_port = 62202;  // the same key on a second door
+  other.open = {{kTcp, 2222}};
+  p.knocks.push_back(other);
+  SourceTable t(16, p);
+  const SpaPacket packet = spa(kA);
+  const IpAddress second_server = *parse_ip_address("198.51.100.2");
+  EXPECT_EQ(spa_knock(t, kA, packet, t0, kWall, second_server).event, KnockEvent::spa_rejected);
+  EXPECT_EQ(spa_knock(t, kA, packet, t0, kWall, kServer, 62202).event, KnockEvent::spa_rejected);
+  EXPECT_EQ(t.granted(kA, kTcp, 2222, t0), 0u);
+  EXPECT_EQ(spa_knock(t, kA, packet, t0, kWall).event, KnockEvent::spa_opened);
+}
+
+TEST(Spa, AServerBehindNatTakesPacketsForTheAddressItListsInSpaDestinations) {
+  SourcePolicy p = spa_policy();
+  const IpAddress public_address = *parse_ip_address("192.0.2.80");
+  p.knocks.front().spa_destinations = {public_address};
+  SourceTable t(16, p);
+  // The client knocks at the public address; the packet arrives at the private one.
+  const SpaPacket packet = spa(kA, kWall, kNonce, kKey, public_address);
+  EXPECT_EQ(spa_knock(t, kA, packet, t0, kWall, kServer).event, KnockEvent::spa_opened);
+  const SpaPacket elsewhere =
+      spa(kA, kWall, {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}, kKey,
+          *parse_ip_address("192.0.2.81"));
+  EXPECT_EQ(spa_knock(t, kA, elsewhere, t0, kWall, kServer).event, KnockEvent::spa_rejected);
+}
+
+TEST(Spa, UsedNoncesSurviveARestartUntilThePacketWouldBeStale) {
+  SourceTable before(16, spa_policy());
+  const SpaPacket packet = spa(kA);
+  const std::uint64_t generation = before.generation();
+  ASSERT_EQ(spa_knock(before, kA, packet, t0, kWall).event, KnockEvent::spa_opened);
+  EXPECT_NE(before.generation(), generation) << "the state file is written";
+  const std::vector<SeenSpaNonce> saved = before.used_spa_nonces(t0 + seconds(1));
+  ASSERT_EQ(saved.size(), 1u);
+  // The daemon restarts 5 s later: its steady clock starts elsewhere.
+  const Timestamp t1 = t0 + std::chrono::hours(1);
+  SourceTable after(16, spa_policy());
+  std::vector<SeenSpaNonce> moved = saved;
+  for (SeenSpaNonce& n : moved) n.forget_at = t1 + (n.forget_at - (t0 + seconds(5)));
+  after.restore_used_spa_nonces(moved, t1);
+  EXPECT_EQ(spa_knock(after, kA, packet, t1, kWall + 5).event, KnockEvent::spa_replayed);
+  EXPECT_EQ(spa_knock(after, kA, packet, t1 + seconds(70), kWall + 75).event,
+            KnockEvent::spa_rejected)
+      << "stale by now";
+  EXPECT_TRUE(after.used_spa_nonces(t1 + seconds(70)).empty());
 }
 
 TEST(Spa, WrongKeyStaleOrMalformedPacketsAreRejected) {
   SourceTable t(16, spa_policy());
-  const SpaPacket wrong_key = make_spa_packet("another key of enough length", kWall, kNonce);
-  EXPECT_EQ(t.knock(kA, kUdp, 62201, wrong_key, t0, kWall).event, KnockEvent::spa_rejected);
-  const SpaPacket stale = make_spa_packet("correct horse battery staple", kWall - 31, kNonce);
-  EXPECT_EQ(t.knock(kA, kUdp, 62201, stale, t0, kWall).event, KnockEvent::spa_rejected);
-  const SpaPacket future = make_spa_packet("correct horse battery staple", kWall + 31, kNonce);
-  EXPECT_EQ(t.knock(kA, kUdp, 62201, future, t0, kWall).event, KnockEvent::spa_rejected);
+  const SpaPacket wrong_key = spa(kA, kWall, kNonce, "another key of enough length");
+  EXPECT_EQ(spa_knock(t, kA, wrong_key, t0, kWall).event, KnockEvent::spa_rejected);
+  EXPECT_EQ(spa_knock(t, kA, spa(kA, kWall - 31), t0, kWall).event, KnockEvent::spa_rejected);
+  EXPECT_EQ(spa_knock(t, kA, spa(kA, kWall + 31), t0, kWall).event, KnockEvent::spa_rejected);
   const std::uint8_t junk[5] = {'h', 'e', 'l', 'l', 'o'};
-  const KnockResult r = t.knock(kA, kUdp, 62201, junk, t0, kWall);
+  const KnockResult r = t.knock(kA, kServer, kUdp, 62201, junk, t0, kWall);
   EXPECT_TRUE(r.is_knock) << "dropped silently all the same";
   EXPECT_EQ(r.event, KnockEvent::spa_rejected);
   EXPECT_EQ(t.granted(kA, kTcp, 22, t0), 0u);
   EXPECT_EQ(t.stats().spa_rejected.load(), 4u);
+  EXPECT_EQ(t.stats().spa_misbound.load(), 0u);
 }
 
 TEST(Spa, ANonceIsForgottenOnlyAfterThePacketWouldBeStale) {
   SourceTable t(16, spa_policy());
-  const SpaPacket packet = make_spa_packet("correct horse battery staple", kWall, kNonce);
-  ASSERT_EQ(t.knock(kA, kUdp, 62201, packet, t0, kWall).event, KnockEvent::spa_opened);
-  EXPECT_EQ(t.knock(kA, kUdp, 62201, packet, t0 + seconds(29), kWall + 29).event,
+  const SpaPacket packet = spa(kA);
+  ASSERT_EQ(spa_knock(t, kA, packet, t0, kWall).event, KnockEvent::spa_opened);
+  EXPECT_EQ(spa_knock(t, kA, packet, t0 + seconds(29), kWall + 29).event,
             KnockEvent::spa_replayed);
-  EXPECT_EQ(t.knock(kA, kUdp, 62201, packet, t0 + seconds(70), kWall + 70).event,
+  EXPECT_EQ(spa_knock(t, kA, packet, t0 + seconds(70), kWall + 70).event,
             KnockEvent::spa_rejected)
       << "by now it is stale";
 }

@@ -2,10 +2,13 @@
 // mistake named with file:line:column.
 #include "rules/config.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "rules/rule_values.h"
 
@@ -415,6 +418,67 @@ TEST(LoadConfig, MissingFileSaysSo) {
   std::filesystem::remove_all(name);
   ASSERT_FALSE(c);
   EXPECT_EQ(to_string(c.error()), file.string() + ": cannot read: No such file or directory");
+}
+
+// The SPA key opens the door for whoever holds it: as sshd refuses a private key that others
+// can read, portwall refuses a key file (or an inline key in a configuration file) they can.
+TEST(LoadConfig, AnSpaKeyOtherUsersCanReadIsRefused) {
+  char name[] = "/tmp/portwall-config-test-XXXXXX";
+  ASSERT_NE(mkdtemp(name), nullptr);
+  const std::filesystem::path dir(name);
+  const std::string key = (dir / "spa.key").string();
+  std::ofstream(key) << "0123456789abcdef0123\n";
+  const std::filesystem::path file = dir / "portwall.toml";
+  std::ofstream(file) << "[[knock]]\nname = \"spa\"\nspa_port = 62201\nspa_key_file = \"" << key
+                      << "\"\nopen = \"22/tcp\"\n";
+  std::vector<std::pair<mode_t, std::string>> seen;
+  for (mode_t mode : {0644, 0604, 0620, 0602, 0600, 0640, 0400}) {
+    chmod(key.c_str(), mode);
+    auto c = load_config(file);
+    seen.emplace_back(mode, c ? "ok" : to_string(c.error()));
+  }
+  chmod(file.c_str(), 0644);
+  std::ofstream(file) << "[[knock]]\nname = \"spa\"\nspa_port = 62201\n"
+                         "spa_key = \"0123456789abcdef0123\"\nopen = \"22/tcp\"\n";
+  auto inline_public = load_config(file);
+  chmod(file.c_str(), 0640);
+  auto inline_private = load_config(file);
+  std::filesystem::remove_all(dir);
+  const std::string where = file.string() + ":4:16: spa_key_file " + key;
+  EXPECT_EQ(seen[0].second, where + " is readable by users other than its owner (mode 0644): "
+                                    "anyone who reads the key opens the door; chmod 600 " +
+                                key + " (or 640 with group portwall)");
+  EXPECT_NE(seen[1].second.find("is readable by users other than its owner (mode 0604)"),
+            std::string::npos)
+      << seen[1].second;
+  EXPECT_NE(seen[2].second.find("is writable by users other than its owner (mode 0620)"),
+            std::string::npos)
+      << seen[2].second;
+  EXPECT_NE(seen[3].second.find("(mode 0602)"), std::string::npos) << seen[3].second;
+  EXPECT_EQ(seen[4].second, "ok") << "0600";
+  EXPECT_EQ(seen[5].second, "ok") << "0640: readable by the group (root or portwall)";
+  EXPECT_EQ(seen[6].second, "ok") << "0400";
+  ASSERT_FALSE(inline_public);
+  EXPECT_EQ(to_string(inline_public.error()),
+            file.string() + ": [[knock]] spa has its spa_key inline and " + file.string() +
+                " is readable by every user: anyone who reads it opens the door; chmod 640 " +
+                file.string() + " (root:portwall) or move the key to a spa_key_file of mode 600");
+  EXPECT_TRUE(inline_private) << to_string(inline_private.error());
+}
+
+TEST(ParseConfig, SpaDestinationsAreAddresses) {
+  auto c = parse_config(
+      "[[knock]]\nname = \"spa\"\nspa_port = 62201\nspa_key = \"0123456789abcdef0123\"\n"
+      "open = \"22/tcp\"\nspa_destinations = [\"192.0.2.80\", \"2001:db8::80\"]\n",
+      "portwall.toml");
+  ASSERT_TRUE(c) << to_string(c.error());
+  EXPECT_EQ(c->knocks.at(0).spa_destinations,
+            (std::vector<IpAddress>{*parse_ip_address("192.0.2.80"),
+                                    *parse_ip_address("2001:db8::80")}));
+  EXPECT_EQ(errors_of("[[knock]]\nname = \"spa\"\nspa_port = 62201\nspa_key = "
+                      "\"0123456789abcdef0123\"\nopen = \"22/tcp\"\nspa_destinations = "
+                      "[\"gateway\"]\n"),
+            "portwall.toml:6:21: spa_destinations: not an IPv4 or IPv6 address: \"gateway\"");
 }
 
 TEST(ParseConfig, MetricsTextfileAndIntervalAreReadAndChecked) {
