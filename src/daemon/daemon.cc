@@ -126,6 +126,7 @@ std::expected<void, std::string> Daemon::start() {
   sources_ = std::make_shared<SourceTable>(cfg.limits.max_sources, source_policy_of(cfg));
   trust_infrastructure();
   blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
+  blocks_->set_scan_rate(cfg.scan_detection.new_blocks_per_second);
   load_defense_state();
   options.sources = sources_;
   options.blocks = blocks_;
@@ -174,8 +175,12 @@ std::expected<void, std::string> Daemon::start() {
   diversion_installed_ = true;
   spec_ = spec;
   // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
+  // After a re-exec: the switches the earlier image turned on are still this one's, and so is
+  // dropping the routed traffic the forwards do not carry (in place before the jump below).
+  forwarding_turned_on_ = handed.forwarding_ours;
   if (!policy_->rule_set().forwards.empty()) {
     spec.forwards = policy_->rule_set().forwards;
+    spec.routed_deny = handed.forwarding_ours;
     if (auto ok = diversion_->set_forwards(spec); !ok) {
       set_forwarding_problem("the forwards' NAT rules were refused, none is installed: " +
                              ok.error());
@@ -283,6 +288,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   }
   decision_log_->set_format(fresh->config.log.format);
   sources_->configure(source_policy_of(fresh->config));
+  blocks_->set_scan_rate(fresh->config.scan_detection.new_blocks_per_second);
   trust_infrastructure();
   loaded_.config.scan_detection = fresh->config.scan_detection;
   loaded_.config.limits = fresh->config.limits;
@@ -319,6 +325,7 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
     bool& ours = forwarding_turned_on_[family == Family::ipv4 ? 0 : 1];
     const char* name =
         family == Family::ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
+    bool& deny = spec_.routed_deny[family == Family::ipv4 ? 0 : 1];
     if (!needed) {
       if (ours) {
         if (auto ok = write_ip_forwarding(family, false); !ok) {
@@ -327,6 +334,10 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
           say(std::string(name) + " back to 0 (portwalld had turned it on for a forward)");
         }
         ours = false;
+      }
+      if (deny) {
+        deny = false;
+        if (diversion_installed_ && !spec_.forwards.empty()) (void)diversion_->set_forwards(spec_);
       }
       continue;
     }
@@ -341,6 +352,19 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
       say(problem);
       continue;
     }
+    // Routed packets the forwards do not carry are dropped from before forwarding is on: the
+    // host must not become an open router (its FORWARD policy is usually ACCEPT).
+    if (!deny) {
+      deny = true;
+      if (auto ok = diversion_->set_forwards(spec_); !ok) {
+        deny = false;
+        problem += std::string(problem.empty() ? "" : "; ") + name +
+                   " left at 0: the rule that drops other routed traffic was refused (" +
+                   ok.error() + ")";
+        say(problem);
+        continue;
+      }
+    }
     if (auto ok = write_ip_forwarding(family, true); !ok) {
       problem += std::string(problem.empty() ? "" : "; ") + name +
                  " is 0 and could not be turned on (" + ok.error() +
@@ -349,7 +373,8 @@ void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
       continue;
     }
     ours = true;
-    say(std::string(name) + " turned on for the forwards to other hosts");
+    say(std::string(name) +
+        " turned on for the forwards to other hosts; other routed traffic is dropped");
   }
   set_forwarding_problem(problem);
 }

@@ -38,6 +38,9 @@ struct Handover {
   std::map<std::uint16_t, int> queues;
   std::map<std::uint16_t, int> flows;  // memfds of the tracked flows (flow_handover.h) by queue
   int control = -1;
+  // The forwarding switches the earlier image turned on (by family: ipv4, ipv6): still its
+  // own to turn off, with routed traffic dropped meanwhile.
+  std::array<bool, 2> forwarding_ours{};
 };
 Handover take_handover();
 // The flows of a memfd from Handover::flows (closed then), at most `most`.
@@ -196,6 +199,11 @@ class Daemon {
   std::shared_ptr<SourceTable> sources_;  // shared by every queue thread
   std::shared_ptr<BlockList> blocks_;
   std::uint64_t saved_generation_ = ~0ull;  // blocks' + sources' generation last written
+  std::uint64_t saved_urgent_ = 0;          // manual blocks' + sources' generation last written
+  Timestamp saved_at_{};
+  // Scan blocks and expiries reach the state file at most this often (a flood of forged
+  // scanners does not rewrite it every second); manual blocks, knocks and SPA nonces at once.
+  static constexpr Duration kScanStateEvery = std::chrono::seconds(10);
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<Diversion> diversion_;
   DiversionSpec spec_;  // what was installed; its forwards follow the rules on reload

@@ -43,8 +43,7 @@ void Daemon::load_defense_state() {
   for (const SavedBlock& saved : state->blocks) {
     const BlockEntry e = restore_block(saved, now, wall);
     if (e.until <= now) continue;
-    blocks_->add(e.address, e.until, e.reason, now);
-    ++restored;
+    if (blocks_->restore(e, now) == BlockAdded::added) ++restored;
   }
   sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
   std::vector<SeenSpaNonce> nonces;
@@ -61,10 +60,12 @@ void Daemon::save_defense_state(bool force) {
   const std::string& path = loaded_.config.daemon.state_file;
   if (path.empty()) return;
   const std::uint64_t generation = blocks_->generation() + sources_->generation();
+  const std::uint64_t urgent = blocks_->manual_generation() + sources_->generation();
+  const Timestamp now = clock_.now();
   if (!force && generation == saved_generation_) return;
+  if (!force && urgent == saved_urgent_ && now - saved_at_ < kScanStateEvery) return;
   if (force && saved_generation_ == ~0ull && generation == 0) return;  // nothing ever changed
   DefenseState state;
-  const Timestamp now = clock_.now();
   const std::int64_t wall = unix_now_ms();
   for (const BlockEntry& e : blocks_->list(now)) state.blocks.push_back(save_block(e, now, wall));
   state.used_one_time_sequences = sources_->used_one_time_sequences();
@@ -80,6 +81,8 @@ void Daemon::save_defense_state(bool force) {
     return;
   }
   saved_generation_ = generation;
+  saved_urgent_ = urgent;
+  saved_at_ = now;
 }
 
 void Daemon::bring_back_offloaded(const char* why) {

@@ -24,6 +24,7 @@ constexpr const char* kQueueFds = "PORTWALL_QUEUE_FDS";
 constexpr const char* kControlFd = "PORTWALL_CONTROL_FD";
 
 constexpr const char* kFlowFds = "PORTWALL_FLOW_FDS";
+constexpr const char* kForwardingOurs = "PORTWALL_FORWARDING_OURS";  // "4", "6", "46"
 
 // A descriptor number from the environment, if it names an open descriptor.
 std::optional<int> open_fd(std::string_view text) {
@@ -77,8 +78,12 @@ Handover take_handover() {
   out.queues = fds_by_queue(kQueueFds);
   out.flows = fds_by_queue(kFlowFds);
   if (const char* text = std::getenv(kControlFd)) out.control = open_fd(text).value_or(-1);
+  if (const char* text = std::getenv(kForwardingOurs)) {
+    const std::string_view ours(text);
+    out.forwarding_ours = {ours.find('4') != ours.npos, ours.find('6') != ours.npos};
+  }
   // Not for the programs this one runs (iptables).
-  for (const char* name : {kQueueFds, kFlowFds, kControlFd}) unsetenv(name);
+  for (const char* name : {kQueueFds, kFlowFds, kControlFd, kForwardingOurs}) unsetenv(name);
   return out;
 }
 
@@ -135,6 +140,9 @@ int Daemon::reexec() {
   setenv(kQueueFds, handed.c_str(), 1);
   setenv(kFlowFds, flows.c_str(), 1);
   if (control >= 0) setenv(kControlFd, std::to_string(control).c_str(), 1);
+  const std::string ours = std::string(forwarding_turned_on_[0] ? "4" : "") +
+                           (forwarding_turned_on_[1] ? "6" : "");
+  if (!ours.empty()) setenv(kForwardingOurs, ours.c_str(), 1);
   std::vector<char*> argv;
   for (std::string& a : argv_) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -215,7 +215,12 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
     if (*d <= Duration::zero()) return error_response("blocked add: the duration must be above 0");
     until = now + *d;
   }
-  blocks_->add(*address, until, BlockReason::manual, now);
+  if (blocks_->add(*address, until, BlockReason::manual, now) == BlockAdded::refused_full) {
+    audit_log_->record(peer.uid, "block", "refused", to_string(*address) + ": block list full");
+    return error_response("the block list is full of manual blocks ([limits] max_blocks = " +
+                          std::to_string(blocks_->max_entries()) +
+                          "): remove some (portwall blocked remove ADDR) or raise max_blocks");
+  }
   audit_log_->record(peer.uid, "block", "ok",
                      to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
   const nlohmann::json connections =

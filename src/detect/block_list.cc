@@ -19,18 +19,47 @@ struct Snapshot {
 }  // namespace
 
 struct BlockList::Impl {
-  // By address for the packet path; by expiry for eviction and expiry, both O(log n).
+  // By address for the packet path; by expiry for expiry, and the scan blocks apart for
+  // eviction (only they are ever evicted), all O(log n).
   using ByExpiry = std::multimap<Timestamp, IpAddress>;
   struct Item {
     BlockEntry entry;
     ByExpiry::iterator expiry;
+    ByExpiry::iterator scan_expiry;  // scan_by_expiry.end() for a manual block
   };
   std::unordered_map<IpAddress, Item, IpAddressHash> blocks;
-  ByExpiry by_expiry;
+  ByExpiry by_expiry, scan_by_expiry;
+  // New scan blocks: a generic cell rate algorithm, `scan_tat` when the bucket is empty again.
+  std::uint32_t scan_rate = 100;
+  Timestamp scan_tat{};
 
   void erase(std::unordered_map<IpAddress, Item, IpAddressHash>::iterator it) {
     by_expiry.erase(it->second.expiry);
+    if (it->second.scan_expiry != scan_by_expiry.end()) scan_by_expiry.erase(it->second.scan_expiry);
     blocks.erase(it);
+  }
+
+  void file(Item& item) {
+    const BlockEntry& e = item.entry;
+    item.expiry = by_expiry.emplace(e.until, e.address);
+    item.scan_expiry = e.reason == BlockReason::scan ? scan_by_expiry.emplace(e.until, e.address)
+                                                     : scan_by_expiry.end();
+  }
+
+  void unfile(Item& item) {
+    by_expiry.erase(item.expiry);
+    if (item.scan_expiry != scan_by_expiry.end()) scan_by_expiry.erase(item.scan_expiry);
+  }
+
+  // One more new scan block within the rate? Up to a second's worth at once.
+  bool scan_rate_allows(Timestamp now) {
+    if (scan_rate == 0) return true;
+    const Duration interval = std::chrono::duration_cast<Duration>(std::chrono::seconds(1)) /
+                              scan_rate;
+    const Timestamp next = std::max(scan_tat, now) + interval;
+    if (next - now > interval * scan_rate) return false;
+    scan_tat = next;
+    return true;
   }
 };
 
@@ -38,28 +67,61 @@ BlockList::BlockList(std::size_t max_entries)
     : impl_(std::make_unique<Impl>()), max_entries_(std::max<std::size_t>(max_entries, 1)) {}
 BlockList::~BlockList() = default;
 
-void BlockList::add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now) {
+void BlockList::set_scan_rate(std::uint32_t per_second) {
+  std::unique_lock lock(mutex_);
+  impl_->scan_rate = per_second;
+}
+
+BlockAdded BlockList::add(const IpAddress& address, Timestamp until, BlockReason reason,
+                          Timestamp now) {
+  return add(address, until, reason, now, true);
+}
+
+BlockAdded BlockList::restore(const BlockEntry& entry, Timestamp now) {
+  return add(entry.address, entry.until, entry.reason, now, false);
+}
+
+BlockAdded BlockList::add(const IpAddress& address, Timestamp until, BlockReason reason,
+                          Timestamp now, bool rate_bound) {
   std::unique_lock lock(mutex_);
   Impl& m = *impl_;
+  const bool scan = reason == BlockReason::scan;
   if (auto it = m.blocks.find(address); it != m.blocks.end()) {
     BlockEntry& e = it->second.entry;
-    if (e.until < until || e.until <= now) {
-      e.until = until;
-      e.reason = reason;
-      m.by_expiry.erase(it->second.expiry);
-      it->second.expiry = m.by_expiry.emplace(until, address);
-    }
+    const bool expired = e.until <= now;
+    // A scan never turns a manual block into a scan block (which could be evicted); a manual
+    // block takes over a scan block and lasts at least as long.
+    if (!expired && scan && e.reason == BlockReason::manual) return BlockAdded::kept;
+    if (!expired && !scan && e.reason == BlockReason::scan) until = std::max(until, e.until);
+    if (!(expired || e.until < until || e.reason != reason)) return BlockAdded::kept;
+    m.unfile(it->second);
+    e.until = until;
+    e.reason = reason;
+    m.file(it->second);
   } else {
+    // A flood of new scan blocks is bounded, and never displaces a block in force: when full,
+    // a new scan block is not made; a manual one takes the place of the scan block that
+    // expires soonest, and is refused when there is none.
+    if (scan && rate_bound && !m.scan_rate_allows(now)) {
+      refused_rate_.fetch_add(1, std::memory_order_relaxed);
+      return BlockAdded::refused_rate;
+    }
     if (m.blocks.size() >= max_entries_) {
-      m.erase(m.blocks.find(m.by_expiry.begin()->second));  // the soonest to expire
+      if (scan || m.scan_by_expiry.empty()) {
+        refused_full_.fetch_add(1, std::memory_order_relaxed);
+        return BlockAdded::refused_full;
+      }
+      m.erase(m.blocks.find(m.scan_by_expiry.begin()->second));
       evicted_.fetch_add(1, std::memory_order_relaxed);
     }
-    m.blocks.emplace(address,
-                     Impl::Item{{address, until, reason}, m.by_expiry.emplace(until, address)});
+    auto placed = m.blocks.emplace(address, Impl::Item{{address, until, reason}, {}, {}});
+    m.file(placed.first->second);
   }
   count_.store(m.blocks.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_relaxed);
+  if (!scan) manual_generation_.fetch_add(1, std::memory_order_relaxed);
   publish_locked(now, false);
+  return BlockAdded::added;
 }
 
 void BlockList::publish_locked(Timestamp now, bool force) {
@@ -111,6 +173,7 @@ bool BlockList::remove(const IpAddress& address) {
   count_.store(impl_->blocks.size(), std::memory_order_relaxed);
   if (removed) {
     generation_.fetch_add(1, std::memory_order_relaxed);
+    manual_generation_.fetch_add(1, std::memory_order_relaxed);
     publish_locked(last_publish_, true);
   }
   return removed;

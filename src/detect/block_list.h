@@ -1,7 +1,9 @@
 // block_list.h — addresses whose every packet is dropped: scanners that scan detection caught,
-// and addresses an administrator blocked (`portwall blocked add`). Shared by all queue threads
-// (thread-safe); cheap when empty, because every packet asks. Bounded: when full, the block
-// that would expire soonest makes room. Time is passed in (steady clock).
+// and addresses an administrator blocked (`portwall blocked add`, as fail2ban's action does).
+// Shared by all queue threads (thread-safe); cheap when empty, because every packet asks.
+// Bounded, and a flood cannot empty it: new scan blocks come at most `scan_rate` a second and
+// are not made when the list is full; only a manual block displaces one (the scan block that
+// expires soonest), and nothing displaces a manual block. Time is passed in (steady clock).
 #pragma once
 
 #include <atomic>
@@ -17,6 +19,12 @@
 namespace portwall {
 
 enum class BlockReason : std::uint8_t { scan, manual };
+enum class BlockAdded : std::uint8_t {
+  added,         // in force now (new, longer, or made manual)
+  kept,          // an existing block already covers it
+  refused_rate,  // a new scan block beyond the rate of new scan blocks
+  refused_full,  // the list is full (of blocks in force that this one may not displace)
+};
 const char* to_string(BlockReason reason);  // "scan", "manual"
 
 struct BlockEntry {
@@ -32,9 +40,14 @@ class BlockList {
   BlockList(const BlockList&) = delete;
   BlockList& operator=(const BlockList&) = delete;
 
-  // Blocks `address` until `until`; an existing block is kept if it lasts longer. When the list
-  // is full, the block that expires soonest is dropped (counted as evicted).
-  void add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now);
+  // Blocks `address` until `until`; an existing block is kept if it lasts longer, and a manual
+  // block stays manual. When the list is full, a manual block displaces the scan block that
+  // expires soonest (counted as evicted); a scan block is refused.
+  BlockAdded add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now);
+  // A block from the state file, at start: as add(), outside the rate of new scan blocks.
+  BlockAdded restore(const BlockEntry& entry, Timestamp now);
+  // New scan blocks allowed per second (up to a second's worth at once); 0: unbounded.
+  void set_scan_rate(std::uint32_t per_second);
   bool remove(const IpAddress& address);
   // Whether `address` is blocked now, under the list's lock (control requests, tests). The
   // packet path uses a Reader instead.
@@ -72,11 +85,20 @@ class BlockList {
   std::size_t size() const { return count_.load(std::memory_order_relaxed); }
   std::size_t max_entries() const { return max_entries_; }
   std::uint64_t evicted() const { return evicted_.load(std::memory_order_relaxed); }
+  // New scan blocks not made: beyond the rate, or with the list full.
+  std::uint64_t refused_rate() const { return refused_rate_.load(std::memory_order_relaxed); }
+  std::uint64_t refused_full() const { return refused_full_.load(std::memory_order_relaxed); }
   // Changes whenever the list does (add, remove, expire): the state file is written when it moved.
   std::uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  // Changes when a manual block is added or a block removed: written at once, not batched.
+  std::uint64_t manual_generation() const {
+    return manual_generation_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Impl;
+  BlockAdded add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now,
+                 bool rate_bound);
   // REQUIRES: mutex_ held exclusively. `force`: publish even if the last one was recent.
   void publish_locked(Timestamp now, bool force);
   std::unique_ptr<Impl> impl_;
@@ -87,7 +109,8 @@ class BlockList {
   std::atomic<bool> unpublished_{false};  // the master map holds blocks the snapshot lacks
   Timestamp last_publish_{};
   std::atomic<std::size_t> count_{0};
-  std::atomic<std::uint64_t> evicted_{0}, generation_{0};
+  std::atomic<std::uint64_t> evicted_{0}, generation_{0}, manual_generation_{0};
+  std::atomic<std::uint64_t> refused_rate_{0}, refused_full_{0};
 };
 
 }  // namespace portwall

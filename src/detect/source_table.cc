@@ -26,6 +26,7 @@ struct Bucket {
   std::uint8_t next = 0;  // every_attempt_counts: where the next attempt is written
   Timestamp tat{};
   std::array<Timestamp, kMaxAttemptWindow> attempts{};
+  Timestamp empty_at{};  // from then on the bucket is as if new: forgetting it loses nothing
 };
 
 struct Grant {
@@ -131,17 +132,55 @@ struct SourceTable::Impl {
       it->second->last_seen = now;
       return *it->second;
     }
-    if (index.size() >= max_sources && !by_age.empty()) {
-      table.grants_.fetch_sub(by_age.front().grants.size(), std::memory_order_relaxed);
-      index.erase(by_age.front().address);
-      by_age.pop_front();
-      table.stats_.evicted.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (index.size() >= max_sources && !by_age.empty()) evict_one(now, table);
     by_age.push_back(Source{});
     by_age.back().address = address;
     by_age.back().last_seen = now;
     index.emplace(address, std::prev(by_age.end()));
     return by_age.back();
+  }
+
+  // Until when forgetting `s` would lose something: a door, a bucket, a knock under way, a
+  // counted connection. At or before `now`: it holds nothing.
+  Timestamp holds_until(const Source& s) const {
+    if (s.connections > 0) return Timestamp::max();
+    Timestamp until{};
+    for (const Grant& g : s.grants) until = std::max(until, g.until);
+    for (const Bucket& b : s.buckets) until = std::max(until, b.empty_at);
+    if (s.progress.active && s.progress.door < doors.size()) {
+      until = std::max(until, s.progress.started + doors[s.progress.door].config.window);
+    }
+    return until;
+  }
+
+  // Makes room for one source. Looks at the idle longest few: the first that holds nothing
+  // goes; those that hold something go to the back of the line (seen again later). When all
+  // of them hold something, the one whose holding ends soonest goes.
+  static constexpr int kLookAt = 16;
+  void evict_one(Timestamp now, SourceTable& table) {
+    auto victim = by_age.end();
+    Timestamp victim_until = Timestamp::max();
+    for (int i = 0; i < kLookAt && !by_age.empty(); ++i) {
+      auto it = by_age.begin();
+      if (it == victim) break;  // went round: every entry was looked at
+      const Timestamp until = holds_until(*it);
+      if (until <= now) {
+        victim = it;
+        victim_until = until;
+        break;
+      }
+      if (victim == by_age.end() || until < victim_until) {
+        victim = it;
+        victim_until = until;
+      }
+      by_age.splice(by_age.end(), by_age, it);
+    }
+    if (victim == by_age.end()) return;
+    if (victim_until > now) table.stats_.evicted_holding.fetch_add(1, std::memory_order_relaxed);
+    table.grants_.fetch_sub(victim->grants.size(), std::memory_order_relaxed);
+    index.erase(victim->address);
+    by_age.erase(victim);
+    table.stats_.evicted.fetch_add(1, std::memory_order_relaxed);
   }
 
   void grant(Source& s, std::uint16_t door, Timestamp now, SourceTable& table) {
@@ -291,6 +330,7 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
   Timestamp rule_next{}, source_next{};
   if (rule_rate) {
     rule_bucket = &bucket(rule_number);
+    if (rule_rate->every_attempt_counts) rule_bucket->empty_at = now + rule_rate->per;
     if (!fits(*rule_rate, *rule_bucket, now, rule_next)) {
       stats_.rule_rate_drops.fetch_add(1, std::memory_order_relaxed);
       return Admission::rule_rate;
@@ -300,6 +340,7 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
   if (per_source.count != 0) {
     source_bucket = &bucket(0);
     if (rule_rate) rule_bucket = &bucket(rule_number);  // push_back may have moved it
+    if (per_source.every_attempt_counts) source_bucket->empty_at = now + per_source.per;
     if (!fits(per_source, *source_bucket, now, source_next)) {
       stats_.source_rate_drops.fetch_add(1, std::memory_order_relaxed);
       return Admission::source_rate;
@@ -309,8 +350,11 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
     stats_.source_flow_drops.fetch_add(1, std::memory_order_relaxed);
     return Admission::source_flows;
   }
-  if (rule_bucket) rule_bucket->tat = rule_next;
-  if (source_bucket) source_bucket->tat = source_next;
+  for (auto [bucket, next] : {std::pair{rule_bucket, rule_next}, {source_bucket, source_next}}) {
+    if (!bucket) continue;
+    bucket->tat = next;
+    bucket->empty_at = std::max(bucket->empty_at, next);
+  }
   if (max_flows != 0) {
     ++s.connections;
     if (counted) *counted = true;

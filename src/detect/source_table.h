@@ -3,8 +3,12 @@
 // source opened, port-knock progress and the ports a knock opened. Blocks live apart, in the
 // BlockList, so that evicting idle sources never lifts a block.
 //
-// Bounded: at most `max_sources` entries; when full, the source idle the longest goes first,
-// so a flood of spoofed sources cannot exhaust memory. Thread-safe (one mutex, taken only for
+// Bounded: at most `max_sources` entries, so a flood of spoofed sources cannot exhaust memory.
+// When full, a source that holds nothing goes first (the idle longest of the few looked at):
+// one holds something while it has a door open, a rate bucket not yet empty again, a knock
+// under way or a counted connection. Only when all those looked at hold something does one
+// go: the one whose holding ends soonest. So a flood of forged sources, which hold nothing or
+// for a moment, neither closes a door nor resets anyone's limit. Thread-safe (one mutex, taken only for
 // new connections, refused packets and knocks, never for packets of established flows).
 // Time is passed in.
 #pragma once
@@ -83,6 +87,7 @@ struct KnockResult {
 // Counters, readable from any thread.
 struct SourceTableStats {
   std::atomic<std::uint64_t> evicted{0};  // sources forgotten to make room
+  std::atomic<std::uint64_t> evicted_holding{0};  // of those, holding something (see above)
   std::atomic<std::uint64_t> knock_opened{0}, knock_failed{0};
   std::atomic<std::uint64_t> spa_opened{0}, spa_rejected{0}, spa_replayed{0};
   std::atomic<std::uint64_t> spa_misbound{0};  // of spa_rejected: a right MAC, sent from or to

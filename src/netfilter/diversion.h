@@ -5,6 +5,7 @@
 // daemon runs in.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <memory>
@@ -28,6 +29,11 @@ struct DiversionSpec {
   // none of these rules exist, and nothing here turns the kernel's connection tracking on.
   std::vector<Forward> forwards;
   std::uint32_t redirect_mark = 0x00200000;
+  // By family (ipv4, ipv6): portwalld turned the kernel's forwarding on for the forwards, so
+  // it drops every routed packet they do not carry (a routed default of deny), rather than
+  // leaving the host an open router under the FORWARD policy. Off when forwarding was on
+  // before: the host was a router by its administrator's choice.
+  std::array<bool, 2> routed_deny{};
 };
 
 class Diversion {

@@ -183,7 +183,9 @@ std::string forward_script(const Family& family, const DiversionSpec& spec) {
                    kForwardChain, spec.reject_mark, spec.reject_mark);
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", kForwardChain,
                    spec.reject_mark, spec.reject_mark, family.icmp_reject);
-  s << filter.str() << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
+  s << filter.str();
+  if (spec.routed_deny[family.ipv6 ? 1 : 0]) s << "-A " << kForwardChain << " -j DROP\n";
+  s << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
   return s.str();
 }
 

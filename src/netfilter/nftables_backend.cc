@@ -133,7 +133,10 @@ std::string forward_text(const DiversionSpec& spec) {
   s << fmt::format("    meta mark & {0:#x} == {0:#x} meta l4proto tcp reject with tcp reset\n",
                    spec.reject_mark);
   s << fmt::format("    meta mark & {0:#x} == {0:#x} reject\n", spec.reject_mark);
-  s << forward.str() << "  }\n}\n";
+  s << forward.str();
+  if (spec.routed_deny[0]) s << "    meta nfproto ipv4 counter drop\n";
+  if (spec.routed_deny[1]) s << "    meta nfproto ipv6 counter drop\n";
+  s << "  }\n}\n";
   return s.str();
 }
 

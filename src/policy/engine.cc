@@ -136,7 +136,11 @@ Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp no
 bool Engine::touched_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
                              Timestamp now) {
   if (!sources_->note_refused(source, protocol, port, now)) return false;
-  blocks_->add(source, now + sources_->block_duration(), BlockReason::scan, now);
+  // Beyond the rate of new scan blocks, or with the list full, the scanner is not blocked; its
+  // packets are still judged by the rules, which refused it.
+  const BlockAdded added =
+      blocks_->add(source, now + sources_->block_duration(), BlockReason::scan, now);
+  if (added == BlockAdded::refused_rate || added == BlockAdded::refused_full) return false;
   counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

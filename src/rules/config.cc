@@ -132,8 +132,14 @@ void read_conntrack(TomlReader& r, const toml::table& t, ConntrackSection& c) {
 }
 
 void read_scan(TomlReader& r, const toml::table& t, ScanDetectionSection& s) {
-  r.check_keys(t, {"enabled", "distinct_ports", "window", "block", "never_block"},
+  r.check_keys(t,
+               {"enabled", "distinct_ports", "window", "block", "never_block",
+                "new_blocks_per_second"},
                "[scan_detection]");
+  if (const toml::node* n = t.get("new_blocks_per_second")) {
+    if (auto v = r.integer(*n, "new_blocks_per_second", 1, 1 << 20))
+      s.new_blocks_per_second = static_cast<std::uint32_t>(*v);
+  }
   if (const toml::node* n = t.get("never_block")) {
     if (const toml::array* list = n->as_array()) {
       for (const toml::node& item : *list) {

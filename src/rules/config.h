@@ -70,6 +70,9 @@ struct ScanDetectionSection {
   Duration window = std::chrono::seconds(5);
   Duration block = std::chrono::minutes(10);
   std::vector<Cidr> never_block;  // networks never blocked (monitoring hosts, your office)
+  // New scan blocks per second at most (a second's worth at once): a flood of forged scanners
+  // cannot fill the block list faster; beyond it, scanners are refused but not blocked.
+  std::uint32_t new_blocks_per_second = 100;
 };
 
 // One port of one transport protocol: a knock, or a port a knock opens ("7000/tcp").

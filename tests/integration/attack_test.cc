@@ -1,6 +1,9 @@
 // attack_test.cc — issue 17: what an attacker could do to portwall, performed on the wire. Each
 // test failed on 0388e96 (the review's target) and passes since its fix.
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
 
 #include <cstdio>
 #include <fstream>
@@ -155,6 +158,92 @@ TEST(Attack, ADeeplyNestedRequestIsRefusedAndTheDaemonLivesOn) {
   EXPECT_EQ(daemon.pid(), pid);
   EXPECT_EQ(kill(pid, 0), 0);
   EXPECT_EQ(daemon.cli("status").exit_code, 0);
+}
+
+// Point 6: when the block list was full, the block that expired soonest made room, and the
+// per-source table forgot the source idle the longest, whatever it held. A flood of forged
+// scanners (about 720,000 SYNs at the default bounds; here the bounds are 16) then lifted the
+// attacker's own scan block and every shorter manual or fail2ban block, closed the doors
+// knocks had opened and reset the limit buckets, and the state file was rewritten every second.
+TEST(Attack, AFloodOfForgedScannersLiftsNoBlockClosesNoDoorAndResetsNoLimit) {
+  Lab lab;
+  const std::string rules = std::string(kRules) +
+                            "[[rule]]\naction = \"limit\"\nproto = \"tcp\"\nport = \"2222\"\n";
+  Daemon daemon(lab, rules, "",
+                "[limits]\nmax_sources = 16\nmax_blocks = 16\n"
+                "[scan_detection]\nnew_blocks_per_second = 50\n"
+                "[[knock]]\nname = \"door\"\nsequence = [\"7000/tcp\", \"8000/tcp\", \"9000/tcp\"]\n"
+                "open = \"8022/tcp\"\nduration = \"5m\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  Fd ssh(tcp_listen(lab.srv(), "0.0.0.0", 22));
+  Fd limited(tcp_listen(lab.srv(), "0.0.0.0", 2222));
+  Fd door(tcp_listen(lab.srv(), "0.0.0.0", 8022));
+  const std::string srv = lab.srv_v4();
+
+  // Before: a fail2ban-like manual block for 2 minutes (the soonest to expire), a real scan
+  // from cl2 (blocked for 10 minutes), a door the client knocked open for 5 minutes, and the
+  // client over its limit on 2222 (ufw's: the 7th attempt within 30 s is dropped).
+  const std::string banned = "10.200.250.7";
+  ASSERT_EQ(daemon.cli("blocked add " + banned + " for 2m").exit_code, 0);
+  const RunResult scan = lab.in(lab.cl2(), "hping3 -S -q -p ++3000 -c 20 -i u50000 " +
+                                               lab.srv_v4_for_cl2() + " 2>&1", 20s);
+  ASSERT_TRUE(sent_all(scan)) << scan.output;
+  ASSERT_TRUE(listed(daemon, lab.cl2_v4())) << "the real scanner is blocked";
+  ASSERT_EQ(lab.in(lab.cli(), "knock -d 100 " + srv + " 7000 8000 9000").exit_code, 0);
+  ASSERT_TRUE(Fd(tcp_connect(lab.cli(), srv, 8022, 2000ms)).valid()) << "the door is open";
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(Fd(tcp_connect(lab.cli(), srv, 2222, 2000ms)).valid());
+  ASSERT_FALSE(Fd(tcp_connect(lab.cli(), srv, 2222, 1000ms)).valid()) << "over the limit";
+  std::this_thread::sleep_for(1500ms);  // the manual block reaches the state file
+
+  // The state file, watched while the flood goes on: each write is a new file (renamed).
+  const std::string state = daemon.dir() + "/state.json";
+  std::atomic<bool> flooding{true};
+  std::atomic<int> writes{0};
+  std::thread watcher([&] {
+    struct stat st{};
+    ino_t last = stat(state.c_str(), &st) == 0 ? st.st_ino : 0;
+    while (flooding) {
+      if (stat(state.c_str(), &st) == 0 && st.st_ino != last) ++writes, last = st.st_ino;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  // 400 forged scanners from 10.200.0.0/16 outside the lab's subnet, 11 ports each.
+  const std::string script = std::string(PORTWALL_SOURCE_DIR) + "/tests/integration/scapy/flood.py";
+  const std::string net = srv.substr(7, srv.size() - 9);
+  const RunResult flood = lab.in(
+      lab.cli(), "/usr/bin/python3 " + script + " cli0 " + mac_of(lab, lab.cli(), "cli0") + " " +
+                     mac_of(lab, lab.srv(), "srv0") + " " + srv + " scan 3000 4400 10 " + net +
+                     " 400",
+      30s);
+  std::this_thread::sleep_for(1500ms);
+  flooding = false;
+  watcher.join();
+  ASSERT_EQ(flood.exit_code, 0) << flood.output;
+  ASSERT_NE(flood.output.find("\"sent\": 4400"), std::string::npos) << flood.output;
+
+  const nlohmann::json st = status_of(daemon);
+  const nlohmann::json& blocks = st["defenses"]["blocks"];
+  const nlohmann::json& sources = st["defenses"]["sources"];
+  EXPECT_LE(blocks["entries"].get<int>(), 16) << blocks.dump();
+  EXPECT_EQ(blocks["entries"], 16) << "filled by the flood: " << blocks.dump();
+  EXPECT_GT(blocks["scan_blocks_not_made_full"].get<int>(), 0) << blocks.dump();
+  EXPECT_EQ(blocks["evicted"], 0) << blocks.dump();
+  EXPECT_GT(sources["evicted"].get<int>(), 300) << sources.dump();
+  EXPECT_EQ(sources["evicted_holding"], 0) << sources.dump();
+  std::printf("[ figure ] flood of 400 forged scanners: %d block(s) made, %d not made (rate), "
+              "%d not made (full), %d source(s) evicted, %d state file write(s)\n",
+              st["defenses"]["scan"]["sources_blocked"].get<int>(),
+              blocks["scan_blocks_not_made_rate"].get<int>(),
+              blocks["scan_blocks_not_made_full"].get<int>(), sources["evicted"].get<int>(),
+              writes.load());
+
+  // After: every one of them as it was.
+  EXPECT_TRUE(listed(daemon, banned)) << "the manual block stays";
+  EXPECT_TRUE(listed(daemon, lab.cl2_v4())) << "the attacker's own scan block stays";
+  EXPECT_FALSE(Fd(tcp_connect(lab.cl2(), lab.srv_v4_for_cl2(), 22, 1000ms)).valid());
+  EXPECT_TRUE(Fd(tcp_connect(lab.cli(), srv, 8022, 2000ms)).valid()) << "the door stays open";
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), srv, 2222, 1000ms)).valid()) << "the limit holds";
+  EXPECT_LE(writes.load(), 1) << "scan blocks reach the state file at most every 10 s";
 }
 
 }  // namespace

@@ -57,11 +57,6 @@ int daemon_pid(const Lab& lab) {
   return std::atoi(r.output.c_str());
 }
 
-std::string mac_of(const Lab& lab, const std::string& ns, const std::string& dev) {
-  const std::string out = lab.in(ns, "cat /sys/class/net/" + dev + "/address").output;
-  return out.substr(0, out.find('\n'));
-}
-
 TEST(Flood, SynAndUdpFloodsFromSpoofedSourcesStayBoundedWhileAConnectionKeepsWorking) {
   Lab lab;
   Daemon daemon(lab, kRules, "", kFloodConfig);

@@ -5,6 +5,7 @@
 #include "rules/forward.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -169,6 +170,7 @@ TEST(Forward, TheNftablesForwardTableIsAcceptedByTheKernel) {
     ASSERT_TRUE(f.has_value()) << f.error();
     spec.forwards.push_back(*f);
   }
+  spec.routed_deny = {true, true};
   std::string text = nftables_forward_text(spec);
   for (std::size_t at; (at = text.find("queue flags bypass to 100-101")) != std::string::npos;) {
     text.replace(at, std::strlen("queue flags bypass to 100-101"), "accept");
@@ -178,6 +180,79 @@ TEST(Forward, TheNftablesForwardTableIsAcceptedByTheKernel) {
   const RunResult check = lab.in(lab.srv(), "nft -c -f " + file);
   std::remove(file.c_str());
   EXPECT_EQ(check.exit_code, 0) << check.output << text;
+}
+
+// The client routes to cl2 through the server, and cl2 answers through it.
+void route_through_the_server(const Lab& lab) {
+  ASSERT_EQ(lab.in(lab.cli(), "ip route add " + lab.cl2_v4() + "/32 via " + lab.srv_v4()).exit_code,
+            0);
+  ASSERT_EQ(
+      lab.in(lab.cl2(), "ip route add " + lab.cli_v4() + "/32 via " + lab.srv_v4_for_cl2())
+          .exit_code,
+      0);
+}
+
+// Issue 17, 9: a forward to another host turns the kernel's forwarding on. On 0388e96 every
+// other routed packet then fell to the FORWARD policy (ACCEPT): the server routed the client's
+// connections to any host behind it, a port the rules never opened.
+TEST(Forward, WhenPortwallTurnsForwardingOnOtherRoutedTrafficIsDropped) {
+  Lab lab;
+  route_through_the_server(lab);
+  Fd behind(tcp_listen(lab.cl2(), "0.0.0.0", 9000));
+  Fd backend(tcp_listen(lab.cl2(), "0.0.0.0", 8443));
+  Daemon daemon(lab, std::string(kRules) + "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\n"
+                                          "port = \"443\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  ASSERT_EQ(lab.in(lab.srv(), "cat /proc/sys/net/ipv4/ip_forward").output, "0\n");
+  const RunResult dnat = daemon.cli("forward in on srv0 443/tcp to " + lab.cl2_v4() + ":8443");
+  ASSERT_EQ(dnat.exit_code, 0) << dnat.output;
+  ASSERT_EQ(lab.in(lab.srv(), "cat /proc/sys/net/ipv4/ip_forward").output, "1\n");
+  EXPECT_NE(daemon.daemon_output().find("other routed traffic is dropped"), std::string::npos)
+      << daemon.daemon_output();
+
+  // The forward works; a connection routed straight to the host behind does not.
+  auto app = connect_through(lab, lab.srv_v4(), 443, backend);
+  ASSERT_TRUE(app.first.valid() && app.second.valid()) << daemon.log();
+  EXPECT_TRUE(echoes(app, "via 443"));
+  Fd routed(tcp_connect(lab.cli(), lab.cl2_v4(), 9000, 1500ms));
+  EXPECT_FALSE(routed.valid()) << "the server routed a connection nobody allowed";
+  Fd accepted(tcp_accept(behind.get(), 200ms));
+  EXPECT_FALSE(accepted.valid());
+  const std::string rules = lab.in(lab.srv(), "iptables-save -t filter").output;
+  EXPECT_NE(rules.find("-A PORTWALL_FORWARD -j DROP"), std::string::npos) << rules;
+
+  // Across a re-exec (an upgrade) the drop stays, and forwarding is still portwalld's to undo.
+  const pid_t pid = daemon.pid();
+  daemon.signal(SIGUSR2);
+  bool again = false;
+  for (int i = 0; i < 50 && !again; ++i, std::this_thread::sleep_for(100ms)) {
+    again = daemon.cli("status").exit_code == 0 &&
+            daemon.daemon_output().find("re-executing") != std::string::npos;
+  }
+  ASSERT_TRUE(again) << daemon.daemon_output();
+  EXPECT_EQ(daemon.pid(), pid);
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.cl2_v4(), 9000, 1500ms)).valid());
+  EXPECT_TRUE(echoes(app, "still via 443"));
+
+  // The forward deleted: forwarding back to 0, the drop gone with the chain.
+  ASSERT_EQ(daemon.cli("forward delete 1").exit_code, 0) << daemon.cli("status numbered").output;
+  EXPECT_EQ(lab.in(lab.srv(), "cat /proc/sys/net/ipv4/ip_forward").output, "0\n");
+  EXPECT_EQ(lab.in(lab.srv(), "iptables-save -t filter | grep -c PORTWALL_FORWARD").output, "0\n");
+}
+
+// When forwarding was on before portwalld (the host is a router by its administrator's
+// choice), its routed traffic is left alone.
+TEST(Forward, ARouterStaysARouter) {
+  Lab lab;
+  route_through_the_server(lab);
+  ASSERT_EQ(lab.in(lab.srv(), "sysctl -qw net.ipv4.ip_forward=1").exit_code, 0);
+  Fd behind(tcp_listen(lab.cl2(), "0.0.0.0", 9000));
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  ASSERT_EQ(daemon.cli("forward in on srv0 443/tcp to " + lab.cl2_v4() + ":8443").exit_code, 0);
+  EXPECT_TRUE(Fd(tcp_connect(lab.cli(), lab.cl2_v4(), 9000, 2000ms)).valid());
+  const std::string rules = lab.in(lab.srv(), "iptables-save -t filter").output;
+  EXPECT_EQ(rules.find("-A PORTWALL_FORWARD -j DROP"), std::string::npos) << rules;
 }
 
 TEST(Forward, BadForwardsAreRefusedWithTheirReason) {

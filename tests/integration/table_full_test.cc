@@ -27,11 +27,6 @@ enum Phase { kBefore, kHping, kAfterHping, kSpoofed, kAfterSpoofed, kPhases };
 constexpr const char* kPhaseNames[kPhases] = {"before", "hping3-flood", "after-hping3",
                                               "spoofed-20000", "after-spoofed"};
 
-std::string mac_of(const Lab& lab, const std::string& ns, const std::string& dev) {
-  const std::string out = lab.in(ns, "cat /sys/class/net/" + dev + "/address").output;
-  return out.substr(0, out.find('\n'));
-}
-
 TEST(TableFull, SynFloodsLeaveRoomForNewConnectionsAsTheKernelsEarlyDropDoes) {
   Lab lab;
   const std::vector<std::string> sources = lab.add_cl2_addresses(kClientAddresses);

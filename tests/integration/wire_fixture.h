@@ -35,6 +35,12 @@ proto = "tcp"
 port = "113"
 )";
 
+// The MAC address of `dev` in namespace `ns` (for frames built by hand, scapy/flood.py).
+inline std::string mac_of(const Lab& lab, const std::string& ns, const std::string& dev) {
+  const std::string out = lab.in(ns, "cat /sys/class/net/" + dev + "/address").output;
+  return out.substr(0, out.find('\n'));
+}
+
 // Waits (bounded) until one line of `daemon`'s decision log contains every needle.
 inline bool log_line_with(const Daemon& daemon, std::initializer_list<std::string> needles,
                           std::chrono::seconds wait = 5s) {

@@ -2,7 +2,9 @@
 """flood.py — a bounded SYN or UDP flood from spoofed sources inside the lab, for
 flood_test.cc. Run in the client namespace.
 
-Usage: flood.py IFACE SRC_MAC DST_MAC DST_IP syn|udp PORT COUNT SECONDS SKIP_NET [SOURCES [RATE]]
+Usage: flood.py IFACE SRC_MAC DST_MAC DST_IP syn|udp|scan PORT COUNT SECONDS SKIP_NET [SOURCES [RATE]]
+
+scan: SYNs, each source in turn sending 11 to PORT, PORT+1, ... PORT+10 (a port scan each).
 
 Sources are random addresses in 10.200.0.0/16 outside 10.200.SKIP_NET.0/24 (the lab's own
 subnet: the server has no route back to the others, so nothing it answers leaves its
@@ -50,11 +52,16 @@ pool = [random_source() for _ in range(sources)]
 
 
 def frame(i):
-    src = pool[i % sources] if sources else random_source()
+    if kind == "scan":
+        src = pool[(i // 11) % sources] if sources else random_source()
+        dport = port + i % 11
+    else:
+        src = pool[i % sources] if sources else random_source()
+        dport = port
     sport = rng.randrange(1024, 65535)
-    if kind == "syn":
+    if kind in ("syn", "scan"):
         proto = 6
-        l4 = struct.pack("!HHIIBBHHH", sport, port, rng.getrandbits(32), 0, 5 << 4, 0x02, 64240, 0, 0)
+        l4 = struct.pack("!HHIIBBHHH", sport, dport, rng.getrandbits(32), 0, 5 << 4, 0x02, 64240, 0, 0)
     else:
         proto = 17
         payload = b"flood"

@@ -56,17 +56,85 @@ TEST(BlockList, RemoveListAndGeneration) {
   EXPECT_FALSE(b.contains(kA, t0));
 }
 
-TEST(BlockList, WhenFullTheBlockExpiringSoonestMakesRoom) {
+// Issue 17, 6: on 0388e96 the block expiring soonest made room for any new block, so a flood of
+// forged scanners pushed out the attacker's own block and every manual (fail2ban) block.
+TEST(BlockList, WhenFullANewScanBlockIsNotMadeAndNoBlockInForceIsDisplaced) {
   BlockList b(2);
+  EXPECT_EQ(b.add(kA, t0 + seconds(100), BlockReason::scan, t0), BlockAdded::added);
+  EXPECT_EQ(b.add(kB, t0 + seconds(50), BlockReason::manual, t0), BlockAdded::added);
+  const IpAddress c = *parse_ip_address("198.51.100.1");
+  EXPECT_EQ(b.add(c, t0 + seconds(700), BlockReason::scan, t0), BlockAdded::refused_full);
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.evicted(), 0u);
+  EXPECT_EQ(b.refused_full(), 1u);
+  EXPECT_TRUE(b.contains(kA, t0));
+  EXPECT_TRUE(b.contains(kB, t0));
+  EXPECT_FALSE(b.contains(c, t0));
+  // Once a block expires there is room again.
+  b.expire(t0 + seconds(50));
+  EXPECT_EQ(b.add(c, t0 + seconds(700), BlockReason::scan, t0 + seconds(50)), BlockAdded::added);
+}
+
+TEST(BlockList, AManualBlockDisplacesTheScanBlockExpiringSoonestNeverAManualOne) {
+  BlockList b(3);
+  const IpAddress c = *parse_ip_address("198.51.100.1"), d = *parse_ip_address("198.51.100.2");
   b.add(kA, t0 + seconds(100), BlockReason::scan, t0);
   b.add(kB, t0 + seconds(50), BlockReason::scan, t0);
-  const IpAddress c = *parse_ip_address("198.51.100.1");
-  b.add(c, t0 + seconds(70), BlockReason::scan, t0);
-  EXPECT_EQ(b.size(), 2u);
+  b.add(c, t0 + seconds(10), BlockReason::manual, t0);
+  EXPECT_EQ(b.add(d, Timestamp::max(), BlockReason::manual, t0), BlockAdded::added);
+  EXPECT_FALSE(b.contains(kB, t0)) << "the scan block expiring soonest went";
+  EXPECT_TRUE(b.contains(c, t0)) << "not the manual one that expires sooner still";
   EXPECT_EQ(b.evicted(), 1u);
-  EXPECT_TRUE(b.contains(kA, t0));
-  EXPECT_FALSE(b.contains(kB, t0));
-  EXPECT_TRUE(b.contains(c, t0));
+  EXPECT_EQ(b.add(kB, t0 + seconds(60), BlockReason::manual, t0), BlockAdded::added);
+  EXPECT_FALSE(b.contains(kA, t0));
+  // Full of manual blocks: the next manual block is refused (the caller says so).
+  EXPECT_EQ(b.add(*parse_ip_address("198.51.100.3"), Timestamp::max(), BlockReason::manual, t0),
+            BlockAdded::refused_full);
+  EXPECT_EQ(b.size(), 3u);
+}
+
+TEST(BlockList, AScanNeverTurnsAManualBlockIntoAScanBlock) {
+  BlockList b(2);
+  b.add(kA, t0 + seconds(60), BlockReason::manual, t0);
+  EXPECT_EQ(b.add(kA, t0 + seconds(600), BlockReason::scan, t0), BlockAdded::kept);
+  EXPECT_EQ(b.find(kA, t0)->reason, BlockReason::manual);
+  const std::uint64_t manual = b.manual_generation();
+  // A manual block over a scan block is manual, and lasts at least as long as the scan block.
+  b.add(kB, t0 + seconds(600), BlockReason::scan, t0);
+  EXPECT_EQ(b.manual_generation(), manual) << "scan blocks are not urgent for the state file";
+  EXPECT_EQ(b.add(kB, t0 + seconds(60), BlockReason::manual, t0), BlockAdded::added);
+  EXPECT_EQ(b.find(kB, t0)->reason, BlockReason::manual);
+  EXPECT_EQ(b.find(kB, t0)->until, t0 + seconds(600));
+  EXPECT_GT(b.manual_generation(), manual);
+  // With the list full, a new scan block does not displace the manual ones.
+  EXPECT_EQ(b.add(*parse_ip_address("198.51.100.1"), t0 + seconds(600), BlockReason::scan, t0),
+            BlockAdded::refused_full);
+}
+
+TEST(BlockList, NewScanBlocksComeAtMostAtTheirRate) {
+  BlockList b(1000);
+  b.set_scan_rate(10);
+  int added = 0;
+  for (int i = 0; i < 25; ++i) {
+    const std::uint8_t bytes[4] = {10, 0, 0, static_cast<std::uint8_t>(i)};
+    added += b.add(IpAddress::v4(bytes), t0 + seconds(600), BlockReason::scan, t0) ==
+             BlockAdded::added;
+  }
+  EXPECT_EQ(added, 10) << "a second's worth at once";
+  EXPECT_EQ(b.refused_rate(), 15u);
+  EXPECT_EQ(b.add(kA, Timestamp::max(), BlockReason::manual, t0), BlockAdded::added)
+      << "manual blocks are not rate-bound";
+  EXPECT_EQ(b.add(kB, t0 + seconds(600), BlockReason::scan, t0 + std::chrono::milliseconds(100)),
+            BlockAdded::added)
+      << "a tenth of a second later, one more";
+  // Blocks from the state file are restored whatever their number.
+  BlockList restored(1000);
+  restored.set_scan_rate(1);
+  for (int i = 0; i < 50; ++i) {
+    const std::uint8_t bytes[4] = {10, 0, 1, static_cast<std::uint8_t>(i)};
+    EXPECT_EQ(restored.restore({IpAddress::v4(bytes), t0 + seconds(600), BlockReason::scan}, t0),
+              BlockAdded::added);
+  }
 }
 
 TEST(BlockList, ReadersSeeEveryChangeAtOnceWithoutALockOnTheWay) {
@@ -94,6 +162,7 @@ TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
   const std::size_t before = mallinfo2().uordblks;
   {
     BlockList b(kMax);
+    b.set_scan_rate(0);
     for (std::uint32_t i = 0; i < 3 * kMax; ++i) {
       const std::uint8_t bytes[4] = {10, static_cast<std::uint8_t>(i >> 16),
                                      static_cast<std::uint8_t>(i >> 8),
@@ -101,11 +170,11 @@ TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
       b.add(IpAddress::v4(bytes), t0 + seconds(i + 1), BlockReason::scan, t0);
     }
     EXPECT_EQ(b.size(), kMax);
-    EXPECT_EQ(b.evicted(), 2 * kMax);
+    EXPECT_EQ(b.refused_full(), 2 * kMax);
     b.publish_pending(t0 + seconds(1));  // the packet path's snapshot counts too
     const std::size_t per_block = (mallinfo2().uordblks - before) / kMax;
     std::printf("[ figure ] %zu bytes per block (list of %zu)\n", per_block, kMax);
-    EXPECT_LE(per_block, 280u);  // README "Memory"
+    EXPECT_LE(per_block, 360u);  // README "Memory"
   }
 }
 

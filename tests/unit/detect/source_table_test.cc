@@ -324,6 +324,43 @@ TEST(Knock, AReloadKeepsOpenDoorsOfKnocksThatStay) {
 
 // --- Single-packet authorization.
 
+// Issue 17, 6: on 0388e96 the source idle the longest went, whatever it held: a flood of
+// forged sources closed the doors knocks had opened and reset the limits of whoever was over.
+TEST(SourceTableBound, AFloodOfForgedSourcesNeitherClosesADoorNorResetsALimit) {
+  SourcePolicy p = knocking();
+  SourceTable t(8, p);
+  knock(t, kA, kTcp, 7000, t0);
+  knock(t, kA, kUdp, 8000, t0);
+  ASSERT_EQ(knock(t, kA, kTcp, 9000, t0), KnockEvent::opened);
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(t.admit(kB, 3, &kUfwLimit, t0), Admission::admitted);
+  ASSERT_EQ(t.admit(kB, 3, &kUfwLimit, t0), Admission::rule_rate);
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    const std::uint8_t b[4] = {10, 9, static_cast<std::uint8_t>(i >> 8),
+                               static_cast<std::uint8_t>(i)};
+    t.note_refused(IpAddress::v4(b), kTcp, static_cast<std::uint16_t>(1 + i % 500),
+                   t0 + seconds(1));
+  }
+  EXPECT_EQ(t.size(), 8u);
+  EXPECT_GE(t.stats().evicted.load(), 990u);
+  EXPECT_EQ(t.stats().evicted_holding.load(), 0u);
+  EXPECT_EQ(t.granted(kA, kTcp, 22, t0 + seconds(2)), 1u) << "the door stays open";
+  EXPECT_EQ(t.admit(kB, 3, &kUfwLimit, t0 + seconds(2)), Admission::rule_rate)
+      << "the limit was not reset";
+}
+
+TEST(SourceTableBound, WhenEveryoneHoldsSomethingTheHoldingThatEndsSoonestGoes) {
+  SourceTable t(2, knocking());
+  knock(t, kA, kTcp, 7000, t0);
+  knock(t, kA, kUdp, 8000, t0);
+  ASSERT_EQ(knock(t, kA, kTcp, 9000, t0), KnockEvent::opened);  // open until t0 + 30 s
+  ASSERT_EQ(t.admit(kB, 3, &kUfwLimit, t0 + seconds(5)), Admission::admitted);  // t0 + 35 s
+  const IpAddress c = *parse_ip_address("198.51.100.7");
+  ASSERT_EQ(t.admit(c, 3, &kUfwLimit, t0 + seconds(6)), Admission::admitted);
+  EXPECT_EQ(t.stats().evicted_holding.load(), 1u);
+  EXPECT_EQ(t.granted(kA, kTcp, 22, t0 + seconds(6)), 0u) << "its door closed first";
+  EXPECT_EQ(t.size(), 2u);
+}
+
 SourcePolicy spa_policy() {
   SourcePolicy p;
   KnockSection k;

@@ -199,6 +199,25 @@ TEST(IptablesDiversion, AForwardBelongsToTheFamilyOfItsDestinationARedirectToBot
   EXPECT_EQ(iptables_forward_script(false, two_queues()), "") << "no forward, no chain";
 }
 
+// Issue 17, 9: when portwalld turned forwarding on, the routed packets the forwards do not
+// carry are dropped after them, per family; without it no such rule exists.
+TEST(Diversion, ARoutedDefaultOfDenyEndsTheForwardChainOfItsFamily) {
+  DiversionSpec spec = with_forwards();
+  const std::string drop = "-A PORTWALL_FORWARD -j DROP\n-I FORWARD 1 -j PORTWALL_FORWARD\n";
+  EXPECT_EQ(iptables_forward_script(false, spec).find("-j DROP"), std::string::npos);
+  EXPECT_EQ(nftables_forward_text(spec).find("drop"), std::string::npos);
+  spec.routed_deny = {true, false};
+  EXPECT_NE(iptables_forward_script(false, spec).find(drop), std::string::npos)
+      << iptables_forward_script(false, spec);
+  EXPECT_EQ(iptables_forward_script(true, spec).find("-j DROP"), std::string::npos);
+  const std::string text = nftables_forward_text(spec);
+  EXPECT_NE(text.find("reply proto-src 5353 counter queue flags bypass to 100-101\n"
+                      "    meta nfproto ipv4 counter drop\n  }\n}\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("meta nfproto ipv6 counter drop"), std::string::npos);
+}
+
 TEST(NftablesDiversion, ForwardsLiveInATableOfTheirOwn) {
   const std::string text = nftables_forward_text(with_forwards());
   EXPECT_EQ(text.rfind("add table inet portwall_forward\ndelete table inet portwall_forward\n"
