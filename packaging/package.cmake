@@ -46,7 +46,8 @@ add_custom_target(docs ALL DEPENDS ${PACKAGED_DOCS})
 install(TARGETS portwalld portwall RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 # The configuration is a conffile; the rule set is not (the CLI rewrites it): the postinst
 # copies it from the template in /usr/share/portwall when absent, as ufw does with user.rules.
-install(FILES rules/portwall.toml DESTINATION ${PORTWALL_ETC}/portwall)
+install(FILES rules/portwall.toml DESTINATION ${PORTWALL_ETC}/portwall
+        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)  # root:portwall from the postinst
 install(DIRECTORY DESTINATION ${PORTWALL_ETC}/portwall/rules.d)
 install(FILES rules/default.toml DESTINATION ${CMAKE_INSTALL_DATADIR}/portwall RENAME rules.toml)
 install(DIRECTORY rules/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/rules)

@@ -60,20 +60,26 @@ done
 cmp "$root/usr/share/portwall/rules.toml" "$root/etc/portwall/rules.toml" ||
   fail "rules.toml not installed from the template"
 [ "$(stat -c %a "$root/etc/portwall/rules.toml")" = 640 ] || fail "rules.toml mode"
+# portwall.toml may hold an SPA key: not for every user (issue 17, point 8).
+gid=$(awk -F: '$1 == "portwall" { print $3 }' "$root/etc/group")
+[ "$(stat -c '%a %u %g' "$root/etc/portwall/portwall.toml")" = "640 0 $gid" ] ||
+  fail "portwall.toml is $(stat -c '%a %u:%g' "$root/etc/portwall/portwall.toml"), not 640 root:portwall ($gid)"
 [ "$(stat -c '%a %U %G' "$root/var/log/portwall")" = "2750 root adm" ] || fail "log folder"
 [ -d "$root/var/lib/portwall" ] || fail "state folder"
 grep -q '^portwall:' "$root/etc/group" || fail "no portwall group"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/portwall.service" ] || fail "unit not enabled"
 "$root/usr/sbin/portwalld" --check --config "$root/etc/portwall/portwall.toml" \
   --rules "$root/etc/portwall/rules.toml" >/dev/null || fail "the installed files do not validate"
-ok "installed: files in place, rules.toml from the template (0640), /var/log/portwall 2750 root:adm, group portwall, unit enabled (not started), portwalld --check passes"
+ok "installed: files in place, rules.toml from the template (0640), portwall.toml 0640 root:portwall, /var/log/portwall 2750 root:adm, group portwall, unit enabled (not started), portwalld --check passes"
 
 # Upgrade (the same version again): the administrator's rule set stays as it is.
 echo '# changed by the administrator' >>"$root/etc/portwall/rules.toml"
 dpkg_root -i "$deb" >"$work/upgrade.out" 2>&1 || { cat "$work/upgrade.out"; fail "upgrade"; }
 tail -1 "$root/etc/portwall/rules.toml" | grep -q 'changed by the administrator' ||
   fail "the upgrade replaced the administrator's rules.toml"
-ok "upgrade: rules.toml kept"
+[ "$(stat -c '%a %g' "$root/etc/portwall/portwall.toml")" = "640 $gid" ] ||
+  fail "portwall.toml after the upgrade: $(stat -c '%a %u:%g' "$root/etc/portwall/portwall.toml")"
+ok "upgrade: rules.toml kept, portwall.toml still 0640 root:portwall"
 
 # The unit, as installed.
 systemd-analyze verify --root="$root" --man=no /lib/systemd/system/portwall.service ||

@@ -226,6 +226,8 @@ TEST_F(Journey, S01_InstalledEnabledNotStartedNothingFiltered) {
   EXPECT_EQ(ssh("systemctl is-active portwall").output, "inactive\n");
   EXPECT_FALSE(contains(ssh("iptables-save").output, "PORTWALL"));
   EXPECT_TRUE(reaches(8080));
+  // It may hold an SPA key (issue 17, point 8): 0644 on 0388e96.
+  EXPECT_EQ(ssh("stat -c '%U:%G %a' /etc/portwall/portwall.toml").output, "root:portwall 640\n");
 }
 
 TEST_F(Journey, S02_TheFirstStartRefusesToCutTheSessionOn2222) {
