@@ -559,6 +559,18 @@ void ConnTracker::for_each(const std::function<void(const Flow&)>& visit) const 
   }
 }
 
+std::size_t ConnTracker::for_each_slot(std::size_t first, std::size_t slots,
+                                       const std::function<void(const Flow&)>& visit) const {
+  Impl& m = *impl_;
+  const std::size_t total = m.chunks.size() * kChunk;
+  const std::size_t end = std::min(total, first + slots);
+  for (std::size_t i = first; i < end; ++i) {
+    const Impl::Node* n = &m.node_at(static_cast<std::uint32_t>(i));
+    if (n->in_use) visit(n->flow);
+  }
+  return end >= total ? kEnd : end;
+}
+
 void ConnTracker::update_each(const std::function<void(Flow&)>& visit) {
   Impl& m = *impl_;
   for (std::size_t i = 0; i < m.chunks.size() * kChunk; ++i) {

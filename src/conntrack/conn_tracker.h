@@ -111,6 +111,13 @@ class ConnTracker {
 
   // Visits every live flow (for `portwall conntrack list` and status). Not on the hot path.
   void for_each(const std::function<void(const Flow&)>& visit) const;
+  // The flows of at most `slots` of the table's slots from `first` on (0 to start): where to
+  // go on, or kEnd when the table is done. Bounded work per call whatever the occupancy, for
+  // listings walked in slices between batches of packets (a flow that moves meanwhile may be
+  // listed twice or not at all).
+  static constexpr std::size_t kEnd = static_cast<std::size_t>(-1);
+  std::size_t for_each_slot(std::size_t first, std::size_t slots,
+                            const std::function<void(const Flow&)>& visit) const;
   // Visits every live flow, which the visitor may change (not its key).
   void update_each(const std::function<void(Flow&)>& visit);
 

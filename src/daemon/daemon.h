@@ -143,9 +143,19 @@ class Daemon {
   enum class Role { none, reader, admin };
   Role role_of(const Peer& peer) const;
   nlohmann::json status_json();
-  nlohmann::json explain_request(const nlohmann::json& request);
-  DefenseFacts defense_facts(const Probe& probe, const PolicySnapshot& policy);
+  // Knock ports and the doors they open are for administrators: a reader learns nothing of
+  // them from explain (`show_knocks` false).
+  nlohmann::json explain_request(const nlohmann::json& request, bool show_knocks);
+  DefenseFacts defense_facts(const Probe& probe, const PolicySnapshot& policy, bool show_knocks);
   nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
+  // Table slots a queue thread copies per task of `conntrack list` (a table of 2^20 slots is
+  // walked in 256 tasks, each a few hundred microseconds between batches of packets).
+  static constexpr std::size_t kConntrackSlice = 4096;
+  // status: the kernel's queue-rule counters (iptables-save), read at most this often.
+  static constexpr Duration kKernelCountersEvery = std::chrono::seconds(1);
+  std::mutex kernel_counters_mutex_;
+  std::optional<Timestamp> kernel_counters_read_;  // guarded by kernel_counters_mutex_
+  nlohmann::json uninspected_;                     // guarded by kernel_counters_mutex_
   nlohmann::json blocked_request(const nlohmann::json& request, const Peer& peer);
   std::shared_ptr<const PolicySnapshot> snapshot() const;
   // The defenses' state file ([daemon] state_file): read at start, written atomically when the

@@ -37,7 +37,8 @@ nlohmann::json flow_json(const Flow& f, Timestamp now) {
 
 }  // namespace
 
-DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& policy) {
+DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& policy,
+                                   bool show_knocks) {
   DefenseFacts f;
   const Timestamp now = clock_.now();
   const MatchInput& in = probe.input;
@@ -52,10 +53,11 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
     }
   }
   if (!inbound || (in.protocol != ipproto::tcp && in.protocol != ipproto::udp)) return f;
-  if (std::size_t door = sources_->knock_door_of(in.protocol, in.dst_port)) {
+  if (std::size_t door = sources_->knock_door_of(in.protocol, in.dst_port); door && show_knocks) {
     f.knock_port = sources_->door_name(door - 1);
   }
-  if (std::size_t door = sources_->granted(in.src, in.protocol, in.dst_port, now)) {
+  if (std::size_t door = sources_->granted(in.src, in.protocol, in.dst_port, now);
+      door && show_knocks) {
     f.opened_by = sources_->door_name(door - 1);
   }
   MatchInput input = in;
@@ -99,7 +101,7 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
   return f;
 }
 
-nlohmann::json Daemon::explain_request(const nlohmann::json& request) {
+nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_knocks) {
   std::vector<std::string> words;
   for (const auto& w : request.value("words", nlohmann::json::array())) {
     if (w.is_string()) words.push_back(w.get<std::string>());
@@ -125,7 +127,7 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request) {
   std::lock_guard<std::mutex> lock(found->mutex);
   const auto policy = snapshot();
   const Explanation e =
-      explain(*policy, *probe, found->state, found->tracked, defense_facts(*probe, *policy));
+      explain(*policy, *probe, found->state, found->tracked, defense_facts(*probe, *policy, show_knocks));
   nlohmann::json j = {{"verdict", to_string(e.decision.verdict)},
                       {"reason", to_string(e.decision.reason)},
                       {"why", e.why}};
@@ -139,34 +141,48 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
   if (action != "count" && action != "list" && action != "flush") {
     return error_response("conntrack takes list, count or flush, got \"" + action + "\"");
   }
-  struct Collected {
-    std::mutex mutex;
-    nlohmann::json flows = nlohmann::json::array();
-    std::size_t count = 0;
-  };
-  auto collected = std::make_shared<Collected>();
   // The connections still up are adopted again, as after a restart: from the batch after the
   // flush on (run_on_thread takes pending changes first).
   if (action == "flush") reopen_pickup();
+  std::size_t count = 0;
+  nlohmann::json flows = nlohmann::json::array();
   for (auto& w : workers_) {
-    w->run_on_thread([collected, action](Engine& engine, Timestamp now) {
-      ConnTracker& ct = engine.conntrack();
-      std::lock_guard<std::mutex> lock(collected->mutex);
-      collected->count += ct.size();
-      if (action == "list") {
-        ct.for_each([&](const Flow& f) { collected->flows.push_back(flow_json(f, now)); });
-      } else if (action == "flush") {
-        ct.clear();
+    if (action == "list") {
+      // In slices of the table, copied on the queue thread and turned into JSON here: the
+      // packets of that thread wait for one slice's copy at most, never for the listing.
+      for (std::size_t next = 0; next != ConnTracker::kEnd;) {
+        struct Slice {
+          std::vector<Flow> flows;
+          Timestamp now{};
+          std::size_t next = ConnTracker::kEnd;
+        };
+        auto slice = std::make_shared<Slice>();
+        const bool done = w->run_on_thread([slice, next](Engine& engine, Timestamp now) {
+          slice->now = now;
+          slice->next = engine.conntrack().for_each_slot(
+              next, kConntrackSlice, [&](const Flow& f) { slice->flows.push_back(f); });
+        });
+        if (!done) break;  // the thread did not answer in time: what was listed so far
+        for (const Flow& f : slice->flows) flows.push_back(flow_json(f, slice->now));
+        count += slice->flows.size();
+        next = slice->next;
       }
+      continue;
+    }
+    auto counted = std::make_shared<std::atomic<std::size_t>>(0);
+    w->run_on_thread([counted, action](Engine& engine, Timestamp) {
+      ConnTracker& ct = engine.conntrack();
+      counted->store(ct.size());
+      if (action == "flush") ct.clear();
     });
+    count += counted->load();
   }
   if (action == "flush") {
     audit_log_->record(peer.uid, "conntrack-flush", "ok", "");
   }
-  std::lock_guard<std::mutex> lock(collected->mutex);
-  nlohmann::json j = {{"count", collected->count}};
-  if (action == "list") j["flows"] = collected->flows;
-  if (action == "flush") j["flushed"] = collected->count;
+  nlohmann::json j = {{"count", count}};
+  if (action == "list") j["flows"] = std::move(flows);
+  if (action == "flush") j["flushed"] = count;
   return ok_response(j);
 }
 

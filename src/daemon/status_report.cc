@@ -75,7 +75,19 @@ nlohmann::json Daemon::status_json() {
   // Read in the order a packet travels, so that none is between two readings: the kernel's
   // rule counters first, then what waits in the queues, then what the threads received. Read
   // the other way round, a packet arriving meanwhile would count as passed uninspected.
-  const auto queued = diversion_->queued_packets();
+  // The kernel's rule counters cost two iptables-save (all of the filter table): read at most
+  // once every kKernelCountersEvery, whoever asks and however often; between two reads,
+  // `uninspected` is the figure of the last one (all its terms read together, as below).
+  std::unique_lock<std::mutex> counters_lock(kernel_counters_mutex_);
+  const Timestamp asked = clock_.now();
+  const bool fresh = !kernel_counters_read_ || asked - *kernel_counters_read_ >= kKernelCountersEvery;
+  std::optional<std::expected<std::uint64_t, std::string>> queued;
+  if (fresh) {
+    queued = diversion_->queued_packets();
+    kernel_counters_read_ = asked;
+  } else {
+    counters_lock.unlock();
+  }
   const auto kernel = read_kernel_queue_stats();
   WorkerFigures sum;
   for (const auto& w : workers_) sum += w->figures();
@@ -125,11 +137,15 @@ nlohmann::json Daemon::status_json() {
                 {"per_queue", std::move(per_queue)}};
   // Fail-open is never silent: what the kernel's queue rules counted, less what we received,
   // what still waits and what the kernel dropped, passed uninspected.
-  if (queued) {
+  if (fresh) {
     const std::uint64_t accounted = sum.received + waiting + dropped_full + dropped_user;
-    j["counters"]["uninspected"] = *queued > accounted ? *queued - accounted : 0;
-  } else {
-    j["counters"]["uninspected"] = nullptr;
+    uninspected_ = nullptr;
+    if (*queued) uninspected_ = **queued > accounted ? **queued - accounted : 0;
+    counters_lock.unlock();
+  }
+  {
+    std::lock_guard<std::mutex> lock(kernel_counters_mutex_);
+    j["counters"]["uninspected"] = uninspected_;
   }
   const SourceTableStats& st = sources_->stats();
   auto n = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
@@ -304,7 +320,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
     return ok_response(result);
   }
   if (command == "change") return change(request, peer);
-  if (command == "explain") return explain_request(request);
+  if (command == "explain") return explain_request(request, role == Role::admin);
   if (command == "conntrack") return conntrack_request(request, peer);
   if (command == "blocked") return blocked_request(request, peer);
   if (command == "mode") return mode_request(action, peer, keep_established);

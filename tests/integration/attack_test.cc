@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <iterator>
+#include <filesystem>
+#include <algorithm>
 
 #include <cstdio>
 #include <fstream>
@@ -244,6 +247,44 @@ TEST(Attack, AFloodOfForgedScannersLiftsNoBlockClosesNoDoorAndResetsNoLimit) {
   EXPECT_TRUE(Fd(tcp_connect(lab.cli(), srv, 8022, 2000ms)).valid()) << "the door stays open";
   EXPECT_FALSE(Fd(tcp_connect(lab.cli(), srv, 2222, 1000ms)).valid()) << "the limit holds";
   EXPECT_LE(writes.load(), 1) << "scan blocks reach the state file at most every 10 s";
+}
+
+// Point 7: every `status` ran two iptables-save (the whole filter table) on behalf of whoever
+// asked, readers included: a reader asking in a loop kept the machine busy. Now the kernel's
+// counters are read at most once a second. Counted by a wrapper that every run of
+// iptables-save / ip6tables-save in the daemon's PATH goes through.
+TEST(Attack, AReaderAskingForStatusInALoopRunsIptablesSaveAtMostOnceASecond) {
+  Lab lab;
+  char dir[] = "/tmp/pw-wrap.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string spawns = std::string(dir) + "/spawns";
+  for (const char* tool : {"iptables-save", "ip6tables-save"}) {
+    const std::string wrapper = std::string(dir) + "/" + tool;
+    std::ofstream(wrapper) << "#!/bin/sh\necho " << tool << " >> " << spawns
+                           << "\nexec /usr/sbin/" << tool << " \"$@\"\n";
+    chmod(wrapper.c_str(), 0755);
+  }
+  Daemon daemon(lab, kRules, "", "", std::string("export PATH=") + dir + ":$PATH");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  std::this_thread::sleep_for(1100ms);
+  const auto lines = [&] {
+    std::ifstream in(spawns);
+    return static_cast<int>(std::count(std::istreambuf_iterator<char>(in),
+                                       std::istreambuf_iterator<char>(), '\n'));
+  };
+  const int before = lines();
+  const auto start = std::chrono::steady_clock::now();
+  int answered = 0;
+  for (int i = 0; i < 40; ++i) answered += status_of(daemon).is_object();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int runs = lines() - before;
+  std::printf("[ figure ] 40 status requests in %.2f s ran iptables-save/ip6tables-save %d time(s)\n",
+              seconds, runs);
+  EXPECT_EQ(answered, 40);
+  EXPECT_GE(runs, 2) << "read at least once";
+  EXPECT_LE(runs, 2 * (1 + static_cast<int>(seconds))) << "at most once a second";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

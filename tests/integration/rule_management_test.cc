@@ -107,7 +107,9 @@ TEST_F(Wire, ExplainAnswersFromLiveRulesAndLiveConnections) {
 
 TEST(Authorization, ReadersReadAdminsChangeAndRefusalsAreAudited) {
   Lab lab;
-  Daemon daemon(lab, kRules, "read_group = \"nogroup\"\nadmin_group = \"adm\"\n");
+  Daemon daemon(lab, kRules, "read_group = \"nogroup\"\nadmin_group = \"adm\"\n",
+                "[[knock]]\nname = \"secret\"\nsequence = [\"7000/tcp\", \"8000/tcp\"]\n"
+                "open = \"2222/tcp\"\n");
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
   ASSERT_EQ(chmod(daemon.dir().c_str(), 0711), 0);  // let other users reach the socket
   const std::string as_reader = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
@@ -125,6 +127,16 @@ TEST(Authorization, ReadersReadAdminsChangeAndRefusalsAreAudited) {
             "or the admin group\n");
   const RunResult stranger = lab.in(lab.srv(), as_stranger + cli + "status");
   EXPECT_EQ(stranger.exit_code, 3) << stranger.output;
+  // Knock ports are for administrators (issue 17, point 7: on 0388e96 a reader's explain named
+  // the knock and its door): a reader is told what the rules say of the port, nothing more.
+  const std::string probe = "explain tcp 10.200.9.9:40000 -\\> " + lab.srv_v4() + ":7000";
+  const RunResult reader_explain = lab.in(lab.srv(), as_reader + cli + probe);
+  EXPECT_EQ(reader_explain.exit_code, 0) << reader_explain.output;
+  EXPECT_EQ(reader_explain.output.find("knock"), std::string::npos) << reader_explain.output;
+  EXPECT_EQ(reader_explain.output.find("secret"), std::string::npos) << reader_explain.output;
+  const RunResult admin_explain = lab.in(lab.srv(), as_admin + cli + probe);
+  EXPECT_NE(admin_explain.output.find("[[knock]] \"secret\""), std::string::npos)
+      << admin_explain.output;
 
   const RunResult admin = lab.in(lab.srv(), as_admin + cli + "allow 9999/tcp");
   EXPECT_EQ(admin.exit_code, 0) << admin.output;

@@ -7,6 +7,7 @@
 #include <list>
 #include <map>
 #include <random>
+#include <set>
 
 #include "test_packets.h"
 
@@ -336,6 +337,33 @@ TEST(TrackerBound, ClearForgetsEverythingAndSlotsAreReused) {
     EXPECT_EQ(f.key.src_port, 7);
   });
   EXPECT_EQ(visited, 1u);
+}
+
+// `conntrack list` walks the table in slices between batches of packets (issue 17, point 7):
+// bounded work per slice, and every flow once when the table holds still.
+TEST(TrackerBound, SlicesVisitEveryFlowOnceWithBoundedWorkEach) {
+  ConnTracker ct(ConntrackLimits{});
+  std::set<std::uint16_t> opened;
+  for (std::uint16_t port = 1; port <= 3000; port += 3) {
+    ct.open(udp(kClient, port, kServer, 53), t0, 0);
+    opened.insert(port);
+  }
+  std::multiset<std::uint16_t> seen;
+  std::size_t slices = 0, most = 0;
+  for (std::size_t next = 0; next != ConnTracker::kEnd; ++slices) {
+    std::size_t in_slice = 0;
+    next = ct.for_each_slot(next, 256, [&](const Flow& f) {
+      seen.insert(f.key.src_port);
+      ++in_slice;
+    });
+    most = std::max(most, in_slice);
+    ASSERT_LT(slices, 10000u);
+  }
+  EXPECT_EQ(seen.size(), opened.size());
+  EXPECT_EQ(std::set<std::uint16_t>(seen.begin(), seen.end()), opened);
+  EXPECT_LE(most, 256u);
+  EXPECT_GT(slices, 1u);
+  EXPECT_EQ(ct.for_each_slot(0, 0, [](const Flow&) {}), 0u) << "no slot, no progress, no end";
 }
 
 }  // namespace
