@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "control/control_protocol.h"
 #include "daemon/privileges.h"
 #include "host/ip_forwarding.h"
 #include "rules/forward.h"
 #include "rules/rule_loader.h"
+#include "rules/rule_writer.h"
 
 namespace portwall {
 
@@ -174,22 +176,26 @@ std::expected<void, std::string> Daemon::start() {
   }
   diversion_installed_ = true;
   spec_ = spec;
-  // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
-  // After a re-exec: the switches the earlier image turned on are still this one's, and so is
-  // dropping the routed traffic the forwards do not carry (in place before the jump below).
-  forwarding_turned_on_ = handed.forwarding_ours;
-  if (!policy_->rule_set().forwards.empty()) {
-    spec.forwards = policy_->rule_set().forwards;
-    spec.routed_deny = handed.forwarding_ours;
-    if (auto ok = diversion_->set_forwards(spec); !ok) {
-      set_forwarding_problem("the forwards' NAT rules were refused, none is installed: " +
-                             ok.error());
-      say(forwarding_problem());
-    } else {
-      spec_ = spec;
-      follow_forwards(spec.forwards);
-    }
+  // The forwarding switches an earlier run turned on (handed over by a re-exec, or left by a
+  // crash: the marker file) are still portwalld's, and so is dropping the routed traffic the
+  // forwards do not carry: in place in the same transaction that replaces the earlier run's
+  // forwards, so that there is no moment without it.
+  const std::array<bool, 2> marked = read_forwarding_marker();
+  for (std::size_t i = 0; i < 2; ++i) {
+    forwarding_turned_on_[i] = handed.forwarding_ours[i] || marked[i];
   }
+  spec.forwards = policy_->rule_set().forwards;
+  spec.routed_deny = forwarding_turned_on_;
+  // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
+  if (auto ok = diversion_->set_forwards(spec); !ok) {
+    set_forwarding_problem("the forwards' NAT rules were refused, none is installed: " +
+                           ok.error());
+    say(forwarding_problem());
+    spec.forwards.clear();
+    (void)diversion_->set_forwards(spec);  // the earlier run's, and the routed drop, stay
+  }
+  spec_ = spec;
+  follow_forwards();
   say(std::string("diverting to queue(s) ") + std::to_string(spec.queues.front()) +
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
       diversion_->name() + ", " + std::to_string(rule_count) + " rule(s)");
@@ -211,9 +217,11 @@ void Daemon::shutdown() {
   control_.reset();
   // Remove the diversion first: packets then stop coming rather than meeting a closed queue.
   if (diversion_installed_) {
+    // Forwarding off first (when portwalld turned it on), then the rules that drop what it
+    // would route: never the other way round.
+    release_forwarding({}, spec_);
     if (auto ok = diversion_->remove(); !ok) say("removing diversion rules: " + ok.error());
     diversion_installed_ = false;
-    follow_forwards({});
   }
   for (auto& w : workers_) w->stop();
   workers_.clear();
@@ -251,6 +259,8 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   const bool forwards_changed = !same_forwards(forwards, spec_.forwards);
   bool forwards_installed = false;
   if (forwards_changed) {
+    // Forwarding the new forwards no longer need goes off before their rules change.
+    release_forwarding(forwards, spec_);
     DiversionSpec next_spec = spec_;
     next_spec.forwards = forwards;
     if (auto ok = diversion_->set_forwards(next_spec); !ok) {
@@ -259,17 +269,19 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
       // were not in force either (refused at start, or lost), the rest of the change goes on.
       if (same_forwards(spec_.forwards, snapshot()->rule_set().forwards)) {
         if (auto back = diversion_->set_forwards(spec_); !back) {
-          spec_.forwards.clear();
+          drop_forwards();
           set_forwarding_problem("the forwards could not be put back, none is installed: " +
                                  back.error());
           say(forwarding_problem());
+        } else {
+          follow_forwards();  // what release_forwarding() turned off, on again
         }
         say("reload refused, previous rules stay in force:\n" + why);
         if (audit) audit_log_->record(uid, origin, "refused", why);
         sd_notify(0, "READY=1");
         return std::unexpected(why);
       }
-      spec_.forwards.clear();
+      drop_forwards();
       set_forwarding_problem(why + "; none is installed");
       say(forwarding_problem());
     } else {
@@ -300,7 +312,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
   if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
-    follow_forwards(spec_.forwards);
+    follow_forwards();
   }
   last_recheck_ = recheck_flows(denied_by(keep_established), uid,
                                 std::string("the rules changed (") + origin + ")");
@@ -316,63 +328,139 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   return {};
 }
 
-void Daemon::follow_forwards(const std::vector<Forward>& forwards) {
-  std::string problem;
+namespace {
+
+bool needs_forwarding(const std::vector<Forward>& forwards, Family family) {
+  return std::any_of(forwards.begin(), forwards.end(), [&](const Forward& f) {
+    return f.to_address && f.to_address->family == family;
+  });
+}
+
+const char* forwarding_switch(Family family) {
+  return family == Family::ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
+}
+
+// The kernel's id of this boot: a marker from an earlier boot is void (forwarding starts off).
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+}  // namespace
+
+std::string Daemon::forwarding_marker_path() const {
+  const std::string& state = loaded_.config.daemon.state_file;
+  return state.empty() ? std::string() : state + ".forwarding";
+}
+
+std::array<bool, 2> Daemon::read_forwarding_marker() const {
+  std::array<bool, 2> ours{};
+  const std::string path = forwarding_marker_path();
+  if (path.empty()) return ours;
+  std::ifstream in(path);
+  std::string id, family;
+  if (!(in >> id) || id != boot_id()) return ours;
+  while (in >> family) {
+    if (family == "ipv4") ours[0] = true;
+    if (family == "ipv6") ours[1] = true;
+  }
+  return ours;
+}
+
+void Daemon::write_forwarding_marker() {
+  const std::string path = forwarding_marker_path();
+  if (path.empty()) return;
+  std::error_code ec;
+  if (!forwarding_turned_on_[0] && !forwarding_turned_on_[1]) {
+    std::filesystem::remove(path, ec);
+    return;
+  }
+  std::string text = boot_id();
+  if (forwarding_turned_on_[0]) text += " ipv4";
+  if (forwarding_turned_on_[1]) text += " ipv6";
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (auto ok = write_file_atomically(path, text + "\n"); !ok) {
+    say("cannot write " + path + " (a crash would leave forwarding on, unowned): " + ok.error());
+  }
+}
+
+void Daemon::release_forwarding(const std::vector<Forward>& next, DiversionSpec& target) {
+  bool changed = false;
   for (Family family : {Family::ipv4, Family::ipv6}) {
-    const bool needed = std::any_of(forwards.begin(), forwards.end(), [&](const Forward& f) {
-      return f.to_address && f.to_address->family == family;
-    });
-    bool& ours = forwarding_turned_on_[family == Family::ipv4 ? 0 : 1];
-    const char* name =
-        family == Family::ipv4 ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding";
-    bool& deny = spec_.routed_deny[family == Family::ipv4 ? 0 : 1];
-    if (!needed) {
-      if (ours) {
-        if (auto ok = write_ip_forwarding(family, false); !ok) {
-          say(ok.error());
-        } else {
-          say(std::string(name) + " back to 0 (portwalld had turned it on for a forward)");
-        }
-        ours = false;
-      }
-      if (deny) {
-        deny = false;
-        if (diversion_installed_ && !spec_.forwards.empty()) (void)diversion_->set_forwards(spec_);
-      }
+    const std::size_t i = family == Family::ipv4 ? 0 : 1;
+    if (!forwarding_turned_on_[i] || needs_forwarding(next, family)) continue;
+    if (auto ok = write_ip_forwarding(family, false); !ok) {
+      // Still on: the rule that drops other routed traffic stays with it.
+      say(ok.error() + "; other routed traffic stays dropped");
       continue;
     }
+    say(std::string(forwarding_switch(family)) +
+        " back to 0 (portwalld had turned it on for a forward)");
+    forwarding_turned_on_[i] = false;
+    target.routed_deny[i] = false;
+    spec_.routed_deny[i] = false;
+    changed = true;
+  }
+  if (changed) write_forwarding_marker();
+}
+
+void Daemon::drop_forwards() {
+  DiversionSpec none = spec_;
+  none.forwards.clear();
+  release_forwarding({}, none);
+  if (none.routed_deny != spec_.routed_deny || !spec_.forwards.empty()) {
+    (void)diversion_->set_forwards(none);
+  }
+  spec_ = none;
+}
+
+void Daemon::follow_forwards() {
+  std::string problem;
+  auto add_problem = [&](const std::string& p) {
+    problem += (problem.empty() ? "" : "; ") + p;
+    say(p);
+  };
+  // What the forwards no longer need goes off first; its drop rule then goes.
+  DiversionSpec next = spec_;
+  release_forwarding(spec_.forwards, next);
+  if (next.routed_deny != spec_.routed_deny) (void)diversion_->set_forwards(next);
+  spec_ = next;
+  for (Family family : {Family::ipv4, Family::ipv6}) {
+    const std::size_t i = family == Family::ipv4 ? 0 : 1;
+    const char* name = forwarding_switch(family);
+    if (!needs_forwarding(spec_.forwards, family)) continue;
+    // On already: portwalld's (its drop in place), or the host routes by its administrator's
+    // choice. Off although portwalld's: turned off behind its back, turned on again below.
     auto on = read_ip_forwarding(family);
     if (on && *on) continue;
     if (family == Family::ipv6) {
       // Not turned on here: with forwarding on, the kernel ignores router advertisements
       // (unless accept_ra = 2), and a host configured by SLAAC would lose its default route.
-      problem += std::string(problem.empty() ? "" : "; ") + name +
-                 " is 0: forwards to IPv6 hosts need it on (set accept_ra = 2 on the uplink "
-                 "first if this host takes its address from router advertisements)";
-      say(problem);
+      add_problem(std::string(name) +
+                  " is 0: forwards to IPv6 hosts need it on (set accept_ra = 2 on the uplink "
+                  "first if this host takes its address from router advertisements)");
       continue;
     }
     // Routed packets the forwards do not carry are dropped from before forwarding is on: the
     // host must not become an open router (its FORWARD policy is usually ACCEPT).
-    if (!deny) {
-      deny = true;
-      if (auto ok = diversion_->set_forwards(spec_); !ok) {
-        deny = false;
-        problem += std::string(problem.empty() ? "" : "; ") + name +
-                   " left at 0: the rule that drops other routed traffic was refused (" +
-                   ok.error() + ")";
-        say(problem);
-        continue;
-      }
-    }
-    if (auto ok = write_ip_forwarding(family, true); !ok) {
-      problem += std::string(problem.empty() ? "" : "; ") + name +
-                 " is 0 and could not be turned on (" + ok.error() +
-                 "): forwards to other hosts need sysctl " + name + "=1";
-      say(problem);
+    spec_.routed_deny[i] = true;
+    if (auto ok = diversion_->set_forwards(spec_); !ok) {
+      spec_.routed_deny[i] = false;
+      add_problem(std::string(name) + " left at 0: the rule that drops other routed traffic was "
+                                      "refused (" + ok.error() + ")");
       continue;
     }
-    ours = true;
+    if (auto ok = write_ip_forwarding(family, true); !ok) {
+      spec_.routed_deny[i] = false;
+      (void)diversion_->set_forwards(spec_);
+      add_problem(std::string(name) + " is 0 and could not be turned on (" + ok.error() +
+                  "): forwards to other hosts need sysctl " + name + "=1");
+      continue;
+    }
+    forwarding_turned_on_[i] = true;
+    write_forwarding_marker();
     say(std::string(name) +
         " turned on for the forwards to other hosts; other routed traffic is dropped");
   }

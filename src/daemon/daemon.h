@@ -219,10 +219,22 @@ class Daemon {
   DiversionSpec spec_;  // what was installed; its forwards follow the rules on reload
   bool diversion_installed_ = false;
   // Port forwards: the kernel NAT rules follow the rules' [[forward]] tables. A forward to
-  // another host needs the namespace's IP forwarding on: turned on (said), and back off at stop
-  // if portwalld turned it on. A failure is said and shown in status, not fatal.
-  void follow_forwards(const std::vector<Forward>& forwards);
+  // another host needs the namespace's IP forwarding on: turned on (said), with every other
+  // routed packet dropped (spec_.routed_deny, in place first), and back off when no forward
+  // needs it and at stop (off first, then the drop goes). A failure is said and shown in
+  // status, not fatal. follow_forwards(): the switches after spec_.forwards.
+  void follow_forwards();
+  // Turns off what portwalld turned on and `next` does not need; clears their routed_deny in
+  // `target` and spec_ (the caller installs the rules after).
+  void release_forwarding(const std::vector<Forward>& next, DiversionSpec& target);
+  // No forward any more (refused, lost): forwarding off, rules removed.
+  void drop_forwards();
   std::array<bool, 2> forwarding_turned_on_{};  // by Family: ipv4, ipv6
+  // Which switches are portwalld's, kept beside the state file with the boot's id, so that a
+  // restart after a crash still owns them (a re-exec hands them over).
+  std::string forwarding_marker_path() const;
+  std::array<bool, 2> read_forwarding_marker() const;
+  void write_forwarding_marker();
   // What keeps the forwards from working, for status (written on the main and control
   // threads, read by status).
   mutable std::mutex forwarding_mutex_;

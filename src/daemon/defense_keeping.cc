@@ -48,7 +48,7 @@ void Daemon::load_defense_state() {
   sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
   std::vector<SeenSpaNonce> nonces;
   for (const SavedSpaNonce& n : state->used_spa_nonces) {
-    nonces.push_back({n.nonce, now + std::chrono::milliseconds(n.forget_unix_ms - wall)});
+    nonces.push_back({n.nonce, now + steady_offset(n.forget_unix_ms, wall)});
   }
   sources_->restore_used_spa_nonces(nonces, now);
   say("restored " + std::to_string(restored) + " block(s), " +

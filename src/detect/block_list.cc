@@ -102,15 +102,16 @@ BlockAdded BlockList::add(const IpAddress& address, Timestamp until, BlockReason
     // A flood of new scan blocks is bounded, and never displaces a block in force: when full,
     // a new scan block is not made; a manual one takes the place of the scan block that
     // expires soonest, and is refused when there is none.
+    const bool full = m.blocks.size() >= max_entries_;
+    if (full && (scan || m.scan_by_expiry.empty())) {
+      refused_full_.fetch_add(1, std::memory_order_relaxed);
+      return BlockAdded::refused_full;
+    }
     if (scan && rate_bound && !m.scan_rate_allows(now)) {
       refused_rate_.fetch_add(1, std::memory_order_relaxed);
       return BlockAdded::refused_rate;
     }
-    if (m.blocks.size() >= max_entries_) {
-      if (scan || m.scan_by_expiry.empty()) {
-        refused_full_.fetch_add(1, std::memory_order_relaxed);
-        return BlockAdded::refused_full;
-      }
+    if (full) {
       m.erase(m.blocks.find(m.scan_by_expiry.begin()->second));
       evicted_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -155,8 +156,7 @@ std::optional<BlockEntry> BlockList::Reader::find(const IpAddress& address, Time
   }
   if (snapshot_) {
     const auto& snap = static_cast<const Snapshot*>(snapshot_.get())->blocks;
-    if (auto it = snap.find(address); it != snap.end()) {
-      if (it->second.first <= now) return std::nullopt;
+    if (auto it = snap.find(address); it != snap.end() && it->second.first > now) {
       return BlockEntry{address, it->second.first, it->second.second};
     }
   }

@@ -40,11 +40,13 @@ class Diversion {
  public:
   virtual ~Diversion() = default;
   virtual const char* name() const = 0;
-  // Installs the rules, replacing leftovers of an earlier run (a crash) in one step.
+  // Installs the rules, replacing leftovers of an earlier run (a crash) in one step; the
+  // forwards are left as they are (set_forwards() follows).
   virtual std::expected<void, std::string> install(const DiversionSpec& spec) = 0;
   // Removes exactly what install() added. Idempotent.
   virtual std::expected<void, std::string> remove() = 0;
-  // Replaces the forwarding rules with those of spec.forwards (after a reload); none: removed.
+  // Replaces the forwarding rules with those of spec.forwards (at start, after a reload) in one
+  // transaction per family, so that none is missing meanwhile; none: removed.
   virtual std::expected<void, std::string> set_forwards(const DiversionSpec& spec) = 0;
   // Packets the queue rules have sent toward the queues (IPv4 + IPv6, in + out), from the
   // kernel's own rule counters: what the daemon did not receive of these passed uninspected.
@@ -56,7 +58,8 @@ std::unique_ptr<Diversion> make_iptables_diversion();
 // `leftover_jumps`: as many jumps to each of portwall's chains an earlier run left (deleted
 // in the same transaction).
 std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps = 0);
-std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec);  // "" if none
+// "" if none; `leftover_jumps` as above, to the forward chains.
+std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps = 0);
 std::string nftables_table_text(const DiversionSpec& spec);
 std::string nftables_forward_text(const DiversionSpec& spec);  // deletes the table if none
 std::unique_ptr<Diversion> make_nftables_diversion();

@@ -137,7 +137,10 @@ bool in_family(const Forward& f, bool ipv6) {
   return !f.to_address || (f.to_address->size() == 16) == ipv6;
 }
 
-std::string forward_script(const Family& family, const DiversionSpec& spec) {
+// `left`: the jumps to the forward chains now (deleted in the same transaction, which also
+// flushes the chains: the forwards are replaced without a moment in which none is in place).
+std::string forward_script(const Family& family, const DiversionSpec& spec,
+                           const LeftoverJumps& left = {}) {
   std::vector<const Forward*> mine;
   for (const Forward& f : spec.forwards) {
     if (in_family(f, family.ipv6)) mine.push_back(&f);
@@ -171,11 +174,19 @@ std::string forward_script(const Family& family, const DiversionSpec& spec) {
                             kForwardChain, dnat, to, f->to_port, queue_target(spec));
     }
   }
+  auto unjump = [&](const char* table, const char* builtin) {
+    std::string out;
+    for (int i = 0; i < left.count(table, builtin); ++i) {
+      out += fmt::format("-D {} -j {}\n", builtin, forward_chain(table, builtin));
+    }
+    return out;
+  };
   std::ostringstream s;
   s << "*mangle\n:" << kMarkChain << " - [0:0]\n"
-    << mangle.str() << "-I PREROUTING 1 -j " << kMarkChain << "\nCOMMIT\n";
+    << mangle.str() << unjump("mangle", "PREROUTING") << "-I PREROUTING 1 -j " << kMarkChain
+    << "\nCOMMIT\n";
   s << "*nat\n:PORTWALL_PREROUTING - [0:0]\n:PORTWALL_POSTROUTING - [0:0]\n"
-    << nat.str()
+    << nat.str() << unjump("nat", "PREROUTING") << unjump("nat", "POSTROUTING")
     << "-I PREROUTING 1 -j PORTWALL_PREROUTING\n-I POSTROUTING 1 -j PORTWALL_POSTROUTING\n"
        "COMMIT\n";
   s << "*filter\n:" << kForwardChain << " - [0:0]\n";
@@ -184,8 +195,13 @@ std::string forward_script(const Family& family, const DiversionSpec& spec) {
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", kForwardChain,
                    spec.reject_mark, spec.reject_mark, family.icmp_reject);
   s << filter.str();
-  if (spec.routed_deny[family.ipv6 ? 1 : 0]) s << "-A " << kForwardChain << " -j DROP\n";
-  s << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
+  if (spec.routed_deny[family.ipv6 ? 1 : 0]) {
+    // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass;
+    // every other routed packet is dropped.
+    s << "-A " << kForwardChain << " -m conntrack --ctstate RELATED -m conntrack --ctstate DNAT -j ACCEPT\n";
+    s << "-A " << kForwardChain << " -j DROP\n";
+  }
+  s << unjump("filter", "FORWARD") << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
   return s.str();
 }
 
@@ -238,19 +254,35 @@ void remove_family(const Family& family) {
   remove_save_chains(family);
 }
 
-// The jumps to portwall's chains in the built-in chains now, as `iptables -S` lists them.
+// How many jumps to `chain` the built-in chain holds now, as `iptables -S` lists them.
+int jumps_to(const Family& family, const char* table, const char* builtin, const char* chain) {
+  const CommandResult r = run_command({family.iptables, "-w", "-t", table, "-S", builtin});
+  const std::string jump = fmt::format("-A {} -j {}", builtin, chain);
+  std::istringstream lines(r.out);
+  int n = 0;
+  for (std::string line; std::getline(lines, line);) n += line == jump;
+  return n;
+}
+
+// The jumps to portwall's chains in the built-in chains now.
 LeftoverJumps leftovers(const Family& family) {
   LeftoverJumps left;
-  auto count = [&](const char* table, const char* builtin, const char* chain) {
-    const CommandResult r = run_command({family.iptables, "-w", "-t", table, "-S", builtin});
-    const std::string jump = fmt::format("-A {} -j {}", builtin, chain);
-    std::istringstream lines(r.out);
-    int n = 0;
-    for (std::string line; std::getline(lines, line);) n += line == jump;
-    left.counts.emplace_back(table, builtin, n);
-  };
-  for (const auto& h : kHooks) count("filter", h.builtin, h.chain);
-  for (const auto& [table, builtin] : kSaveHooks) count(table, builtin, kSaveChain);
+  for (const auto& h : kHooks) {
+    left.counts.emplace_back("filter", h.builtin, jumps_to(family, "filter", h.builtin, h.chain));
+  }
+  for (const auto& [table, builtin] : kSaveHooks) {
+    left.counts.emplace_back(table, builtin, jumps_to(family, table, builtin, kSaveChain));
+  }
+  return left;
+}
+
+// The jumps to portwall's forward chains in the built-in chains now.
+LeftoverJumps forward_leftovers(const Family& family) {
+  LeftoverJumps left;
+  for (const auto& [table, builtin] : kForwardHooks) {
+    left.counts.emplace_back(table, builtin,
+                             jumps_to(family, table, builtin, forward_chain(table, builtin)));
+  }
   return left;
 }
 
@@ -269,10 +301,6 @@ class IptablesDiversion final : public Diversion {
       // An earlier run's inspect = "new" chains, when this one has none: they only save marks.
       if (!spec.offload_mark) remove_save_chains(family);
     }
-    if (auto ok = set_forwards(spec); !ok) {
-      remove();
-      return ok;
-    }
     return {};
   }
 
@@ -284,14 +312,17 @@ class IptablesDiversion final : public Diversion {
     return {};
   }
 
+  // Each family's forwards are replaced in one transaction (old jumps deleted, chains flushed
+  // and refilled); a refused one leaves that family's forwards as they were.
   std::expected<void, std::string> set_forwards(const DiversionSpec& spec) override {
     for (const Family& family : kFamilies) {
-      remove_forwards(family);
-      const std::string script = forward_script(family, spec);
-      if (script.empty()) continue;
+      const std::string script = forward_script(family, spec, forward_leftovers(family));
+      if (script.empty()) {
+        remove_forwards(family);
+        continue;
+      }
       const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
       if (const CommandResult r = run_command(argv, script); !r.ok()) {
-        for (const Family& f : kFamilies) remove_forwards(f);
         return std::unexpected(failure(argv, r));
       }
     }
@@ -330,8 +361,12 @@ std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int le
   return restore_script(kFamilies[ipv6 ? 1 : 0], spec, left);
 }
 
-std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec) {
-  return forward_script(kFamilies[ipv6 ? 1 : 0], spec);
+std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps) {
+  LeftoverJumps left;
+  for (const auto& [table, builtin] : kForwardHooks) {
+    left.counts.emplace_back(table, builtin, leftover_jumps);
+  }
+  return forward_script(kFamilies[ipv6 ? 1 : 0], spec, left);
 }
 
 std::unique_ptr<Diversion> make_iptables_diversion() {

@@ -134,6 +134,10 @@ std::string forward_text(const DiversionSpec& spec) {
                    spec.reject_mark);
   s << fmt::format("    meta mark & {0:#x} == {0:#x} reject\n", spec.reject_mark);
   s << forward.str();
+  if (spec.routed_deny[0] || spec.routed_deny[1]) {
+    // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass.
+    s << "    ct state related ct status dnat accept\n";
+  }
   if (spec.routed_deny[0]) s << "    meta nfproto ipv4 counter drop\n";
   if (spec.routed_deny[1]) s << "    meta nfproto ipv6 counter drop\n";
   s << "  }\n}\n";
@@ -147,10 +151,6 @@ class NftablesDiversion final : public Diversion {
   std::expected<void, std::string> install(const DiversionSpec& spec) override {
     auto r = run_nft(table_text(spec), false);
     if (!r) return std::unexpected(r.error());
-    if (auto ok = set_forwards(spec); !ok) {
-      (void)remove();
-      return ok;
-    }
     return {};
   }
 

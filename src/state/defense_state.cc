@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "audit/log_event.h"
 
 namespace portwall {
@@ -110,10 +112,16 @@ SavedBlock save_block(const BlockEntry& entry, Timestamp now, std::int64_t unix_
 
 BlockEntry restore_block(const SavedBlock& saved, Timestamp now, std::int64_t unix_now_ms) {
   BlockEntry e{saved.address, Timestamp::max(), saved.reason};
-  if (saved.expires_unix_ms != 0) {
-    e.until = now + std::chrono::milliseconds(saved.expires_unix_ms - unix_now_ms);
-  }
+  if (saved.expires_unix_ms != 0) e.until = now + steady_offset(saved.expires_unix_ms, unix_now_ms);
   return e;
+}
+
+Duration steady_offset(std::int64_t unix_ms, std::int64_t unix_now_ms) {
+  // Clamped to a century either way: a broken file never overflows the clock's arithmetic.
+  constexpr std::int64_t kBound = 100LL * 366 * 24 * 3600 * 1000;
+  const std::int64_t delta =
+      std::clamp(unix_ms, -kBound, kBound) - std::clamp(unix_now_ms, -kBound, kBound);
+  return std::chrono::milliseconds(std::clamp(delta, -kBound, kBound));
 }
 
 }  // namespace portwall

@@ -49,5 +49,8 @@ std::expected<DefenseState, std::string> read_defense_state(std::string_view tex
 // A block until Timestamp::max() never expires.
 SavedBlock save_block(const BlockEntry& entry, Timestamp now, std::int64_t unix_now_ms);
 BlockEntry restore_block(const SavedBlock& saved, Timestamp now, std::int64_t unix_now_ms);
+// A wall-clock instant as an offset from the wall-clock now, for the steady clock; bounded so
+// that whatever a file says, adding it to a Timestamp cannot overflow.
+Duration steady_offset(std::int64_t unix_ms, std::int64_t unix_now_ms);
 
 }  // namespace portwall

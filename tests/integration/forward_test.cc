@@ -234,6 +234,16 @@ TEST(Forward, WhenPortwallTurnsForwardingOnOtherRoutedTrafficIsDropped) {
   EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.cl2_v4(), 9000, 1500ms)).valid());
   EXPECT_TRUE(echoes(app, "still via 443"));
 
+  // After a crash, forwarding is still on; the restarted daemon knows it is its own (the
+  // marker beside the state file), keeps the drop, and turns it off when no forward needs it.
+  daemon.signal(SIGKILL);
+  daemon.stop();  // reaps the killed process
+  ASSERT_TRUE(daemon.start()) << daemon.daemon_output();
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.cl2_v4(), 9000, 1500ms)).valid())
+      << "routed after a crash restart";
+  auto after_crash = connect_through(lab, lab.srv_v4(), 443, backend);
+  EXPECT_TRUE(after_crash.first.valid() && after_crash.second.valid()) << daemon.log();
+
   // The forward deleted: forwarding back to 0, the drop gone with the chain.
   ASSERT_EQ(daemon.cli("forward delete 1").exit_code, 0) << daemon.cli("status numbered").output;
   EXPECT_EQ(lab.in(lab.srv(), "cat /proc/sys/net/ipv4/ip_forward").output, "0\n");

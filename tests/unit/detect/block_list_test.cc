@@ -157,6 +157,20 @@ TEST(BlockList, ReadersSeeEveryChangeAtOnceWithoutALockOnTheWay) {
   EXPECT_FALSE(r.contains(kB, t0 + seconds(1)));
 }
 
+// An address blocked again after its block expired, before expire() removed it: the packet
+// path must see the new block at once, not the expired copy in its snapshot.
+TEST(BlockList, ABlockRenewedAfterItExpiredIsSeenAtOnce) {
+  BlockList b;
+  BlockList::Reader r(b);
+  b.add(kA, t0 + seconds(10), BlockReason::scan, t0);
+  EXPECT_TRUE(r.contains(kA, t0));
+  const Timestamp later = t0 + seconds(20);  // expired, still listed (expire() runs each second)
+  EXPECT_FALSE(r.contains(kA, later));
+  EXPECT_EQ(b.add(kA, Timestamp::max(), BlockReason::manual, later), BlockAdded::added);
+  EXPECT_TRUE(r.contains(kA, later)) << "held back from the snapshot, found all the same";
+  EXPECT_TRUE(r.contains(kA, later + std::chrono::milliseconds(10)));
+}
+
 TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
   constexpr std::size_t kMax = 10000;
   const std::size_t before = mallinfo2().uordblks;

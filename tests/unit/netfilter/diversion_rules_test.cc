@@ -212,10 +212,36 @@ TEST(Diversion, ARoutedDefaultOfDenyEndsTheForwardChainOfItsFamily) {
   EXPECT_EQ(iptables_forward_script(true, spec).find("-j DROP"), std::string::npos);
   const std::string text = nftables_forward_text(spec);
   EXPECT_NE(text.find("reply proto-src 5353 counter queue flags bypass to 100-101\n"
+                      "    ct state related ct status dnat accept\n"
                       "    meta nfproto ipv4 counter drop\n  }\n}\n"),
             std::string::npos)
       << text;
   EXPECT_EQ(text.find("meta nfproto ipv6 counter drop"), std::string::npos);
+  EXPECT_NE(text.find("ct state related ct status dnat accept\n    meta nfproto ipv4 counter drop"),
+            std::string::npos)
+      << "ICMP errors about the forwarded connections pass: " << text;
+  EXPECT_NE(iptables_forward_script(false, spec)
+                .find("-A PORTWALL_FORWARD -m conntrack --ctstate RELATED -m conntrack --ctstate DNAT -j "
+                      "ACCEPT\n-A PORTWALL_FORWARD -j DROP\n"),
+            std::string::npos);
+}
+
+// A reload that changes the forwards replaces them in one transaction per table: the old
+// jumps are deleted and the chains flushed (a chain line) in the same script, never removed
+// first (issue 17, 9: the drop of routed traffic must never be missing while forwarding is on).
+TEST(IptablesDiversion, ForwardsAreReplacedInOneTransaction) {
+  const std::string s = iptables_forward_script(false, with_forwards(), 2);
+  for (const char* line :
+       {"-D PREROUTING -j PORTWALL_FWDMARK\n-D PREROUTING -j PORTWALL_FWDMARK\n-I PREROUTING 1 -j "
+        "PORTWALL_FWDMARK\nCOMMIT\n",
+        "-D PREROUTING -j PORTWALL_PREROUTING\n-D PREROUTING -j PORTWALL_PREROUTING\n"
+        "-D POSTROUTING -j PORTWALL_POSTROUTING\n-D POSTROUTING -j PORTWALL_POSTROUTING\n"
+        "-I PREROUTING 1 -j PORTWALL_PREROUTING\n",
+        "-D FORWARD -j PORTWALL_FORWARD\n-D FORWARD -j PORTWALL_FORWARD\n-I FORWARD 1 -j "
+        "PORTWALL_FORWARD\nCOMMIT\n",
+        "*filter\n:PORTWALL_FORWARD - [0:0]\n"}) {
+    EXPECT_NE(s.find(line), std::string::npos) << line << "\n" << s;
+  }
 }
 
 TEST(NftablesDiversion, ForwardsLiveInATableOfTheirOwn) {
