@@ -39,11 +39,18 @@ void Daemon::load_defense_state() {
   }
   const Timestamp now = clock_.now();
   const std::int64_t wall = unix_now_ms();
-  std::size_t restored = 0;
+  std::size_t restored = 0, no_room = 0;
   for (const SavedBlock& saved : state->blocks) {
     const BlockEntry e = restore_block(saved, now, wall);
     if (e.until <= now) continue;
-    if (blocks_->restore(e, now) == BlockAdded::added) ++restored;
+    const BlockAdded added = blocks_->restore(e, now);
+    restored += added == BlockAdded::added;
+    no_room += added == BlockAdded::refused_full;
+  }
+  if (no_room > 0) {
+    say(std::to_string(no_room) + " block(s) of " + path +
+        " not restored: the block list is full ([limits] max_blocks = " +
+        std::to_string(blocks_->max_entries()) + "; raise it to keep them all)");
   }
   sources_->restore_used_one_time_sequences(state->used_one_time_sequences);
   std::vector<SeenSpaNonce> nonces;
