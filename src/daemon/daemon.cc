@@ -187,14 +187,13 @@ std::expected<void, std::string> Daemon::start() {
   spec.forwards = policy_->rule_set().forwards;
   spec.routed_deny = forwarding_turned_on_;
   // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
+  spec_ = spec;
   if (auto ok = diversion_->set_forwards(spec); !ok) {
     set_forwarding_problem("the forwards' NAT rules were refused, none is installed: " +
                            ok.error());
     say(forwarding_problem());
-    spec.forwards.clear();
-    (void)diversion_->set_forwards(spec);  // the earlier run's, and the routed drop, stay
+    drop_forwards();  // the earlier run's go too, after the forwarding it turned on
   }
-  spec_ = spec;
   follow_forwards();
   say(std::string("diverting to queue(s) ") + std::to_string(spec.queues.front()) +
       (spec.queues.size() > 1 ? "-" + std::to_string(spec.queues.back()) : "") + " with " +
@@ -219,7 +218,7 @@ void Daemon::shutdown() {
   if (diversion_installed_) {
     // Forwarding off first (when portwalld turned it on), then the rules that drop what it
     // would route: never the other way round.
-    release_forwarding({}, spec_);
+    release_forwarding({});
     if (auto ok = diversion_->remove(); !ok) say("removing diversion rules: " + ok.error());
     diversion_installed_ = false;
   }
@@ -260,7 +259,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   bool forwards_installed = false;
   if (forwards_changed) {
     // Forwarding the new forwards no longer need goes off before their rules change.
-    release_forwarding(forwards, spec_);
+    release_forwarding(forwards);
     DiversionSpec next_spec = spec_;
     next_spec.forwards = forwards;
     if (auto ok = diversion_->set_forwards(next_spec); !ok) {
@@ -386,7 +385,7 @@ void Daemon::write_forwarding_marker() {
   }
 }
 
-void Daemon::release_forwarding(const std::vector<Forward>& next, DiversionSpec& target) {
+bool Daemon::release_forwarding(const std::vector<Forward>& next) {
   bool changed = false;
   for (Family family : {Family::ipv4, Family::ipv6}) {
     const std::size_t i = family == Family::ipv4 ? 0 : 1;
@@ -399,21 +398,17 @@ void Daemon::release_forwarding(const std::vector<Forward>& next, DiversionSpec&
     say(std::string(forwarding_switch(family)) +
         " back to 0 (portwalld had turned it on for a forward)");
     forwarding_turned_on_[i] = false;
-    target.routed_deny[i] = false;
     spec_.routed_deny[i] = false;
     changed = true;
   }
   if (changed) write_forwarding_marker();
+  return changed;
 }
 
 void Daemon::drop_forwards() {
-  DiversionSpec none = spec_;
-  none.forwards.clear();
-  release_forwarding({}, none);
-  if (none.routed_deny != spec_.routed_deny || !spec_.forwards.empty()) {
-    (void)diversion_->set_forwards(none);
-  }
-  spec_ = none;
+  release_forwarding({});
+  spec_.forwards.clear();
+  (void)diversion_->set_forwards(spec_);
 }
 
 void Daemon::follow_forwards() {
@@ -423,10 +418,7 @@ void Daemon::follow_forwards() {
     say(p);
   };
   // What the forwards no longer need goes off first; its drop rule then goes.
-  DiversionSpec next = spec_;
-  release_forwarding(spec_.forwards, next);
-  if (next.routed_deny != spec_.routed_deny) (void)diversion_->set_forwards(next);
-  spec_ = next;
+  if (release_forwarding(spec_.forwards)) (void)diversion_->set_forwards(spec_);
   for (Family family : {Family::ipv4, Family::ipv6}) {
     const std::size_t i = family == Family::ipv4 ? 0 : 1;
     const char* name = forwarding_switch(family);

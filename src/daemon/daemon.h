@@ -224,9 +224,9 @@ class Daemon {
   // needs it and at stop (off first, then the drop goes). A failure is said and shown in
   // status, not fatal. follow_forwards(): the switches after spec_.forwards.
   void follow_forwards();
-  // Turns off what portwalld turned on and `next` does not need; clears their routed_deny in
-  // `target` and spec_ (the caller installs the rules after).
-  void release_forwarding(const std::vector<Forward>& next, DiversionSpec& target);
+  // Turns off what portwalld turned on and `next` does not need, and clears their
+  // spec_.routed_deny: the caller installs the rules after. True if anything changed.
+  bool release_forwarding(const std::vector<Forward>& next);
   // No forward any more (refused, lost): forwarding off, rules removed.
   void drop_forwards();
   std::array<bool, 2> forwarding_turned_on_{};  // by Family: ipv4, ipv6
