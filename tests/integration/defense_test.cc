@@ -48,7 +48,7 @@ TEST(Limit, TenQuickConnectionsToALimitPortLetSixThrough) {
   EXPECT_TRUE(other.valid());
   // explain says why the next one from the client would be dropped.
   const nlohmann::json e = json_of(
-      daemon.cli("--json explain tcp " + lab.cli_v4() + ":40000 \"->\" " + lab.srv_v4() + ":2222"));
+      daemon.cli("--json explain tcp " + lab.cli_v4() + ":" + std::string(kProbePort) + " \"->\" " + lab.srv_v4() + ":2222"));
   EXPECT_EQ(e["verdict"], "DROP") << e.dump();
   EXPECT_EQ(e["reason"], "rate-limit");
 }
@@ -265,7 +265,7 @@ TEST(Knock, KnockdsClientOpensThePortForTheKnockingSourceOnlyThenItCloses) {
       daemon, {"REASON=knock", "EVENT=knock-open", "KNOCK=ssh", "SRC=" + lab.cli_v4()}));
   EXPECT_TRUE(log_line_with(daemon, {"ACTION=ACCEPT", "REASON=knock", "DPT=22", "KNOCK=ssh"}));
   const nlohmann::json e =
-      json_of(daemon.cli("--json explain tcp " + lab.cli_v4() + ":40000 \"->\" " + host + ":22"));
+      json_of(daemon.cli("--json explain tcp " + lab.cli_v4() + ":" + std::string(kProbePort) + " \"->\" " + host + ":22"));
   EXPECT_EQ(e["reason"], "knock") << e.dump();
 
   // After the duration the door closes for new connections; the open one goes on.

@@ -19,6 +19,10 @@ namespace portwall::lab {
 
 using namespace std::chrono_literals;
 
+// A source port for `explain` probes: above ip_local_port_range (32768-60999), so no real
+// connection a test opens can hold it and turn the answer into "tracked connection".
+inline constexpr const char* kProbePort = "61999";
+
 struct RunResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr

@@ -64,14 +64,14 @@ TEST_F(Wire, RefusedChangesChangeNothing) {
 
 TEST_F(Wire, ExplainAnswersFromLiveRulesAndLiveConnections) {
   const std::string cli = lab.cli_v4(), srv = lab.srv_v4();
-  RunResult r = daemon.cli("explain tcp " + cli + ":40000 -\\> " + srv + ":22");
+  RunResult r = daemon.cli("explain tcp " + cli + ":" + std::string(kProbePort) + " -\\> " + srv + ":22");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.substr(0, r.output.find('\n')),
             "ACCEPT (rule) by rule 1: allow in proto tcp from any to any port 22 comment 'ssh'");
-  r = daemon.cli("explain tcp " + cli + ":40000 to " + srv + ":23");  // "to": no quoting
+  r = daemon.cli("explain tcp " + cli + ":" + std::string(kProbePort) + " to " + srv + ":23");  // "to": no quoting
   EXPECT_NE(r.output.find("DROP (default)"), std::string::npos) << r.output;
   // Unquoted, a shell makes "-> ADDR" a redirection: the error says so (on stderr).
-  r = daemon.cli("explain tcp " + cli + ":40000 -> " + daemon.dir() + "/redirected");
+  r = daemon.cli("explain tcp " + cli + ":" + std::string(kProbePort) + " -> " + daemon.dir() + "/redirected");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("the shell took the > of an unquoted -> as a redirection"),
             std::string::npos)
@@ -100,7 +100,7 @@ TEST_F(Wire, ExplainAnswersFromLiveRulesAndLiveConnections) {
   // must be gone is the flushed connection.
   r = daemon.cli("conntrack list");
   EXPECT_EQ(r.output.find("dport=22 "), std::string::npos) << r.output;
-  r = daemon.cli("explain tcp " + cli + ":40000 -\\> " + srv);
+  r = daemon.cli("explain tcp " + cli + ":" + std::string(kProbePort) + " -\\> " + srv);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output, "ERROR: tcp and udp need ADDRESS:PORT, got \"" + srv + "\"\n");
 }
@@ -129,7 +129,7 @@ TEST(Authorization, ReadersReadAdminsChangeAndRefusalsAreAudited) {
   EXPECT_EQ(stranger.exit_code, 3) << stranger.output;
   // Knock ports are for administrators (issue 17, point 7: on 0388e96 a reader's explain named
   // the knock and its door): a reader is told what the rules say of the port, nothing more.
-  const std::string probe = "explain tcp 10.200.9.9:40000 -\\> " + lab.srv_v4() + ":7000";
+  const std::string probe = "explain tcp 10.200.9.9:" + std::string(kProbePort) + " -\\> " + lab.srv_v4() + ":7000";
   const RunResult reader_explain = lab.in(lab.srv(), as_reader + cli + probe);
   EXPECT_EQ(reader_explain.exit_code, 0) << reader_explain.output;
   EXPECT_EQ(reader_explain.output.find("knock"), std::string::npos) << reader_explain.output;

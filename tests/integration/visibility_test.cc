@@ -27,7 +27,7 @@ TEST_F(Wire, ABlockedSourcesFirstPacketIsLoggedWithTheBlocksReasonThenHeldBack) 
   EXPECT_EQ(lines, 1) << daemon.log();
   EXPECT_GE(s["counters"]["scan_blocked"].get<int>(), 20);
   const RunResult why =
-      daemon.cli("explain tcp " + lab.cli_v4() + ":40000 \"->\" " + lab.srv_v4() + ":22");
+      daemon.cli("explain tcp " + lab.cli_v4() + ":" + std::string(kProbePort) + " \"->\" " + lab.srv_v4() + ":22");
   EXPECT_NE(why.output.find("DROP"), std::string::npos) << why.output;
   EXPECT_NE(why.output.find("blocked"), std::string::npos) << why.output;
   EXPECT_NE(why.output.find("until 20"), std::string::npos) << "the block's end\n" << why.output;
