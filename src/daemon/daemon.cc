@@ -244,6 +244,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
     sd_notify(0, "READY=1");
     return std::unexpected(fresh.error());
   }
+  for (const std::string& note : fresh->notes) say(note);
   if (const auto keys = keys_needing_restart(loaded_.config, fresh->config); !keys.empty()) {
     std::string list;
     for (const std::string& k : keys) list += (list.empty() ? "" : ", ") + k;
@@ -488,6 +489,7 @@ int Daemon::run() {
     }
     return 78;  // EX_CONFIG: systemd's RestartPreventExitStatus keeps this from looping
   }
+  for (const std::string& note : loaded->notes) say(note);
   loaded_ = std::move(*loaded);
   if (const std::string lockout = refuse_first_start_lockout(); !lockout.empty()) {
     say("not started: " + lockout);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", loaded.error().c_str());
       return 1;
     }
+    for (const std::string& note : loaded->notes) std::fprintf(stderr, "NOTE: %s\n", note.c_str());
     std::printf("%s: ok, %zu rule(s) from %s\n", paths.config.c_str(), loaded->rules.rules.size(),
                 loaded->rules_file.c_str());
     return 0;

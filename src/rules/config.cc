@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "rules/rule_values.h"
 #include "rules/toml_reader.h"
@@ -104,15 +105,16 @@ void read_log(TomlReader& r, const toml::table& t, LogSection& l) {
 
 void read_defaults(TomlReader& r, const toml::table& t, Config& c) {
   r.check_keys(t, {"incoming", "outgoing"}, "[defaults]");
-  for (auto [key, field] :
-       {std::pair{"incoming", &c.defaults.incoming}, std::pair{"outgoing", &c.defaults.outgoing}}) {
+  for (auto [key, field, given] :
+       {std::tuple{"incoming", &c.defaults.incoming, &c.has_incoming},
+        std::tuple{"outgoing", &c.defaults.outgoing, &c.has_outgoing}}) {
     if (const toml::node* n = t.get(key)) {
       if (auto i = r.choice(*n, key, {"allow", "deny", "reject"})) {
         *field = std::array{Action::allow, Action::deny, Action::reject}[*i];
       }
+      *given = true;
     }
   }
-  c.has_defaults = true;
 }
 
 void read_conntrack(TomlReader& r, const toml::table& t, ConntrackSection& c) {

@@ -126,7 +126,8 @@ struct Config {
   DaemonSection daemon;
   LogSection log;
   Defaults defaults;  // the rules file's [defaults], when present, overrides these
-  bool has_defaults = false;
+  bool has_incoming = false, has_outgoing = false;  // [defaults] keys given
+  bool has_defaults() const { return has_incoming || has_outgoing; }
   ConntrackSection conntrack;
   ScanDetectionSection scan_detection;
   std::vector<KnockSection> knocks;

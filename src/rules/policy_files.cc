@@ -1,5 +1,7 @@
 #include "rules/policy_files.h"
 
+#include <tuple>
+
 #include "rules/rule_loader.h"
 
 namespace portwall {
@@ -34,8 +36,19 @@ std::expected<PolicyFiles, std::string> load_policy_files(const std::string& con
   auto rules = load_rules(loaded.rules_file, loaded.rules_dir);
   if (!rules) return std::unexpected(to_string(rules.error()));
   loaded.rules = std::move(*rules);
-  if (!loaded.rules.has_defaults && loaded.config.has_defaults) {
-    loaded.rules.defaults = loaded.config.defaults;
+  for (auto [key, rules_given, config_given, effective, configured] :
+       {std::tuple{"incoming", loaded.rules.has_incoming, loaded.config.has_incoming,
+                   &loaded.rules.defaults.incoming, loaded.config.defaults.incoming},
+        std::tuple{"outgoing", loaded.rules.has_outgoing, loaded.config.has_outgoing,
+                   &loaded.rules.defaults.outgoing, loaded.config.defaults.outgoing}}) {
+    if (!rules_given) {
+      *effective = configured;
+    } else if (config_given && *effective != configured) {
+      loaded.notes.push_back(config_file + ": [defaults] " + key + " = \"" +
+                             to_string(configured) + "\" is overridden by " +
+                             loaded.rules_file + "'s \"" + to_string(*effective) +
+                             "\" (set with portwall default)");
+    }
   }
   if (auto ok = check_queues(loaded.config.daemon.queues); !ok) {
     return std::unexpected(config_file + ": " + ok.error());

@@ -5,6 +5,7 @@
 
 #include <expected>
 #include <string>
+#include <vector>
 
 #include "rules/config.h"
 #include "rules/rule.h"
@@ -13,8 +14,11 @@ namespace portwall {
 
 struct PolicyFiles {
   Config config;
-  RuleSet rules;  // the rules file's [defaults] over the configuration's
+  RuleSet rules;  // the rules file's [defaults] over the configuration's, key by key
   std::string rules_file, rules_dir;
+  // What loads but may surprise: a [defaults] key of the configuration that the rules file
+  // overrides with another value. Said by portwalld and by both checks.
+  std::vector<std::string> notes;
 };
 
 // Empty overrides keep what the configuration says. The error lists every problem found.

@@ -126,7 +126,10 @@ struct RuleSet {
   Defaults defaults;
   IcmpPolicy icmp;
   bool has_icmp = false;      // the file had an [icmp] table (then written back)
-  bool has_defaults = false;  // the file had a [defaults] table (it then overrides the config's)
+  // Which keys of [defaults] the file holds: each overrides the configuration's, key by key.
+  // Only `portwall default ...` adds one; a rule change writes back what was there.
+  bool has_incoming = false, has_outgoing = false;
+  bool has_defaults() const { return has_incoming || has_outgoing; }
   std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
   std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` / `[[set]]` name -> prefixes
   // Sets whose entries come from a file (`[[set]] file = "..."`): the file as written, and how

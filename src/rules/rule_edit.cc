@@ -87,9 +87,11 @@ std::expected<EditResult, std::string> apply_change(const RuleSet& file, const R
                                                           : result.rules.defaults.outgoing;
       const char* which = c.default_direction == Direction::in ? "incoming" : "outgoing";
       result.before = std::string("default ") + to_string(slot) + " " + which;
-      result.changed = slot != c.default_action || !file.has_defaults;
+      bool& given = c.default_direction == Direction::in ? result.rules.has_incoming
+                                                         : result.rules.has_outgoing;
+      result.changed = slot != c.default_action || !given;
       slot = c.default_action;
-      result.rules.has_defaults = true;
+      given = true;
       result.after = std::string("default ") + to_string(slot) + " " + which;
       result.summary =
           std::string("Default ") + which + " policy changed to '" + to_string(slot) + "'";

@@ -32,11 +32,12 @@ void read_defaults(TomlReader& r, const toml::node& node, RuleSet& set) {
   r.check_keys(*t, {"incoming", "outgoing"}, "[defaults]");
   if (const toml::node* n = t->get("incoming")) {
     if (auto a = read_default(r, *n, "incoming")) set.defaults.incoming = *a;
+    set.has_incoming = true;
   }
   if (const toml::node* n = t->get("outgoing")) {
     if (auto a = read_default(r, *n, "outgoing")) set.defaults.outgoing = *a;
+    set.has_outgoing = true;
   }
-  set.has_defaults = true;
 }
 
 void read_icmp(TomlReader& r, const toml::node& node, RuleSet& set) {

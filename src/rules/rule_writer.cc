@@ -24,9 +24,11 @@ std::string write_rules(const RuleSet& set) {
   std::ostringstream out;
   out << "# portwall rules, written by portwall; see portwall(8).\n"
          "# Rules are ordered and the first match wins; [defaults] applies when none matches.\n\n";
-  toml::table defaults{{"incoming", to_string(set.defaults.incoming)},
-                       {"outgoing", to_string(set.defaults.outgoing)}};
-  out << "[defaults]\n" << toml::toml_formatter(defaults) << "\n";
+  // Only the keys the file had (or `portwall default` set): the others stay portwall.toml's.
+  toml::table defaults;
+  if (set.has_incoming) defaults.insert("incoming", to_string(set.defaults.incoming));
+  if (set.has_outgoing) defaults.insert("outgoing", to_string(set.defaults.outgoing));
+  if (!defaults.empty()) out << "[defaults]\n" << toml::toml_formatter(defaults) << "\n";
   if (set.has_icmp) {
     toml::table icmp{{"echo_request", set.icmp.echo_request},
                      {"dhcp_client", set.icmp.dhcp_client},

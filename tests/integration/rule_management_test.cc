@@ -210,5 +210,35 @@ TEST(ReloadedConfiguration, ANewRulesPathIsWhereChangesGo) {
       << daemon.daemon_output();
 }
 
+// portwall.toml's [defaults] hold through rule changes; `default` overrides one key, live.
+TEST(Defaults, ARuleChangeKeepsTheConfiguredDefaultsPortwallDefaultChangesOneKey) {
+  Lab lab;
+  Daemon daemon(lab, "[[rule]]\naction = \"allow\"\nport = \"22\"\nproto = \"tcp\"\n", "",
+                "[defaults]\nincoming = \"reject\"\n");
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  auto defaults = [&] {
+    return nlohmann::json::parse(daemon.cli("--json status").output)["defaults"];
+  };
+  ASSERT_EQ(defaults()["incoming"], "reject");
+  ASSERT_EQ(daemon.cli("allow 4321/tcp").exit_code, 0);
+  EXPECT_EQ(defaults()["incoming"], "reject") << "a rule change leaves the defaults alone";
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml").find("\n[defaults]"), std::string::npos);
+  int error = 0;
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 2323, 2000ms, &error)).valid());
+  EXPECT_EQ(error, ECONNREFUSED) << "rejected, as configured";
+
+  const RunResult set = daemon.cli("--json default deny incoming");
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  EXPECT_EQ(nlohmann::json::parse(set.output)["before"], "default reject incoming")
+      << "the default in force before, the configuration's";
+  EXPECT_EQ(defaults()["incoming"], "deny");
+  EXPECT_EQ(defaults()["outgoing"], "allow");
+  EXPECT_FALSE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 2323, 1000ms, &error)).valid());
+  EXPECT_EQ(error, ETIMEDOUT) << "dropped now";
+  EXPECT_NE(daemon.daemon_output().find("[defaults] incoming = \"reject\" is overridden by"),
+            std::string::npos)
+      << daemon.daemon_output();
+}
+
 }  // namespace
 }  // namespace portwall::lab

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "rules/policy_files.h"
 #include "rules/rule_loader.h"
 
 namespace portwall {
@@ -43,6 +44,35 @@ TEST_F(OfflineEdit, CreatesEditsAndKeepsAValidFile) {
   auto deleted = edit_rules_file({"delete", "1"}, file);
   ASSERT_TRUE(deleted);
   EXPECT_EQ(load_rules(file)->rules.size(), 1u);
+}
+
+// portwall.toml owns [defaults]; the rules file overrides a key only after `portwall default`.
+TEST_F(OfflineEdit, ARuleChangeNeverWritesDefaultsOnlyPortwallDefaultDoesAndOnlyItsKey) {
+  const std::string config = (dir / "portwall.toml").string();
+  std::ofstream(config) << "[daemon]\nrules = \"" << file
+                        << "\"\n[defaults]\nincoming = \"reject\"\noutgoing = \"deny\"\n";
+  ASSERT_TRUE(edit_rules_file({"allow", "22/tcp"}, file));
+  EXPECT_EQ(text().find("\n[defaults]\n"), std::string::npos) << text();
+  auto loaded = load_policy_files(config);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->rules.defaults.incoming, Action::reject) << "the configuration's, untouched";
+  EXPECT_EQ(loaded->rules.defaults.outgoing, Action::deny);
+  EXPECT_TRUE(loaded->notes.empty());
+
+  ASSERT_TRUE(edit_rules_file({"default", "allow", "outgoing"}, file));
+  EXPECT_NE(text().find("[defaults]\noutgoing = 'allow'"), std::string::npos) << text();
+  EXPECT_EQ(text().find("incoming"), std::string::npos) << text();
+  ASSERT_TRUE(edit_rules_file({"deny", "23/tcp"}, file));
+  EXPECT_NE(text().find("outgoing = 'allow'"), std::string::npos) << "written back: " << text();
+  loaded = load_policy_files(config);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->rules.defaults.incoming, Action::reject);
+  EXPECT_EQ(loaded->rules.defaults.outgoing, Action::allow) << "portwall default overrides";
+  ASSERT_EQ(loaded->notes.size(), 1u);
+  EXPECT_NE(loaded->notes[0].find("[defaults] outgoing = \"deny\" is overridden by " + file +
+                                  "'s \"allow\""),
+            std::string::npos)
+      << loaded->notes[0];
 }
 
 TEST_F(OfflineEdit, RefusedChangesLeaveTheFileAlone) {

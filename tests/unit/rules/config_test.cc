@@ -43,7 +43,7 @@ TEST(ParseConfig, EmptyFileMeansEveryDefaultOfTheDesign) {
   EXPECT_EQ(c->log.audit_file, "/var/log/portwall/audit.log");
   EXPECT_EQ(c->log.format, LogFormat::text);
   EXPECT_EQ(c->log.max_lines_per_second, 100u);
-  EXPECT_FALSE(c->has_defaults);
+  EXPECT_FALSE(c->has_defaults());
   EXPECT_EQ(c->defaults.incoming, Action::deny);
   EXPECT_EQ(c->defaults.outgoing, Action::allow);
   EXPECT_EQ(c->conntrack.max_entries, 262144u);
@@ -112,7 +112,7 @@ max_lines_per_second = 0
 TEST(ParseConfig, DefaultsSectionBothDirections) {
   auto c = parse_config("[defaults]\nincoming = \"reject\"\noutgoing = \"deny\"\n", "p");
   ASSERT_TRUE(c) << to_string(c.error());
-  EXPECT_TRUE(c->has_defaults);
+  EXPECT_TRUE(c->has_defaults());
   EXPECT_EQ(c->defaults.incoming, Action::reject);
   EXPECT_EQ(c->defaults.outgoing, Action::deny);
 }

@@ -34,7 +34,7 @@ IpAddress ip(const char* text) { return *parse_ip_address(text); }
 TEST(ParseRules, EmptyFileHasNoRulesAndTheBuiltInDefaults) {
   const RuleSet set = parsed("");
   EXPECT_TRUE(set.rules.empty());
-  EXPECT_FALSE(set.has_defaults);
+  EXPECT_FALSE(set.has_defaults());
   EXPECT_EQ(set.defaults.incoming, Action::deny);
   EXPECT_EQ(set.defaults.outgoing, Action::allow);
 }
@@ -117,14 +117,14 @@ TEST(ParseRules, RulesKeepTheirOrderAndOrigin) {
 
 TEST(ParseRules, DefaultsTableOverridesBothDirections) {
   const RuleSet set = parsed("[defaults]\nincoming = \"reject\"\noutgoing = \"deny\"\n");
-  EXPECT_TRUE(set.has_defaults);
+  EXPECT_TRUE(set.has_defaults());
   EXPECT_EQ(set.defaults.incoming, Action::reject);
   EXPECT_EQ(set.defaults.outgoing, Action::deny);
 }
 
 TEST(ParseRules, DefaultsTableWithOneDirectionKeepsTheOther) {
   const RuleSet set = parsed("[defaults]\nincoming = \"allow\"\n");
-  EXPECT_TRUE(set.has_defaults);
+  EXPECT_TRUE(set.has_defaults());
   EXPECT_EQ(set.defaults.incoming, Action::allow);
   EXPECT_EQ(set.defaults.outgoing, Action::allow);
 }
@@ -499,7 +499,7 @@ TEST_F(LoadRules, DefaultsComeFromTheMainFile) {
   write("rules.d/10-a.toml", "[[rule]]\naction = \"allow\"\n");
   auto set = load();
   ASSERT_TRUE(set) << to_string(set.error());
-  EXPECT_TRUE(set->has_defaults);
+  EXPECT_TRUE(set->has_defaults());
   EXPECT_EQ(set->defaults.incoming, Action::reject);
 }
 

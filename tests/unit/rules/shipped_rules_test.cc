@@ -20,7 +20,7 @@ const fs::path kRoot = PORTWALL_SOURCE_DIR;
 TEST(ShippedFiles, DefaultRulesLoad) {
   auto set = load_rules(kRoot / "rules/default.toml");
   ASSERT_TRUE(set) << to_string(set.error());
-  EXPECT_TRUE(set->has_defaults);
+  EXPECT_TRUE(set->has_defaults());
   EXPECT_EQ(set->defaults.incoming, Action::deny);
   EXPECT_EQ(set->defaults.outgoing, Action::allow);
 }
