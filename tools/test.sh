@@ -2,14 +2,20 @@
 # Installs what is missing, builds, and runs the whole test suite through ctest: unit tests
 # and the wire tests (portwalld inside network namespaces this suite creates and deletes), then a
 # short run of every fuzz target.
-#   tools/test.sh [--sanitize] [ctest arguments...]
+#   tools/test.sh [--sanitize | --tsan] [ctest arguments...]
 # --sanitize: the same suite, wire tests included, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer (./build-sanitize); any report fails the test it happens in.
+# --tsan: the same suite built with ThreadSanitizer (./build-tsan): a data race anywhere, in a
+# test binary or in the portwalld a wire test runs, fails that test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitize=0
+tsan=0
 if [ "${1:-}" = "--sanitize" ]; then
   sanitize=1
+  shift
+elif [ "${1:-}" = "--tsan" ]; then
+  tsan=1
   shift
 fi
 tools/deps.sh
@@ -24,6 +30,16 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
   cd build-sanitize
   "${sudo[@]}" env ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+    ctest --output-on-failure --timeout 300 -j "$(nproc)" "$@"
+  exit 0
+fi
+
+if [ "$tsan" = 1 ]; then
+  tools/build.sh --tsan
+  # Reported at exit with code 88, which the wire tests' daemon helper turns into a failure.
+  export TSAN_OPTIONS="halt_on_error=0:exitcode=88:second_deadlock_stack=1"
+  cd build-tsan
+  "${sudo[@]}" env TSAN_OPTIONS="$TSAN_OPTIONS" \
     ctest --output-on-failure --timeout 300 -j "$(nproc)" "$@"
   exit 0
 fi

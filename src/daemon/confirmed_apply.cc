@@ -63,11 +63,12 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
 
   std::lock_guard<std::mutex> serialized(reload_mutex_);
   if (pending_) return refuse(pending_refusal());
-  const std::string& rules_file = loaded_.rules_file;
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const std::string& rules_file = live->rules_file;
   // The text will be the rules file: its set files are those the next load reads, from the
   // rules' own directories (never the caller's file name's, which the caller chose).
   const std::filesystem::path rules_dir = std::filesystem::path(rules_file).parent_path();
-  if (auto parsed = parse_rules(text, file, SetFileScope{rules_dir, {rules_dir, loaded_.rules_dir}});
+  if (auto parsed = parse_rules(text, file, SetFileScope{rules_dir, {rules_dir, live->rules_dir}});
       !parsed) {
     return refuse("the rules are broken, nothing changed:\n" + to_string(parsed.error()));
   }
@@ -131,7 +132,8 @@ void Daemon::keep_confirmation() {
   if (!pending_ || clock_.now() < pending_->deadline) return;
   const PendingConfirmation due = *pending_;
   const long uid = static_cast<long>(getuid());
-  const std::string& rules_file = loaded_.rules_file;
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const std::string& rules_file = live->rules_file;
   std::string what =
       "the apply of " + due.file + " by " + due.by + " was not confirmed within " + due.within;
   // Until the previous rules are back and loaded, the confirmation stays pending (other changes

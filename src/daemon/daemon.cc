@@ -58,11 +58,22 @@ std::shared_ptr<const PolicySnapshot> Daemon::snapshot() const {
   return policy_;
 }
 
+std::shared_ptr<const LiveSettings> Daemon::settings() const {
+  std::lock_guard<std::mutex> lock(policy_mutex_);
+  return settings_;
+}
+
+std::pair<Mode, bool> Daemon::mode() const {
+  std::lock_guard<std::mutex> lock(policy_mutex_);
+  return {mode_, live_mode_.has_value()};
+}
+
 void Daemon::compile_policy() {
   if (policy_) return;
   // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
   policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
   loaded_.rules = {};
+  settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(loaded_));
 }
 
 std::expected<void, std::string> Daemon::start() {
@@ -204,7 +215,7 @@ std::expected<void, std::string> Daemon::start() {
   bring_back_offloaded("start");
   control_->serve([this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
   audit_log_->record(static_cast<long>(getuid()), "start", "ok",
-                     std::to_string(rule_count) + " rules from " + loaded_.rules_file);
+                     std::to_string(rule_count) + " rules from " + settings()->rules_file);
   if (!rolled_back_at_start_.empty()) {
     audit_log_->record(static_cast<long>(getuid()), "apply-rollback",
                        rollback_at_start_failed_ ? "failed" : "ok", rolled_back_at_start_);
@@ -296,19 +307,14 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
     policy_ = next;
+    // Rule changes edit, and apply writes, the file the live rules now come from.
+    settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(*fresh));
     mode_ = live_mode_.value_or(fresh->config.daemon.mode);
   }
   decision_log_->set_format(fresh->config.log.format);
   sources_->configure(source_policy_of(fresh->config));
   blocks_->set_scan_rate(fresh->config.scan_detection.new_blocks_per_second);
   trust_infrastructure();
-  loaded_.config.scan_detection = fresh->config.scan_detection;
-  loaded_.config.limits = fresh->config.limits;
-  loaded_.config.knocks = fresh->config.knocks;
-  loaded_.config.metrics = fresh->config.metrics;
-  // Rule changes edit, and apply writes, the file the live rules now come from.
-  loaded_.rules_file = fresh->rules_file;
-  loaded_.rules_dir = fresh->rules_dir;
   for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
   if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");

@@ -46,6 +46,20 @@ Handover take_handover();
 // The flows of a memfd from Handover::flows (closed then), at most `most`.
 std::vector<HandedFlow> read_handed_flows(int fd, std::size_t most);
 
+// What a reload replaces besides the rules, read by the control and main threads while the
+// thread that reloads swaps it whole: never changed in place.
+struct LiveSettings {
+  ScanDetectionSection scan_detection;
+  LimitsSection limits;
+  std::vector<KnockSection> knocks;
+  MetricsSection metrics;
+  std::string rules_file, rules_dir;  // where rule changes go and apply writes
+  static LiveSettings of(const PolicyFiles& files) {
+    return {files.config.scan_detection, files.config.limits, files.config.knocks,
+            files.config.metrics, files.rules_file, files.rules_dir};
+  }
+};
+
 // Loads the configuration and the rules named by `paths` (command line over config file).
 using LoadedPolicy = PolicyFiles;
 std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths);
@@ -106,7 +120,7 @@ class Daemon {
     std::lock_guard<std::mutex> lock(pending_mutex_);
     pending_ = std::move(pending);
   }
-  std::string rollback_path() const { return loaded_.rules_file + ".unconfirmed"; }
+  std::string rollback_path() const { return settings()->rules_file + ".unconfirmed"; }
   nlohmann::json apply_request(const nlohmann::json& request, const Peer& peer);
   nlohmann::json confirm_request(const Peer& peer);
   // Once a second on the main thread: rolls an unconfirmed apply back when its time is up.
@@ -158,6 +172,9 @@ class Daemon {
   nlohmann::json uninspected_;                     // guarded by kernel_counters_mutex_
   nlohmann::json blocked_request(const nlohmann::json& request, const Peer& peer);
   std::shared_ptr<const PolicySnapshot> snapshot() const;
+  std::shared_ptr<const LiveSettings> settings() const;
+  // The mode in force and whether `portwall mode` set it (else the configuration).
+  std::pair<Mode, bool> mode() const;
   // The defenses' state file ([daemon] state_file): read at start, written atomically when the
   // block list or the used one-time knocks change (checked every second) and at stop.
   void load_defense_state();
@@ -169,7 +186,8 @@ class Daemon {
   // said when they change. At start, at reload and from keep_defenses().
   void trust_infrastructure();
   static constexpr Duration kInfrastructureEvery = std::chrono::seconds(30);
-  Timestamp infrastructure_read_{};
+  std::mutex infrastructure_mutex_;
+  Timestamp infrastructure_read_{};  // guarded by infrastructure_mutex_
   // Once a second on the main thread: every [metrics] interval, the counters are written to
   // [metrics] textfile (atomically) in Prometheus' text format. A failure is said once, then
   // again only after a success.
@@ -190,13 +208,16 @@ class Daemon {
 
   DaemonPaths paths_;
   std::vector<std::string> argv_;
+  // At start: the configuration and rules. After start only what a reload leaves alone is read
+  // from it; the rest is settings().
   LoadedPolicy loaded_;
   SteadyClock clock_;
   Timestamp started_{};
 
   std::mutex reload_mutex_;  // SIGHUP and the control socket may both reload
-  mutable std::mutex policy_mutex_;
+  mutable std::mutex policy_mutex_;  // guards the four below; writers also hold reload_mutex_
   std::shared_ptr<const PolicySnapshot> policy_;
+  std::shared_ptr<const LiveSettings> settings_;
   Mode mode_ = Mode::enforce;
   // `portwall mode monitor|enforce`: holds over the configuration's [daemon] mode through
   // reloads (a rule change reloads) until portwalld restarts.

@@ -125,10 +125,17 @@ void Daemon::keep_defenses() {
     bring_back_offloaded("block list changed");
   }
   save_defense_state(false);
-  if (clock_.now() - infrastructure_read_ >= kInfrastructureEvery) trust_infrastructure();
+  bool due = false;
+  {
+    std::lock_guard<std::mutex> lock(infrastructure_mutex_);
+    due = clock_.now() - infrastructure_read_ >= kInfrastructureEvery;
+  }
+  if (due) trust_infrastructure();
 }
 
 void Daemon::trust_infrastructure() {
+  // The main thread (every kInfrastructureEvery) and a reload (control thread) both come here.
+  std::lock_guard<std::mutex> lock(infrastructure_mutex_);
   infrastructure_read_ = clock_.now();
   const Infrastructure found = read_infrastructure();
   std::vector<IpAddress> all = found.all();

@@ -43,7 +43,7 @@ std::string Daemon::refuse_first_start_lockout() {
   if (marker.empty() || !std::filesystem::exists(marker, ec)) return "";
   // The rules compiled once, here rather than in start(): the check reads what filters.
   compile_policy();
-  auto here = check_ssh_lockout_here(*policy_, loaded_.config.knocks);
+  auto here = check_ssh_lockout_here(*policy_, settings()->knocks);
   if (!here) {
     say("first start: cannot tell whether the rules lock SSH out (" + here.error() + "); starting");
     return "";

@@ -28,14 +28,15 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   if (pending_) return refuse(pending_refusal());
   auto parsed = parse_rule_command(words);
   if (!parsed) return refuse(parsed.error());
-  const std::string& file = loaded_.rules_file;
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const std::string& file = live->rules_file;
   auto own = load_rules(file);
   if (!own) return refuse("the rules file is broken, fix it first:\n" + to_string(own.error()));
   // The defaults in force where the file has none (portwall.toml's): what `default` changes.
   const Defaults& in_force = snapshot()->rule_set().defaults;
   if (!own->has_incoming) own->defaults.incoming = in_force.incoming;
   if (!own->has_outgoing) own->defaults.outgoing = in_force.outgoing;
-  auto merged = load_rules(file, loaded_.rules_dir);
+  auto merged = load_rules(file, live->rules_dir);
   if (!merged) return refuse("the rules are broken, fix them first:\n" + to_string(merged.error()));
   auto edit = apply_change(*own, *parsed, merged->rules.size());
   if (!edit) return refuse(edit.error());

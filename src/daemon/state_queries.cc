@@ -64,18 +64,21 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
   input.interface = probe.interface;
   const Rate* rate = nullptr;
   std::uint32_t rule_number = 0;
+  std::uint64_t limit_key = 0;
   if (auto index = policy.classifier().match(input); index && f.opened_by.empty()) {
     const Rule& rule = policy.rule_set().rules[*index];
     rule_number = static_cast<std::uint32_t>(*index + 1);
     if (rule.action == Action::limit) {
       rate = rule.rate.count ? &rule.rate : &kUfwLimit;
+      limit_key = policy.limit_key(rule_number);
       f.limits_note = rule.rate.count ? "rule " + std::to_string(rule_number) + " allows " +
                                             to_string(rule.rate) + " new connections per source"
                                       : "rule " + std::to_string(rule_number) +
-                                            " drops a source's 7th new connection within 30s";
+                                            " drops a source's 6th new connection within 30s";
     }
   }
-  const LimitsSection& limits = loaded_.config.limits;
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const LimitsSection& limits = live->limits;
   if (limits.new_connections.count) {
     f.limits_note += std::string(f.limits_note.empty() ? "" : "; ") + "[limits] allows " +
                      to_string(limits.new_connections) + " new connections per source";
@@ -85,7 +88,7 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
                      std::to_string(limits.max_connections_per_source) +
                      " tracked connections per source";
   }
-  switch (sources_->peek(in.src, rule_number, rate, now)) {
+  switch (sources_->peek(in.src, limit_key, rate, now)) {
     case Admission::admitted:
       break;
     case Admission::rule_rate:
@@ -110,8 +113,7 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_
   if (!probe) return error_response(probe.error());
   struct Found {
     std::mutex mutex;
-    bool tracked = false;
-    std::optional<TcpState> state;
+    std::optional<TrackedFlow> flow;
   };
   auto found = std::make_shared<Found>();
   const FlowKey key = probe->key();
@@ -119,15 +121,14 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_
     w->run_on_thread([found, key](Engine& engine, Timestamp now) {
       if (const Flow* f = engine.conntrack().lookup(key, now)) {
         std::lock_guard<std::mutex> lock(found->mutex);
-        found->tracked = true;
-        if (f->key.protocol == ipproto::tcp) found->state = f->tcp_state;
+        found->flow = TrackedFlow::of(*f);
       }
     });
   }
   std::lock_guard<std::mutex> lock(found->mutex);
   const auto policy = snapshot();
   const Explanation e =
-      explain(*policy, *probe, found->state, found->tracked, defense_facts(*probe, *policy, show_knocks));
+      explain(*policy, *probe, found->flow, defense_facts(*probe, *policy, show_knocks));
   nlohmann::json j = {{"verdict", to_string(e.decision.verdict)},
                       {"reason", to_string(e.decision.reason)},
                       {"why", e.why}};

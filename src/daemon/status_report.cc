@@ -46,8 +46,10 @@ nlohmann::json Daemon::status_json() {
   const std::shared_ptr<const PolicySnapshot> policy = snapshot();
   const RuleSet& rules = policy->rule_set();
   nlohmann::json j;
-  j["mode"] = mode_ == Mode::monitor ? "monitor" : "enforce";
-  j["mode_set_by"] = live_mode_ ? "portwall mode" : "configuration";
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const auto [mode_now, mode_by_cli] = mode();
+  j["mode"] = mode_now == Mode::monitor ? "monitor" : "enforce";
+  j["mode_set_by"] = mode_by_cli ? "portwall mode" : "configuration";
   j["defaults"] = {{"incoming", to_string(rules.defaults.incoming)},
                    {"outgoing", to_string(rules.defaults.outgoing)}};
   j["rules"] = nlohmann::json::array();
@@ -150,11 +152,11 @@ nlohmann::json Daemon::status_json() {
   const SourceTableStats& st = sources_->stats();
   auto n = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
   nlohmann::json knocks = nlohmann::json::array();
-  for (const KnockSection& k : loaded_.config.knocks) knocks.push_back(k.name);
+  for (const KnockSection& k : live->knocks) knocks.push_back(k.name);
   nlohmann::json trusted = nlohmann::json::array();
   for (const IpAddress& a : sources_->trusted()) trusted.push_back(to_string(a));
   j["defenses"] = {{"scan",
-                    {{"enabled", loaded_.config.scan_detection.enabled},
+                    {{"enabled", live->scan_detection.enabled},
                      {"sources_blocked", sum.scan_blocks},
                      {"packets_dropped", sum.scan_blocked},
                      {"spared", n(st.scan_spared)},
@@ -205,7 +207,7 @@ nlohmann::json Daemon::status_json() {
   j["pending_enable"] = pending_enable_json();
   j["backend"] = diversion_->name();
   j["queues"] = loaded_.config.daemon.queues;
-  j["rules_file"] = loaded_.rules_file;
+  j["rules_file"] = live->rules_file;
   return j;
 }
 
@@ -241,7 +243,8 @@ nlohmann::json Daemon::mode_request(const std::optional<std::string>& action, co
 }
 
 void Daemon::keep_metrics_file() {
-  const MetricsSection& m = loaded_.config.metrics;
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const MetricsSection& m = live->metrics;
   const Timestamp now = clock_.now();
   if (m.textfile.empty() ||
       (metrics_written_ != Timestamp{} && now - metrics_written_ < m.interval)) {

@@ -22,8 +22,10 @@ struct Touch {
 // A rate bucket: a generic cell rate algorithm (`tat`: when the bucket is next empty), or for
 // every_attempt_counts rates the times of the last attempts.
 struct Bucket {
-  std::uint32_t rule;     // limit rule number; 0: [limits] new_connections
-  std::uint8_t next = 0;  // every_attempt_counts: where the next attempt is written
+  // The limit rule's key (PolicySnapshot::limit_key, 56 bits); 0: [limits]. `next`:
+  // every_attempt_counts: where the next attempt is written. One word for both.
+  std::uint64_t rule : 56;
+  std::uint64_t next : 8 = 0;
   Timestamp tat{};
   std::array<Timestamp, kMaxAttemptWindow> attempts{};
   Timestamp empty_at{};  // from then on the bucket is as if new: forgetting it loses nothing
@@ -88,10 +90,9 @@ bool fits(const Rate& rate, Bucket& bucket, Timestamp now, Timestamp& next) {
       recent += bucket.attempts[i] > since && bucket.attempts[i] != Timestamp{};
     }
     bucket.attempts[bucket.next] = now;
-    bucket.next = static_cast<std::uint8_t>((bucket.next + 1) %
-                                            std::min<std::size_t>(rate.count, kMaxAttemptWindow));
+    bucket.next = (bucket.next + 1) % std::min<std::size_t>(rate.count, kMaxAttemptWindow);
     next = tat;
-    return recent < rate.count;
+    return recent + 1 < rate.count;  // this attempt counts too
   }
   const Duration interval = rate.per / rate.count;
   const std::uint32_t burst = rate.burst ? rate.burst : rate.count;
@@ -308,7 +309,7 @@ Duration SourceTable::block_duration() const {
   return impl_->policy.scan.block;
 }
 
-Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
+Admission SourceTable::admit(const IpAddress& source, std::uint64_t rule_key,
                              const Rate* rule_rate, Timestamp now, bool* counted) {
   if (counted) *counted = false;
   // The common case, no limit rule and no [limits]: no lock on the way of a new connection.
@@ -319,7 +320,8 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
   const std::uint32_t max_flows = m.policy.max_connections_per_source;
   if (!rule_rate && per_source.count == 0 && max_flows == 0) return Admission::admitted;
   Source& s = m.touch(source, now, *this);
-  auto bucket = [&](std::uint32_t rule) -> Bucket& {
+  auto bucket = [&](std::uint64_t rule) -> Bucket& {
+    rule &= kLimitKeyMask;
     for (Bucket& b : s.buckets) {
       if (b.rule == rule) return b;
     }
@@ -329,7 +331,7 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
   Bucket* rule_bucket = nullptr;
   Timestamp rule_next{}, source_next{};
   if (rule_rate) {
-    rule_bucket = &bucket(rule_number);
+    rule_bucket = &bucket(rule_key);
     if (rule_rate->every_attempt_counts) rule_bucket->empty_at = now + rule_rate->per;
     if (!fits(*rule_rate, *rule_bucket, now, rule_next)) {
       stats_.rule_rate_drops.fetch_add(1, std::memory_order_relaxed);
@@ -339,7 +341,7 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
   Bucket* source_bucket = nullptr;
   if (per_source.count != 0) {
     source_bucket = &bucket(0);
-    if (rule_rate) rule_bucket = &bucket(rule_number);  // push_back may have moved it
+    if (rule_rate) rule_bucket = &bucket(rule_key);  // push_back may have moved it
     if (per_source.every_attempt_counts) source_bucket->empty_at = now + per_source.per;
     if (!fits(per_source, *source_bucket, now, source_next)) {
       stats_.source_rate_drops.fetch_add(1, std::memory_order_relaxed);
@@ -362,23 +364,23 @@ Admission SourceTable::admit(const IpAddress& source, std::uint32_t rule_number,
   return Admission::admitted;
 }
 
-Admission SourceTable::peek(const IpAddress& source, std::uint32_t rule_number,
+Admission SourceTable::peek(const IpAddress& source, std::uint64_t rule_key,
                             const Rate* rule_rate, Timestamp now) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Impl& m = *impl_;
   auto it = m.index.find(source);
   if (it == m.index.end()) return Admission::admitted;
   const Source& s = *it->second;
-  auto fits_copy = [&](const Rate& rate, std::uint32_t rule) {
+  auto fits_copy = [&](const Rate& rate, std::uint64_t rule) {
     for (const Bucket& b : s.buckets) {
-      if (b.rule != rule) continue;
+      if (b.rule != (rule & kLimitKeyMask)) continue;
       Bucket copy = b;
       Timestamp next;
       return fits(rate, copy, now, next);
     }
     return true;
   };
-  if (rule_rate && !fits_copy(*rule_rate, rule_number)) return Admission::rule_rate;
+  if (rule_rate && !fits_copy(*rule_rate, rule_key)) return Admission::rule_rate;
   if (m.policy.new_connections.count && !fits_copy(m.policy.new_connections, 0)) {
     return Admission::source_rate;
   }

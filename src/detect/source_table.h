@@ -51,9 +51,13 @@ struct SourcePolicy {
   std::vector<KnockSection> knocks;
 };
 
-// ufw's limit: more than 6 new connection attempts within 30 s are dropped.
+// ufw's limit: a source's 6th new connection attempt within 30 s is dropped, and so is every
+// one after it while 6 fall within 30 s (the attempt itself counts, as ufw's recent match
+// counts it with --set before --update --hitcount 6).
 inline constexpr Rate kUfwLimit{6, std::chrono::seconds(30), 0, true};
 inline constexpr std::size_t kMaxAttemptWindow = 6;  // every_attempt_counts rates: count <= 6
+// The bits of a limit rule's key the table keeps (PolicySnapshot::limit_key gives no more).
+inline constexpr std::uint64_t kLimitKeyMask = (std::uint64_t{1} << 56) - 1;
 
 enum class Admission : std::uint8_t {
   admitted,
@@ -125,13 +129,14 @@ class SourceTable {
   std::size_t vouched() const;  // distinct addresses
 
   // --- Limits. A new inbound connection from `source` that the policy would accept; `rule_rate`
-  // is the limit rule's rate (nullptr for other rules). When max_connections_per_source is set,
-  // an admitted connection counts (`*counted` = true) until connection_closed().
-  Admission admit(const IpAddress& source, std::uint32_t rule_number, const Rate* rule_rate,
+  // is the limit rule's rate (nullptr for other rules) and `rule_key` the key of its buckets
+  // (PolicySnapshot::limit_key, not 0). When max_connections_per_source is set, an admitted
+  // connection counts (`*counted` = true) until connection_closed().
+  Admission admit(const IpAddress& source, std::uint64_t rule_key, const Rate* rule_rate,
                   Timestamp now, bool* counted = nullptr);
   void connection_closed(const IpAddress& source);
   // What admit() would say now, without counting anything (for `portwall explain`).
-  Admission peek(const IpAddress& source, std::uint32_t rule_number, const Rate* rule_rate,
+  Admission peek(const IpAddress& source, std::uint64_t rule_key, const Rate* rule_rate,
                  Timestamp now) const;
 
   // --- Knocking. A new inbound TCP SYN or UDP datagram; `payload` is its L4 payload (for SPA),

@@ -72,7 +72,7 @@ LockoutCheck check_ssh_lockout(const PolicySnapshot& policy,
     probe.input.dst = c.local;
     probe.input.dst_port = c.local_port;
     probe.interface = s.interface;
-    const Explanation e = explain(policy, probe, std::nullopt, false);
+    const Explanation e = explain(policy, probe, std::nullopt);
     if (e.decision.verdict == Verdict::accept) continue;
     check.problems.push_back("the SSH session from " + endpoint_words(c.remote, c.remote_port) +
                              " to " + endpoint_words(c.local, c.local_port) +

@@ -454,9 +454,10 @@ Decision Engine::adopt_handshake(const PacketView& p, const HookInfo& hook, Time
   return count({Verdict::accept, Reason::state, d.rule_number, false});
 }
 
-Decision Engine::admit(const PacketView& p, Timestamp now, std::uint32_t rule_number,
+Decision Engine::admit(const PacketView& p, Timestamp now, std::uint64_t limit_key,
                        const Rate* rule_rate, const Decision& d) {
-  switch (sources_->admit(p.src, rule_number, rule_rate, now, &counted_inbound_)) {
+  const std::uint32_t rule_number = d.rule_number;
+  switch (sources_->admit(p.src, limit_key, rule_rate, now, &counted_inbound_)) {
     case Admission::admitted:
       return d;
     case Admission::rule_rate:
@@ -622,8 +623,12 @@ Decision Engine::classify(const PacketView& p, const HookInfo& hook, Timestamp n
   // is not a new connection attempt. `limit` rules default to ufw's 6 per 30 s.
   if (d.verdict != Verdict::accept || hook.direction != Direction::in || pickup) return d;
   const Rate* rate = nullptr;
-  if (rule && rule->action == Action::limit) rate = rule->rate.count ? &rule->rate : &kUfwLimit;
-  return admit(p, now, d.rule_number, rate, d);
+  std::uint64_t limit_key = 0;
+  if (rule && rule->action == Action::limit) {
+    rate = rule->rate.count ? &rule->rate : &kUfwLimit;
+    limit_key = policy.limit_key(d.rule_number);
+  }
+  return admit(p, now, limit_key, rate, d);
 }
 
 }  // namespace portwall

@@ -177,8 +177,8 @@ class Engine {
   bool touched_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
                        Timestamp now);
   // Applies the per-source limits to a new inbound connection that `d` accepts: `d`, or the
-  // rate-limit drop.
-  Decision admit(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
+  // rate-limit drop. `limit_key`: the limit rule's (PolicySnapshot::limit_key), with `rule_rate`.
+  Decision admit(const PacketView& packet, Timestamp now, std::uint64_t limit_key,
                  const Rate* rule_rate, const Decision& d);
   // Tracks the flow `d` accepted; nullptr when the table has no room.
   Flow* open_flow(const PacketView& packet, const HookInfo& hook, Timestamp now, const Decision& d,

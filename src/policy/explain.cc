@@ -96,22 +96,36 @@ std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
 }
 
 Explanation explain(const PolicySnapshot& policy, const Probe& probe,
-                    std::optional<TcpState> tracked_state, bool tracked,
-                    const DefenseFacts& defenses) {
+                    const std::optional<TrackedFlow>& tracked, const DefenseFacts& defenses) {
   Explanation e;
   MatchInput input = probe.input;
   input.interface = probe.interface;
-  if (!defenses.blocked.empty()) {
+  // As the packet path: a block drops everything but a connection kept through it, and a cut
+  // connection is dropped whatever the rules say now.
+  const bool kept_through_block = tracked && tracked->outlives_block && !tracked->cut;
+  if (!defenses.blocked.empty() && !kept_through_block) {
     e.decision = {Verdict::drop, defenses.blocked_by_hand ? Reason::blocked : Reason::scan_block, 0,
                   false};
     e.why = defenses.blocked + ": every packet is dropped, open connections too";
     return e;
   }
   if (tracked) {
+    const std::string connection =
+        tracked->state ? std::string(" (") + to_string(*tracked->state) + ")" : std::string();
+    if (tracked->cut) {
+      const std::uint32_t rule = tracked->rule_number;
+      e.decision = {Verdict::drop, rule ? Reason::rule : Reason::default_policy, rule, false};
+      e.why = "it belongs to a connection" + connection + " cut when the policy changed (" +
+              (rule ? "rule " + std::to_string(rule) + " denied it"
+                    : std::string("the default policy or a block denied it")) +
+              "): its packets are dropped until it ends";
+      return e;
+    }
     e.decision = {Verdict::accept, Reason::state, 0, false};
-    e.why = "it belongs to a tracked connection";
-    if (tracked_state) e.why += std::string(" (") + to_string(*tracked_state) + ")";
-    e.why += ", which passes by state whatever the rules say";
+    e.why = "it belongs to a tracked connection" + connection;
+    e.why += kept_through_block && !defenses.blocked.empty()
+                 ? ", kept through the block (" + defenses.blocked + ")"
+                 : std::string(", which passes by state whatever the rules say");
     return e;
   }
   if (!defenses.knock_port.empty()) {

@@ -39,9 +39,21 @@ struct DefenseFacts {
   std::string limits_note;       // non-empty: the limits that apply to it (rate, per-source caps)
 };
 
-// `tracked`: the probe belongs to a flow the connection table holds (state decides).
+// The flow of the connection table a probe belongs to, as the packet path will judge it.
+struct TrackedFlow {
+  std::optional<TcpState> state;  // TCP's
+  bool cut = false;               // cut by a policy change: dropped until it ends
+  std::uint32_t rule_number = 0;  // the rule that denied it when it was cut (0: none)
+  bool outlives_block = false;    // kept by `blocked add --keep-established`
+  static TrackedFlow of(const Flow& f) {
+    TrackedFlow t{std::nullopt, f.cut, f.rule_number, f.outlives_block};
+    if (f.key.protocol == ipproto::tcp) t.state = f.tcp_state;
+    return t;
+  }
+};
+
+// `tracked`: the flow the probe belongs to, if the connection table holds one (state decides).
 Explanation explain(const PolicySnapshot& policy, const Probe& probe,
-                    std::optional<TcpState> tracked_state, bool tracked,
-                    const DefenseFacts& defenses = {});
+                    const std::optional<TrackedFlow>& tracked, const DefenseFacts& defenses = {});
 
 }  // namespace portwall

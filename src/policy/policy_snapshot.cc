@@ -5,9 +5,27 @@
 #include <unordered_map>
 #include <vector>
 
+#include "detect/source_table.h"
 #include "rules/rule_edit.h"
 
 namespace portwall {
+
+PolicySnapshot::PolicySnapshot(RuleSet rules)
+    : classifier_(std::move(rules)),
+      hits_(std::make_unique<RuleHits[]>(classifier_.rule_set().rules.size())) {
+  const std::vector<Rule>& all = rule_set().rules;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].action != Action::limit) continue;
+    // Identical limit rules share a key: only the first of them ever matches.
+    const std::uint64_t key = std::hash<std::string>{}(rule_identity(all[i])) & kLimitKeyMask;
+    limit_keys_[static_cast<std::uint32_t>(i + 1)] = key ? key : 1;
+  }
+}
+
+std::uint64_t PolicySnapshot::limit_key(std::uint32_t number) const {
+  const auto it = limit_keys_.find(number);
+  return it == limit_keys_.end() ? 1 : it->second;
+}
 
 void PolicySnapshot::inherit_hits(const PolicySnapshot& previous) {
   const std::vector<Rule>& now = rule_set().rules;

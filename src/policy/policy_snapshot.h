@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 
 #include "rules/classifier.h"
 
@@ -19,9 +20,7 @@ struct RuleHits {
 
 class PolicySnapshot {
  public:
-  explicit PolicySnapshot(RuleSet rules)
-      : classifier_(std::move(rules)),
-        hits_(std::make_unique<RuleHits[]>(classifier_.rule_set().rules.size())) {}
+  explicit PolicySnapshot(RuleSet rules);
 
   const Classifier& classifier() const { return classifier_; }
   const RuleSet& rule_set() const { return classifier_.rule_set(); }
@@ -34,6 +33,13 @@ class PolicySnapshot {
   }
   const RuleHits& hits(std::uint32_t number) const { return hits_[number - 1]; }
 
+  // The key of a `limit` rule's rate buckets: the rule's identity, not its number, so that a
+  // source's history stays with its rule when an insert or delete renumbers the rules (and
+  // never passes to the rule that takes the number). 56 bits (kLimitKeyMask), never 0 (that is
+  // [limits]'). REQUIRES:
+  // rule `number` is a limit rule.
+  std::uint64_t limit_key(std::uint32_t number) const;
+
   // Carries the counters of rules that are still there (the same rule, wherever it moved)
   // over from the generation this one replaces, so that a reload or an edit does not zero
   // them. Call before the snapshot is published.
@@ -42,6 +48,7 @@ class PolicySnapshot {
  private:
   Classifier classifier_;
   std::unique_ptr<RuleHits[]> hits_;
+  std::unordered_map<std::uint32_t, std::uint64_t> limit_keys_;  // by rule number
 };
 
 }  // namespace portwall

@@ -126,13 +126,14 @@ void explain_probe(std::span<const std::string> words) {
   auto probe = parse_probe(words);
   if (!probe) return;
   check(probe->input.src.family == probe->input.dst.family, "a probe has one family");
-  const Explanation plain = explain(snapshot(), *probe, std::nullopt, false);
+  const Explanation plain = explain(snapshot(), *probe, std::nullopt);
   check(!plain.why.empty(), "an explanation says why");
-  (void)explain(snapshot(), *probe, TcpState::established, true);
+  (void)explain(snapshot(), *probe, TrackedFlow{TcpState::established});
+  (void)explain(snapshot(), *probe, TrackedFlow{TcpState::established, true, 1});
   DefenseFacts facts;
   facts.blocked = "blocked";
   facts.knock_port = "door";
-  (void)explain(snapshot(), *probe, std::nullopt, false, facts);
+  (void)explain(snapshot(), *probe, std::nullopt, facts);
 }
 
 // Each value word that parses reads back from the text written for it.

@@ -91,7 +91,7 @@ json explain_request(const json& request) {
   }
   auto probe = parse_probe(words);
   if (!probe) return error_response(probe.error());
-  const Explanation e = explain(snapshot(), *probe, std::nullopt, false);
+  const Explanation e = explain(snapshot(), *probe, std::nullopt);
   json j = {{"verdict", to_string(e.decision.verdict)},
             {"reason", to_string(e.decision.reason)},
             {"why", e.why}};

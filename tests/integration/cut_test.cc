@@ -1,6 +1,10 @@
 // cut_test.cc — issue 8, point 5: an established connection that a rule change or a block now
 // denies is cut (its later packets dropped, the kernel's conntrack entry ended), unless the
 // change says --keep-established; ufw and firewalld accept ESTABLISHED first and never do.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <thread>
 
 #include "integration/wire_fixture.h"
@@ -92,6 +96,16 @@ TEST(Cut, RuleChangeCutsTheEstablishedConnectionsItDenies) {
   EXPECT_TRUE(log_line_with(daemon, {"ACTION=DROP", "REASON=default", "DPT=2222"})) << daemon.log();
   const std::string flows = daemon.cli("conntrack list").output;
   EXPECT_NE(flows.find("[CUT]"), std::string::npos) << flows;
+  // explain says what the packet path does with it: dropped, not "passes by state".
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  getsockname(session.client.get(), reinterpret_cast<sockaddr*>(&local), &len);
+  const RunResult why = daemon.cli("--json explain tcp " + lab.cli_v4() + ":" +
+                                   std::to_string(ntohs(local.sin_port)) + " -\\> " +
+                                   lab.srv_v4() + ":2222");
+  const nlohmann::json e = nlohmann::json::parse(why.output, nullptr, false);
+  EXPECT_EQ(e["verdict"], "DROP") << why.output;
+  EXPECT_EQ(e["reason"], "default") << why.output;
   const std::string audit = slurp(daemon.dir() + "/audit.log");
   EXPECT_NE(audit.find("ACTION=connections RESULT=ok DETAIL=1 established connection(s) cut"),
             std::string::npos)

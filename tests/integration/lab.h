@@ -106,6 +106,7 @@ class Daemon {
   std::string dir() const { return dir_; }
 
  private:
+  int exit_code(int wait_status) const;
   const Lab& lab_;
   std::string dir_;
   std::string prelude_;

@@ -78,25 +78,27 @@ TEST(ScanDetection, NeverBlockNetworksAndDisabledDetection) {
 
 // --- Rate limits.
 
-TEST(Limits, UfwLimitDropsTheSeventhWithin30Seconds) {
+// ufw's `recent --set` then `--update --hitcount 6`: the attempt itself counts, so 5 get
+// through and the 6th is dropped (portwall once let 6 through).
+TEST(Limits, UfwLimitDropsTheSixthWithin30Seconds) {
   SourceTable t;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0 + seconds(i)), Admission::admitted) << i;
   }
-  EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0 + seconds(6)), Admission::rule_rate);
+  EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0 + seconds(5)), Admission::rule_rate);
   EXPECT_EQ(t.stats().rule_rate_drops.load(), 1u);
   // As iptables' `recent`, refused attempts count too: hammering keeps the source out.
   for (int i = 7; i < 60; i += 4) {
     EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0 + seconds(i)), Admission::rule_rate) << i;
   }
-  // Once fewer than 6 attempts fall within the last 30 s, it is let in again.
+  // Once fewer than 5 earlier attempts fall within the last 30 s, it is let in again.
   EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0 + seconds(62)), Admission::rule_rate);
   EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0 + seconds(95)), Admission::admitted);
 }
 
 TEST(Limits, SourcesAndRulesHaveTheirOwnBuckets) {
   SourceTable t;
-  for (int i = 0; i < 6; ++i) ASSERT_EQ(t.admit(kA, 1, &kUfwLimit, t0), Admission::admitted);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(t.admit(kA, 1, &kUfwLimit, t0), Admission::admitted);
   EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0), Admission::rule_rate);
   EXPECT_EQ(t.admit(kB, 1, &kUfwLimit, t0), Admission::admitted) << "another source";
   EXPECT_EQ(t.admit(kA, 2, &kUfwLimit, t0), Admission::admitted) << "another rule";
@@ -126,11 +128,11 @@ TEST(Limits, NewConnectionsPerSourceAcrossAllRules) {
 
 TEST(Limits, ARuleRateRefusalSpendsNoSourceToken) {
   SourcePolicy p;
-  p.new_connections = Rate{7, seconds(60), 0};
+  p.new_connections = Rate{6, seconds(60), 0};
   SourceTable t(16, p);
-  for (int i = 0; i < 6; ++i) ASSERT_EQ(t.admit(kA, 1, &kUfwLimit, t0), Admission::admitted);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(t.admit(kA, 1, &kUfwLimit, t0), Admission::admitted);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(t.admit(kA, 1, &kUfwLimit, t0), Admission::rule_rate);
-  EXPECT_EQ(t.admit(kA, 2, nullptr, t0), Admission::admitted) << "the 7th source token is left";
+  EXPECT_EQ(t.admit(kA, 2, nullptr, t0), Admission::admitted) << "the 6th source token is left";
   EXPECT_EQ(t.admit(kA, 2, nullptr, t0), Admission::source_rate);
 }
 
@@ -332,7 +334,7 @@ TEST(SourceTableBound, AFloodOfForgedSourcesNeitherClosesADoorNorResetsALimit) {
   knock(t, kA, kTcp, 7000, t0);
   knock(t, kA, kUdp, 8000, t0);
   ASSERT_EQ(knock(t, kA, kTcp, 9000, t0), KnockEvent::opened);
-  for (int i = 0; i < 6; ++i) ASSERT_EQ(t.admit(kB, 3, &kUfwLimit, t0), Admission::admitted);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(t.admit(kB, 3, &kUfwLimit, t0), Admission::admitted);
   ASSERT_EQ(t.admit(kB, 3, &kUfwLimit, t0), Admission::rule_rate);
   for (std::uint32_t i = 0; i < 1000; ++i) {
     const std::uint8_t b[4] = {10, 9, static_cast<std::uint8_t>(i >> 8),

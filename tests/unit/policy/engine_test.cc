@@ -802,19 +802,40 @@ TEST(PolicySnapshot, CountersOfRulesThatStaySurviveANewGeneration) {
 namespace portwall {
 namespace {
 
-TEST(Engine, LimitRuleLetsSixNewConnectionsThroughThenDropsAsRateLimit) {
+TEST(Engine, LimitRuleLetsFiveNewConnectionsThroughThenDropsAsRateLimit) {
   Engine e = engine(policy({rule(Action::limit, 22)}));
-  for (std::uint16_t port = 1; port <= 6; ++port) {
+  for (std::uint16_t port = 1; port <= 5; ++port) {
     expect(e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
            Reason::rule, 1);
   }
-  const Decision d = e.decide(tcp(kClient, 7, kServer, 22, tcpflag::syn), kIn, kStart);
+  const Decision d = e.decide(tcp(kClient, 6, kServer, 22, tcpflag::syn), kIn, kStart);
   expect(d, Verdict::drop, Reason::rate_limit, 1);
   EXPECT_TRUE(d.log);
   EXPECT_EQ(e.counters().rate_limited.load(), 1u);
   // Packets of the connections already open pass by state.
   expect(e.decide(tcp(kServer, 22, kClient, 1, tcpflag::syn | tcpflag::ack), kOut, kStart),
          Verdict::accept, Reason::state, 1);
+}
+
+// A source's limit history belongs to its rule, wherever an insert or delete moves it: it once
+// followed the rule number, so a delete reset the limit and an insert lent it to another rule.
+TEST(Engine, ALimitsHistoryStaysWithItsRuleWhenRulesAreRenumbered) {
+  Engine e = engine(policy({rule(Action::limit, 80), rule(Action::limit, 22)}));
+  for (std::uint16_t port = 1; port <= 5; ++port) {
+    expect(e.decide(tcp(kClient, port, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::accept,
+           Reason::rule, 2);
+  }
+  expect(e.decide(tcp(kClient, 6, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::rate_limit, 2);
+  e.set_policy(policy({rule(Action::limit, 22)}));  // delete 1: the limit on 22 is rule 1 now
+  expect(e.decide(tcp(kClient, 7, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::rate_limit, 1);
+  // insert 1: rule 1 is new, with a history of its own; 22's moves to rule 2 and holds.
+  e.set_policy(policy({rule(Action::limit, 443), rule(Action::limit, 22)}));
+  expect(e.decide(tcp(kClient, 8, kServer, 443, tcpflag::syn), kIn, kStart), Verdict::accept,
+         Reason::rule, 1);
+  expect(e.decide(tcp(kClient, 9, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
+         Reason::rate_limit, 2);
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ TEST(Explain, WrongProbesSayWhatWasExpected) {
 
 TEST(Explain, FirstMatchingRuleDecides) {
   const Explanation e =
-      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, false);
+      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt);
   EXPECT_EQ(e.decision.verdict, Verdict::accept);
   EXPECT_EQ(e.decision.rule_number, 1u);
   EXPECT_EQ(e.rule, "allow in proto tcp from any to any port 22");
@@ -91,7 +91,7 @@ TEST(Explain, FirstMatchingRuleDecides) {
 
 TEST(Explain, NoRuleMeansTheDefaultOfThatDirection) {
   const Explanation e =
-      explain(policy(), probe("udp 192.0.2.1:5000 -> 198.51.100.1:53 out"), std::nullopt, false);
+      explain(policy(), probe("udp 192.0.2.1:5000 -> 198.51.100.1:53 out"), std::nullopt);
   EXPECT_EQ(e.decision.verdict, Verdict::reject);
   EXPECT_EQ(e.decision.reason, Reason::default_policy);
   EXPECT_EQ(e.why, "no rule matches, so the default outgoing policy (reject) decides");
@@ -99,11 +99,27 @@ TEST(Explain, NoRuleMeansTheDefaultOfThatDirection) {
 
 TEST(Explain, ATrackedConnectionPassesByState) {
   const Explanation e = explain(policy(), probe("tcp 192.0.2.1:22 -> 203.0.113.9:40000"),
-                                TcpState::established, true);
+                                TrackedFlow{TcpState::established});
   EXPECT_EQ(e.decision.reason, Reason::state);
   EXPECT_EQ(e.why,
             "it belongs to a tracked connection (ESTABLISHED), which passes by state whatever the "
             "rules say");
+}
+
+// A connection a rule change or a block cut is dropped until it ends: explain says so, as the
+// packet path does (it once answered ACCEPT by state).
+TEST(Explain, ACutConnectionIsDroppedAndSaysWhatCutIt) {
+  Explanation e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"),
+                          TrackedFlow{TcpState::established, true, 0});
+  EXPECT_EQ(e.decision.verdict, Verdict::drop);
+  EXPECT_EQ(e.decision.reason, Reason::default_policy);
+  EXPECT_EQ(e.why,
+            "it belongs to a connection (ESTABLISHED) cut when the policy changed (the default "
+            "policy or a block denied it): its packets are dropped until it ends");
+  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"),
+              TrackedFlow{TcpState::established, true, 2});
+  EXPECT_EQ(e.decision.reason, Reason::rule);
+  EXPECT_EQ(e.decision.rule_number, 2u);
 }
 
 }  // namespace
@@ -116,17 +132,23 @@ TEST(ExplainDefenses, ABlockedSourceIsDroppedBeforeAnythingElse) {
   DefenseFacts f;
   f.blocked = "203.0.113.9 is blocked (scan) until 2026-12-03T10:00:00.000Z";
   const Explanation e =
-      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, true, f);
+      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), TrackedFlow{}, f);
   EXPECT_EQ(e.decision.verdict, Verdict::drop);
   EXPECT_EQ(e.decision.reason, Reason::scan_block);
   EXPECT_EQ(e.why, f.blocked + ": every packet is dropped, open connections too");
+  // But a connection kept through the block (blocked add --keep-established) passes.
+  TrackedFlow kept{TcpState::established};
+  kept.outlives_block = true;
+  const Explanation k = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), kept, f);
+  EXPECT_EQ(k.decision.verdict, Verdict::accept);
+  EXPECT_EQ(k.decision.reason, Reason::state);
+  EXPECT_NE(k.why.find("kept through the block (" + f.blocked + ")"), std::string::npos) << k.why;
 }
 
 TEST(ExplainDefenses, KnockPortsAndOpenedDoors) {
   DefenseFacts knock;
   knock.knock_port = "ssh";
-  Explanation e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:7000"), std::nullopt,
-                          false, knock);
+  Explanation e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:7000"), std::nullopt, knock);
   EXPECT_EQ(e.decision.reason, Reason::knock);
   EXPECT_EQ(e.decision.verdict, Verdict::drop);
   EXPECT_EQ(e.why,
@@ -134,7 +156,7 @@ TEST(ExplainDefenses, KnockPortsAndOpenedDoors) {
             "rules say");
   DefenseFacts opened;
   opened.opened_by = "web";
-  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:8443"), std::nullopt, false,
+  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:8443"), std::nullopt,
               opened);
   EXPECT_EQ(e.decision.verdict, Verdict::accept);
   EXPECT_EQ(e.decision.reason, Reason::knock);
@@ -145,11 +167,11 @@ TEST(ExplainDefenses, LimitsAreNamedAndAUsedUpLimitDrops) {
   DefenseFacts f;
   f.limits_note = "[limits] allows 20/1m new connections per source";
   Explanation e =
-      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, false, f);
+      explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, f);
   EXPECT_EQ(e.decision.verdict, Verdict::accept);
   EXPECT_NE(e.why.find("; [limits] allows 20/1m new connections per source"), std::string::npos);
   f.limit = "this source used up [limits] new_connections";
-  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, false, f);
+  e = explain(policy(), probe("tcp 203.0.113.9:40000 -> 192.0.2.1:22"), std::nullopt, f);
   EXPECT_EQ(e.decision.verdict, Verdict::drop);
   EXPECT_EQ(e.decision.reason, Reason::rate_limit);
   EXPECT_EQ(e.decision.rule_number, 1u);
