@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 namespace portwall {
 
@@ -112,10 +113,12 @@ void DecisionLog::run() {
 }
 
 std::expected<std::unique_ptr<AuditLog>, std::string> AuditLog::open(const std::string& path,
+                                                                     LogFormat format,
                                                                      LogTarget target) {
   auto sink = make_log_sink(target, path);
   if (!sink) return std::unexpected(sink.error());
   auto log = std::make_unique<AuditLog>();
+  log->format_.store(format);
   log->sink_ = std::move(*sink);
   log->logger_ = std::make_shared<spdlog::logger>("audit", log->sink_.sink);
   log->logger_->flush_on(spdlog::level::trace);
@@ -124,8 +127,15 @@ std::expected<std::unique_ptr<AuditLog>, std::string> AuditLog::open(const std::
 
 void AuditLog::record(long uid, const std::string& action, const std::string& result,
                       const std::string& detail) {
-  const std::string line = fmt::format("{} portwall-audit UID={} ACTION={} RESULT={} DETAIL={}",
-                                       rfc3339_ms(unix_now_ms()), uid, action, result, detail);
+  const std::string when = rfc3339_ms(unix_now_ms());
+  const std::string line =
+      format_.load() == LogFormat::json
+          ? nlohmann::json{{"timestamp", when}, {"log", "audit"},   {"uid", uid},
+                           {"action", action},  {"result", result}, {"detail", detail}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          : fmt::format("{} portwall-audit UID={} ACTION={} RESULT={} DETAIL={}", when,
+                        log_quoted(std::to_string(uid)), log_quoted(action), log_quoted(result),
+                        log_quoted(detail));
   logger_->info(line_for(sink_, line));
 }
 

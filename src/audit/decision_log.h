@@ -75,16 +75,22 @@ class DecisionLog {
 class AuditLog {
  public:
   static std::expected<std::unique_ptr<AuditLog>, std::string> open(
-      const std::string& path, LogTarget target = LogTarget::file);
-  // "2026-11-23T22:41:07.123Z portwall-audit UID=0 ACTION=reload RESULT=ok DETAIL=..."
+      const std::string& path, LogFormat format = LogFormat::text,
+      LogTarget target = LogTarget::file);
+  // One line per event, every value quoted and escaped (log_quoted):
+  // 2026-11-23T22:41:07.123Z portwall-audit UID="0" ACTION="reload" RESULT="ok" DETAIL="..."
+  // or with [log] format = "json" one object:
+  // {"timestamp":"...","log":"audit","uid":0,"action":"reload","result":"ok","detail":"..."}
   void record(long uid, const std::string& action, const std::string& result,
               const std::string& detail);
+  void set_format(LogFormat format) { format_.store(format); }
   bool reopen() { return sink_.file ? sink_.file->reopen() : true; }
   LogFileStats file_stats() const { return sink_.file ? sink_.file->stats() : LogFileStats{}; }
 
  private:
   LogSink sink_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::atomic<LogFormat> format_{LogFormat::text};
 };
 
 std::int64_t unix_now_ms();

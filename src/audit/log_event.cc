@@ -91,7 +91,7 @@ std::string format_json(const LogEvent& e) {
   j["out"] = e.out_interface;
   if (e.malformed) {
     j["malformed"] = true;
-    return j.dump();
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   j["src"] = to_string(e.src);
   j["dst"] = to_string(e.dst);
@@ -110,7 +110,45 @@ std::string format_json(const LogEvent& e) {
   if (e.decision.event != Event::none) j["event"] = to_string(e.decision.event);
   if (e.knock[0]) j["knock"] = e.knock;
   if (e.decision.count > 1) j["count"] = e.decision.count;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace portwall
+
+namespace portwall {
+
+std::string log_quoted(std::string_view value) {
+  std::string out;
+  out.reserve(value.size() + 2);
+  out += '"';
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          out += fmt::format("\\x{:02x}", byte);
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
 }
 
 }  // namespace portwall

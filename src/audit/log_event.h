@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "packet/packet_view.h"
 #include "policy/decision.h"
@@ -37,5 +38,8 @@ std::string format_json(const LogEvent& event);
 std::string tcp_flag_letters(std::uint8_t flags);
 // RFC 3339 in UTC with milliseconds: 2026-11-23T22:41:07.123Z
 std::string rfc3339_ms(std::int64_t unix_ms);
+// A value of a log line in double quotes, with \\, \" and every control character escaped
+// (\n, \r, \t, else \xHH), so that no input can split the line or forge a field of it.
+std::string log_quoted(std::string_view value);
 
 }  // namespace portwall

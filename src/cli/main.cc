@@ -1,8 +1,8 @@
 // main.cc — portwall, the rules CLI (DESIGN.md "CLI grammar"): `status [numbered|verbose]`,
 // `reload`, `check [FILE]`, `explain`, `conntrack`, `blocked`, `knock`, and the rule changes of
 // ufw's grammar (allow, deny, reject, limit, insert, prepend, delete, default), applied live
-// through the daemon or, with no daemon running, to the rules file. Exit codes: 0 ok, 1 bad input
-// or refused, 2 daemon unreachable (or a usage error), 3 not authorized.
+// through the daemon or, with no daemon running, to the rules file. Exit codes: 0 ok, 1 bad input,
+// a usage error or refused, 2 daemon unreachable, 3 not authorized.
 #include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
@@ -11,15 +11,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <vector>
 
+#include "audit/log_event.h"
 #include "cli/knock_client.h"
 #include "cli/offline_edit.h"
-#include "cli/ports_report.h"
 #include "cli/service_command.h"
 #include "cli/status_view.h"
 #include "cli/usage.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
+#include "exposure/ports_report.h"
+#include "host/host_sockets.h"
 #include "metrics/prometheus_text.h"
 #include "rules/policy_files.h"
 #include "rules/rule_grammar.h"
@@ -58,50 +62,62 @@ int ask(const std::string& socket, const nlohmann::json& request, nlohmann::json
   return answered(portwall::control_request(socket, request), result);
 }
 
-// A configuration (it has [daemon], [log], ... tables) is checked with the rules it names,
-// exactly as portwalld --check does; anything else is checked as a rules file.
-bool is_configuration(const std::string& file) {
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    for (const char* table :
-         {"[daemon]", "[log]", "[conntrack]", "[scan_detection]", "[[knock]]", "[limits]"}) {
-      if (line.rfind(table, 0) == 0) return true;
-    }
-  }
-  return false;
-}
-
-int check_file_command(const std::string& file, bool json) {
+// `portwall check [FILE]`. Without FILE: what portwalld --check checks, the configuration with
+// the rules it names and their rules.d. With FILE: a configuration (by its tables) the same way,
+// else the rules file alone.
+int check_command(const std::string& file, const std::string& config,
+                  const std::string& rules_override, bool json) {
   std::size_t count = 0;
-  std::string what = "rules";
-  if (is_configuration(file)) {
-    auto loaded = portwall::load_policy_files(file);
-    if (!loaded) return fail("\n" + loaded.error(), portwall::kExitBadInput);
+  std::string what = "rules", checked = file;
+  std::vector<std::string> notes;
+  std::string text;
+  if (!file.empty()) {
+    auto read = portwall::read_text_file(file);
+    if (!read) return fail(read.error(), portwall::kExitBadInput);
+    text = std::move(*read);
+  }
+  if (file.empty() || portwall::file_kind_of(text) == portwall::FileKind::configuration) {
+    checked = file.empty() ? config : file;
+    auto loaded = portwall::load_policy_files(checked, file.empty() ? rules_override : "");
+    if (!loaded) return fail(loaded.error(), portwall::kExitBadInput);
     count = loaded->rules.rules.size();
     what = "configuration with " + loaded->rules_file;
+    notes = loaded->notes;
   } else {
-    auto loaded = portwall::load_rules(file);
-    if (!loaded) return fail("\n" + portwall::to_string(loaded.error()), portwall::kExitBadInput);
+    auto loaded = portwall::parse_rules(text, file);
+    if (!loaded) return fail(portwall::to_string(loaded.error()), portwall::kExitBadInput);
     count = loaded->rules.size();
   }
+  for (const std::string& note : notes) std::fprintf(stderr, "NOTE: %s\n", note.c_str());
   if (json) {
-    std::cout << nlohmann::json{{"ok", true}, {"file", file}, {"kind", what}, {"rules", count}}
+    std::cout << nlohmann::json{{"ok", true}, {"file", checked}, {"kind", what}, {"rules", count}}
               << "\n";
   } else {
-    std::printf("%s: ok, %s: %zu rule(s)\n", file.c_str(), what.c_str(), count);
+    std::printf("%s: ok, %s: %zu rule(s)\n", checked.c_str(), what.c_str(), count);
   }
   return 0;
 }
 
-// `portwall ports`: this host's listening sockets joined with the policy the files hold (what
-// the daemon runs after its last reload). Needs no daemon; as root it sees every owner.
-int ports_command(const std::string& config, const std::string& rules_override, bool json) {
-  auto policy = portwall::load_policy_files(config, rules_override);
-  if (!policy) return fail("\n" + policy.error(), portwall::kExitBadInput);
+// `portwall ports`: this host's listening sockets (read here: as root this sees every owner)
+// joined with the policy in force, asked from portwalld; only when none runs, with the policy
+// the files hold, and the report says which.
+int ports_command(const std::string& socket, const std::string& config,
+                  const std::string& rules_override, bool json) {
   auto sockets = portwall::read_host_sockets();
   if (!sockets) return fail(sockets.error(), portwall::kExitBadInput);
-  const nlohmann::json report =
-      portwall::ports_report(*sockets, *policy, portwall::read_ephemeral_range());
+  const auto ephemeral = portwall::read_ephemeral_range();
+  nlohmann::json request = {{"command", "ports"}, {"sockets", portwall::sockets_json(*sockets)}};
+  if (ephemeral) request["ephemeral"] = {{"first", ephemeral->first}, {"last", ephemeral->last}};
+  nlohmann::json report;
+  auto response = portwall::control_request(socket, request);
+  if (!response && response.error().daemon_absent()) {
+    auto policy = portwall::load_policy_files(config, rules_override);
+    if (!policy) return fail(policy.error(), portwall::kExitBadInput);
+    report = portwall::ports_report(
+        *sockets, {policy->rules, policy->config.knocks, policy->rules_file, "files"}, ephemeral);
+  } else if (int code = answered(response, &report)) {
+    return code;
+  }
   std::cout << (json ? report.dump() + "\n" : portwall::render_ports(report));
   return 0;
 }
@@ -152,6 +168,80 @@ bool take_keep_established(std::vector<std::string>* words) {
   return words->size() != before;
 }
 
+// The options of the whole command line, given after a verb whose words are its own (a rule,
+// explain), as ufw's scripts write them: `portwall allow 22/tcp --json`, `delete 3 --force`.
+// Taken out of `words`, except the word after `comment` (a comment may say anything).
+struct LateOptions {
+  bool json = false, force = false;
+  std::optional<std::string> socket, rules, config;
+};
+std::expected<LateOptions, std::string> take_late_options(std::vector<std::string>* words) {
+  LateOptions o;
+  std::vector<std::string> kept;
+  for (std::size_t i = 0; i < words->size(); ++i) {
+    const std::string& w = (*words)[i];
+    if (i > 0 && (*words)[i - 1] == "comment") {
+      kept.push_back(w);
+      continue;
+    }
+    if (w == "--json") {
+      o.json = true;
+      continue;
+    }
+    if (w == "--force") {
+      o.force = true;
+      continue;
+    }
+    bool taken = false;
+    for (auto [name, slot] : {std::pair{"--socket", &o.socket}, std::pair{"--rules", &o.rules},
+                              std::pair{"--config", &o.config}}) {
+      const std::string flag = name;
+      if (w == flag) {
+        if (i + 1 >= words->size()) return std::unexpected(flag + " needs a value");
+        *slot = (*words)[++i];
+        taken = true;
+      } else if (w.rfind(flag + "=", 0) == 0) {
+        *slot = w.substr(flag.size() + 1);
+        taken = true;
+      }
+    }
+    if (!taken) kept.push_back(w);
+  }
+  *words = std::move(kept);
+  return o;
+}
+
+// A usage error: what is wrong, and for a missing or unknown command the commands there are.
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (!app.get_subcommands().empty()) {
+    app.exit(e);
+    return portwall::kExitBadInput;
+  }
+  // The first word that is neither an option nor an option's value names the command.
+  std::string word;
+  for (int i = 1; i < argc && word.empty(); ++i) {
+    const std::string a = argv[i];
+    if (a == "--socket" || a == "--rules" || a == "--config") {
+      ++i;
+    } else if (a.empty() || a[0] != '-') {
+      word = a;
+    }
+  }
+  std::string commands;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+  }
+  if (word.empty() && dynamic_cast<const CLI::RequiredError*>(&e) == nullptr) {
+    app.exit(e);
+  } else {
+    const std::string what =
+        word.empty() ? std::string("a command is needed") : "unknown command \"" + word + "\"";
+    std::fprintf(stderr, "portwall: %s\ncommands: %s\nportwall --help says more\n", what.c_str(),
+                 commands.c_str());
+  }
+  return portwall::kExitBadInput;
+}
+
 // `portwall apply FILE [--confirm DURATION]`: the file is read and checked here (its errors
 // name its lines even without a daemon), then sent whole: the daemon may not see the caller's
 // files (ProtectHome). Without a daemon it replaces the rules file, unless a confirmation is
@@ -164,7 +254,7 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
   if (!text) return fail(text.error(), portwall::kExitBadInput);
   auto parsed = portwall::parse_rules(*text, file);
   if (!parsed) {
-    return fail("\n" + portwall::to_string(parsed.error()) + "\nnothing applied",
+    return fail(portwall::to_string(parsed.error()) + "\nnothing applied",
                 portwall::kExitBadInput);
   }
   nlohmann::json request = {
@@ -182,8 +272,9 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
                 parsed->rules.size());
     note_unaudited(
         portwall::audit_offline_edit(setup, "apply",
-                                     "file=\"" + file + "\" rules_file=\"" + rules +
-                                         "\" rules=" + std::to_string(parsed->rules.size())));
+                                     "file=" + portwall::log_quoted(file) +
+                                         " rules_file=" + portwall::log_quoted(rules) +
+                                         " rules=" + std::to_string(parsed->rules.size())));
     return 0;
   }
   nlohmann::json result;
@@ -232,8 +323,10 @@ int change_rules(std::vector<std::string> words, const portwall::CliSetup& setup
       for (const auto& w : words) command += (command.empty() ? "" : " ") + w;
       note_unaudited(portwall::audit_offline_edit(
           setup, "change",
-          "command=\"" + command + "\" before=\"" + edited->value("before", "") + "\" after=\"" +
-              edited->value("after", "") + "\" rules_file=\"" + rules + "\""));
+          "command=" + portwall::log_quoted(command) +
+              " before=" + portwall::log_quoted(edited->value("before", "")) +
+              " after=" + portwall::log_quoted(edited->value("after", "")) +
+              " rules_file=" + portwall::log_quoted(rules)));
     }
     return 0;
   }
@@ -304,18 +397,23 @@ int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int
 int main(int argc, char** argv) {
   CLI::App app{"portwall: manage the portwall firewall", "portwall"};
   app.require_subcommand(1);
+  // Options after the verb belong to the whole line (`portwall status --json`), as in ufw.
+  app.fallthrough();
   app.footer(std::string(portwall::usage::kRuleSynopsis) + "\n" + portwall::usage::kFooter);
   bool json = false;
   std::string socket = kDefaultSocket;
   std::string rules = kDefaultRules;
   app.add_flag("--json", json, "machine-readable output");
-  app.add_option("--socket", socket, "control socket")->capture_default_str();
-  app.add_option("--rules", rules, "rules file")->capture_default_str();
+  // Given twice (before and after the verb, or by a wrapper and its caller): the last counts.
+  const auto last = CLI::MultiOptionPolicy::TakeLast;
+  app.add_option("--socket", socket, "control socket")->capture_default_str()->multi_option_policy(last);
+  app.add_option("--rules", rules, "rules file")->capture_default_str()->multi_option_policy(last);
   std::string config = kDefaultConfig;
   app.add_option("--config", config,
                  "portwalld's configuration: its [daemon] socket and rules are the defaults of "
                  "--socket and --rules, its [log] audit_file records offline changes")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->multi_option_policy(last);
 
   auto* status = app.add_subcommand("status", "rules, defaults and counters of the live daemon");
   std::string style_word;
@@ -356,8 +454,7 @@ int main(int argc, char** argv) {
   auto* disable = app.add_subcommand("disable", "stop the firewall and disable it at boot");
   auto* ports = app.add_subcommand(
       "ports", "listening ports, their processes, and who the rules let reach them");
-  std::string ports_config;
-  ports->add_option("--config", ports_config, "configuration naming the rules (as --config)");
+  // `ports --config FILE` is the global --config (fallthrough): its socket is asked first.
   auto* check = app.add_subcommand("check", "validate a rules file (exit 1 with file:line:col)");
   std::string check_file;
   check->add_option("file", check_file, "rules file (default: --rules)");
@@ -365,7 +462,8 @@ int main(int argc, char** argv) {
   auto* explain =
       app.add_subcommand("explain",
                          "which rule decides PROTO SRC[:PORT] to DST[:PORT] [in|out] [on IFACE]")
-          ->prefix_command();
+          ->prefix_command()
+          ->fallthrough(false);
   auto* conntrack = app.add_subcommand("conntrack", "tracked connections: list, count or flush");
   std::string conntrack_action = "list";
   conntrack->add_option("action", conntrack_action, "list | count | flush")
@@ -400,7 +498,9 @@ int main(int argc, char** argv) {
        {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default", "forward"}) {
     // The rest of the line is ufw's grammar, parsed by parse_rule_command.
     rule_verbs.push_back(
-        app.add_subcommand(verb, std::string(verb) + " RULE (ufw's grammar)")->prefix_command());
+        app.add_subcommand(verb, std::string(verb) + " RULE (ufw's grammar)")
+            ->prefix_command()
+            ->fallthrough(false));  // all its words are its own: take_late_options() sorts them
   }
 
   try {
@@ -408,34 +508,44 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    return usage_error(app, e, argc, argv);
+  }
+
+  // The words of a rule or an explain, with the options written among them taken out.
+  std::vector<std::string> verb_words;
+  bool socket_given = app.get_option("--socket")->count() > 0;
+  bool rules_given = app.get_option("--rules")->count() > 0;
+  for (CLI::App* verb : rule_verbs) {
+    if (*verb) verb_words = verb->remaining();
+  }
+  if (*explain) verb_words = explain->remaining();
+  if (auto late = take_late_options(&verb_words); !late) {
+    return fail(late.error(), portwall::kExitBadInput);
+  } else {
+    json = json || late->json;
+    force = force || late->force;
+    if (late->socket) socket = *late->socket, socket_given = true;
+    if (late->rules) rules = *late->rules, rules_given = true;
+    if (late->config) config = *late->config;
   }
 
   // The configuration fills in what the command line leaves out (as portwalld reads it).
-  const bool rules_given = app.get_option("--rules")->count() > 0;
-  const portwall::CliSetup setup = portwall::cli_setup(
-      config, app.get_option("--socket")->count() ? std::optional(socket) : std::nullopt,
-      rules_given ? std::optional(rules) : std::nullopt);
+  const portwall::CliSetup setup =
+      portwall::cli_setup(config, socket_given ? std::optional(socket) : std::nullopt,
+                          rules_given ? std::optional(rules) : std::nullopt);
   if (!setup.warning.empty()) std::fprintf(stderr, "WARNING: %s\n", setup.warning.c_str());
   socket = setup.socket;
   rules = setup.rules;
 
-  if (*check) {
-    if (check_file.empty()) {
-      if (auto ok = rules_file_known(setup); !ok) return fail(ok.error(), portwall::kExitBadInput);
-    }
-    return check_file_command(check_file.empty() ? rules : check_file, json);
-  }
+  if (*check) return check_command(check_file, config, rules_given ? rules : "", json);
   if (*ports) {
-    return ports_command(ports_config.empty() ? config : ports_config, rules_given ? rules : "",
-                         json);
+    return ports_command(socket, config, rules_given ? rules : "", json);
   }
 
   for (CLI::App* verb : rule_verbs) {
     if (!*verb) continue;
     std::vector<std::string> words = {verb->get_name()};
-    for (const std::string& w : verb->remaining()) words.push_back(w);
+    for (const std::string& w : verb_words) words.push_back(w);
     if (words.size() == 1 || (words.size() == 2 && words[0] == "forward" && words[1] == "list")) {
       if (words[0] != "forward") return change_rules(words, setup, json);
       // `portwall forward [list]`: the forwards the daemon runs.
@@ -475,7 +585,7 @@ int main(int argc, char** argv) {
   }
   if (*explain) {
     if (int code =
-            ask(socket, {{"command", "explain"}, {"words", explain->remaining()}}, &result)) {
+            ask(socket, {{"command", "explain"}, {"words", verb_words}}, &result)) {
       return code;
     }
     if (json) {

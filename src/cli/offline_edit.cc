@@ -34,12 +34,12 @@ std::string audit_offline_edit(const CliSetup& setup, const std::string& action,
                                const std::string& detail) {
   if (!setup.config) return "not recorded in the audit log: no configuration was read";
   const LogSection& log = setup.config->log;
-  auto audit = AuditLog::open(log.audit_file, log.target);
+  auto audit = AuditLog::open(log.audit_file, log.format, log.target);
   if (!audit) return "not recorded in the audit log: " + audit.error();
   const long uid = static_cast<long>(getuid());
   (*audit)->record(uid, action, "ok",
                    "user=" + user_name(uid) + " pid=" + std::to_string(getpid()) + " " + detail +
-                       " offline=\"portwalld was not running\"");
+                       " offline=" + log_quoted("portwalld was not running"));
   return "";
 }
 

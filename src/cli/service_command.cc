@@ -74,7 +74,7 @@ int enable_command(const EnableOptions& options) {
         options.config + ")");
   }
   auto policy_files = load_policy_files(options.config, options.rules_override);
-  if (!policy_files) return fail("\n" + policy_files.error() + "\nnothing started");
+  if (!policy_files) return fail(policy_files.error() + "\nnothing started");
   std::optional<Duration> within;
   if (!options.confirm.empty()) {
     auto d = parse_confirm_window(options.confirm);

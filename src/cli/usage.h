@@ -48,7 +48,8 @@ Examples:
 Changes go to the running portwalld (and its rules file) at once; with no daemon running
 they edit the rules file (--rules, else the configuration's: --config, default
 /etc/portwall/portwall.toml) and are audited as offline. Established connections a change or a block denies are
-cut, unless --keep-established. Exit status: 0 ok, 1 bad input or refused change,
-2 daemon unreachable or usage error, 3 not authorized.)";
+cut, unless --keep-established. Options may also follow the command (status --json).
+Exit status: 0 ok, 1 bad input, usage error or refused change, 2 daemon unreachable,
+3 not authorized.)";
 
 }  // namespace portwall::usage

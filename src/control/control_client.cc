@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -42,6 +43,9 @@ std::expected<nlohmann::json, ControlFailure> control_request(const std::string&
         char buf[1024];
         if (getgrgid_r(st.st_gid, &entry, buf, sizeof buf, &found) == 0 && found) {
           owner = std::string(" (only root and the members of group ") + found->gr_name +
+                  (getxattr(socket_path.c_str(), "system.posix_acl_access", nullptr, 0) > 0
+                       ? " and of the read group"
+                       : "") +
                   " may use it: [daemon] admin_group, read_group)";
         }
       }

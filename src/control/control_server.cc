@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -111,14 +112,61 @@ std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::listen
     close(fd);
     return std::unexpected("cannot listen on " + path + ": " + err);
   }
-  chmod(path.c_str(), 0660);
-  if (socket_gid != static_cast<gid_t>(-1) &&
-      chown(path.c_str(), static_cast<uid_t>(-1), socket_gid) < 0) {
-    const std::string err = std::strerror(errno);
+  if (auto ok = set_socket_access(path, socket_gid, static_cast<gid_t>(-1)); !ok) {
     close(fd);
-    return std::unexpected("cannot give " + path + " to its group: " + err);
+    return std::unexpected(ok.error());
   }
   return std::unique_ptr<ControlServer>(new ControlServer(path, fd, limits));
+}
+
+std::expected<std::string, std::string> set_socket_access(const std::string& path, gid_t group,
+                                                          gid_t readers) {
+  if (chmod(path.c_str(), 0660) != 0) {
+    return std::unexpected("cannot chmod " + path + ": " + std::strerror(errno));
+  }
+  if (group != static_cast<gid_t>(-1) && chown(path.c_str(), static_cast<uid_t>(-1), group) < 0) {
+    return std::unexpected("cannot give " + path + " to its group: " + std::strerror(errno));
+  }
+  if (readers == static_cast<gid_t>(-1) || readers == group) {
+    removexattr(path.c_str(), "system.posix_acl_access");  // an earlier run's, if any
+    return std::string();
+  }
+  // The access ACL as the kernel takes it (linux/posix_acl_xattr.h): version 2, then entries
+  // {tag, perm, id} sorted by tag: owner rw, owning group rw, the readers' group rw, mask rw,
+  // others nothing.
+  struct Entry {
+    std::uint16_t tag, perm;
+    std::uint32_t id;
+  };
+  constexpr std::uint32_t kUndefined = ~0u;
+  const Entry entries[] = {{0x01, 6, kUndefined},
+                           {0x04, 6, kUndefined},
+                           {0x08, 6, static_cast<std::uint32_t>(readers)},
+                           {0x10, 6, kUndefined},
+                           {0x20, 0, kUndefined}};
+  std::string acl(4, '\0');
+  const std::uint32_t version = 2;
+  std::memcpy(acl.data(), &version, 4);
+  for (const Entry& e : entries) {
+    char raw[8];
+    std::memcpy(raw, &e.tag, 2);
+    std::memcpy(raw + 2, &e.perm, 2);
+    std::memcpy(raw + 4, &e.id, 4);
+    acl.append(raw, sizeof raw);
+  }
+  if (setxattr(path.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) == 0) {
+    return std::string();
+  }
+  const int error = errno;
+  if (error != EOPNOTSUPP) {
+    return std::unexpected("cannot let group " + std::to_string(readers) + " use " + path +
+                           ": " + std::strerror(error));
+  }
+  if (chmod(path.c_str(), 0666) != 0) {
+    return std::unexpected("cannot chmod " + path + ": " + std::strerror(errno));
+  }
+  return path + ": its file system has no ACLs, so every local user may connect; portwalld's " +
+         "roles alone decide who may read or change";
 }
 
 std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::adopt(

@@ -47,6 +47,14 @@ struct ControlLimits {
 std::string answer_request_line(const ControlHandler& handler, std::string_view line,
                                 const Peer& peer);
 
+// Who may connect to the socket file at `path`: mode 0660, owner root, group `group` (if not
+// -1), and, when `readers` is another group, that group too through a POSIX ACL entry, so that
+// neither the administrators' group nor the readers' needs to be in the other. Where the file
+// system has no ACLs the file is made 0666 instead, and the daemon's roles (SO_PEERCRED) alone
+// decide: the note says so. Run while portwalld still may chown.
+std::expected<std::string, std::string> set_socket_access(const std::string& path, gid_t group,
+                                                          gid_t readers);
+
 class ControlServer {
  public:
   // Binds `path` (replacing a stale socket file), mode 0660, group `socket_gid` if not -1, and
@@ -60,7 +68,8 @@ class ControlServer {
       const std::string& path, gid_t socket_gid = static_cast<gid_t>(-1),
       ControlLimits limits = {});
   // A socket listen() bound in an earlier image of this process and handed over across execve
-  // (portwalld's re-exec): served as it is, its file, mode and group untouched. An error if `fd`
+  // (portwalld's re-exec): served as it is, its file untouched (set_socket_access() after, for
+  // an access that changed). An error if `fd`
   // is not a listening socket bound to `path`.
   static std::expected<std::unique_ptr<ControlServer>, std::string> adopt(
       const std::string& path, int fd, ControlLimits limits = {});

@@ -44,7 +44,7 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
   const std::string file = request.value("file", std::string("(unnamed)"));
   const std::string who = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid);
   auto refuse = [&](const std::string& why) {
-    audit_log_->record(peer.uid, "apply", "refused", who + " file=\"" + file + "\" " + why);
+    audit_log_->record(peer.uid, "apply", "refused", who + " file=" + log_quoted(file) + " " + why);
     return error_response(why);
   };
   if (!request.contains("text") || !request["text"].is_string()) {
@@ -95,7 +95,7 @@ nlohmann::json Daemon::apply_request(const nlohmann::json& request, const Peer& 
   const std::size_t count = snapshot()->rule_set().rules.size();
   nlohmann::json result = {
       {"rules", count}, {"file", file}, {"rules_file", rules_file}, {"connections", last_recheck_}};
-  std::string detail = who + " file=\"" + file + "\" " + std::to_string(count) + " rules";
+  std::string detail = who + " file=" + log_quoted(file) + " " + std::to_string(count) + " rules";
   if (within) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*within).count();
     set_pending(PendingConfirmation{clock_.now() + *within, unix_now_ms() + ms, user_name(peer.uid),

@@ -91,7 +91,9 @@ std::expected<void, std::string> Daemon::start() {
     }
     *gid = found->gr_gid;
   }
-  const gid_t socket_gid = read_gid_ != static_cast<gid_t>(-1) ? read_gid_ : admin_gid_;
+  // The administrators' group owns the socket (else the readers'); the readers' group may use
+  // it too (an ACL entry): neither needs to be in the other.
+  const gid_t socket_gid = admin_gid_ != static_cast<gid_t>(-1) ? admin_gid_ : read_gid_;
   // After a re-exec (SIGUSR2) the sockets are still open: adopted, with what waits in them.
   Handover handed = take_handover();
   std::expected<std::unique_ptr<ControlServer>, std::string> control =
@@ -102,6 +104,12 @@ std::expected<void, std::string> Daemon::start() {
   }
   if (!control) control = ControlServer::listen(cfg.daemon.socket, socket_gid);
   if (!control) return std::unexpected(control.error());
+  // Also for an adopted socket: the configuration may have changed across the re-exec.
+  if (auto access = set_socket_access(cfg.daemon.socket, socket_gid, read_gid_); !access) {
+    return std::unexpected(access.error());
+  } else if (!access->empty()) {
+    say(*access);
+  }
   control_ = std::move(*control);
   std::vector<std::string> notes;
   if (auto dropped = keep_only_network_capabilities(&notes); !dropped) {
@@ -116,7 +124,7 @@ std::expected<void, std::string> Daemon::start() {
   auto decisions = DecisionLog::open(cfg.log.file, cfg.log.format, 4096, cfg.log.target);
   if (!decisions) return std::unexpected(decisions.error());
   decision_log_ = std::move(*decisions);
-  auto audit = AuditLog::open(cfg.log.audit_file, cfg.log.target);
+  auto audit = AuditLog::open(cfg.log.audit_file, cfg.log.format, cfg.log.target);
   if (!audit) return std::unexpected(audit.error());
   audit_log_ = std::move(*audit);
 
@@ -312,6 +320,7 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
     mode_ = live_mode_.value_or(fresh->config.daemon.mode);
   }
   decision_log_->set_format(fresh->config.log.format);
+  audit_log_->set_format(fresh->config.log.format);
   sources_->configure(source_policy_of(fresh->config));
   blocks_->set_scan_rate(fresh->config.scan_detection.new_blocks_per_second);
   trust_infrastructure();
@@ -487,7 +496,7 @@ int Daemon::run() {
     say(loaded.error());
     // A rollback done is in the audit trail even though the start goes no further.
     if (!rolled_back_at_start_.empty()) {
-      if (auto audit = AuditLog::open(config->log.audit_file, config->log.target); audit) {
+      if (auto audit = AuditLog::open(config->log.audit_file, config->log.format, config->log.target); audit) {
         (*audit)->record(static_cast<long>(getuid()), "apply-rollback",
                          rollback_at_start_failed_ ? "failed" : "ok",
                          rolled_back_at_start_ + "; the start then failed: " + loaded.error());
@@ -499,7 +508,8 @@ int Daemon::run() {
   loaded_ = std::move(*loaded);
   if (const std::string lockout = refuse_first_start_lockout(); !lockout.empty()) {
     say("not started: " + lockout);
-    if (auto audit = AuditLog::open(loaded_.config.log.audit_file, loaded_.config.log.target);
+    if (auto audit = AuditLog::open(loaded_.config.log.audit_file, loaded_.config.log.format,
+                                loaded_.config.log.target);
         audit) {
       (*audit)->record(static_cast<long>(getuid()), "start", "refused", lockout);
     }

@@ -161,6 +161,7 @@ class Daemon {
   // them from explain (`show_knocks` false).
   nlohmann::json explain_request(const nlohmann::json& request, bool show_knocks);
   DefenseFacts defense_facts(const Probe& probe, const PolicySnapshot& policy, bool show_knocks);
+  nlohmann::json ports_request(const nlohmann::json& request, bool show_knocks);
   nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
   // Table slots a queue thread copies per task of `conntrack list` (a table of 2^20 slots is
   // walked in 256 tasks, each a few hundred microseconds between batches of packets).

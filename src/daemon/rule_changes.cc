@@ -20,7 +20,7 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   for (const auto& w : words) command += (command.empty() ? "" : " ") + w;
   const std::string who = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid);
   auto refuse = [&](const std::string& why) {
-    audit_log_->record(peer.uid, "change", "refused", who + " command=\"" + command + "\" " + why);
+    audit_log_->record(peer.uid, "change", "refused", who + " command=" + log_quoted(command) + " " + why);
     return error_response(why);
   };
 
@@ -47,7 +47,7 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
                            {"after", edit->after}};
   if (!edit->changed) {
     audit_log_->record(peer.uid, "change", "unchanged",
-                       who + " command=\"" + command + "\" " + edit->summary);
+                       who + " command=" + log_quoted(command) + " " + edit->summary);
     return ok_response(result);
   }
   // Persist, then load what was persisted: the live rules are always those of the file.
@@ -62,8 +62,8 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
   }
   audit_log_->record(peer.uid, "change", "ok",
-                     who + " command=\"" + command + "\" before=\"" + edit->before + "\" after=\"" +
-                         edit->after + "\"");
+                     who + " command=" + log_quoted(command) + " before=" + log_quoted(edit->before) +
+                         " after=" + log_quoted(edit->after));
   result["connections"] = last_recheck_;
   return ok_response(result);
 }

@@ -8,6 +8,7 @@
 
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
+#include "exposure/ports_report.h"
 #include "metrics/prometheus_text.h"
 #include "netfilter/queue_stats.h"
 #include "rules/forward.h"
@@ -271,6 +272,29 @@ Daemon::Role Daemon::role_of(const Peer& peer) const {
   return Role::none;
 }
 
+// `portwall ports`: the caller sends what listens on the host (it may see the owners, the
+// daemon without its capabilities may not); the report is made against the policy in force.
+// Knock doors only for administrators, as explain.
+nlohmann::json Daemon::ports_request(const nlohmann::json& request, bool show_knocks) {
+  const auto sockets = sockets_of(request.value("sockets", nlohmann::json()));
+  if (!sockets) return error_response("bad request: \"sockets\" must be a list of sockets");
+  std::optional<PortRange> ephemeral;
+  if (const auto& e = request.value("ephemeral", nlohmann::json()); e.is_object()) {
+    const auto first = e.value("first", nlohmann::json()), last = e.value("last", nlohmann::json());
+    if (first.is_number_unsigned() && last.is_number_unsigned() && first <= last &&
+        last.get<std::uint64_t>() <= 65535) {
+      ephemeral = PortRange{first.get<std::uint16_t>(), last.get<std::uint16_t>()};
+    }
+  }
+  const auto policy = snapshot();
+  const auto live = settings();
+  static const std::vector<KnockSection> kNoKnocks;
+  return ok_response(ports_report(
+      *sockets, {policy->rule_set(), show_knocks ? live->knocks : kNoKnocks, live->rules_file,
+                 "portwalld"},
+      ephemeral));
+}
+
 nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   const std::string command = request["command"].get<std::string>();
   // Text fields read below: a field of another type is bad input, not an internal error, and
@@ -283,7 +307,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   };
   const std::optional<std::string> action =
       text("action", command == "conntrack" ? "count" : "list");
-  const bool reads_only = command == "status" || command == "explain" ||
+  const bool reads_only = command == "status" || command == "explain" || command == "ports" ||
                           (command == "conntrack" && action && *action != "flush") ||
                           (command == "blocked" && action && *action == "list");
   const Role role = role_of(peer);
@@ -324,6 +348,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   }
   if (command == "change") return change(request, peer);
   if (command == "explain") return explain_request(request, role == Role::admin);
+  if (command == "ports") return ports_request(request, role == Role::admin);
   if (command == "conntrack") return conntrack_request(request, peer);
   if (command == "blocked") return blocked_request(request, peer);
   if (command == "mode") return mode_request(action, peer, keep_established);

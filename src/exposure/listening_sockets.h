@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,19 @@ struct ListeningSocket {
   std::uint32_t uid = 0;
   std::uint64_t inode = 0;  // names the socket in /proc/PID/fd ("socket:[inode]")
   friend bool operator==(const ListeningSocket&, const ListeningSocket&) = default;
+};
+
+struct SocketOwner {
+  int pid = 0;
+  std::string command;  // /proc/PID/comm
+  friend bool operator==(const SocketOwner&, const SocketOwner&) = default;
+};
+
+// A listening socket with the processes that hold it (host/host_sockets.h finds them).
+struct HostSocket {
+  ListeningSocket socket;
+  // Several when the socket is shared (fork) or with SO_REUSEPORT groups, each its own socket.
+  std::vector<SocketOwner> owners;
 };
 
 // One /proc/net table: `proto` tcp or udp, `v6` for the tcp6/udp6 files. Lines of another shape

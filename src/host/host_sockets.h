@@ -16,18 +16,6 @@
 
 namespace portwall {
 
-struct SocketOwner {
-  int pid = 0;
-  std::string command;  // /proc/PID/comm
-  friend bool operator==(const SocketOwner&, const SocketOwner&) = default;
-};
-
-struct HostSocket {
-  ListeningSocket socket;
-  // Several when the socket is shared (fork) or with SO_REUSEPORT groups, each its own socket.
-  std::vector<SocketOwner> owners;
-};
-
 // Sockets in /proc order (tcp, tcp6, udp, udp6); an error when none of the tables can be read.
 std::expected<std::vector<HostSocket>, std::string> read_host_sockets(
     const std::string& proc = "/proc");

@@ -1,5 +1,7 @@
 #include "rules/policy_files.h"
 
+#include <toml++/toml.h>
+
 #include <tuple>
 
 #include "rules/rule_loader.h"
@@ -19,6 +21,20 @@ std::expected<void, std::string> check_queues(const std::vector<std::uint16_t>& 
 }
 
 }  // namespace
+
+FileKind file_kind_of(std::string_view text) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text);
+  } catch (const toml::parse_error&) {
+    return FileKind::rules;
+  }
+  for (const char* table :
+       {"daemon", "log", "conntrack", "scan_detection", "knock", "limits", "metrics"}) {
+    if (doc.contains(table)) return FileKind::configuration;
+  }
+  return FileKind::rules;
+}
 
 std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
                                                           const std::string& rules_override,

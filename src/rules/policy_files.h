@@ -5,6 +5,7 @@
 
 #include <expected>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/config.h"
@@ -20,6 +21,13 @@ struct PolicyFiles {
   // overrides with another value. Said by portwalld and by both checks.
   std::vector<std::string> notes;
 };
+
+// What `portwall check FILE` checks FILE as, by the tables it holds: a table only a
+// configuration has ([daemon], [log], [conntrack], [scan_detection], [[knock]], [limits],
+// [metrics]) makes it one; anything else is a rules file (and a file that does not parse is
+// checked as rules, whose errors say where).
+enum class FileKind { configuration, rules };
+FileKind file_kind_of(std::string_view text);
 
 // Empty overrides keep what the configuration says. The error lists every problem found.
 std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,

@@ -117,8 +117,8 @@ TEST(Apply, UnconfirmedLockoutRollsBackAndTheSessionWorksAgain) {
   EXPECT_TRUE(received(sshd.get(), "while-locked-out", 15000ms));
   EXPECT_TRUE(arrives(ssh.get(), sshd.get(), "back", 5000ms));
   const std::string audit = slurp(daemon.dir() + "/audit.log");
-  EXPECT_NE(audit.find("ACTION=apply RESULT=ok"), std::string::npos) << audit;
-  EXPECT_NE(audit.find("ACTION=apply-rollback RESULT=ok DETAIL=the apply of"), std::string::npos)
+  EXPECT_NE(audit.find("ACTION=\"apply\" RESULT=\"ok\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("ACTION=\"apply-rollback\" RESULT=\"ok\" DETAIL=\"the apply of"), std::string::npos)
       << audit;
   EXPECT_NE(daemon.daemon_output().find("was not confirmed within 2s: rolled back"),
             std::string::npos)
@@ -149,7 +149,7 @@ TEST(Apply, ConfirmedStaysAndUnconfirmedRollsBackAtTheNextStart) {
   EXPECT_EQ(s["rules"][3]["port"], "8080");
   EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), with_8080);
   EXPECT_FALSE(std::filesystem::exists(daemon.dir() + "/rules.toml.unconfirmed"));
-  EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=confirm RESULT=ok"), std::string::npos);
+  EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=\"confirm\" RESULT=\"ok\""), std::string::npos);
 
   // A hand edit made (and reloaded) while unconfirmed is rolled back too, but kept aside.
   ASSERT_TRUE(write(daemon.dir() + "/lockout.toml", kLockout));
@@ -174,7 +174,7 @@ TEST(Apply, ConfirmedStaysAndUnconfirmedRollsBackAtTheNextStart) {
   EXPECT_EQ(s["rules"].size(), 4u);
   EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), with_8080);
   EXPECT_NE(slurp(daemon.dir() + "/audit.log")
-                .find("ACTION=apply-rollback RESULT=ok DETAIL=an apply was never confirmed"),
+                .find("ACTION=\"apply-rollback\" RESULT=\"ok\" DETAIL=\"an apply was never confirmed"),
             std::string::npos);
 
   // Unconfirmed, stopped, and the applied file broken meanwhile: the start does not fail on
@@ -196,7 +196,7 @@ TEST(Apply, ConfirmedStaysAndUnconfirmedRollsBackAtTheNextStart) {
   ASSERT_TRUE(write(daemon.dir() + "/portwall.toml", odd));
   EXPECT_FALSE(daemon.start());
   EXPECT_NE(slurp(daemon.dir() + "/audit.log")
-                .find("ACTION=apply-rollback RESULT=ok DETAIL=an apply was never confirmed before "
+                .find("ACTION=\"apply-rollback\" RESULT=\"ok\" DETAIL=\"an apply was never confirmed before "
                       "portwalld stopped: the previous rules are back in " +
                       daemon.dir() + "/rules.toml; the start then failed: "),
             std::string::npos)

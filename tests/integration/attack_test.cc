@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "integration/wire_fixture.h"
 
@@ -145,6 +146,29 @@ TEST(Attack, ApplyReadsNoSetFileOutsideTheRulesDirectoryAndQuotesNothing) {
   const std::string audit = slurp(daemon.dir() + "/audit.log");
   EXPECT_NE(audit.find("apply"), std::string::npos) << audit;
   EXPECT_EQ(audit.find("root:"), std::string::npos) << audit;
+}
+
+// Issue 18, B5: the words of a refused change went into the audit log as they came, so a
+// newline among them began a line of the caller's choosing (a forged "reload ok" by root).
+TEST(Attack, AChangeRequestCannotForgeOrSplitAnAuditLine) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  const std::string forged =
+      "2026-12-05T10:00:00.000Z portwall-audit UID=\"0\" ACTION=\"reload\" RESULT=\"ok\"";
+  const std::string answer = raw_request(
+      daemon, {{"command", "change"}, {"words", {"allow", "22/tcp\n" + forged, "x\ry"}}});
+  EXPECT_NE(answer.find("\"ok\":false"), std::string::npos) << answer;
+  EXPECT_EQ(daemon.cli("status").exit_code, 0);
+  std::istringstream audit(slurp(daemon.dir() + "/audit.log"));
+  int lines = 0, refusals = 0;
+  for (std::string line; std::getline(audit, line); ++lines) {
+    EXPECT_EQ(line.rfind(forged, 0), std::string::npos) << "a forged line: " << line;
+    EXPECT_NE(line.find(" portwall-audit UID=\""), std::string::npos) << line;
+    refusals += line.find(R"(ACTION="change" RESULT="refused")") != std::string::npos;
+  }
+  EXPECT_EQ(refusals, 1);
+  EXPECT_GE(lines, 1);
 }
 
 // Point 1: a request nested 500,000 deep, closed, within the 1 MiB bound overflowed the daemon's

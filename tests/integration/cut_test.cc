@@ -107,7 +107,7 @@ TEST(Cut, RuleChangeCutsTheEstablishedConnectionsItDenies) {
   EXPECT_EQ(e["verdict"], "DROP") << why.output;
   EXPECT_EQ(e["reason"], "default") << why.output;
   const std::string audit = slurp(daemon.dir() + "/audit.log");
-  EXPECT_NE(audit.find("ACTION=connections RESULT=ok DETAIL=1 established connection(s) cut"),
+  EXPECT_NE(audit.find("ACTION=\"connections\" RESULT=\"ok\" DETAIL=\"1 established connection(s) cut"),
             std::string::npos)
       << audit;
   // A new connection is refused as well.

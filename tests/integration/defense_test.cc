@@ -212,10 +212,10 @@ TEST(BlockList, ManualBlocksAndScanBlocksSurviveARestart) {
   EXPECT_EQ(daemon.cli("blocked remove " + lab.cli_v4()).exit_code, 0);
   EXPECT_TRUE(Fd(tcp_connect(lab.cli(), lab.srv_v4(), 22, 2000ms)).valid());
   const std::string audit = slurp(daemon.dir() + "/audit.log");
-  EXPECT_NE(audit.find("ACTION=block RESULT=ok DETAIL=" + lab.cli_v4() + " for 1h"),
+  EXPECT_NE(audit.find("ACTION=\"block\" RESULT=\"ok\" DETAIL=\"" + lab.cli_v4() + " for 1h"),
             std::string::npos)
       << audit;
-  EXPECT_NE(audit.find("ACTION=unblock RESULT=ok DETAIL=" + lab.cli_v4()), std::string::npos);
+  EXPECT_NE(audit.find("ACTION=\"unblock\" RESULT=\"ok\" DETAIL=\"" + lab.cli_v4()), std::string::npos);
 }
 
 }  // namespace

@@ -256,7 +256,7 @@ TEST(Faults, SighupStormReloadsWithoutBreakingAnything) {
               unanswered.load());
   EXPECT_GE(answered.load(), 3);
   EXPECT_EQ(unanswered.load(), 0) << first_unanswered;
-  const std::size_t reloads = count(slurp(daemon.dir() + "/audit.log"), "ACTION=reload(SIGHUP)");
+  const std::size_t reloads = count(slurp(daemon.dir() + "/audit.log"), "ACTION=\"reload(SIGHUP)\"");
   std::printf("[ figure ] %d SIGHUPs in %d ms: %zu reloads, %d round trips, %d failed\n", kSignals,
               kSignals, reloads, load.ok(), load.failed());
   EXPECT_EQ(kill(pid, 0), 0);

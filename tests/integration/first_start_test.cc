@@ -71,7 +71,7 @@ TEST(FirstStart, RulesThatLockSshOutAreRefusedBeforeTheKernelIsTouchedThenAllowe
       lab.srv(), std::string(PORTWALLD_BIN) + " --config " + daemon.dir() + "/portwall.toml");
   EXPECT_EQ(direct.exit_code, 78) << direct.output;
   EXPECT_TRUE(exists(marker));
-  EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=start RESULT=refused"),
+  EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=\"start\" RESULT=\"refused\""),
             std::string::npos);
   EXPECT_TRUE(carries(client.get(), session.get(), "still unfiltered\n"));
 
@@ -118,7 +118,7 @@ TEST(FirstStart, AnEnableNotConfirmedInTimeStopsTheFirewallAndAConfirmedOneStays
   EXPECT_TRUE(exists(daemon.dir() + "/first-start"));
   EXPECT_FALSE(exists(confirm_file));
   const std::string audit = slurp(daemon.dir() + "/audit.log");
-  EXPECT_NE(audit.find("ACTION=enable-rollback RESULT=ok"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("ACTION=\"enable-rollback\" RESULT=\"ok\""), std::string::npos) << audit;
   EXPECT_NE(daemon.daemon_output().find("the enable by alice was not confirmed within 2s"),
             std::string::npos);
 

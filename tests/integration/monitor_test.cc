@@ -54,7 +54,7 @@ TEST(Monitor, PassesWhatEnforceDropsLogsItAndSwitchesLive) {
   EXPECT_TRUE(passes_again.valid());
   EXPECT_NE(daemon.cli("mode bogus").exit_code, 0);
   const std::string audit = slurp(daemon.dir() + "/audit.log");
-  EXPECT_NE(audit.find("ACTION=mode RESULT=ok DETAIL=pid="), std::string::npos) << audit;
+  EXPECT_NE(audit.find("ACTION=\"mode\" RESULT=\"ok\" DETAIL=\"pid="), std::string::npos) << audit;
   EXPECT_NE(audit.find("monitor -> enforce"), std::string::npos) << audit;
   EXPECT_NE(audit.find("enforce -> monitor"), std::string::npos) << audit;
   std::printf("[monitor] passed in monitor mode, dropped in enforce mode; monitor_passed=%d\n",

@@ -178,6 +178,48 @@ std::string installed_filter() {
   return path;
 }
 
+// The shipped action run by fail2ban's own code (its ActionReader and CommandAction, through
+// tests/integration/fail2ban_action.py): `bantime = -1` once became `for -1s`, which portwall
+// refuses, so a permanent ban banned nothing.
+RunResult fail2ban_action(const Lab& lab, const Daemon& daemon, const std::string& op,
+                          const std::string& ip, const std::string& bantime) {
+  const std::string root = kSource + "/build-deps/root";
+  const std::string portwall = std::string(PORTWALL_BIN) + " --config " + daemon.dir() +
+                               "/portwall.toml --socket " + daemon.dir() + "/portwall.sock";
+  return lab.in(lab.srv(), "env PYTHONPATH=" + root + "/usr/lib/python3/dist-packages " +
+                               "/usr/bin/python3 " + kSource +
+                               "/tests/integration/fail2ban_action.py " + kSource +
+                               "/packaging/fail2ban/action.d/portwall.conf \"" + portwall + "\" " +
+                               op + " " + ip + " " + bantime + " 2>&1",
+                60s);
+}
+
+TEST(Fail2ban, TheShippedActionBansForAWhileAndForeverAndUnbans) {
+  Lab lab;
+  Daemon daemon(lab, kRules);
+  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  RunResult r = fail2ban_action(lab, daemon, "ban", "10.200.250.7", "-1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = fail2ban_action(lab, daemon, "ban", "2001:db8::7", "3600");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json list = nlohmann::json::parse(daemon.cli("--json blocked list").output);
+  ASSERT_EQ(list.size(), 2u) << list.dump();
+  for (const auto& b : list) {
+    if (b["address"] == "10.200.250.7") {
+      EXPECT_EQ(b["expires"], "never") << "bantime = -1 is permanent";
+    } else {
+      EXPECT_EQ(b["address"], "2001:db8::7");
+      EXPECT_NE(b["expires"], "never") << "bantime = 3600 expires";
+    }
+    EXPECT_EQ(b["reason"], "manual");
+  }
+  r = fail2ban_action(lab, daemon, "unban", "10.200.250.7", "-1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  list = nlohmann::json::parse(daemon.cli("--json blocked list").output);
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["address"], "2001:db8::7");
+}
+
 TEST(Fail2ban, TheShippedFilterMatchesTheDropsOfARealLogAndOnlyThose) {
   Lab lab;
   LogDir logs;
@@ -402,7 +444,7 @@ void expect_lines_reach(const TargetRun& t, const TargetCheck& check) {
   const std::string drop =
       datagrams_until(sink.get(), {"portwall ACTION=DROP", "SRC=" + lab.cli_v4()});
   ASSERT_EQ(daemon.cli("allow 8080/tcp").exit_code, 0);
-  const std::string audit = datagrams_until(sink.get(), {"portwall-audit UID=0"});
+  const std::string audit = datagrams_until(sink.get(), {"portwall-audit UID=\"0\""});
   std::printf("[log target %s] drop: %s[log target %s] audit: %s", t.target.c_str(),
               drop.substr(0, 400).c_str(), t.target.c_str(), audit.substr(0, 300).c_str());
   check(drop, audit, daemon.pid(), lab.cli_v4());
@@ -420,7 +462,7 @@ TEST(LogTarget, SyslogGetsBothLogsFromPortwalldWithoutTheirTimestamp) {
     EXPECT_NE(drop.find(tag + "portwall ACTION=DROP RULE=- REASON=default DIR=in"),
               std::string::npos)
         << drop;
-    EXPECT_NE(audit.find(tag + "portwall-audit UID=0 ACTION="), std::string::npos) << audit;
+    EXPECT_NE(audit.find(tag + "portwall-audit UID=\"0\" ACTION="), std::string::npos) << audit;
     // As rsyslog writes them to /var/log/syslog (the host name after the time), the fail2ban
     // filter matches the drop and nothing else.
     LogDir f2b;
@@ -445,7 +487,7 @@ TEST(LogTarget, JournaldGetsBothLogsWithTheirIdentifierAndPriority) {
             << drop;
         EXPECT_NE(drop.find("SYSLOG_IDENTIFIER=portwalld\n"), std::string::npos) << drop;
         EXPECT_NE(drop.find("PRIORITY=6\n"), std::string::npos) << drop;
-        EXPECT_NE(audit.find("MESSAGE=portwall-audit UID=0 ACTION="), std::string::npos) << audit;
+        EXPECT_NE(audit.find("MESSAGE=portwall-audit UID=\"0\" ACTION="), std::string::npos) << audit;
       });
 }
 

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "integration/wire_fixture.h"
 
 namespace portwall::lab {
@@ -109,6 +111,27 @@ TEST(Ports, ListenersAreReportedWithTheirProcessAndWhoTheRulesLetReachThem) {
   EXPECT_EQ(report["shared"][0]["port"], 8080);
   EXPECT_EQ(report["shared"][0]["kind"], "SO_REUSEPORT group");
   EXPECT_EQ(report["shared"][0]["sockets"].size(), 2u);
+  EXPECT_EQ(report["policy_from"], "portwalld");
+  EXPECT_NE(text.output.find("Policy: the running portwalld's"), std::string::npos) << text.output;
+
+  // Issue 18: ports read the files even with portwalld running (and ignored --socket). A rule
+  // written to the file but not loaded is not in force: the daemon's answer leaves 3306 closed;
+  // once portwalld is gone the files are what there is, and the report says so.
+  std::ofstream(daemon.dir() + "/rules.toml", std::ios::app)
+      << "\n[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"3306\"\n";
+  auto mysql_reach = [&](const std::string& from) {
+    const RunResult r = lab.in(lab.srv(), std::string(PORTWALL_BIN) + " --json --socket " +
+                                              daemon.dir() + "/portwall.sock" +
+                                              ports.substr(ports.find(" ports")));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+    EXPECT_EQ(j["policy_from"], from) << r.output;
+    const nlohmann::json* s = find_socket(j, "tcp", lab.srv_v4(), 3306);
+    return s ? (*s)["reach"].get<std::string>() : std::string("absent");
+  };
+  EXPECT_EQ(mysql_reach("portwalld"), "nobody");
+  ASSERT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(mysql_reach("files"), "everyone");
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ TEST(Reexec, SigusrTwoReexecutesInPlaceAndNoPacketPassesUnjudged) {
   EXPECT_EQ(*got, "after the re-exec\n");
   ASSERT_TRUE(send_all(server.get(), "and back\n"));
   EXPECT_EQ(receive(client.get(), 3000ms).value_or(""), "and back\n");
-  EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=reexec RESULT=ok"), std::string::npos);
+  EXPECT_NE(slurp(daemon.dir() + "/audit.log").find("ACTION=\"reexec\" RESULT=\"ok\""), std::string::npos);
   // And it still stops clean.
   EXPECT_EQ(daemon.stop(), 0);
   EXPECT_EQ(input_hooks(diversion_rules(lab)), 0u);

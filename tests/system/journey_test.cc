@@ -283,7 +283,7 @@ TEST_F(Journey, S04_AGroupMemberChangesRulesWithoutSudoOthersAreRefused) {
   EXPECT_TRUE(contains(status, "8443/tcp")) << status;
   EXPECT_FALSE(contains(status, "8444/tcp")) << status;
   EXPECT_TRUE(contains(ssh("tail -1 /var/log/portwall/audit.log").output,
-                       "ACTION=change RESULT=ok DETAIL=user=alice"));
+                       "ACTION=\"change\" RESULT=\"ok\" DETAIL=\"user=alice"));
 }
 
 TEST_F(Journey, S05_ABrokenReloadFailsVisiblyAndTheRulesStay) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "audit/log_event.h"
 #include "rules/policy_files.h"
 #include "rules/rule_loader.h"
 
@@ -110,16 +111,16 @@ TEST_F(OfflineEdit, TheConfigurationNamesSocketRulesAndTheAuditLog) {
   EXPECT_EQ(told.socket, "/run/other.sock");
   EXPECT_EQ(told.rules, "/etc/other.toml");
 
-  EXPECT_EQ(audit_offline_edit(setup, "change", "command=\"allow 22/tcp\""), "");
+  EXPECT_EQ(audit_offline_edit(setup, "change", "command=" + log_quoted("allow 22/tcp")), "");
   std::ifstream in(audit);
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
-  EXPECT_NE(line.find(" portwall-audit UID=" + std::to_string(getuid()) +
-                      " ACTION=change RESULT=ok DETAIL=user="),
+  EXPECT_NE(line.find(" portwall-audit UID=\"" + std::to_string(getuid()) + "\"" +
+                      " ACTION=\"change\" RESULT=\"ok\" DETAIL=\"user="),
             std::string::npos)
       << line;
   EXPECT_NE(line.find(" pid=" + std::to_string(getpid()) +
-                      " command=\"allow 22/tcp\" offline=\"portwalld was not running\""),
+                      R"( command=\"allow 22/tcp\" offline=\"portwalld was not running\"")"),
             std::string::npos)
       << line;
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "rules/policy_files.h"
 #include "rules/rule_values.h"
 
 namespace portwall {
@@ -526,6 +527,18 @@ TEST(ParseConfig, KeysNeedingARestartAreNamed) {
   EXPECT_EQ(keys_needing_restart(*running, *fresh),
             (std::vector<std::string>{"[daemon] queues", "[daemon] fail_open", "[log] file",
                                       "[conntrack] max_entries"}));
+}
+
+// `portwall check FILE` once guessed from line prefixes, so a configuration holding only
+// [metrics] (or dotted keys) was read as rules.
+TEST(FileKind, ATableOnlyAConfigurationHasMakesItOne) {
+  EXPECT_EQ(file_kind_of("[metrics]\ninterval = \"10s\"\n"), FileKind::configuration);
+  EXPECT_EQ(file_kind_of("metrics.interval = \"10s\"\n"), FileKind::configuration);
+  EXPECT_EQ(file_kind_of("daemon = { queues = [100] }\n"), FileKind::configuration);
+  EXPECT_EQ(file_kind_of("  [log]\n"), FileKind::configuration);
+  EXPECT_EQ(file_kind_of("[defaults]\nincoming = \"deny\"\n"), FileKind::rules);
+  EXPECT_EQ(file_kind_of("[[rule]]\naction = \"allow\"\nport = \"22\"\n"), FileKind::rules);
+  EXPECT_EQ(file_kind_of("[[rule]\n"), FileKind::rules) << "broken: its errors say where";
 }
 
 }  // namespace

@@ -9,15 +9,28 @@
 #include <string>
 #include <vector>
 
-#include "host/host_sockets.h"
-#include "rules/policy_files.h"
+#include "exposure/listening_sockets.h"
+#include "rules/config.h"
+#include "rules/rule.h"
 
 namespace portwall {
 
+// The policy a report is made against: the running daemon's (asked over the control socket)
+// or, without one, the files'. `knocks` only for those who may know them.
+struct PortsPolicy {
+  const RuleSet& rules;
+  const std::vector<KnockSection>& knocks;
+  std::string rules_file;
+  std::string from;  // "portwalld" or "files"
+};
+
 // The report as JSON (`portwall --json ports`); pure but for the service-name lookup in
 // /etc/services.
-nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PolicyFiles& policy,
+nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsPolicy& policy,
                             const std::optional<PortRange>& ephemeral);
+// The sockets as a request carries them to portwalld, and back; nullopt for a malformed list.
+nlohmann::json sockets_json(const std::vector<HostSocket>& sockets);
+std::optional<std::vector<HostSocket>> sockets_of(const nlohmann::json& list);
 // The same for a person, in ss-like columns.
 std::string render_ports(const nlohmann::json& report);
 

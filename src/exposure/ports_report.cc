@@ -1,4 +1,4 @@
-#include "cli/ports_report.h"
+#include "exposure/ports_report.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -51,7 +51,7 @@ std::string processes_text(const nlohmann::json& processes) {
 
 }  // namespace
 
-nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PolicyFiles& policy,
+nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsPolicy& policy,
                             const std::optional<PortRange>& ephemeral) {
   const RuleSet& rules = policy.rules;
   nlohmann::json listening = nlohmann::json::array();
@@ -65,7 +65,7 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
   for (const HostSocket& h : sorted) {
     const ListeningSocket& s = h.socket;
     plain.push_back(s);
-    const Exposure e = exposure_of(rules, policy.config.knocks, s.proto, s.address, s.port);
+    const Exposure e = exposure_of(rules, policy.knocks, s.proto, s.address, s.port);
     nlohmann::json j = {{"proto", proto_name(s.proto)},
                         {"address", to_string(s.address)},
                         {"port", s.port},
@@ -103,7 +103,7 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
         any.family = family;
         with_public.push_back({proto, any, f.port, 0, 0});
       }
-      const Exposure e = exposure_of(rules, policy.config.knocks, proto, IpAddress{}, f.port);
+      const Exposure e = exposure_of(rules, policy.knocks, proto, IpAddress{}, f.port);
       nlohmann::json target = nlohmann::json::array();
       if (f.redirect()) {
         for (nlohmann::json& l : listening) {
@@ -162,7 +162,8 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const Policy
           {"ephemeral",
            ephemeral ? nlohmann::json({{"first", ephemeral->first}, {"last", ephemeral->last}})
                      : nlohmann::json(nullptr)},
-          {"rules_file", policy.rules_file}};
+          {"rules_file", policy.rules_file},
+          {"policy_from", policy.from}};
 }
 
 std::string render_ports(const nlohmann::json& report) {
@@ -171,6 +172,10 @@ std::string render_ports(const nlohmann::json& report) {
     if (text.size() < width) text.resize(width, ' ');
     return text + " ";
   };
+  out << (report.value("policy_from", "") == "portwalld"
+              ? "Policy: the running portwalld's"
+              : "Policy: the files' (portwalld is not running)")
+      << ", rules from " << report.value("rules_file", "?") << "\n";
   out << cell("Proto", 5) << cell("Address", 22) << cell("Port", 5) << cell("Service", 12)
       << cell("Class", 10) << cell("Process", 20) << "Reachable by\n";
   for (const nlohmann::json& s : report["listening"]) {
@@ -237,6 +242,50 @@ std::string render_ports(const nlohmann::json& report) {
     }
   }
   return out.str();
+}
+
+nlohmann::json sockets_json(const std::vector<HostSocket>& sockets) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const HostSocket& h : sockets) {
+    list.push_back({{"proto", proto_name(h.socket.proto)},
+                    {"address", to_string(h.socket.address)},
+                    {"port", h.socket.port},
+                    {"uid", h.socket.uid},
+                    {"owners", owners_json(h.owners)}});
+  }
+  return list;
+}
+
+std::optional<std::vector<HostSocket>> sockets_of(const nlohmann::json& list) {
+  if (!list.is_array()) return std::nullopt;
+  std::vector<HostSocket> sockets;
+  sockets.reserve(list.size());
+  for (const nlohmann::json& j : list) {
+    if (!j.is_object()) return std::nullopt;
+    const nlohmann::json& proto = j.value("proto", nlohmann::json());
+    const auto address = parse_ip_address(j.value("address", ""));
+    const nlohmann::json& port = j.value("port", nlohmann::json());
+    if (!proto.is_string() || (proto != "tcp" && proto != "udp") || !address ||
+        !port.is_number_unsigned() || port.get<std::uint64_t>() > 65535) {
+      return std::nullopt;
+    }
+    HostSocket h;
+    h.socket.proto = proto == "tcp" ? Proto::tcp : Proto::udp;
+    h.socket.address = *address;
+    h.socket.port = port.get<std::uint16_t>();
+    if (const auto& uid = j.value("uid", nlohmann::json()); uid.is_number_unsigned()) {
+      h.socket.uid = static_cast<std::uint32_t>(uid.get<std::uint64_t>());
+    }
+    for (const nlohmann::json& o : j.value("owners", nlohmann::json::array())) {
+      if (!o.is_object()) return std::nullopt;
+      const nlohmann::json& pid = o.value("pid", nlohmann::json());
+      const nlohmann::json& command = o.value("command", nlohmann::json());
+      if (!pid.is_number_integer() || !command.is_string()) return std::nullopt;
+      h.owners.push_back({pid.get<int>(), command.get<std::string>()});
+    }
+    sockets.push_back(std::move(h));
+  }
+  return sockets;
 }
 
 }  // namespace portwall
