@@ -109,8 +109,15 @@ int ports_command(const std::string& socket, const std::string& config,
   nlohmann::json request = {{"command", "ports"}, {"sockets", portwall::sockets_json(*sockets)}};
   if (ephemeral) request["ephemeral"] = {{"first", ephemeral->first}, {"last", ephemeral->last}};
   nlohmann::json report;
-  auto response = portwall::control_request(socket, request);
-  if (!response && response.error().daemon_absent()) {
+  // More sockets than portwalld takes in one request, or a portwalld from before `ports` was
+  // asked of it: the files' policy, as when none runs (the report says so).
+  const bool too_many = sockets->size() > portwall::kMaxPortsSockets;
+  std::expected<nlohmann::json, portwall::ControlFailure> response =
+      std::unexpected(portwall::ControlFailure{"not asked", 0});
+  if (!too_many) response = portwall::control_request(socket, request);
+  const bool older = response && !response->value("ok", false) &&
+                     response->value("error", "").rfind("unknown command", 0) == 0;
+  if (too_many || older || (!response && response.error().daemon_absent())) {
     auto policy = portwall::load_policy_files(config, rules_override);
     if (!policy) return fail(policy.error(), portwall::kExitBadInput);
     report = portwall::ports_report(
@@ -160,12 +167,21 @@ std::expected<void, std::string> offline_edit_allowed(const std::string& rules) 
       rules + ".unconfirmed)");
 }
 
-// `--keep-established` may stand anywhere among a rule's or a block's words: taken out, and
-// whether it was there.
+// `--keep-established` may stand anywhere among a rule's or a block's words (but as the word
+// after `comment`, which is the comment's): taken out, and whether it was there.
 bool take_keep_established(std::vector<std::string>* words) {
-  const auto before = words->size();
-  std::erase(*words, std::string("--keep-established"));
-  return words->size() != before;
+  bool taken = false;
+  std::vector<std::string> kept;
+  for (std::size_t i = 0; i < words->size(); ++i) {
+    const bool a_comment = i > 0 && (*words)[i - 1] == "comment";
+    if (!a_comment && (*words)[i] == "--keep-established") {
+      taken = true;
+    } else {
+      kept.push_back((*words)[i]);
+    }
+  }
+  *words = std::move(kept);
+  return taken;
 }
 
 // The options of the whole command line, given after a verb whose words are its own (a rule,
@@ -315,7 +331,9 @@ int change_rules(std::vector<std::string> words, const portwall::CliSetup& setup
     if (auto ok = rules_file_known(setup); !ok) return fail(ok.error(), portwall::kExitBadInput);
     if (auto ok = offline_edit_allowed(rules); !ok)
       return fail(ok.error(), portwall::kExitBadInput);
-    auto edited = portwall::edit_rules_file(words, rules, setup.rules_dir);
+    auto edited = portwall::edit_rules_file(
+        words, rules, setup.rules_dir,
+        setup.config ? setup.config->defaults : portwall::Defaults{});
     if (!edited) return fail(edited.error(), portwall::kExitBadInput);
     print_change(*edited, json);
     if (edited->value("changed", false)) {

@@ -45,7 +45,8 @@ std::string audit_offline_edit(const CliSetup& setup, const std::string& action,
 
 std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std::string>& words,
                                                            const std::string& rules_file,
-                                                           const std::string& rules_dir) {
+                                                           const std::string& rules_dir,
+                                                           const Defaults& configured) {
   auto parsed = parse_rule_command(words);
   if (!parsed) return std::unexpected(parsed.error());
   RuleSet own;
@@ -60,6 +61,8 @@ std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std
     if (!merged) return std::unexpected("fix the rules first:\n" + to_string(merged.error()));
     total = merged->rules.size();
   }
+  if (!own.has_incoming) own.defaults.incoming = configured.incoming;
+  if (!own.has_outgoing) own.defaults.outgoing = configured.outgoing;
   auto edit = apply_change(own, *parsed, total);
   if (!edit) return std::unexpected(edit.error());
   if (edit->changed) {

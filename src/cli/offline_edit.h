@@ -35,9 +35,12 @@ std::string audit_offline_edit(const CliSetup& setup, const std::string& action,
                                const std::string& detail);
 
 // {"changed", "summary", "before", "after"} as the daemon answers, or what was wrong.
-// `rules_dir` "" is <folder of rules_file>/rules.d, as portwalld reads it.
+// `rules_dir` "" is <folder of rules_file>/rules.d, as portwalld reads it. `configured`: the
+// configuration's [defaults], in force for the keys the rules file does not hold (what
+// `default` changes, and its "before").
 std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std::string>& words,
                                                            const std::string& rules_file,
-                                                           const std::string& rules_dir = "");
+                                                           const std::string& rules_dir = "",
+                                                           const Defaults& configured = {});
 
 }  // namespace portwall

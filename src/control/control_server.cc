@@ -1,5 +1,6 @@
 #include "control/control_server.h"
 
+#include <endian.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -145,13 +146,15 @@ std::expected<std::string, std::string> set_socket_access(const std::string& pat
                            {0x10, 6, kUndefined},
                            {0x20, 0, kUndefined}};
   std::string acl(4, '\0');
-  const std::uint32_t version = 2;
+  const std::uint32_t version = htole32(2);  // the kernel reads the xattr little-endian
   std::memcpy(acl.data(), &version, 4);
   for (const Entry& e : entries) {
+    const std::uint16_t tag = htole16(e.tag), perm = htole16(e.perm);
+    const std::uint32_t id = htole32(e.id);
     char raw[8];
-    std::memcpy(raw, &e.tag, 2);
-    std::memcpy(raw + 2, &e.perm, 2);
-    std::memcpy(raw + 4, &e.id, 4);
+    std::memcpy(raw, &tag, 2);
+    std::memcpy(raw + 2, &perm, 2);
+    std::memcpy(raw + 4, &id, 4);
     acl.append(raw, sizeof raw);
   }
   if (setxattr(path.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) == 0) {
@@ -162,11 +165,10 @@ std::expected<std::string, std::string> set_socket_access(const std::string& pat
     return std::unexpected("cannot let group " + std::to_string(readers) + " use " + path +
                            ": " + std::strerror(error));
   }
-  if (chmod(path.c_str(), 0666) != 0) {
-    return std::unexpected("cannot chmod " + path + ": " + std::strerror(errno));
-  }
-  return path + ": its file system has no ACLs, so every local user may connect; portwalld's " +
-         "roles alone decide who may read or change";
+  // Opening the socket to every local user instead would let anyone fill its connections:
+  // it stays the administrators', and this is said.
+  return path + ": its file system has no ACLs, so only the members of read_group who are " +
+         "also in admin_group can connect (/run, the default, is tmpfs, which has them)";
 }
 
 std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::adopt(

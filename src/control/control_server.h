@@ -50,8 +50,8 @@ std::string answer_request_line(const ControlHandler& handler, std::string_view 
 // Who may connect to the socket file at `path`: mode 0660, owner root, group `group` (if not
 // -1), and, when `readers` is another group, that group too through a POSIX ACL entry, so that
 // neither the administrators' group nor the readers' needs to be in the other. Where the file
-// system has no ACLs the file is made 0666 instead, and the daemon's roles (SO_PEERCRED) alone
-// decide: the note says so. Run while portwalld still may chown.
+// system has no ACLs the socket stays 0660 and the note (the value) says that readers outside
+// the administrators' group cannot connect. Run while portwalld may still chown.
 std::expected<std::string, std::string> set_socket_access(const std::string& path, gid_t group,
                                                           gid_t readers);
 

@@ -22,7 +22,8 @@
 namespace portwall {
 
 std::string Daemon::pending_refusal() const {
-  return "an apply by " + pending_->by + " (" + pending_->file + ") waits for `portwall confirm` " +
+  return "an apply by " + pending_->by + " (" + log_quoted(pending_->file) +
+         ") waits for `portwall confirm` " +
          "until " + rfc3339_ms(pending_->deadline_unix_ms) +
          "; confirm it or let it roll back before changing the rules again";
 }
@@ -121,7 +122,7 @@ nlohmann::json Daemon::confirm_request(const Peer& peer) {
   }
   set_pending(std::nullopt);
   const std::string detail = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid) +
-                             " confirmed the apply of " + done.file + " by " + done.by;
+                             " confirmed the apply of " + log_quoted(done.file) + " by " + done.by;
   audit_log_->record(peer.uid, "confirm", "ok", detail);
   say("apply of " + done.file + " confirmed");
   return ok_response({{"confirmed", true}, {"file", done.file}, {"applied_by", done.by}});
@@ -135,7 +136,8 @@ void Daemon::keep_confirmation() {
   const std::shared_ptr<const LiveSettings> live = settings();
   const std::string& rules_file = live->rules_file;
   std::string what =
-      "the apply of " + due.file + " by " + due.by + " was not confirmed within " + due.within;
+      "the apply of " + log_quoted(due.file) + " by " + due.by + " was not confirmed within " +
+      due.within;
   // Until the previous rules are back and loaded, the confirmation stays pending (other changes
   // wait) and the rollback is tried again every second; a failure is said and audited once.
   auto failed = [&](const std::string& why) {

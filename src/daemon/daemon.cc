@@ -29,8 +29,7 @@ namespace {
 
 SourcePolicy source_policy_of(const Config& cfg) {
   SourcePolicy p;
-  const ScanDetectionSection& scan = cfg.scan_detection;
-  p.scan = {scan.enabled, scan.distinct_ports, scan.window, scan.block, scan.never_block};
+  p.scan = cfg.scan_detection;
   p.new_connections = cfg.limits.new_connections;
   p.max_connections_per_source = cfg.limits.max_connections_per_source;
   p.knocks = cfg.knocks;
@@ -98,15 +97,19 @@ std::expected<void, std::string> Daemon::start() {
   Handover handed = take_handover();
   std::expected<std::unique_ptr<ControlServer>, std::string> control =
       std::unexpected(std::string("not handed over"));
+  bool adopted = false;
   if (handed.control >= 0) {
     control = ControlServer::adopt(cfg.daemon.socket, handed.control);
+    adopted = control.has_value();
     if (!control) say(control.error() + ": binding it again");
   }
   if (!control) control = ControlServer::listen(cfg.daemon.socket, socket_gid);
   if (!control) return std::unexpected(control.error());
-  // Also for an adopted socket: the configuration may have changed across the re-exec.
+  // Also for an adopted socket (an upgrade may change who owns it). A re-exec'd image has no
+  // CAP_CHOWN left: then the socket stays as it was until the next restart, said, not fatal.
   if (auto access = set_socket_access(cfg.daemon.socket, socket_gid, read_gid_); !access) {
-    return std::unexpected(access.error());
+    if (!adopted) return std::unexpected(access.error());
+    say(access.error() + "; the socket keeps its owner until portwalld restarts");
   } else if (!access->empty()) {
     say(*access);
   }

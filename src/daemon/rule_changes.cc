@@ -33,7 +33,7 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   auto own = load_rules(file);
   if (!own) return refuse("the rules file is broken, fix it first:\n" + to_string(own.error()));
   // The defaults in force where the file has none (portwall.toml's): what `default` changes.
-  const Defaults& in_force = snapshot()->rule_set().defaults;
+  const Defaults in_force = snapshot()->rule_set().defaults;
   if (!own->has_incoming) own->defaults.incoming = in_force.incoming;
   if (!own->has_outgoing) own->defaults.outgoing = in_force.outgoing;
   auto merged = load_rules(file, live->rules_dir);

@@ -254,8 +254,7 @@ void Daemon::keep_metrics_file() {
   metrics_written_ = now;
   std::string text;
   {
-    std::lock_guard<std::mutex> serialized(reload_mutex_);  // status_json reads loaded_
-    text = render_prometheus(status_json());
+    text = render_prometheus(status_json());  // a consistent snapshot without reload_mutex_
   }
   if (auto ok = write_file_atomically(m.textfile, text); !ok) {
     if (!metrics_failing_) say("metrics: " + ok.error());
@@ -272,12 +271,27 @@ Daemon::Role Daemon::role_of(const Peer& peer) const {
   return Role::none;
 }
 
+// A refused request as the audit log keeps it: its JSON, at most kExcerpt bytes (a denied
+// caller cannot write a megabyte per line), bytes that are not UTF-8 replaced.
+std::string request_excerpt(const nlohmann::json& request) {
+  constexpr std::size_t kExcerpt = 512;
+  std::string text = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kExcerpt) {
+    text.resize(kExcerpt);
+    text += "... (" + std::to_string(text.size()) + " bytes shown)";
+  }
+  return text;
+}
+
 // `portwall ports`: the caller sends what listens on the host (it may see the owners, the
 // daemon without its capabilities may not); the report is made against the policy in force.
 // Knock doors only for administrators, as explain.
 nlohmann::json Daemon::ports_request(const nlohmann::json& request, bool show_knocks) {
   const auto sockets = sockets_of(request.value("sockets", nlohmann::json()));
-  if (!sockets) return error_response("bad request: \"sockets\" must be a list of sockets");
+  if (!sockets) {
+    return error_response("bad request: \"sockets\" must be a list of at most " +
+                          std::to_string(kMaxPortsSockets) + " sockets");
+  }
   std::optional<PortRange> ephemeral;
   if (const auto& e = request.value("ephemeral", nlohmann::json()); e.is_object()) {
     const auto first = e.value("first", nlohmann::json()), last = e.value("last", nlohmann::json());
@@ -318,7 +332,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
                                 : "not authorized: members of the read group may only read; "
                                   "changes need root or the admin group";
     audit_log_->record(peer.uid, command, "denied",
-                       "pid=" + std::to_string(peer.pid) + " " + request.dump());
+                       "pid=" + std::to_string(peer.pid) + " " + request_excerpt(request));
     return error_response(why, kExitUnauthorized);
   }
   for (const char* key : {"action", "address", "for", "file", "confirm"}) {

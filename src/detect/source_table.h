@@ -34,14 +34,9 @@ namespace portwall {
 // ACK or FIN): anyone can forge it with any source. So these are never blocked by it: sources
 // in `never_block`; the host's infrastructure (SourceTable::trust: its own addresses, gateways
 // and resolvers); and an address while it holds a TCP connection whose handshake it completed
-// (SourceTable::vouch), which a blind spoofer cannot.
-struct ScanPolicy {
-  bool enabled = true;
-  std::uint32_t distinct_ports = 10;
-  Duration window = std::chrono::seconds(5);
-  Duration block = std::chrono::minutes(10);
-  std::vector<Cidr> never_block;
-};
+// (SourceTable::vouch), which a blind spoofer cannot. The configuration's [scan_detection], as
+// it is written (new_blocks_per_second is the block list's: BlockList::set_scan_rate).
+using ScanPolicy = ScanDetectionSection;
 
 // Everything the table enforces; replaced as a whole on reload.
 struct SourcePolicy {

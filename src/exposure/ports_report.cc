@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -62,14 +63,22 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsP
                     a.socket.address.bytes) <
            std::tie(b.socket.proto, b.socket.port, b.socket.address.family, b.socket.address.bytes);
   });
+  std::map<std::pair<std::uint16_t, Proto>, std::string> services;  // /etc/services, once each
+  auto service = [&](std::uint16_t port, Proto proto) -> const std::string& {
+    auto [it, fresh] = services.try_emplace({port, proto});
+    if (fresh) it->second = service_name(port, proto);
+    return it->second;
+  };
   for (const HostSocket& h : sorted) {
     const ListeningSocket& s = h.socket;
     plain.push_back(s);
-    const Exposure e = exposure_of(rules, policy.knocks, s.proto, s.address, s.port);
+    Exposure e = exposure_of(rules, policy.knocks, s.proto, s.address, s.port);
+    const std::size_t partial_count = e.partial.size();
+    if (e.partial.size() > kMaxListedRules) e.partial.resize(kMaxListedRules);
     nlohmann::json j = {{"proto", proto_name(s.proto)},
                         {"address", to_string(s.address)},
                         {"port", s.port},
-                        {"service", service_name(s.port, s.proto)},
+                        {"service", service(s.port, s.proto)},
                         {"class", port_class(s.port, ephemeral)},
                         {"uid", s.uid},
                         {"processes", owners_json(h.owners)},
@@ -83,6 +92,9 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsP
         const Rule& r = rules.rules[n - 1];
         from += (from.empty() ? "" : ", ") +
                 (r.interface.empty() ? r.from_text : r.from_text + " on " + r.interface);
+      }
+      if (partial_count > e.partial.size()) {
+        from += " and " + std::to_string(partial_count - e.partial.size()) + " more";
       }
       j["from"] = from;
     }
@@ -257,31 +269,48 @@ nlohmann::json sockets_json(const std::vector<HostSocket>& sockets) {
 }
 
 std::optional<std::vector<HostSocket>> sockets_of(const nlohmann::json& list) {
-  if (!list.is_array()) return std::nullopt;
+  if (!list.is_array() || list.size() > kMaxPortsSockets) return std::nullopt;
+  // A field of the wrong type is a malformed list, never an exception.
+  auto field = [](const nlohmann::json& j, const char* key) -> const nlohmann::json* {
+    const auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
+  };
   std::vector<HostSocket> sockets;
   sockets.reserve(list.size());
   for (const nlohmann::json& j : list) {
     if (!j.is_object()) return std::nullopt;
-    const nlohmann::json& proto = j.value("proto", nlohmann::json());
-    const auto address = parse_ip_address(j.value("address", ""));
-    const nlohmann::json& port = j.value("port", nlohmann::json());
-    if (!proto.is_string() || (proto != "tcp" && proto != "udp") || !address ||
-        !port.is_number_unsigned() || port.get<std::uint64_t>() > 65535) {
+    const nlohmann::json* proto = field(j, "proto");
+    const nlohmann::json* address = field(j, "address");
+    const nlohmann::json* port = field(j, "port");
+    if (!proto || !proto->is_string() || (*proto != "tcp" && *proto != "udp") || !address ||
+        !address->is_string() || !port || !port->is_number_integer() ||
+        port->get<std::int64_t>() < 0 || port->get<std::int64_t>() > 65535) {
       return std::nullopt;
     }
+    const auto parsed = parse_ip_address(address->get<std::string>());
+    if (!parsed) return std::nullopt;
     HostSocket h;
-    h.socket.proto = proto == "tcp" ? Proto::tcp : Proto::udp;
-    h.socket.address = *address;
-    h.socket.port = port.get<std::uint16_t>();
-    if (const auto& uid = j.value("uid", nlohmann::json()); uid.is_number_unsigned()) {
-      h.socket.uid = static_cast<std::uint32_t>(uid.get<std::uint64_t>());
+    h.socket.proto = *proto == "tcp" ? Proto::tcp : Proto::udp;
+    h.socket.address = *parsed;
+    h.socket.port = static_cast<std::uint16_t>(port->get<std::int64_t>());
+    if (const nlohmann::json* uid = field(j, "uid");
+        uid && uid->is_number_integer() && uid->get<std::int64_t>() >= 0 &&
+        uid->get<std::int64_t>() <= UINT32_MAX) {
+      h.socket.uid = static_cast<std::uint32_t>(uid->get<std::int64_t>());
     }
-    for (const nlohmann::json& o : j.value("owners", nlohmann::json::array())) {
-      if (!o.is_object()) return std::nullopt;
-      const nlohmann::json& pid = o.value("pid", nlohmann::json());
-      const nlohmann::json& command = o.value("command", nlohmann::json());
-      if (!pid.is_number_integer() || !command.is_string()) return std::nullopt;
-      h.owners.push_back({pid.get<int>(), command.get<std::string>()});
+    if (const nlohmann::json* owners = field(j, "owners")) {
+      if (!owners->is_array() || owners->size() > kMaxSocketOwners) return std::nullopt;
+      for (const nlohmann::json& o : *owners) {
+        if (!o.is_object()) return std::nullopt;
+        const nlohmann::json* pid = field(o, "pid");
+        const nlohmann::json* command = field(o, "command");
+        if (!pid || !pid->is_number_integer() || !command || !command->is_string()) {
+          return std::nullopt;
+        }
+        const auto id = pid->get<std::int64_t>();
+        if (id < 0 || id > INT32_MAX) return std::nullopt;
+        h.owners.push_back({static_cast<int>(id), command->get<std::string>()});
+      }
     }
     sockets.push_back(std::move(h));
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,11 @@ struct PortsPolicy {
 // /etc/services.
 nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsPolicy& policy,
                             const std::optional<PortRange>& ephemeral);
-// The sockets as a request carries them to portwalld, and back; nullopt for a malformed list.
+// The sockets as a request carries them to portwalld, and back; nullopt for a malformed list or
+// one of more than kMaxPortsSockets sockets (or kMaxSocketOwners owners to a socket): a reader
+// may ask, so what one request costs the daemon is bounded. A host with more asks nothing and
+// reports against the files. At most kMaxListedRules source-restricted rules per socket.
+inline constexpr std::size_t kMaxPortsSockets = 4096, kMaxSocketOwners = 64, kMaxListedRules = 32;
 nlohmann::json sockets_json(const std::vector<HostSocket>& sockets);
 std::optional<std::vector<HostSocket>> sockets_of(const nlohmann::json& list);
 // The same for a person, in ss-like columns.

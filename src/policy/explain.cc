@@ -102,7 +102,7 @@ Explanation explain(const PolicySnapshot& policy, const Probe& probe,
   input.interface = probe.interface;
   // As the packet path: a block drops everything but a connection kept through it, and a cut
   // connection is dropped whatever the rules say now.
-  const bool kept_through_block = tracked && tracked->outlives_block && !tracked->cut;
+  const bool kept_through_block = tracked && tracked->outlives_block;
   if (!defenses.blocked.empty() && !kept_through_block) {
     e.decision = {Verdict::drop, defenses.blocked_by_hand ? Reason::blocked : Reason::scan_block, 0,
                   false};

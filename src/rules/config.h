@@ -38,7 +38,7 @@ struct DaemonSection {
   std::string rules = "/etc/portwall/rules.toml";
   std::string rules_dir;  // "" = <directory of rules>/rules.d
   // Who may use the control socket besides root: members of admin_group may change rules,
-  // members of read_group may only read (status, explain, conntrack list/count). The socket
+  // members of read_group may only read (status, explain, ports, conntrack list/count). The socket
   // belongs to admin_group if set (read_group then has an ACL entry), else to read_group.
   std::string admin_group;
   std::string read_group;

@@ -28,6 +28,7 @@
 
 #include "control/control_protocol.h"
 #include "control/control_server.h"
+#include "exposure/ports_report.h"
 #include "fuzz_checks.h"
 #include "policy/explain.h"
 #include "rules/duration.h"
@@ -100,6 +101,16 @@ json explain_request(const json& request) {
   return ok_response(j);
 }
 
+// As Daemon::ports_request: the caller's sockets judged by the rules, never an exception.
+json ports_request(const json& request) {
+  const auto sockets = sockets_of(request.value("sockets", json()));
+  if (!sockets) return error_response("bad request: \"sockets\" must be a list of sockets");
+  static const std::vector<KnockSection> kNoKnocks;
+  return ok_response(ports_report(*sockets, {snapshot().rule_set(), kNoKnocks, "rules.toml",
+                                             "portwalld"},
+                                  std::nullopt));
+}
+
 // As Daemon::conntrack_request, on an empty table.
 json conntrack_request(const json& request) {
   const std::string action = request.value("action", "count");
@@ -138,7 +149,7 @@ json blocked_request(const json& request) {
 json handle(const json& request, const Peer& peer) {
   check(peer.pid == getpid() && peer.uid == getuid(), "the peer is this process");
   const std::string command = request["command"].get<std::string>();
-  const bool reads_only = command == "status" || command == "explain" ||
+  const bool reads_only = command == "status" || command == "explain" || command == "ports" ||
                           (command == "conntrack" && request.value("action", "count") != "flush") ||
                           (command == "blocked" && request.value("action", "list") == "list");
   (void)reads_only;  // every peer here is this process, which may do everything
@@ -149,6 +160,7 @@ json handle(const json& request, const Peer& peer) {
   }
   if (command == "change") return change(request);
   if (command == "explain") return explain_request(request);
+  if (command == "ports") return ports_request(request);
   if (command == "conntrack") return conntrack_request(request);
   if (command == "blocked") return blocked_request(request);
   return error_response("unknown command '" + command + "'");

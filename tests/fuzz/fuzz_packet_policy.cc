@@ -153,9 +153,7 @@ EngineOptions options_of(const Config& c, Timestamp start) {
   o.conntrack.max_entries = c.conntrack.max_entries;
   o.conntrack.tcp_established = c.conntrack.tcp_established_timeout;
   o.conntrack.udp_unreplied = c.conntrack.udp_timeout;
-  o.sources_policy.scan = {c.scan_detection.enabled, c.scan_detection.distinct_ports,
-                           c.scan_detection.window, c.scan_detection.block,
-                           c.scan_detection.never_block};
+  o.sources_policy.scan = c.scan_detection;
   o.sources_policy.new_connections = c.limits.new_connections;
   o.sources_policy.max_connections_per_source = c.limits.max_connections_per_source;
   o.sources_policy.knocks = c.knocks;

@@ -188,6 +188,12 @@ def control_seeds():
         "blocked": [{"command": "blocked", "action": "list"},
                     {"command": "blocked", "action": "add", "address": "198.51.100.7", "for": "1h"},
                     {"command": "blocked", "action": "remove", "address": "2001:db8::7"}],
+        "ports": [{"command": "ports", "sockets": [
+                      {"proto": "tcp", "address": "0.0.0.0", "port": 22, "uid": 0,
+                       "owners": [{"pid": 812, "command": "sshd"}]},
+                      {"proto": "udp", "address": "::", "port": 5353, "owners": []}]},
+                  {"command": "ports", "sockets": [{"proto": "tcp", "address": 5, "port": 70000}]},
+                  {"command": "ports", "sockets": {"proto": "tcp"}}],
         "reload-unknown": [{"command": "reload"}, {"command": "frobnicate"}],
     }
     out = {k: "".join(json.dumps(v) + "\n" for v in vs) for k, vs in lines.items()}

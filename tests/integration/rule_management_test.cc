@@ -302,8 +302,9 @@ TEST(Check, WithoutAFileItChecksWhatPortwalldChecksWithAFileItGoesByItsTables) {
   EXPECT_EQ(nlohmann::json::parse(r.output, nullptr, false)["kind"],
             "configuration with " + rules)
       << r.output;
-  // A file holding only [metrics] is a configuration (it once failed as "a rule file").
-  std::ofstream(dir + "/metrics-only.toml") << "[metrics]\ninterval = \"10s\"\n[daemon]\nrules = \""
+  // A configuration written with dotted keys only, no [daemon] line: it once failed as "a
+  // rule file" (check looked for table headers at the start of a line).
+  std::ofstream(dir + "/metrics-only.toml") << "metrics.interval = \"10s\"\ndaemon.rules = \""
                                             << rules << "\"\n";
   r = run(portwall + "check " + dir + "/metrics-only.toml 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
