@@ -167,28 +167,12 @@ std::expected<void, std::string> offline_edit_allowed(const std::string& rules) 
       rules + ".unconfirmed)");
 }
 
-// `--keep-established` may stand anywhere among a rule's or a block's words (but as the word
-// after `comment`, which is the comment's): taken out, and whether it was there.
-bool take_keep_established(std::vector<std::string>* words) {
-  bool taken = false;
-  std::vector<std::string> kept;
-  for (std::size_t i = 0; i < words->size(); ++i) {
-    const bool a_comment = i > 0 && (*words)[i - 1] == "comment";
-    if (!a_comment && (*words)[i] == "--keep-established") {
-      taken = true;
-    } else {
-      kept.push_back((*words)[i]);
-    }
-  }
-  *words = std::move(kept);
-  return taken;
-}
-
 // The options of the whole command line, given after a verb whose words are its own (a rule,
-// explain), as ufw's scripts write them: `portwall allow 22/tcp --json`, `delete 3 --force`.
-// Taken out of `words`, except the word after `comment` (a comment may say anything).
+// explain), as ufw's scripts write them: `portwall allow 22/tcp --json`, `delete 3
+// --force`, `--keep-established` anywhere. Taken out of `words`, except the word after
+// `comment` (a comment may say anything).
 struct LateOptions {
-  bool json = false, force = false;
+  bool json = false, force = false, keep_established = false;
   std::optional<std::string> socket, rules, config;
 };
 std::expected<LateOptions, std::string> take_late_options(std::vector<std::string>* words) {
@@ -206,6 +190,10 @@ std::expected<LateOptions, std::string> take_late_options(std::vector<std::strin
     }
     if (w == "--force") {
       o.force = true;
+      continue;
+    }
+    if (w == "--keep-established") {
+      o.keep_established = true;
       continue;
     }
     bool taken = false;
@@ -312,10 +300,10 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
 
 // A rule change: validated here (so a typo never needs the daemon), then sent to the daemon,
 // or, when none is running, applied to the rules file directly.
-int change_rules(std::vector<std::string> words, const portwall::CliSetup& setup, bool json) {
+int change_rules(const std::vector<std::string>& words, const portwall::CliSetup& setup,
+                 bool json, bool keep) {
   const std::string& socket = setup.socket;
   const std::string& rules = setup.rules;
-  const bool keep = take_keep_established(&words);
   if (auto parsed = portwall::parse_rule_command(words); !parsed) {
     return fail(parsed.error(), portwall::kExitBadInput);
   }
@@ -542,6 +530,7 @@ int main(int argc, char** argv) {
   } else {
     json = json || late->json;
     force = force || late->force;
+    keep_established = keep_established || late->keep_established;
     if (late->socket) socket = *late->socket, socket_given = true;
     if (late->rules) rules = *late->rules, rules_given = true;
     if (late->config) config = *late->config;
@@ -565,7 +554,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> words = {verb->get_name()};
     for (const std::string& w : verb_words) words.push_back(w);
     if (words.size() == 1 || (words.size() == 2 && words[0] == "forward" && words[1] == "list")) {
-      if (words[0] != "forward") return change_rules(words, setup, json);
+      if (words[0] != "forward") return change_rules(words, setup, json, keep_established);
       // `portwall forward [list]`: the forwards the daemon runs.
       nlohmann::json status;
       if (int code = ask(socket, {{"command", "status"}}, &status)) return code;
@@ -573,7 +562,7 @@ int main(int argc, char** argv) {
                          : portwall::render_forwards(status["forwards"]));
       return 0;
     }
-    return change_rules(words, setup, json);
+    return change_rules(words, setup, json, keep_established);
   }
 
   if (*apply) {
@@ -652,12 +641,12 @@ int main(int argc, char** argv) {
                          static_cast<std::uint16_t>(spa_port), spa_key_file, spa_source);
   if (*blocked) {
     nlohmann::json request;
-    const bool keep = take_keep_established(&blocked_words);
+    // --keep-established among the words is blocked's own flag (CLI11 takes it out).
     if (auto r = blocked_request(blocked_words); !r) {
       return fail(r.error(), portwall::kExitBadInput);
     } else {
       request = *r;
-      if (keep || keep_established) request["keep_established"] = true;
+      if (keep_established) request["keep_established"] = true;
     }
     const std::string blocked_action = request["action"];
     if (int code = ask(socket, request, &result)) return code;

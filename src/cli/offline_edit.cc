@@ -61,8 +61,7 @@ std::expected<nlohmann::json, std::string> edit_rules_file(const std::vector<std
     if (!merged) return std::unexpected("fix the rules first:\n" + to_string(merged.error()));
     total = merged->rules.size();
   }
-  if (!own.has_incoming) own.defaults.incoming = configured.incoming;
-  if (!own.has_outgoing) own.defaults.outgoing = configured.outgoing;
+  own.default_to(configured);
   auto edit = apply_change(own, *parsed, total);
   if (!edit) return std::unexpected(edit.error());
   if (edit->changed) {

@@ -33,9 +33,7 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   auto own = load_rules(file);
   if (!own) return refuse("the rules file is broken, fix it first:\n" + to_string(own.error()));
   // The defaults in force where the file has none (portwall.toml's): what `default` changes.
-  const Defaults in_force = snapshot()->rule_set().defaults;
-  if (!own->has_incoming) own->defaults.incoming = in_force.incoming;
-  if (!own->has_outgoing) own->defaults.outgoing = in_force.outgoing;
+  own->default_to(snapshot()->rule_set().defaults);
   auto merged = load_rules(file, live->rules_dir);
   if (!merged) return refuse("the rules are broken, fix them first:\n" + to_string(merged.error()));
   auto edit = apply_change(*own, *parsed, merged->rules.size());

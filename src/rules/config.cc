@@ -416,10 +416,7 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
   Config c;
-  r.check_keys(
-      *doc,
-      {"daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits", "metrics"},
-      "the configuration");
+  r.check_keys(*doc, kConfigurationTables, "the configuration");
   read_daemon_and_log(r, *doc, c);
   if (const toml::node* n = doc->get("defaults")) {
     if (auto* t = table_of(r, *n, "defaults")) read_defaults(r, *t, c);

@@ -122,6 +122,11 @@ struct MetricsSection {
   Duration interval = std::chrono::seconds(15);
 };
 
+// The tables of portwall.toml. All but [defaults] are a configuration's only (a rules file may
+// hold [defaults] too): `portwall check FILE` tells the two kinds apart by them.
+inline constexpr std::string_view kConfigurationTables[] = {
+    "daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits", "metrics"};
+
 struct Config {
   DaemonSection daemon;
   LogSection log;

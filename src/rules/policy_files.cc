@@ -29,9 +29,10 @@ FileKind file_kind_of(std::string_view text) {
   } catch (const toml::parse_error&) {
     return FileKind::rules;
   }
-  for (const char* table :
-       {"daemon", "log", "conntrack", "scan_detection", "knock", "limits", "metrics"}) {
-    if (doc.contains(table)) return FileKind::configuration;
+  for (const std::string_view table : kConfigurationTables) {
+    if (table != "defaults" && doc.contains(table)) {
+      return FileKind::configuration;
+    }
   }
   return FileKind::rules;
 }
@@ -54,18 +55,17 @@ std::expected<PolicyFiles, std::string> load_policy_files(const std::string& con
   loaded.rules = std::move(*rules);
   for (auto [key, rules_given, config_given, effective, configured] :
        {std::tuple{"incoming", loaded.rules.has_incoming, loaded.config.has_incoming,
-                   &loaded.rules.defaults.incoming, loaded.config.defaults.incoming},
+                   loaded.rules.defaults.incoming, loaded.config.defaults.incoming},
         std::tuple{"outgoing", loaded.rules.has_outgoing, loaded.config.has_outgoing,
-                   &loaded.rules.defaults.outgoing, loaded.config.defaults.outgoing}}) {
-    if (!rules_given) {
-      *effective = configured;
-    } else if (config_given && *effective != configured) {
+                   loaded.rules.defaults.outgoing, loaded.config.defaults.outgoing}}) {
+    if (rules_given && config_given && effective != configured) {
       loaded.notes.push_back(config_file + ": [defaults] " + key + " = \"" +
                              to_string(configured) + "\" is overridden by " +
-                             loaded.rules_file + "'s \"" + to_string(*effective) +
+                             loaded.rules_file + "'s \"" + to_string(effective) +
                              "\" (set with portwall default)");
     }
   }
+  loaded.rules.default_to(loaded.config.defaults);
   if (auto ok = check_queues(loaded.config.daemon.queues); !ok) {
     return std::unexpected(config_file + ": " + ok.error());
   }

@@ -130,6 +130,12 @@ struct RuleSet {
   // Only `portwall default ...` adds one; a rule change writes back what was there.
   bool has_incoming = false, has_outgoing = false;
   bool has_defaults() const { return has_incoming || has_outgoing; }
+  // The keys the file does not hold take `in_force` (the configuration's): what the rules then
+  // decide, and what `portwall default` changes from.
+  void default_to(const Defaults& in_force) {
+    if (!has_incoming) defaults.incoming = in_force.incoming;
+    if (!has_outgoing) defaults.outgoing = in_force.outgoing;
+  }
   std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
   std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` / `[[set]]` name -> prefixes
   // Sets whose entries come from a file (`[[set]] file = "..."`): the file as written, and how

@@ -65,8 +65,7 @@ void TomlReader::error(std::string message) {
   errors_.push_back({file_, 0, 0, std::move(message)});
 }
 
-void TomlReader::check_keys(const toml::table& table,
-                            std::initializer_list<std::string_view> allowed,
+void TomlReader::check_keys(const toml::table& table, std::span<const std::string_view> allowed,
                             std::string_view what) {
   for (auto&& [key, value] : table) {
     bool known = false;

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,10 @@ class TomlReader {
 
   // Every key of `table` must be one of `allowed`; `what` names the table ("[[rule]]").
   void check_keys(const toml::table& table, std::initializer_list<std::string_view> allowed,
+                  std::string_view what) {
+    check_keys(table, std::span<const std::string_view>(allowed.begin(), allowed.size()), what);
+  }
+  void check_keys(const toml::table& table, std::span<const std::string_view> allowed,
                   std::string_view what);
 
   std::optional<std::string> string(const toml::node& node, std::string_view key);
