@@ -670,6 +670,7 @@ int main(int argc, char** argv) {
   const char* command = *status || *metrics ? "status" : *reload ? "reload" : "";
   nlohmann::json request = {{"command", command}};
   if (*reload && keep_established) request["keep_established"] = true;
+  if (*reload && json) request["status"] = true;  // the status object, as documented
   if (int code = ask(socket, request, &result); code != 0) return code;
   if (*metrics) {
     std::cout << portwall::render_prometheus(result);
@@ -680,7 +681,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*reload) {
-    std::printf("Rules reloaded: %zu rule(s)\n", result["rules"].size());
+    std::printf("Rules reloaded: %zu rule(s)\n", result.value("rule_count", std::size_t{0}));
     std::cout << portwall::render_connections(result.value("connections", nlohmann::json()));
     return 0;
   }

@@ -46,8 +46,9 @@ ConntrackLimits limits_of(const ConntrackSection& c) {
 
 }  // namespace
 
-std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths) {
-  return load_policy_files(paths.config, paths.rules_override, paths.socket_override);
+std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths,
+                                                     const RuleSources* previous) {
+  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous);
 }
 
 Daemon::~Daemon() { shutdown(); }
@@ -72,6 +73,8 @@ void Daemon::compile_policy() {
   // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
   policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
   loaded_.rules = {};
+  sources_in_force_ = std::move(loaded_.sources);
+  config_in_force_ = loaded_.config;
   settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(loaded_));
 }
 
@@ -258,23 +261,29 @@ std::expected<void, std::string> Daemon::reload(long uid, const char* origin) {
 std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin, bool audit,
                                                        bool keep_established) {
   sd_notify(0, "RELOADING=1");
-  auto fresh = load_policy(paths_);
-  if (!fresh) {
+  auto loaded = load_policy(paths_, &sources_in_force_);
+  if (!loaded) {
     // A broken file never replaces working rules: the old set stays in force.
-    say("reload refused, previous rules stay in force:\n" + fresh.error());
-    if (audit) audit_log_->record(uid, origin, "refused", fresh.error());
+    say("reload refused, previous rules stay in force:\n" + loaded.error());
+    if (audit) audit_log_->record(uid, origin, "refused", loaded.error());
     sd_notify(0, "READY=1");
-    return std::unexpected(fresh.error());
+    return std::unexpected(loaded.error());
   }
-  for (const std::string& note : fresh->notes) say(note);
-  if (const auto keys = keys_needing_restart(loaded_.config, fresh->config); !keys.empty()) {
+  return install_locked(std::move(*loaded), uid, origin, audit, keep_established);
+}
+
+std::expected<void, std::string> Daemon::install_locked(LoadedPolicy fresh, long uid,
+                                                        const char* origin, bool audit,
+                                                        bool keep_established) {
+  for (const std::string& note : fresh.notes) say(note);
+  if (const auto keys = keys_needing_restart(loaded_.config, fresh.config); !keys.empty()) {
     std::string list;
     for (const std::string& k : keys) list += (list.empty() ? "" : ", ") + k;
     say("reload: " + list + " changed; that takes effect at the next restart");
   }
   // The forwards' NAT rules first: if the kernel refuses them, nothing changes (the old ones
   // are put back), as for a broken file.
-  const std::vector<Forward>& forwards = fresh->rules.forwards;
+  const std::vector<Forward>& forwards = fresh.rules.forwards;
   auto same_forwards = [](const std::vector<Forward>& a, const std::vector<Forward>& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_forward);
   };
@@ -311,23 +320,26 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
       forwards_installed = true;
     }
   }
-  auto built = std::make_shared<PolicySnapshot>(std::move(fresh->rules));
-  built->inherit_hits(*snapshot());
+  const std::shared_ptr<const PolicySnapshot> previous = snapshot();
+  auto built = std::make_shared<PolicySnapshot>(std::move(fresh.rules), previous.get());
+  built->inherit_hits(*previous);
   const std::size_t count = built->rule_set().rules.size();
   std::shared_ptr<const PolicySnapshot> next = std::move(built);
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
     policy_ = next;
     // Rule changes edit, and apply writes, the file the live rules now come from.
-    settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(*fresh));
-    mode_ = live_mode_.value_or(fresh->config.daemon.mode);
+    settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(fresh));
+    mode_ = live_mode_.value_or(fresh.config.daemon.mode);
   }
-  decision_log_->set_format(fresh->config.log.format);
-  audit_log_->set_format(fresh->config.log.format);
-  sources_->configure(source_policy_of(fresh->config));
-  blocks_->set_scan_rate(fresh->config.scan_detection.new_blocks_per_second);
+  sources_in_force_ = std::move(fresh.sources);
+  config_in_force_ = fresh.config;
+  decision_log_->set_format(fresh.config.log.format);
+  audit_log_->set_format(fresh.config.log.format);
+  sources_->configure(source_policy_of(fresh.config));
+  blocks_->set_scan_rate(fresh.config.scan_detection.new_blocks_per_second);
   trust_infrastructure();
-  for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh->config.daemon.mode));
+  for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh.config.daemon.mode));
   if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
     follow_forwards();
@@ -337,10 +349,10 @@ std::expected<void, std::string> Daemon::reload_locked(long uid, const char* ori
   // Offloaded connections come back to be judged by the new rules, unless they are to be kept.
   if (!keep_established) bring_back_offloaded("reload");
   malloc_trim(0);
-  say("reloaded " + std::to_string(count) + " rule(s) from " + fresh->rules_file);
+  say("reloaded " + std::to_string(count) + " rule(s) from " + fresh.rules_file);
   if (audit) {
     audit_log_->record(uid, origin, "ok",
-                       std::to_string(count) + " rules from " + fresh->rules_file);
+                       std::to_string(count) + " rules from " + fresh.rules_file);
   }
   sd_notify(0, "READY=1");
   return {};

@@ -62,7 +62,9 @@ struct LiveSettings {
 
 // Loads the configuration and the rules named by `paths` (command line over config file).
 using LoadedPolicy = PolicyFiles;
-std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths);
+// `previous`: the sources of the last load (set files unchanged since are not read again).
+std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths,
+                                                     const RuleSources* previous = nullptr);
 
 class Daemon {
  public:
@@ -88,6 +90,15 @@ class Daemon {
   // Established flows the new rules deny are cut unless `keep_established` (recheck_flows).
   std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit,
                                                  bool keep_established = false);
+  // The second half of a reload: `fresh` (loaded, or made by a rule change from the rules in
+  // force) becomes the policy. REQUIRES: reload_mutex_ held.
+  std::expected<void, std::string> install_locked(LoadedPolicy fresh, long uid, const char* origin,
+                                                  bool audit, bool keep_established);
+  // What the last load read and the configuration it gave, kept so that a rule change made
+  // while no file has changed since is applied to the rules in force, without parsing 10^5
+  // rules again. Guarded by reload_mutex_.
+  RuleSources sources_in_force_;
+  Config config_in_force_;
   // After a policy change (rules, blocks, mode): every queue thread judges its tracked flows
   // again (Engine::recheck); flows now denied are cut, unless kept or in monitor mode, and
   // the kernel's entries of the cut ones are ended; flows cut earlier that are allowed again

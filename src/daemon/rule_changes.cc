@@ -29,14 +29,22 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   auto parsed = parse_rule_command(words);
   if (!parsed) return refuse(parsed.error());
   const std::shared_ptr<const LiveSettings> live = settings();
-  const std::string& file = live->rules_file;
-  auto own = load_rules(file);
-  if (!own) return refuse("the rules file is broken, fix it first:\n" + to_string(own.error()));
-  // The defaults in force where the file has none (portwall.toml's): what `default` changes.
-  own->default_to(snapshot()->rule_set().defaults);
-  auto merged = load_rules(file, live->rules_dir);
-  if (!merged) return refuse("the rules are broken, fix them first:\n" + to_string(merged.error()));
-  auto edit = apply_change(*own, *parsed, merged->rules.size());
+  // The change is made to the rules in force while no file has changed since they were loaded
+  // (parsing 10^5 rules again took seconds); otherwise to the files as they are now, loaded
+  // once (set files that did not change are not read again).
+  const std::shared_ptr<const PolicySnapshot> in_force = snapshot();
+  std::optional<LoadedPolicy> reloaded;
+  if (!sources_in_force_.unchanged()) {
+    auto loaded = load_policy(paths_, &sources_in_force_);
+    if (!loaded) return refuse("the rules are broken, fix them first:\n" + loaded.error());
+    reloaded = std::move(*loaded);
+  }
+  const RuleSet& base = reloaded ? reloaded->rules : in_force->rule_set();
+  const RuleSources& base_sources = reloaded ? reloaded->sources : sources_in_force_;
+  const std::string file = reloaded ? reloaded->rules_file : live->rules_file;
+  // The file's own part, with the defaults in force where it holds none (portwall.toml's):
+  // what `default` changes.
+  auto edit = apply_change(rules_file_part(base, base_sources), *parsed, base.rules.size());
   if (!edit) return refuse(edit.error());
 
   nlohmann::json result = {{"changed", edit->changed},
@@ -48,14 +56,25 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
                        who + " command=" + log_quoted(command) + " " + edit->summary);
     return ok_response(result);
   }
-  // Persist, then load what was persisted: the live rules are always those of the file.
+  // Persist, then make what was persisted the rules in force.
   auto old_text = read_text_file(file);
   if (!old_text) return refuse(old_text.error());
-  if (auto ok = write_file_atomically(file, write_rules(edit->rules)); !ok) {
+  WrittenLines lines;
+  if (auto ok = write_file_atomically(file, write_rules(edit->rules, &lines)); !ok) {
     return refuse(ok.error());
   }
+  LoadedPolicy next;
+  next.config = reloaded ? reloaded->config : config_in_force_;
+  next.rules_file = file;
+  next.rules_dir = reloaded ? reloaded->rules_dir : live->rules_dir;
+  next.notes = default_override_notes(paths_.config, next.config, file, edit->rules);
+  next.sources = base_sources;
+  next.rules = with_rules_file_part(base, next.sources, std::move(edit->rules), lines);
+  next.rules.default_to(next.config.defaults);
+  next.sources.restamp(file);  // what was just written is what the rules in force now say
+  reloaded.reset();
   const bool keep = request.value("keep_established", false);
-  if (auto ok = reload_locked(peer.uid, "change", false, keep); !ok) {
+  if (auto ok = install_locked(std::move(next), peer.uid, "change", false, keep); !ok) {
     (void)write_file_atomically(file, *old_text);
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
   }

@@ -20,7 +20,9 @@ struct RuleHits {
 
 class PolicySnapshot {
  public:
-  explicit PolicySnapshot(RuleSet rules);
+  // `previous`: the generation this one replaces, whose compiled address sets are reused
+  // where the lists are the same (Classifier).
+  explicit PolicySnapshot(RuleSet rules, const PolicySnapshot* previous = nullptr);
 
   const Classifier& classifier() const { return classifier_; }
   const RuleSet& rule_set() const { return classifier_.rule_set(); }

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <tuple>
 #include <unordered_map>
 
 #include "packet/packet_view.h"
 #include "rules/address_set.h"
+#include "rules/huge_pages.h"
 
 namespace portwall {
 namespace {
@@ -77,16 +79,65 @@ struct Shape {
   friend bool operator==(const Shape&, const Shape&) = default;
 };
 
+// The rules of one shape, by key: an open-addressing table of keys, each naming its run of rule
+// indices (ascending) in one array. Two allocations per group however many rules it holds:
+// compiling 10^5 rules was 2 allocations per rule with a map of vectors.
 struct Group {
   Shape shape;
   std::uint32_t first_rule = UINT32_MAX;
-  std::unordered_map<Key, std::vector<std::uint32_t>, KeyHash> rules;  // rule indices, ascending
+  struct Slot {
+    Key key;
+    std::uint32_t begin = 0, end = 0;  // end == 0: empty (a run is never empty)
+  };
+  std::vector<Slot> slots;           // size a power of two, at most half full
+  std::vector<std::uint32_t> rules;  // the runs
+  std::vector<std::pair<Key, std::uint32_t>> pending;  // while compiling: (key, rule)
+
+  void add(const Key& key, std::uint32_t rule) { pending.emplace_back(key, rule); }
+
+  // Sorts what add() gathered into runs and builds the table.
+  void finish() {
+    auto order = [](const std::pair<Key, std::uint32_t>& a, const std::pair<Key, std::uint32_t>& b) {
+      return std::tie(a.first.src, a.first.dst, a.first.port, a.first.protocol, a.second) <
+             std::tie(b.first.src, b.first.dst, b.first.port, b.first.protocol, b.second);
+    };
+    std::sort(pending.begin(), pending.end(), order);
+    pending.erase(std::unique(pending.begin(), pending.end()), pending.end());
+    std::size_t keys = 0;
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      keys += k == 0 || !(pending[k].first == pending[k - 1].first);
+    }
+    std::size_t size = 2;
+    while (size < 2 * keys) size *= 2;
+    reserve_in_huge_pages(slots, size);
+    slots.assign(size, Slot{});
+    reserve_in_huge_pages(rules, pending.size());
+    for (std::size_t k = 0; k < pending.size();) {
+      const Key& key = pending[k].first;
+      const auto begin = static_cast<std::uint32_t>(rules.size());
+      for (; k < pending.size() && pending[k].first == key; ++k) rules.push_back(pending[k].second);
+      std::size_t at = KeyHash{}(key) & (size - 1);
+      while (slots[at].end != 0) at = (at + 1) & (size - 1);
+      slots[at] = Slot{key, begin, static_cast<std::uint32_t>(rules.size())};
+    }
+    pending = {};
+  }
+
+  // The run of rules for `key`, or null.
+  const Slot* find(const Key& key) const {
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t at = KeyHash{}(key) & mask;; at = (at + 1) & mask) {
+      const Slot& slot = slots[at];
+      if (slot.end == 0) return nullptr;
+      if (slot.key == key) return &slot;
+    }
+  }
 };
 
 // An address condition as a candidate check: any, a short list, or a compiled set.
 struct AddressCheck {
   const AddressMatch* match = nullptr;
-  std::unique_ptr<AddressSet> set;
+  std::shared_ptr<const AddressSet> set;  // shared with the generation before, if its list is
   bool matches(const IpAddress& a) const {
     if (match->any) return true;
     return set ? set->contains(a) : match->matches(a);
@@ -97,8 +148,20 @@ struct CompiledRule {
   AddressCheck from, to;
 };
 
-std::vector<Family> families_of(const Rule& r) {
-  std::vector<Family> out;
+// At most two of anything below: a fixed list, so that compiling 10^5 rules allocates nothing
+// per rule for them.
+template <typename T>
+struct TwoAtMost {
+  std::array<T, 2> items{};
+  std::size_t size = 0;
+  void push_back(T t) { items[size++] = t; }
+  const T* begin() const { return items.data(); }
+  const T* end() const { return items.data() + size; }
+  bool empty() const { return size == 0; }
+};
+
+TwoAtMost<Family> families_of(const Rule& r) {
+  TwoAtMost<Family> out;
   for (Family f : {Family::ipv4, Family::ipv6}) {
     auto has = [f](const AddressMatch& m) {
       if (m.any) return true;
@@ -112,19 +175,26 @@ std::vector<Family> families_of(const Rule& r) {
   return out;
 }
 
-std::vector<std::uint8_t> protocols_of(const Rule& r, Family family) {
+TwoAtMost<std::uint8_t> protocols_of(const Rule& r, Family family) {
+  TwoAtMost<std::uint8_t> out;
   switch (r.proto) {
     case Proto::any:
-      if (!r.port.any() || !r.from_port.any()) return {ipproto::tcp, ipproto::udp};
-      return {};  // not indexed: every protocol
+      if (!r.port.any() || !r.from_port.any()) {
+        out.push_back(ipproto::tcp);
+        out.push_back(ipproto::udp);
+      }
+      break;  // else not indexed: every protocol
     case Proto::tcp:
-      return {ipproto::tcp};
+      out.push_back(ipproto::tcp);
+      break;
     case Proto::udp:
-      return {ipproto::udp};
+      out.push_back(ipproto::udp);
+      break;
     case Proto::icmp:
-      return {family == Family::ipv4 ? ipproto::icmp : ipproto::icmpv6};
+      out.push_back(family == Family::ipv4 ? ipproto::icmp : ipproto::icmpv6);
+      break;
   }
-  return {};
+  return out;
 }
 
 std::size_t port_count(const PortMatch& p) {
@@ -158,26 +228,32 @@ struct Classifier::Index {
     return groups.back();
   }
 
+  // What spread() fills for one rule, kept between rules so that compiling allocates per key
+  // only.
+  struct Entry {
+    Shape shape;
+    Key key;
+  };
+  std::vector<Entry> entries;
+  std::vector<std::uint16_t> ports;
+  std::vector<const Cidr*> sources, destinations;
+
   // Spreads rule `i` into the groups; false if it is too wide to spread.
   bool spread(std::uint32_t i, const Rule& r) {
     const bool from_spread = !r.from.any && r.from.prefixes.size() <= kSpreadAddresses;
     const bool to_spread = !r.to.any && r.to.prefixes.size() <= kSpreadAddresses;
     const bool port_spread = !r.port.any() && port_count(r.port) <= kSpreadPorts;
-    std::vector<std::uint16_t> ports;
+    ports.clear();
     if (port_spread) {
       for (const PortRange& pr : r.port.ranges) {
         for (std::uint32_t p = pr.first; p <= pr.last; ++p)
           ports.push_back(static_cast<std::uint16_t>(p));
       }
     }
-    struct Entry {
-      Shape shape;
-      Key key;
-    };
-    std::vector<Entry> entries;
+    entries.clear();
     for (Family family : families_of(r)) {
-      auto prefixes = [&](const AddressMatch& m, bool spread_it) {
-        std::vector<const Cidr*> out;
+      auto prefixes = [&](const AddressMatch& m, bool spread_it, std::vector<const Cidr*>& out) {
+        out.clear();
         if (!spread_it) {
           out.push_back(nullptr);
         } else {
@@ -185,13 +261,14 @@ struct Classifier::Index {
             if (c.network.family == family) out.push_back(&c);
           }
         }
-        return out;
       };
+      prefixes(r.from, from_spread, sources);
+      prefixes(r.to, to_spread, destinations);
       const auto protocols = protocols_of(r, family);
-      const std::vector<std::uint8_t> proto_keys =
-          protocols.empty() ? std::vector<std::uint8_t>{0} : protocols;
-      for (const Cidr* src : prefixes(r.from, from_spread)) {
-        for (const Cidr* dst : prefixes(r.to, to_spread)) {
+      TwoAtMost<std::uint8_t> proto_keys = protocols;
+      if (proto_keys.empty()) proto_keys.push_back(0);
+      for (const Cidr* src : sources) {
+        for (const Cidr* dst : destinations) {
           for (std::uint8_t proto : proto_keys) {
             const std::size_t n_ports = port_spread ? ports.size() : 1;
             if (entries.size() + n_ports > kSpreadKeys) return false;
@@ -215,30 +292,45 @@ struct Classifier::Index {
     }
     for (const Entry& e : entries) {
       Group& g = group(e.shape);
-      std::vector<std::uint32_t>& list = g.rules[e.key];
-      if (list.empty() || list.back() != i) list.push_back(i);
+      g.add(e.key, i);
       g.first_rule = std::min(g.first_rule, i);
     }
     return true;
   }
 };
 
-Classifier::Classifier(RuleSet rules)
+Classifier::Classifier(RuleSet rules, const Classifier* previous)
     : rules_(std::move(rules)), index_(std::make_unique<Index>()) {
   Index& x = *index_;
+  // The address sets the generation before compiled, by the list they were compiled from: a
+  // list still shared (a set file that did not change) is not compiled again.
+  std::unordered_map<const std::vector<Cidr>*, std::shared_ptr<const AddressSet>> compiled_before;
+  if (previous) {
+    for (const CompiledRule& c : previous->index_->compiled) {
+      for (const AddressCheck* check : {&c.from, &c.to}) {
+        if (check->set) compiled_before.emplace(&check->match->prefixes.items(), check->set);
+      }
+    }
+  }
+  auto address_set = [&](const CidrList& list) -> std::shared_ptr<const AddressSet> {
+    if (auto it = compiled_before.find(&list.items()); it != compiled_before.end()) {
+      return it->second;
+    }
+    return std::make_shared<const AddressSet>(list.items());
+  };
   x.rules = rules_.rules.data();
+  reserve_in_huge_pages(x.compiled, rules_.rules.size());
   x.compiled.resize(rules_.rules.size());
   for (std::uint32_t i = 0; i < rules_.rules.size(); ++i) {
     const Rule& r = rules_.rules[i];
     CompiledRule& c = x.compiled[i];
     c.from.match = &r.from;
     c.to.match = &r.to;
-    if (r.from.prefixes.size() > kSpreadAddresses)
-      c.from.set = std::make_unique<AddressSet>(r.from.prefixes);
-    if (r.to.prefixes.size() > kSpreadAddresses)
-      c.to.set = std::make_unique<AddressSet>(r.to.prefixes);
+    if (r.from.prefixes.size() > kSpreadAddresses) c.from.set = address_set(r.from.prefixes);
+    if (r.to.prefixes.size() > kSpreadAddresses) c.to.set = address_set(r.to.prefixes);
     if (!x.spread(i, r)) x.unindexed.push_back(i);
   }
+  for (Group& g : x.groups) g.finish();
   std::sort(x.groups.begin(), x.groups.end(),
             [](const Group& a, const Group& b) { return a.first_rule < b.first_rule; });
 }
@@ -259,9 +351,10 @@ std::optional<std::size_t> Classifier::match(const MatchInput& in) const {
     if (s.dst_length) key.dst = masked(in.dst, s.dst_length);
     if (s.by_protocol) key.protocol = in.protocol;
     if (s.by_port) key.port = in.dst_port;
-    auto it = g.rules.find(key);
-    if (it == g.rules.end()) continue;
-    for (std::uint32_t i : it->second) {
+    const Group::Slot* run = g.find(key);
+    if (!run) continue;
+    for (std::uint32_t k = run->begin; k < run->end; ++k) {
+      const std::uint32_t i = g.rules[k];
       if (i >= best) break;
       if (x.matches(i, in)) {
         best = i;

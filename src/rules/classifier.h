@@ -34,7 +34,10 @@ struct MatchInput {
 
 class Classifier {
  public:
-  explicit Classifier(RuleSet rules);
+  // `previous`: the classifier this one replaces; address sets compiled from a list both share
+  // (a set file that did not change) are taken over instead of compiled again. It need not
+  // outlive this one.
+  explicit Classifier(RuleSet rules, const Classifier* previous = nullptr);
   ~Classifier();
   Classifier(Classifier&&) noexcept;
   Classifier& operator=(Classifier&&) noexcept;

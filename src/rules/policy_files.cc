@@ -37,9 +37,31 @@ FileKind file_kind_of(std::string_view text) {
   return FileKind::rules;
 }
 
+std::vector<std::string> default_override_notes(const std::string& config_file,
+                                                const Config& config,
+                                                const std::string& rules_file,
+                                                const RuleSet& rules) {
+  std::vector<std::string> notes;
+  for (auto [key, rules_given, config_given, effective, configured] :
+       {std::tuple{"incoming", rules.has_incoming, config.has_incoming,
+                   rules.defaults.incoming, config.defaults.incoming},
+        std::tuple{"outgoing", rules.has_outgoing, config.has_outgoing,
+                   rules.defaults.outgoing, config.defaults.outgoing}}) {
+    if (rules_given && config_given && effective != configured) {
+      notes.push_back(config_file + ": [defaults] " + key + " = \"" +
+                             to_string(configured) + "\" is overridden by " +
+                             rules_file + "'s \"" + to_string(effective) +
+                             "\" (set with portwall default)");
+    }
+  }
+  return notes;
+}
+
 std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
                                                           const std::string& rules_override,
-                                                          const std::string& socket_override) {
+                                                          const std::string& socket_override,
+                                                          const RuleSources* previous) {
+  const std::optional<FileStamp> config_stamp = stamp_of(config_file);  // before it is read
   auto config = load_config(config_file);
   if (!config) return std::unexpected(to_string(config.error()));
   PolicyFiles loaded;
@@ -50,21 +72,12 @@ std::expected<PolicyFiles, std::string> load_policy_files(const std::string& con
       loaded.config.daemon.rules_dir.empty()
           ? (std::filesystem::path(loaded.rules_file).parent_path() / "rules.d").string()
           : loaded.config.daemon.rules_dir;
-  auto rules = load_rules(loaded.rules_file, loaded.rules_dir);
+  if (previous) loaded.sources = *previous;
+  auto rules = load_rules(loaded.rules_file, loaded.rules_dir, &loaded.sources);
   if (!rules) return std::unexpected(to_string(rules.error()));
+  loaded.sources.files.push_back({config_file, config_stamp, false, {}});
   loaded.rules = std::move(*rules);
-  for (auto [key, rules_given, config_given, effective, configured] :
-       {std::tuple{"incoming", loaded.rules.has_incoming, loaded.config.has_incoming,
-                   loaded.rules.defaults.incoming, loaded.config.defaults.incoming},
-        std::tuple{"outgoing", loaded.rules.has_outgoing, loaded.config.has_outgoing,
-                   loaded.rules.defaults.outgoing, loaded.config.defaults.outgoing}}) {
-    if (rules_given && config_given && effective != configured) {
-      loaded.notes.push_back(config_file + ": [defaults] " + key + " = \"" +
-                             to_string(configured) + "\" is overridden by " +
-                             loaded.rules_file + "'s \"" + to_string(effective) +
-                             "\" (set with portwall default)");
-    }
-  }
+  loaded.notes = default_override_notes(config_file, loaded.config, loaded.rules_file, loaded.rules);
   loaded.rules.default_to(loaded.config.defaults);
   if (auto ok = check_queues(loaded.config.daemon.queues); !ok) {
     return std::unexpected(config_file + ": " + ok.error());

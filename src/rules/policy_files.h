@@ -10,6 +10,7 @@
 
 #include "rules/config.h"
 #include "rules/rule.h"
+#include "rules/rule_loader.h"
 
 namespace portwall {
 
@@ -20,6 +21,9 @@ struct PolicyFiles {
   // What loads but may surprise: a [defaults] key of the configuration that the rules file
   // overrides with another value. Said by portwalld and by both checks.
   std::vector<std::string> notes;
+  // Every file read (the configuration too) with its stamp: while none has changed, loading
+  // again would give the same, and a change made through portwalld needs no new parse.
+  RuleSources sources;
 };
 
 // What `portwall check FILE` checks FILE as, by the tables it holds: a table only a
@@ -29,9 +33,17 @@ struct PolicyFiles {
 enum class FileKind { configuration, rules };
 FileKind file_kind_of(std::string_view text);
 
+// PolicyFiles::notes: a [defaults] key `rules` (the rules file, before its defaults are merged)
+// holds that overrides the configuration's with another value.
+std::vector<std::string> default_override_notes(const std::string& config_file,
+                                                const Config& config,
+                                                const std::string& rules_file,
+                                                const RuleSet& rules);
+
 // Empty overrides keep what the configuration says. The error lists every problem found.
-std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
-                                                          const std::string& rules_override = "",
-                                                          const std::string& socket_override = "");
+// `previous`: the sources of the last load, whose unchanged set files are not read again.
+std::expected<PolicyFiles, std::string> load_policy_files(
+    const std::string& config_file, const std::string& rules_override = "",
+    const std::string& socket_override = "", const RuleSources* previous = nullptr);
 
 }  // namespace portwall

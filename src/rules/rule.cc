@@ -1,5 +1,7 @@
 #include "rules/rule.h"
 
+#include <cstdint>
+
 #include "rules/config_error.h"
 
 namespace portwall {
@@ -48,6 +50,11 @@ bool Cidr::contains(const IpAddress& a) const {
 
 std::string to_string(const Cidr& c) {
   return to_string(c.network) + "/" + std::to_string(c.prefix_length);
+}
+
+const std::vector<Cidr>& CidrList::items() const {
+  static const std::vector<Cidr> none;
+  return items_ ? *items_ : none;
 }
 
 bool AddressMatch::matches(const IpAddress& address) const {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,10 +36,43 @@ struct Cidr {
 };
 std::string to_string(const Cidr&);
 
+// A list of prefixes that never changes once made, shared by whoever copies it: a 10^6-entry
+// set is held once however many rules name it and however many rule generations (a reload, a
+// change, a copy being edited) are alive, and copying a RuleSet costs nothing for it.
+class CidrList {
+ public:
+  using value_type = Cidr;
+  using iterator = std::vector<Cidr>::const_iterator;
+  using const_iterator = iterator;
+
+  CidrList() = default;
+  CidrList(std::vector<Cidr> prefixes)  // NOLINT: a list is made from its prefixes
+      : items_(prefixes.empty() ? nullptr
+                                : std::make_shared<const std::vector<Cidr>>(std::move(prefixes))) {}
+  CidrList(std::initializer_list<Cidr> prefixes) : CidrList(std::vector<Cidr>(prefixes)) {}
+
+  iterator begin() const { return items().begin(); }
+  iterator end() const { return items().end(); }
+  std::size_t size() const { return items_ ? items_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const Cidr& operator[](std::size_t i) const { return (*items_)[i]; }
+  const std::vector<Cidr>& items() const;
+  // The same list, not only equal ones: what was compiled from one serves the other.
+  bool shares_with(const CidrList& other) const { return items_ == other.items_; }
+
+  friend bool operator==(const CidrList& a, const CidrList& b) {
+    return a.items_ == b.items_ || a.items() == b.items();
+  }
+  friend bool operator==(const CidrList& a, const std::vector<Cidr>& b) { return a.items() == b; }
+
+ private:
+  std::shared_ptr<const std::vector<Cidr>> items_;
+};
+
 // An address condition: any address, or any of a list of prefixes (a set may mix families).
 struct AddressMatch {
   bool any = true;
-  std::vector<Cidr> prefixes;
+  CidrList prefixes;
 
   bool matches(const IpAddress& address) const;
 };
@@ -137,7 +172,7 @@ struct RuleSet {
     if (!has_outgoing) defaults.outgoing = in_force.outgoing;
   }
   std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
-  std::map<std::string, std::vector<Cidr>> sets;  // `[sets]` / `[[set]]` name -> prefixes
+  std::map<std::string, CidrList> sets;  // `[sets]` / `[[set]]` name -> prefixes
   // Sets whose entries come from a file (`[[set]] file = "..."`): the file as written, and how
   // many of the set's prefixes (the first ones) were written inline. The rules writer keeps
   // them in their file rather than copying them into the rules file.

@@ -1,6 +1,8 @@
 #include "rules/rule_edit.h"
 
 #include <algorithm>
+#include <functional>
+#include <tuple>
 
 #include "rules/forward.h"
 
@@ -22,17 +24,33 @@ std::expected<void, std::string> check_editable(std::size_t number, std::size_t 
 
 }  // namespace
 
-std::string rule_identity(const Rule& rule) {
-  Rule r = rule;
-  r.comment.clear();
-  return rule_words(r);
+namespace {
+
+// What makes two rules the same rule: all that rule_words() says but the comment.
+auto identity_of(const Rule& r) {
+  return std::tie(r.action, r.direction, r.interface, r.log, r.proto, r.from_text,
+                  r.from_port_text, r.to_text, r.port_text);
 }
 
-bool same_rule(const Rule& a, const Rule& b) { return rule_identity(a) == rule_identity(b); }
+}  // namespace
 
-std::expected<EditResult, std::string> apply_change(const RuleSet& file, const RuleCommand& c,
+bool same_rule(const Rule& a, const Rule& b) { return identity_of(a) == identity_of(b); }
+
+std::size_t rule_hash(const Rule& r) {
+  std::size_t h = static_cast<std::size_t>(r.action) | static_cast<std::size_t>(r.direction) << 4 |
+                  static_cast<std::size_t>(r.proto) << 8 | static_cast<std::size_t>(r.log) << 12;
+  const std::hash<std::string> text;
+  for (const std::string* s :
+       {&r.interface, &r.from_text, &r.from_port_text, &r.to_text, &r.port_text}) {
+    h = (h ^ text(*s)) * 0x9e3779b97f4a7c15ull;  // order matters: from 10 to any != from any to 10
+  }
+  return h ^ (h >> 29);
+}
+
+std::expected<EditResult, std::string> apply_change(RuleSet file, const RuleCommand& c,
                                                     std::size_t total_rules) {
-  EditResult result{file, false, "", "", ""};
+  const std::size_t file_rules = file.rules.size();
+  EditResult result{std::move(file), false, "", "", ""};
   std::vector<Rule>& rules = result.rules.rules;
   auto existing = [&](const Rule& r) {
     return std::find_if(rules.begin(), rules.end(), [&](const Rule& x) { return same_rule(x, r); });
@@ -48,7 +66,7 @@ std::expected<EditResult, std::string> apply_change(const RuleSet& file, const R
       std::size_t at = rules.size();
       if (c.kind == RuleCommand::Kind::prepend) at = 0;
       if (c.kind == RuleCommand::Kind::insert) {
-        if (auto ok = check_editable(c.number, file.rules.size(), total_rules); !ok) {
+        if (auto ok = check_editable(c.number, file_rules, total_rules); !ok) {
           return std::unexpected("cannot insert at " + std::to_string(c.number) + ": " +
                                  ok.error());
         }
@@ -61,7 +79,7 @@ std::expected<EditResult, std::string> apply_change(const RuleSet& file, const R
       return result;
     }
     case RuleCommand::Kind::delete_number: {
-      if (auto ok = check_editable(c.number, file.rules.size(), total_rules); !ok) {
+      if (auto ok = check_editable(c.number, file_rules, total_rules); !ok) {
         return std::unexpected("cannot delete: " + ok.error());
       }
       result.before = rule_words(rules[c.number - 1]);

@@ -10,10 +10,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "rules/forward.h"
+#include "rules/huge_pages.h"
 #include "rules/rule_values.h"
 #include "rules/toml_reader.h"
 
@@ -79,16 +78,63 @@ void read_sets(TomlReader& r, const toml::node& node, RuleSet& set) {
   }
 }
 
+// Where set files come from in one load, and what the load before read (to reuse the
+// prefixes of a set file that has not changed) and this one reads (to record).
+struct SetFileReading {
+  SetFileScope scope;
+  const RuleSources* previous = nullptr;
+  RuleSources* record = nullptr;
+};
+
 // Whether `path` is `root` or lies below it; both are canonical.
 bool inside(const std::filesystem::path& path, const std::filesystem::path& root) {
   auto [r, p] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
   return r == root.end() || (std::next(r) == root.end() && r->empty());  // "/etc/portwall/"
 }
 
-// A set file's bytes, if it may be read (SetFileScope); otherwise the error, said at `where`.
-std::optional<std::string> read_set_file_text(TomlReader& r, const toml::node& where,
-                                              const std::filesystem::path& path,
-                                              const SetFileScope& scope) {
+// A set file's text: one address or network per line; '#' starts a comment. Errors name
+// file:line:column, without the line's text (the file may not be the administrator's to show).
+CidrList parse_set_file(TomlReader& r, const std::filesystem::path& path, std::string_view rest) {
+  std::vector<Cidr> out;
+  out.reserve(rest.size() / 12);  // about a line's worth of bytes per entry
+  int number = 0;
+  std::size_t errors = 0;
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    ++number;
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    const std::string_view token = line.substr(first, last - first + 1);
+    if (auto c = parse_cidr(token)) {
+      out.push_back(*c);
+    } else if (++errors <= 20) {  // a broken file says where, without drowning the reader
+      const bool address = parse_ip_address(token.substr(0, token.find('/'))).has_value();
+      const bool prefix_ok = c.error().find("host bits") != std::string::npos;
+      r.errors().push_back(ConfigError{
+          path.string(), number, static_cast<int>(first) + 1,
+          !address    ? "not an address or network"
+          : prefix_ok ? "host bits set beyond the prefix length"
+                      : "the prefix length is out of range"});
+    }
+  }
+  if (errors > 20) {
+    r.errors().push_back(ConfigError{path.string(), 0, 0,
+                                     std::to_string(errors - 20) + " more bad line(s) not shown"});
+  }
+  out.shrink_to_fit();
+  return out;
+}
+
+// A set file, if it may be read (SetFileScope): its prefixes, reused from the previous load
+// when the file has the same stamp, else read and parsed; otherwise the error, said at `where`.
+std::optional<CidrList> read_set_file(TomlReader& r, const toml::node& where,
+                                      const std::filesystem::path& path,
+                                      const SetFileReading& reading) {
+  const SetFileScope& scope = reading.scope;
   std::error_code ec;
   const std::filesystem::path real = std::filesystem::canonical(path, ec);
   if (ec) {
@@ -119,12 +165,17 @@ std::optional<std::string> read_set_file_text(TomlReader& r, const toml::node& w
   std::string text;
   struct stat st {};
   std::string problem;
+  std::optional<CidrList> reused;
   if (fstat(fd, &st) != 0) {
     problem = std::strerror(errno);
   } else if (!S_ISREG(st.st_mode)) {
     problem = "not a regular file";
   } else if (static_cast<std::uintmax_t>(st.st_size) > kMaxSetFileBytes) {
     problem = "larger than " + std::to_string(kMaxSetFileBytes >> 20) + " MiB";
+  } else if (const CidrList* known =
+                 reading.previous ? reading.previous->set_file(real.string(), stamp_of(st))
+                                  : nullptr) {
+    reused = *known;  // the same bytes as last time: the same prefixes, shared
   } else {
     text.resize(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;
@@ -141,48 +192,15 @@ std::optional<std::string> read_set_file_text(TomlReader& r, const toml::node& w
     r.error(where, "set file " + path.string() + " is " + problem);
     return std::nullopt;
   }
-  return text;
-}
-
-// A set file: one address or network per line; '#' starts a comment. Errors name file:line:
-// column, without the line's text (the file may not be the administrator's to show).
-void read_set_file(TomlReader& r, const toml::node& where, const std::filesystem::path& path,
-                   const SetFileScope& scope, std::vector<Cidr>& out) {
-  const std::optional<std::string> text = read_set_file_text(r, where, path, scope);
-  if (!text) return;
-  std::string_view rest = *text;
-  int number = 0;
-  std::size_t errors = 0;
-  while (!rest.empty()) {
-    const std::size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    ++number;
-    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-    const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) continue;
-    const auto last = line.find_last_not_of(" \t\r");
-    const std::string_view token = line.substr(first, last - first + 1);
-    if (auto c = parse_cidr(token)) {
-      out.push_back(*c);
-    } else if (++errors <= 20) {  // a broken file says where, without drowning the reader
-      const bool address = parse_ip_address(token.substr(0, token.find('/'))).has_value();
-      const bool prefix_ok = c.error().find("host bits") != std::string::npos;
-      r.errors().push_back(ConfigError{
-          path.string(), number, static_cast<int>(first) + 1,
-          !address    ? "not an address or network"
-          : prefix_ok ? "host bits set beyond the prefix length"
-                      : "the prefix length is out of range"});
-    }
+  CidrList prefixes = reused ? std::move(*reused) : parse_set_file(r, path, text);
+  if (reading.record) {
+    reading.record->files.push_back({real.string(), stamp_of(st), true, prefixes});
   }
-  if (errors > 20) {
-    r.errors().push_back(ConfigError{path.string(), 0, 0,
-                                     std::to_string(errors - 20) + " more bad line(s) not shown"});
-  }
+  return prefixes;
 }
 
 // [[set]] tables: name, entries (inline) and/or file (one entry per line).
-void read_set_tables(TomlReader& r, const toml::node& node, const SetFileScope& scope,
+void read_set_tables(TomlReader& r, const toml::node& node, const SetFileReading& reading,
                      RuleSet& set) {
   const toml::array* list = node.as_array();
   if (!list) return r.error(node, "named sets are written as [[set]] tables");
@@ -214,18 +232,26 @@ void read_set_tables(TomlReader& r, const toml::node& node, const SetFileScope& 
       }
     }
     const std::size_t inline_entries = prefixes.size();
+    CidrList from_file;
     if (const toml::node* n = t->get("file")) {
       if (auto file = r.string(*n, "file")) {
         std::filesystem::path path(*file);
-        if (path.is_relative()) path = scope.base / path;
-        read_set_file(r, *n, path, scope, prefixes);
+        if (path.is_relative()) path = reading.scope.base / path;
+        if (auto read = read_set_file(r, *n, path, reading)) from_file = std::move(*read);
         set.set_files[*name] = {*file, inline_entries};
       }
     }
     if (!t->get("entries") && !t->get("file")) {
       r.error(t->source(), "[[set]] " + *name + " needs entries = [...] or file = \"...\"");
     }
-    if (!set.sets.emplace(*name, std::move(prefixes)).second) {
+    // Without inline entries the set is the set file's list itself, shared with the next load
+    // while the file stays the same.
+    CidrList all = std::move(from_file);
+    if (inline_entries > 0) {
+      prefixes.insert(prefixes.end(), all.begin(), all.end());
+      all = std::move(prefixes);
+    }
+    if (!set.sets.emplace(*name, std::move(all)).second) {
       r.error(*name_node, "set '" + *name + "' is already defined");
     }
   }
@@ -412,22 +438,12 @@ void read_forward(TomlReader& r, const toml::node& node, RuleSet& set) {
   set.forwards.push_back(std::move(f));
 }
 
-std::expected<std::string, ConfigError> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return std::unexpected(
-        ConfigError{path.string(), 0, 0, std::string("cannot read: ") + std::strerror(errno)});
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Parses one document; `known_sets` are the sets of files loaded before it (drop-ins may use
 // the main file's sets). The result's `sets` holds only the sets this document defines.
 std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     std::string_view text, std::string_view file_name,
-    const std::map<std::string, std::vector<Cidr>>& known_sets, bool drop_in,
-    const SetFileScope& scope) {
+    const std::map<std::string, CidrList>& known_sets, bool drop_in,
+    const SetFileReading& reading) {
   TomlReader r(file_name);
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
@@ -449,9 +465,10 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     }
   }
   if (const toml::node* n = doc->get("sets")) read_sets(r, *n, set);  // before rules: @names
-  if (const toml::node* n = doc->get("set")) read_set_tables(r, *n, scope, set);
+  if (const toml::node* n = doc->get("set")) read_set_tables(r, *n, reading, set);
   if (const toml::node* n = doc->get("rule")) {
     if (const toml::array* rules = n->as_array()) {
+      reserve_in_huge_pages(set.rules, rules->size());
       for (const toml::node& rule : *rules) read_rule(r, rule, set);
     } else {
       r.error(*n, "rules are written as [[rule]] tables");
@@ -477,41 +494,128 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
 
 std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
     std::string_view text, std::string_view file_name, const std::optional<SetFileScope>& scope) {
-  if (scope) return parse_document(text, file_name, {}, false, *scope);
+  if (scope) return parse_document(text, file_name, {}, false, SetFileReading{*scope});
   std::filesystem::path base = std::filesystem::path(file_name).parent_path();
   if (base.empty()) base = ".";
-  return parse_document(text, file_name, {}, false, SetFileScope{base, {base}});
+  return parse_document(text, file_name, {}, false, SetFileReading{SetFileScope{base, {base}}});
+}
+
+bool RuleSources::unchanged() const {
+  return std::all_of(files.begin(), files.end(),
+                     [](const File& f) { return stamp_of(f.path) == f.stamp; });
+}
+
+const CidrList* RuleSources::set_file(const std::string& real_path, const FileStamp& stamp) const {
+  for (const File& f : files) {
+    if (f.set_file && f.path == real_path && f.stamp == stamp) return &f.set;
+  }
+  return nullptr;
+}
+
+void RuleSources::restamp(const std::string& path) {
+  for (File& f : files) {
+    if (f.path == path) f.stamp = stamp_of(path);
+  }
+}
+
+RuleSet rules_file_part(const RuleSet& in_force, const RuleSources& sources) {
+  RuleSet part;
+  part.defaults = in_force.defaults;
+  part.has_incoming = in_force.has_incoming;
+  part.has_outgoing = in_force.has_outgoing;
+  part.icmp = in_force.icmp;
+  part.has_icmp = in_force.has_icmp;
+  const auto rules_end = in_force.rules.begin() +
+                         static_cast<std::ptrdiff_t>(std::min(sources.main_rules, in_force.rules.size()));
+  reserve_in_huge_pages(part.rules, sources.main_rules + 1);  // room for the rule an `allow` adds
+  part.rules.assign(in_force.rules.begin(), rules_end);
+  const auto forwards_end =
+      in_force.forwards.begin() +
+      static_cast<std::ptrdiff_t>(std::min(sources.main_forwards, in_force.forwards.size()));
+  part.forwards.assign(in_force.forwards.begin(), forwards_end);
+  for (const std::string& name : sources.main_sets) {
+    if (auto it = in_force.sets.find(name); it != in_force.sets.end()) part.sets.insert(*it);
+    if (auto it = in_force.set_files.find(name); it != in_force.set_files.end()) {
+      part.set_files.insert(*it);
+    }
+  }
+  return part;
+}
+
+RuleSet with_rules_file_part(const RuleSet& in_force, RuleSources& sources, RuleSet part,
+                             const WrittenLines& lines) {
+  for (std::size_t i = 0; i < part.rules.size(); ++i) {
+    part.rules[i].origin = {sources.main_file, i < lines.rules.size() ? lines.rules[i] : 0, 1};
+  }
+  for (std::size_t i = 0; i < part.forwards.size(); ++i) {
+    part.forwards[i].origin = {sources.main_file,
+                               i < lines.forwards.size() ? lines.forwards[i] : 0, 1};
+  }
+  RuleSet all = std::move(part);
+  const std::size_t rules = all.rules.size(), forwards = all.forwards.size();
+  // The drop-ins' rules and forwards follow, as a load appends them.
+  all.rules.insert(all.rules.end(),
+                   in_force.rules.begin() + static_cast<std::ptrdiff_t>(
+                                                std::min(sources.main_rules, in_force.rules.size())),
+                   in_force.rules.end());
+  all.forwards.insert(all.forwards.end(),
+                      in_force.forwards.begin() +
+                          static_cast<std::ptrdiff_t>(
+                              std::min(sources.main_forwards, in_force.forwards.size())),
+                      in_force.forwards.end());
+  for (const auto& [name, prefixes] : in_force.sets) all.sets.emplace(name, prefixes);
+  for (const auto& [name, file] : in_force.set_files) all.set_files.emplace(name, file);
+  sources.main_rules = rules;
+  sources.main_forwards = forwards;
+  return all;
 }
 
 std::expected<RuleSet, std::vector<ConfigError>> load_rules(
-    const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir) {
+    const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir,
+    RuleSources* sources) {
+  RuleSources record;
   auto text = read_file(main_file);
-  if (!text) return std::unexpected(std::vector<ConfigError>{text.error()});
+  if (!text) {
+    return std::unexpected(std::vector<ConfigError>{
+        ConfigError{main_file.string(), 0, 0, "cannot read: " + text.error()}});
+  }
+  record.files.push_back({main_file.string(), text->stamp, false, {}});
+  record.main_file = main_file.string();
   std::filesystem::path base = main_file.parent_path();
   if (base.empty()) base = ".";
   const SetFileScope scope{base, {base, drop_in_dir}};
-  auto set = parse_rules(*text, main_file.string(), scope);
+  const SetFileReading main_reading{scope, sources, &record};
+  auto set = parse_document(text->text, main_file.string(), {}, false, main_reading);
   if (!set) return set;
+  record.main_rules = set->rules.size();
+  record.main_forwards = set->forwards.size();
+  for (const auto& [name, prefixes] : set->sets) record.main_sets.push_back(name);
   std::error_code ec;
-  if (drop_in_dir.empty() || !std::filesystem::is_directory(drop_in_dir, ec)) return set;
-
+  if (!drop_in_dir.empty()) {
+    // The folder's stamp moves when a drop-in is added, removed or renamed.
+    record.files.push_back({drop_in_dir.string(), stamp_of(drop_in_dir), false, {}});
+  }
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(drop_in_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name[0] == '.' || entry.path().extension() != ".toml") continue;
-    files.push_back(entry.path());
+  if (!drop_in_dir.empty() && std::filesystem::is_directory(drop_in_dir, ec)) {
+    for (const auto& entry : std::filesystem::directory_iterator(drop_in_dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.empty() || name[0] == '.' || entry.path().extension() != ".toml") continue;
+      files.push_back(entry.path());
+    }
   }
   std::sort(files.begin(), files.end());  // alphabetical, as nft's include globs
   std::vector<ConfigError> errors;
   for (const auto& file : files) {
     auto drop_text = read_file(file);
     if (!drop_text) {
-      errors.push_back(drop_text.error());
+      errors.push_back(ConfigError{file.string(), 0, 0, "cannot read: " + drop_text.error()});
       continue;
     }
+    record.files.push_back({file.string(), drop_text->stamp, false, {}});
     // A drop-in sees the sets defined so far (main file, earlier drop-ins).
-    auto drop = parse_document(*drop_text, file.string(), set->sets, true,
-                               SetFileScope{drop_in_dir, scope.roots});
+    auto drop = parse_document(drop_text->text, file.string(), set->sets, true,
+                               SetFileReading{SetFileScope{drop_in_dir, scope.roots}, sources,
+                                              &record});
     if (!drop) {
       errors.insert(errors.end(), drop.error().begin(), drop.error().end());
       continue;
@@ -527,6 +631,7 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     return std::unexpected(
         std::vector<ConfigError>{ConfigError{where.file, where.line, where.column, conflict->why}});
   }
+  if (sources) *sources = std::move(record);
   return set;
 }
 

@@ -11,8 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/file_system.h"
 #include "rules/config_error.h"
 #include "rules/rule.h"
+#include "rules/rule_writer.h"
 
 namespace portwall {
 
@@ -33,12 +35,49 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
     std::string_view text, std::string_view file_name,
     const std::optional<SetFileScope>& scope = std::nullopt);
 
+// What one load of the rules read, so that the next can tell what changed and reuse what did
+// not: every file with the stamp it had (the rules file, the drop-in folder, whose stamp moves
+// when a file is added or removed, each drop-in, each set file by its real path, with the
+// prefixes it gave), and which part of the RuleSet the rules file itself gave (its rules and
+// forwards come first; the part `portwall allow` edits).
+struct RuleSources {
+  struct File {
+    std::string path;
+    std::optional<FileStamp> stamp;  // none: it was not there
+    bool set_file = false;
+    CidrList set;  // a set file's prefixes
+  };
+  std::vector<File> files;
+  std::string main_file;  // the rules file
+  std::size_t main_rules = 0, main_forwards = 0;
+  std::vector<std::string> main_sets;  // the names of the sets the rules file defines
+
+  // Whether every file still has its stamp: loading again would read the same bytes.
+  bool unchanged() const;
+  // The prefixes set file `real_path` gave, if it was read with this stamp.
+  const CidrList* set_file(const std::string& real_path, const FileStamp& stamp) const;
+  // File `path` as it is now: after portwalld wrote it, with what it knows it wrote.
+  void restamp(const std::string& path);
+};
+
+// The part of `in_force` (loaded as `sources` records) that the rules file gave: its rules,
+// forwards and sets, its [icmp] and the [defaults] keys it holds (the others as in force), as
+// `portwall allow` edits it.
+RuleSet rules_file_part(const RuleSet& in_force, const RuleSources& sources);
+// `in_force` with its rules file part replaced by `part`, written as text whose rules and
+// forwards start on `lines` (their origins now); `sources` then counts the new part.
+RuleSet with_rules_file_part(const RuleSet& in_force, RuleSources& sources, RuleSet part,
+                             const WrittenLines& lines);
+
 // Loads `main_file`, then every `*.toml` in `drop_in_dir` (if it exists) in alphabetical order,
 // skipping names that begin with a dot, as nft's include globs do. Their rules are appended in that
 // order; their sets are merged (a name defined twice is an error); [defaults] in a drop-in is an
 // error. One broken file fails the whole load. Set files may come from the main file's
 // directory and from `drop_in_dir`.
+// With `sources`, set files whose stamp is the one recorded there are not read again, and on
+// success `sources` becomes the record of this load.
 std::expected<RuleSet, std::vector<ConfigError>> load_rules(
-    const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir = {});
+    const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir = {},
+    RuleSources* sources = nullptr);
 
 }  // namespace portwall

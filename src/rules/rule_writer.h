@@ -7,14 +7,21 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "rules/rule.h"
 
 namespace portwall {
 
+// The line each [[rule]] and each [[forward]] starts on in a written text, in order: their
+// origins once the text is loaded.
+struct WrittenLines {
+  std::vector<int> rules, forwards;
+};
+
 // The rules file for `set`: [defaults], [sets], then every rule in order. Loading the text
-// gives back the same rules.
-std::string write_rules(const RuleSet& set);
+// gives back the same rules. With `lines`, where each rule and forward starts in the text.
+std::string write_rules(const RuleSet& set, WrittenLines* lines = nullptr);
 
 // Replaces `path` with `text` atomically; the error names the path and the step that failed.
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,

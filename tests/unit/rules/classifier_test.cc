@@ -311,7 +311,9 @@ AddressMatch random_match(std::mt19937& rng) {
   if (rng() % 2) return m;
   m.any = false;
   const std::size_t n = rng() % 5 == 0 ? 40 : 1 + rng() % 3;  // sometimes a set
-  for (std::size_t i = 0; i < n; ++i) m.prefixes.push_back(random_network(rng, rng() % 3 == 0));
+  std::vector<Cidr> prefixes;
+  for (std::size_t i = 0; i < n; ++i) prefixes.push_back(random_network(rng, rng() % 3 == 0));
+  m.prefixes = std::move(prefixes);
   return m;
 }
 

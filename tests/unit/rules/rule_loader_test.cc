@@ -11,6 +11,7 @@
 
 #include "rules/rule_values.h"
 #include "rules/rule_writer.h"
+#include "test_dir.h"
 
 namespace portwall {
 namespace {
@@ -344,19 +345,8 @@ TEST(ConfigErrorText, WithoutAPositionNamesOnlyTheFile) {
 // load_rules: a main file and a drop-in directory, in a fresh temporary directory per test.
 class LoadRules : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char name[] = "/tmp/portwall-rules-test-XXXXXX";
-    ASSERT_NE(mkdtemp(name), nullptr);
-    dir_ = name;
-    fs::create_directory(dir_ / "rules.d");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  void write(const std::string& name, std::string_view text) {
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-  }
+  void SetUp() override { fs::create_directory(dir_ / "rules.d"); }
+  void write(const std::string& name, std::string_view text) { dir_.write(name, text); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::expected<RuleSet, std::vector<ConfigError>> load() {
     return load_rules(dir_ / "rules.toml", dir_ / "rules.d");
@@ -367,7 +357,7 @@ class LoadRules : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
+  TestDir dir_;
 };
 
 TEST_F(LoadRules, MainFileAloneWithoutDropInDirectory) {

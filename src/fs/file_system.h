@@ -1,0 +1,35 @@
+// file_system.h — the file system as the rules see it: a whole file read with its stamp, and
+// the stamp itself, what stat(2) says that changes when a file's bytes may have (device, inode,
+// size, modification and change times in nanoseconds). A file replaced atomically gets a new
+// inode; one written in place a new size or times. What was parsed from a file (10^5 rules, a
+// 10^6-entry set file) is kept as long as the file has the stamp it had when it was read.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace portwall {
+
+struct FileStamp {
+  std::uint64_t device = 0, inode = 0;
+  std::int64_t size = 0, modified_ns = 0, changed_ns = 0;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+
+FileStamp stamp_of(const struct stat& st);
+// The file's stamp now (symlinks followed), or none when it cannot be stat'ed (it is gone).
+std::optional<FileStamp> stamp_of(const std::filesystem::path& path);
+
+struct FileText {
+  std::string text;
+  FileStamp stamp;  // taken before the bytes were read: a later write shows as another stamp
+};
+// The whole of `path`; the error says why it could not be read ("No such file or directory").
+std::expected<FileText, std::string> read_file(const std::filesystem::path& path);
+
+}  // namespace portwall
