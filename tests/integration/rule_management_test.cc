@@ -50,6 +50,40 @@ TEST_F(Wire, RuleChangesApplyLiveWithoutBreakingOtherConnections) {
       << audit;
 }
 
+// Issue 18, B9: a change is made to the rules in force while no file has changed since they
+// were loaded. A rule added to the file by hand meanwhile must then neither be lost by the
+// change nor be in force without it; and the rules the change puts in force must be the ones a
+// reload of the written file gives, origins included (status shows them).
+TEST_F(Wire, AHandEditBeforeAChangeIsKeptAndTheRulesInForceAreTheFilesRules) {
+  Fd listener(tcp_listen(lab.srv(), lab.srv_v4(), 4444));
+  std::ofstream(daemon.dir() + "/rules.toml", std::ios::app)
+      << "\n[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"4444\"\n";
+  const RunResult add = daemon.cli("allow 5555/tcp");
+  ASSERT_EQ(add.exit_code, 0) << add.output;
+  const std::string file = slurp(daemon.dir() + "/rules.toml");
+  EXPECT_NE(file.find("port = '4444'"), std::string::npos) << file;
+  EXPECT_NE(file.find("port = '5555'"), std::string::npos) << file;
+  Fd hand(tcp_connect(lab.cli(), lab.srv_v4(), 4444, 3000ms));
+  EXPECT_TRUE(hand.valid()) << "the hand-edited rule is in force with the change";
+
+  // A second change, now with every file as loaded: made to the rules in force.
+  ASSERT_EQ(daemon.cli("insert 1 deny from 10.200.99.7").exit_code, 0);
+  auto rules = [&] {
+    nlohmann::json list = status()["rules"];
+    for (auto& r : list) {
+      r.erase("packets");
+      r.erase("bytes");
+    }
+    return list;
+  };
+  const nlohmann::json changed = rules();
+  ASSERT_EQ(daemon.cli("reload").exit_code, 0);
+  EXPECT_EQ(changed, rules()) << "what the change put in force is what the file says";
+  EXPECT_EQ(changed[0]["action"], "deny") << changed[0].dump();
+  EXPECT_EQ(changed[0]["from"], "10.200.99.7") << changed[0].dump();
+  EXPECT_EQ(changed.size(), 6u) << changed.dump();
+}
+
 // What administrators bring from ufw's scripts: options after the verb, --force, and an unknown
 // command that says so with an exit code of its own (2 is "portwalld unreachable" only).
 TEST_F(Wire, OptionsAfterTheVerbForceAndUnknownCommandsWorkAsInUfw) {
