@@ -17,7 +17,7 @@
 
 #include "audit/log_event.h"
 #include "audit/log_sink.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 namespace spdlog {
 class logger;

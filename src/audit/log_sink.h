@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "audit/reopenable_file_sink.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 namespace portwall {
 

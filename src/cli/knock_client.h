@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "packet/ip_address.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 namespace portwall {
 

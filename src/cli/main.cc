@@ -25,7 +25,7 @@
 #include "exposure/ports_report.h"
 #include "host/host_sockets.h"
 #include "metrics/prometheus_text.h"
-#include "rules/policy_files.h"
+#include "config/policy_files.h"
 #include "rules/rule_grammar.h"
 #include "rules/rule_loader.h"
 #include "rules/rule_writer.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 namespace portwall {
 

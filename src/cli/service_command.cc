@@ -13,7 +13,7 @@
 #include "host/host_sockets.h"
 #include "netfilter/command.h"
 #include "rules/duration.h"
-#include "rules/policy_files.h"
+#include "config/policy_files.h"
 #include "rules/rule_writer.h"
 
 namespace portwall {

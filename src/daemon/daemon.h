@@ -14,11 +14,11 @@
 #include "audit/decision_log.h"
 #include "clock/clock.h"
 #include "control/control_server.h"
-#include "daemon/queue_worker.h"
+#include "pipeline/queue_worker.h"
 #include "netfilter/diversion.h"
 #include "policy/explain.h"
-#include "rules/config.h"
-#include "rules/policy_files.h"
+#include "config/config.h"
+#include "config/policy_files.h"
 
 namespace portwall {
 

@@ -24,7 +24,7 @@
 #include "clock/clock.h"
 #include "detect/spa.h"
 #include "packet/ip_address.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule.h"
 
 namespace portwall {

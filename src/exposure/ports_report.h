@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "exposure/listening_sockets.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule.h"
 
 namespace portwall {

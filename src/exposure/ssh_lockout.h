@@ -13,7 +13,7 @@
 
 #include "exposure/listening_sockets.h"
 #include "policy/policy_snapshot.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 namespace portwall {
 

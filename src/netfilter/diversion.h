@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule.h"
 
 namespace portwall {

@@ -16,7 +16,7 @@
 
 #include "fuzz_checks.h"
 #include "policy/explain.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/duration.h"
 #include "rules/rule_grammar.h"
 #include "rules/rule_values.h"

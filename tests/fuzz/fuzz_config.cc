@@ -23,7 +23,7 @@
 
 #include "fuzz_checks.h"
 #include "rules/classifier.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule_loader.h"
 
 namespace {

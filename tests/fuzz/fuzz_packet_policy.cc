@@ -21,7 +21,7 @@
 
 #include "audit/log_event.h"
 #include "policy/engine.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule_loader.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "audit/log_event.h"
-#include "rules/policy_files.h"
+#include "config/policy_files.h"
 #include "rules/rule_loader.h"
 
 namespace portwall {

@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule_loader.h"
 
 #ifndef PORTWALL_SOURCE_DIR

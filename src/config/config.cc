@@ -1,6 +1,6 @@
 // config.cc — see config.h. Every key of DESIGN.md's "Configuration keys", validated where it
 // stands; unknown keys and tables are errors.
-#include "rules/config.h"
+#include "config/config.h"
 
 #include <sys/stat.h>
 

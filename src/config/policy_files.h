@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/rule.h"
 #include "rules/rule_loader.h"
 

@@ -1,6 +1,6 @@
 // The daemon configuration (portwall.toml): every key optional, DESIGN.md's defaults, and every
 // mistake named with file:line:column.
-#include "rules/config.h"
+#include "config/config.h"
 
 #include <sys/stat.h>
 
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "rules/policy_files.h"
+#include "config/policy_files.h"
 #include "rules/rule_values.h"
 
 namespace portwall {

@@ -25,7 +25,7 @@
 #include "netfilter/interface_names.h"
 #include "netfilter/nfqueue.h"
 #include "policy/engine.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 namespace portwall {
 

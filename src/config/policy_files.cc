@@ -1,4 +1,4 @@
-#include "rules/policy_files.h"
+#include "config/policy_files.h"
 
 #include <toml++/toml.h>
 

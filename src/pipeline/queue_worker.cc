@@ -1,4 +1,4 @@
-#include "daemon/queue_worker.h"
+#include "pipeline/queue_worker.h"
 
 #include <linux/netfilter.h>
 #include <sys/eventfd.h>
