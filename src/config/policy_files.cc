@@ -75,7 +75,7 @@ std::expected<PolicyFiles, std::string> load_policy_files(const std::string& con
   if (previous) loaded.sources = *previous;
   auto rules = load_rules(loaded.rules_file, loaded.rules_dir, &loaded.sources);
   if (!rules) return std::unexpected(to_string(rules.error()));
-  loaded.sources.files.push_back({config_file, config_stamp, false, {}});
+  loaded.sources.add(config_file, config_stamp);
   loaded.rules = std::move(*rules);
   loaded.notes = default_override_notes(config_file, loaded.config, loaded.rules_file, loaded.rules);
   loaded.rules.default_to(loaded.config.defaults);

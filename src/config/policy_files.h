@@ -21,8 +21,9 @@ struct PolicyFiles {
   // What loads but may surprise: a [defaults] key of the configuration that the rules file
   // overrides with another value. Said by portwalld and by both checks.
   std::vector<std::string> notes;
-  // Every file read (the configuration too) with its stamp: while none has changed, loading
-  // again would give the same, and a change made through portwalld needs no new parse.
+  // Every file the rules came from, and the configuration file, with their stamps: while none
+  // has changed, a change made through portwalld needs no new parse. (Files the configuration
+  // names, an spa_key_file, are read again at a reload only.)
   RuleSources sources;
 };
 

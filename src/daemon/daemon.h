@@ -96,7 +96,7 @@ class Daemon {
                                                   bool audit, bool keep_established);
   // What the last load read and the configuration it gave, kept so that a rule change made
   // while no file has changed since is applied to the rules in force, without parsing 10^5
-  // rules again. Guarded by reload_mutex_.
+  // rules again. Guarded by reload_mutex_ (written without it only at start, before any thread).
   RuleSources sources_in_force_;
   Config config_in_force_;
   // After a policy change (rules, blocks, mode): every queue thread judges its tracked flows

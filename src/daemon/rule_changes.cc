@@ -3,6 +3,7 @@
 // atomically and swapped in live. Every accepted or refused change is audited.
 #include "control/control_protocol.h"
 #include "daemon/daemon.h"
+#include "rules/forward.h"
 #include "rules/rule_edit.h"
 #include "rules/rule_loader.h"
 #include "rules/rule_writer.h"
@@ -56,13 +57,10 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
                        who + " command=" + log_quoted(command) + " " + edit->summary);
     return ok_response(result);
   }
-  // Persist, then make what was persisted the rules in force.
-  auto old_text = read_text_file(file);
-  if (!old_text) return refuse(old_text.error());
+  // The rules in force after the change, made before anything is written: a forward that
+  // clashes with one of rules.d is refused here, as loading the files would refuse it.
   WrittenLines lines;
-  if (auto ok = write_file_atomically(file, write_rules(edit->rules, &lines)); !ok) {
-    return refuse(ok.error());
-  }
+  const std::string text = write_rules(edit->rules, &lines);
   LoadedPolicy next;
   next.config = reloaded ? reloaded->config : config_in_force_;
   next.rules_file = file;
@@ -71,8 +69,17 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   next.sources = base_sources;
   next.rules = with_rules_file_part(base, next.sources, std::move(edit->rules), lines);
   next.rules.default_to(next.config.defaults);
-  next.sources.restamp(file);  // what was just written is what the rules in force now say
   reloaded.reset();
+  if (auto conflict = forward_conflict(next.rules.forwards)) {
+    const Origin& where = next.rules.forwards[conflict->index].origin;
+    return refuse(where.file + ":" + std::to_string(where.line) + ": " + conflict->why);
+  }
+  // Persist, then make what was persisted the rules in force.
+  auto old_text = read_text_file(file);
+  if (!old_text) return refuse(old_text.error());
+  FileStamp written;
+  if (auto ok = write_file_atomically(file, text, &written); !ok) return refuse(ok.error());
+  next.sources.restamp(file, written);  // the file in force is the one just written
   const bool keep = request.value("keep_established", false);
   if (auto ok = install_locked(std::move(next), peer.uid, "change", false, keep); !ok) {
     (void)write_file_atomically(file, *old_text);

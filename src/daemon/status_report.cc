@@ -350,10 +350,12 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
   if (command == "reload") {
     std::expected<void, std::string> ok;
     nlohmann::json connections;
+    std::size_t rule_count = 0;
     {
       std::lock_guard<std::mutex> serialized(reload_mutex_);
       ok = reload_locked(static_cast<long>(peer.uid), "reload", true, keep_established);
       connections = last_recheck_;
+      rule_count = snapshot()->rule_set().rules.size();  // this reload's, not a later change's
     }
     if (!ok) {
       return error_response("reload refused, the previous rules stay in force:\n" + ok.error());
@@ -362,7 +364,7 @@ nlohmann::json Daemon::handle(const nlohmann::json& request, const Peer& peer) {
     // rules the status is 18 MB of JSON, seconds to make for a line that says how many.
     nlohmann::json result = request.value("status", false)
                                 ? status_json()
-                                : nlohmann::json{{"rule_count", snapshot()->rule_set().rules.size()}};
+                                : nlohmann::json{{"rule_count", rule_count}};
     result["connections"] = connections;
     return ok_response(result);
   }

@@ -22,14 +22,22 @@ struct FileStamp {
 };
 
 FileStamp stamp_of(const struct stat& st);
+// Whether a file with `stamp`, stamped at `stamped_ns` (wall_clock_ns() then), was changed so
+// shortly before that another write in the same clock tick could leave the stamp as it is:
+// file times advance in steps of a few milliseconds (the kernel's coarse clock).
+bool racy(const FileStamp& stamp, std::int64_t stamped_ns);
+std::int64_t wall_clock_ns();  // CLOCK_REALTIME, the clock file times come from
 // The file's stamp now (symlinks followed), or none when it cannot be stat'ed (it is gone).
 std::optional<FileStamp> stamp_of(const std::filesystem::path& path);
 
 struct FileText {
   std::string text;
   FileStamp stamp;  // taken before the bytes were read: a later write shows as another stamp
+                    // (one in the same clock tick may not: racy())
 };
-// The whole of `path`; the error says why it could not be read ("No such file or directory").
+// The whole of `path`, a regular file of at most kMaxReadBytes; the error says why it could not
+// be read ("No such file or directory", "not a regular file").
+inline constexpr std::int64_t kMaxReadBytes = std::int64_t{256} << 20;
 std::expected<FileText, std::string> read_file(const std::filesystem::path& path);
 
 }  // namespace portwall

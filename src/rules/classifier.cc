@@ -125,6 +125,7 @@ struct Group {
 
   // The run of rules for `key`, or null.
   const Slot* find(const Key& key) const {
+    if (slots.empty()) return nullptr;
     const std::size_t mask = slots.size() - 1;
     for (std::size_t at = KeyHash{}(key) & mask;; at = (at + 1) & mask) {
       const Slot& slot = slots[at];

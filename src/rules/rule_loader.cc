@@ -194,7 +194,9 @@ std::optional<CidrList> read_set_file(TomlReader& r, const toml::node& where,
   }
   CidrList prefixes = reused ? std::move(*reused) : parse_set_file(r, path, text);
   if (reading.record) {
-    reading.record->files.push_back({real.string(), stamp_of(st), true, prefixes});
+    reading.record->add(real.string(), stamp_of(st), true, prefixes);
+    // The name as written too: a symlink pointed at another list changes no file it resolved to.
+    if (path != real) reading.record->add(path.string(), stamp_of(path));
   }
   return prefixes;
 }
@@ -502,7 +504,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
 
 bool RuleSources::unchanged() const {
   return std::all_of(files.begin(), files.end(),
-                     [](const File& f) { return stamp_of(f.path) == f.stamp; });
+                     [](const File& f) { return !f.racy && stamp_of(f.path) == f.stamp; });
 }
 
 const CidrList* RuleSources::set_file(const std::string& real_path, const FileStamp& stamp) const {
@@ -512,9 +514,17 @@ const CidrList* RuleSources::set_file(const std::string& real_path, const FileSt
   return nullptr;
 }
 
-void RuleSources::restamp(const std::string& path) {
+void RuleSources::add(std::string path, std::optional<FileStamp> stamp, bool set_file,
+                      CidrList set) {
+  const bool changed_just_now = stamp && racy(*stamp, wall_clock_ns());
+  files.push_back({std::move(path), stamp, set_file, std::move(set), changed_just_now});
+}
+
+void RuleSources::restamp(const std::string& path, const FileStamp& written) {
   for (File& f : files) {
-    if (f.path == path) f.stamp = stamp_of(path);
+    if (f.path != path) continue;
+    f.stamp = written;
+    f.racy = false;  // a new inode portwalld made: its bytes are the ones it wrote
   }
 }
 
@@ -579,7 +589,7 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     return std::unexpected(std::vector<ConfigError>{
         ConfigError{main_file.string(), 0, 0, "cannot read: " + text.error()}});
   }
-  record.files.push_back({main_file.string(), text->stamp, false, {}});
+  record.add(main_file.string(), text->stamp);
   record.main_file = main_file.string();
   std::filesystem::path base = main_file.parent_path();
   if (base.empty()) base = ".";
@@ -593,7 +603,7 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
   std::error_code ec;
   if (!drop_in_dir.empty()) {
     // The folder's stamp moves when a drop-in is added, removed or renamed.
-    record.files.push_back({drop_in_dir.string(), stamp_of(drop_in_dir), false, {}});
+    record.add(drop_in_dir.string(), stamp_of(drop_in_dir));
   }
   std::vector<std::filesystem::path> files;
   if (!drop_in_dir.empty() && std::filesystem::is_directory(drop_in_dir, ec)) {
@@ -611,7 +621,7 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
       errors.push_back(ConfigError{file.string(), 0, 0, "cannot read: " + drop_text.error()});
       continue;
     }
-    record.files.push_back({file.string(), drop_text->stamp, false, {}});
+    record.add(file.string(), drop_text->stamp);
     // A drop-in sees the sets defined so far (main file, earlier drop-ins).
     auto drop = parse_document(drop_text->text, file.string(), set->sets, true,
                                SetFileReading{SetFileScope{drop_in_dir, scope.roots}, sources,

@@ -46,18 +46,26 @@ struct RuleSources {
     std::optional<FileStamp> stamp;  // none: it was not there
     bool set_file = false;
     CidrList set;  // a set file's prefixes
+    // Changed within a clock tick of being read: a write in that same tick could leave the
+    // stamp as it was (file times advance in steps of a few milliseconds), so the file counts
+    // as changed, as git treats a "racily clean" file.
+    bool racy = false;
   };
   std::vector<File> files;
   std::string main_file;  // the rules file
   std::size_t main_rules = 0, main_forwards = 0;
   std::vector<std::string> main_sets;  // the names of the sets the rules file defines
 
-  // Whether every file still has its stamp: loading again would read the same bytes.
+  // Records file `path`, read with `stamp` (none: it was not there), now.
+  void add(std::string path, std::optional<FileStamp> stamp, bool set_file = false,
+           CidrList set = {});
+  // Whether every file still has its stamp and none was read racily: loading again would read
+  // the same bytes.
   bool unchanged() const;
   // The prefixes set file `real_path` gave, if it was read with this stamp.
   const CidrList* set_file(const std::string& real_path, const FileStamp& stamp) const;
-  // File `path` as it is now: after portwalld wrote it, with what it knows it wrote.
-  void restamp(const std::string& path);
+  // File `path` is now what portwalld wrote, with stamp `written` (write_file_atomically's).
+  void restamp(const std::string& path, const FileStamp& written);
 };
 
 // The part of `in_force` (loaded as `sources` records) that the rules file gave: its rules,

@@ -161,7 +161,8 @@ std::expected<std::string, std::string> read_text_file(const std::filesystem::pa
 }
 
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
-                                                       const std::string& text) {
+                                                       const std::string& text,
+                                                       FileStamp* written) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   const int fd = mkstemp(temp.data());
@@ -183,15 +184,10 @@ std::expected<void, std::string> write_file_atomically(const std::filesystem::pa
     done += static_cast<std::size_t>(n);
   }
   if (fsync(fd) != 0) return fail("cannot sync " + temp);
-  if (close(fd) != 0) {
-    unlink(temp.c_str());
-    return std::unexpected(errno_text("cannot close " + temp));
-  }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string message = errno_text("cannot replace " + path.string());
-    unlink(temp.c_str());
-    return std::unexpected(message);
-  }
+  if (rename(temp.c_str(), path.c_str()) != 0) return fail("cannot replace " + path.string());
+  // The stamp of the file written, through its descriptor: whatever happens to the name since.
+  if (written && fstat(fd, &st) == 0) *written = stamp_of(st);
+  close(fd);  // written and synced: a failure to close loses nothing
   // The rename itself must reach the disk too.
   const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

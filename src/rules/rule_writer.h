@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/file_system.h"
 #include "rules/rule.h"
 
 namespace portwall {
@@ -24,8 +25,10 @@ struct WrittenLines {
 std::string write_rules(const RuleSet& set, WrittenLines* lines = nullptr);
 
 // Replaces `path` with `text` atomically; the error names the path and the step that failed.
+// With `written`, the stamp of the file it wrote (taken through its descriptor after the rename).
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
-                                                       const std::string& text);
+                                                       const std::string& text,
+                                                       FileStamp* written = nullptr);
 
 // The whole of `path`; the error names the path and why it could not be read.
 std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path);

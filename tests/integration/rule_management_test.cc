@@ -84,6 +84,22 @@ TEST_F(Wire, AHandEditBeforeAChangeIsKeptAndTheRulesInForceAreTheFilesRules) {
   EXPECT_EQ(changed.size(), 6u) << changed.dump();
 }
 
+// A forward the CLI adds is checked against rules.d's forwards too: made to the rules in force, a
+// clash was once written and installed, and the next reload or start then refused the files.
+TEST_F(Wire, AForwardClashingWithOneOfRulesDIsRefusedAndNothingIsWritten) {
+  std::filesystem::create_directory(daemon.dir() + "/rules.d");
+  std::ofstream(daemon.dir() + "/rules.d/10-web.toml")
+      << "[[forward]]\nproto = \"tcp\"\nport = 8080\nto = \"80\"\n";
+  ASSERT_EQ(daemon.cli("reload").exit_code, 0) << daemon.daemon_output();
+  const std::string before = slurp(daemon.dir() + "/rules.toml");
+  const RunResult clash = daemon.cli("forward 8080/tcp to 81");
+  EXPECT_NE(clash.exit_code, 0) << clash.output;
+  EXPECT_NE(clash.output.find("10-web.toml"), std::string::npos) << clash.output;
+  EXPECT_EQ(slurp(daemon.dir() + "/rules.toml"), before) << "nothing written";
+  const RunResult reload = daemon.cli("reload");
+  EXPECT_EQ(reload.exit_code, 0) << reload.output;
+}
+
 // What administrators bring from ufw's scripts: options after the verb, --force, and an unknown
 // command that says so with an exit code of its own (2 is "portwalld unreachable" only).
 TEST_F(Wire, OptionsAfterTheVerbForceAndUnknownCommandsWorkAsInUfw) {

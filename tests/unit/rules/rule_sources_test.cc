@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "rules/classifier.h"
 #include "rules/forward.h"
@@ -34,19 +35,33 @@ class RuleSourcesTest : public ::testing::Test {
     write("rules.d/10-web.toml",
           "[sets]\nweb = [\"203.0.113.0/24\"]\n"
           "[[rule]]\naction = \"deny\"\nfrom = \"@blocklist\"\nport = \"443\"\nproto = \"tcp\"\n"
-          "[[rule]]\naction = \"allow\"\nfrom = \"@web\"\nport = \"443\"\nproto = \"tcp\"\n");
+          "[[rule]]\naction = \"allow\"\nfrom = \"@web\"\nport = \"443\"\nproto = \"tcp\"\n"
+          "[[forward]]\nproto = \"udp\"\nport = 5353\nto = \"53\"\n");
+    settle();
   }
+  // File times advance in clock ticks: a file changed within one of being read counts as
+  // changed (racy), so the tests let the files settle before they load.
+  static void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(30)); }
   void write(const std::string& name, std::string_view text) { dir_.write(name, text); }
   RuleSet load(RuleSources* sources) {
     auto set = load_rules(dir_ / "rules.toml", dir_ / "rules.d", sources);
     EXPECT_TRUE(set) << to_string(set.error());
     return set ? std::move(*set) : RuleSet{};
   }
+  // Each rule in words, with its origin, its rate and the prefixes it resolved to.
   static std::vector<std::string> words(const RuleSet& set) {
     std::vector<std::string> out;
     for (const Rule& r : set.rules) {
-      out.push_back(rule_words(r) + " @" + r.origin.file + ":" + std::to_string(r.origin.line) +
-                    ":" + std::to_string(r.origin.column));
+      std::string line = rule_words(r) + " @" + r.origin.file + ":" +
+                         std::to_string(r.origin.line) + ":" + std::to_string(r.origin.column) +
+                         " rate " + std::to_string(r.rate.count) + "/" +
+                         std::to_string(r.rate.per.count()) + "+" + std::to_string(r.rate.burst);
+      for (const AddressMatch* m : {&r.from, &r.to}) {
+        line += " [";
+        for (const Cidr& c : m->prefixes) line += to_string(c) + " ";
+        line += "]";
+      }
+      out.push_back(line);
     }
     return out;
   }
@@ -85,15 +100,53 @@ TEST_F(RuleSourcesTest, UnchangedSeesEveryFileTheLoadRead) {
       return std::string(std::istreambuf_iterator<char>(in), {});
     }();
     write(name, text);  // the same bytes, a new file: it may have been anything meanwhile
+    settle();
     EXPECT_FALSE(s.unchanged()) << name;
   }
   RuleSources s;
   load(&s);
   write("rules.d/20-new.toml", "[[rule]]\naction = \"allow\"\nport = \"25\"\n");
+  settle();
   EXPECT_FALSE(s.unchanged()) << "a drop-in added";
   load(&s);
   fs::remove(dir_ / "rules.d/20-new.toml");
+  settle();
   EXPECT_FALSE(s.unchanged()) << "a drop-in removed";
+
+  // A drop-in written in place: the folder's stamp stays, the file's does not.
+  load(&s);
+  ASSERT_TRUE(s.unchanged());
+  std::ofstream(dir_ / "rules.d/10-web.toml", std::ios::app) << "# edited\n";
+  settle();
+  EXPECT_FALSE(s.unchanged()) << "a drop-in edited in place";
+}
+
+TEST_F(RuleSourcesTest, AFileChangedWithinAClockTickOfTheLoadCountsAsChanged) {
+  fs::remove(dir_ / "rules.d/10-web.toml");
+  write("rules.toml", "[[rule]]\naction = \"allow\"\nport = \"22\"\nproto = \"tcp\"\n");
+  RuleSources s;
+  load(&s);  // at once: another write in this tick could leave the stamp as it is
+  EXPECT_FALSE(s.unchanged());
+  settle();
+  load(&s);
+  EXPECT_TRUE(s.unchanged());
+}
+
+TEST_F(RuleSourcesTest, ASetFileSymlinkPointedElsewhereIsAChange) {
+  fs::remove(dir_ / "rules.d/10-web.toml");
+  write("list-a.txt", "192.0.2.1\n");
+  write("list-b.txt", "192.0.2.2\n198.51.100.0/24\n");
+  fs::create_symlink("list-a.txt", dir_ / "current.txt");
+  write("rules.toml",
+        "[[set]]\nname = \"l\"\nfile = \"current.txt\"\n[[rule]]\naction = \"deny\"\nfrom = \"@l\"\n");
+  settle();
+  RuleSources s;
+  EXPECT_EQ(load(&s).sets.at("l").size(), 1u);
+  ASSERT_TRUE(s.unchanged());
+  fs::remove(dir_ / "current.txt");
+  fs::create_symlink("list-b.txt", dir_ / "current.txt");  // a list rotated by its link
+  EXPECT_FALSE(s.unchanged());
+  EXPECT_EQ(load(&s).sets.at("l").size(), 2u) << "the list the link names now";
 }
 
 // The shortcut portwalld takes for `portwall allow|insert|delete|default`: the rules file's
@@ -103,7 +156,8 @@ TEST_F(RuleSourcesTest, AChangeToTheRulesFilePartGivesWhatLoadingTheWrittenFiles
   for (const std::vector<std::string>& change :
        {std::vector<std::string>{"allow", "7777/tcp"}, {"insert", "1", "deny", "from", "10.0.0.1"},
         {"delete", "2"}, {"default", "allow", "outgoing"}, {"forward", "9090/tcp", "to", "90"},
-        {"prepend", "reject", "25/tcp", "comment", "a \"quoted\" note"}}) {
+        {"prepend", "reject", "25/tcp", "comment", "a \"quoted\" note"},
+        {"limit", "2222/tcp"}, {"default", "deny", "incoming"}}) {
     SCOPED_TRACE(change[0]);
     RuleSources sources;
     RuleSet in_force = load(&sources);
@@ -126,6 +180,9 @@ TEST_F(RuleSourcesTest, AChangeToTheRulesFilePartGivesWhatLoadingTheWrittenFiles
     EXPECT_EQ(made.defaults.incoming, loaded.defaults.incoming);
     EXPECT_EQ(made.defaults.outgoing, loaded.defaults.outgoing);
     EXPECT_EQ(made.has_outgoing, loaded.has_outgoing);
+    EXPECT_EQ(made.has_incoming, loaded.has_incoming);
+    EXPECT_EQ(made.icmp, loaded.icmp);
+    EXPECT_EQ(made.set_files.size(), loaded.set_files.size());
     ASSERT_EQ(made.forwards.size(), loaded.forwards.size());
     for (std::size_t i = 0; i < made.forwards.size(); ++i) {
       EXPECT_EQ(forward_words(made.forwards[i]), forward_words(loaded.forwards[i]));
