@@ -34,8 +34,10 @@ std::optional<FileStamp> stamp_of(const std::filesystem::path& path) {
   return stamp_of(st);
 }
 
-std::expected<FileText, std::string> read_file(const std::filesystem::path& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+std::expected<FileText, std::string> read_file(const std::filesystem::path& path,
+                                               bool regular_only) {
+  const int fd =
+      open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (regular_only ? O_NONBLOCK : 0));
   if (fd < 0) return std::unexpected(std::string(std::strerror(errno)));
   FileText file;
   struct stat st {};
@@ -46,14 +48,14 @@ std::expected<FileText, std::string> read_file(const std::filesystem::path& path
   }
   file.stamp = stamp_of(st);
   // A FIFO or a device named like a rules file would block the reader or never end.
-  const char* problem = !S_ISREG(st.st_mode)           ? "not a regular file"
-                        : st.st_size > kMaxReadBytes ? "larger than 256 MiB"
-                                                       : nullptr;
+  const char* problem = regular_only && !S_ISREG(st.st_mode) ? "not a regular file"
+                        : st.st_size > kMaxReadBytes              ? "larger than 256 MiB"
+                                                                  : nullptr;
   if (problem) {
     close(fd);
     return std::unexpected(std::string(problem));
   }
-  file.text.reserve(static_cast<std::size_t>(st.st_size));
+  if (S_ISREG(st.st_mode)) file.text.reserve(static_cast<std::size_t>(st.st_size));
   char buffer[65536];
   for (;;) {
     const ssize_t n = read(fd, buffer, sizeof buffer);

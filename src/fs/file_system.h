@@ -35,9 +35,12 @@ struct FileText {
   FileStamp stamp;  // taken before the bytes were read: a later write shows as another stamp
                     // (one in the same clock tick may not: racy())
 };
-// The whole of `path`, a regular file of at most kMaxReadBytes; the error says why it could not
-// be read ("No such file or directory", "not a regular file").
+// The whole of `path`, at most kMaxReadBytes; the error says why it could not be read ("No such
+// file or directory", "not a regular file"). `regular_only`: a FIFO or a device is refused (a
+// file the daemon finds in a folder, which would block a reload or never end); without it, as
+// for a file an administrator names (`portwall apply <(...)`), it is read to its end.
 inline constexpr std::int64_t kMaxReadBytes = std::int64_t{256} << 20;
-std::expected<FileText, std::string> read_file(const std::filesystem::path& path);
+std::expected<FileText, std::string> read_file(const std::filesystem::path& path,
+                                               bool regular_only = true);
 
 }  // namespace portwall

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <tuple>
+#include <type_traits>
 
 #include "rules/forward.h"
 
@@ -22,10 +23,6 @@ std::expected<void, std::string> check_editable(std::size_t number, std::size_t 
   return {};
 }
 
-}  // namespace
-
-namespace {
-
 // What makes two rules the same rule: all that rule_words() says but the comment.
 auto identity_of(const Rule& r) {
   return std::tie(r.action, r.direction, r.interface, r.log, r.proto, r.from_text,
@@ -37,13 +34,14 @@ auto identity_of(const Rule& r) {
 bool same_rule(const Rule& a, const Rule& b) { return identity_of(a) == identity_of(b); }
 
 std::size_t rule_hash(const Rule& r) {
-  std::size_t h = static_cast<std::size_t>(r.action) | static_cast<std::size_t>(r.direction) << 4 |
-                  static_cast<std::size_t>(r.proto) << 8 | static_cast<std::size_t>(r.log) << 12;
-  const std::hash<std::string> text;
-  for (const std::string* s :
-       {&r.interface, &r.from_text, &r.from_port_text, &r.to_text, &r.port_text}) {
-    h = (h ^ text(*s)) * 0x9e3779b97f4a7c15ull;  // order matters: from 10 to any != from any to 10
-  }
+  // Field by field, in order (from 10 to any is not from any to 10).
+  std::size_t h = 0;
+  std::apply(
+      [&h](const auto&... field) {
+        ((h = (h ^ std::hash<std::decay_t<decltype(field)>>{}(field)) * 0x9e3779b97f4a7c15ull),
+         ...);
+      },
+      identity_of(r));
   return h ^ (h >> 29);
 }
 

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "rules/forward.h"
@@ -153,11 +152,9 @@ std::string write_rules(const RuleSet& set, WrittenLines* lines) {
 }
 
 std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(errno_text("cannot read " + path.string()));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::unexpected(errno_text("cannot read " + path.string()));
-  return text;
+  auto read = read_file(path, false);
+  if (!read) return std::unexpected("cannot read " + path.string() + ": " + read.error());
+  return std::move(read->text);
 }
 
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
