@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/audit_trail.h"
 #include "audit/log_event.h"
 #include "audit/log_sink.h"
 #include "config/config.h"
@@ -72,7 +73,7 @@ class DecisionLog {
 
 // The change log (/var/log/portwall/audit.log): who changed what, when. Synchronous; called
 // from the control and signal paths, never from a queue thread.
-class AuditLog {
+class AuditLog final : public AuditTrail {
  public:
   static std::expected<std::unique_ptr<AuditLog>, std::string> open(
       const std::string& path, LogFormat format = LogFormat::text,
@@ -82,10 +83,11 @@ class AuditLog {
   // or with [log] format = "json" one object:
   // {"timestamp":"...","log":"audit","uid":0,"action":"reload","result":"ok","detail":"..."}
   void record(long uid, const std::string& action, const std::string& result,
-              const std::string& detail);
+              const std::string& detail) override;
   void set_format(LogFormat format) { format_.store(format); }
   bool reopen() { return sink_.file ? sink_.file->reopen() : true; }
   LogFileStats file_stats() const { return sink_.file ? sink_.file->stats() : LogFileStats{}; }
+  std::uint64_t failed_lines() const override { return file_stats().failed_lines; }
 
  private:
   LogSink sink_;

@@ -37,14 +37,25 @@ FileKind file_kind_of(std::string_view text);
 // PolicyFiles::notes: a [defaults] key `rules` (the rules file, before its defaults are merged)
 // holds that overrides the configuration's with another value.
 std::vector<std::string> default_override_notes(const std::string& config_file,
-                                                const Config& config,
-                                                const std::string& rules_file,
+                                                const Config& config, const std::string& rules_file,
                                                 const RuleSet& rules);
+
+// Where portwalld reads its policy: the configuration, and what its command line puts over it.
+struct PolicyPaths {
+  std::string config;
+  std::string rules_override;   // --rules
+  std::string socket_override;  // --socket
+};
 
 // Empty overrides keep what the configuration says. The error lists every problem found.
 // `previous`: the sources of the last load, whose unchanged set files are not read again.
-std::expected<PolicyFiles, std::string> load_policy_files(
-    const std::string& config_file, const std::string& rules_override = "",
-    const std::string& socket_override = "", const RuleSources* previous = nullptr);
+std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
+                                                          const std::string& rules_override = "",
+                                                          const std::string& socket_override = "",
+                                                          const RuleSources* previous = nullptr);
+inline std::expected<PolicyFiles, std::string> load_policy_files(
+    const PolicyPaths& paths, const RuleSources* previous = nullptr) {
+  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous);
+}
 
 }  // namespace portwall

@@ -14,6 +14,7 @@
 #include "control/control_protocol.h"
 #include "daemon/privileges.h"
 #include "host/ip_forwarding.h"
+#include "netfilter/conntrack_flush.h"
 #include "rules/forward.h"
 #include "rules/rule_loader.h"
 #include "rules/rule_writer.h"
@@ -46,11 +47,6 @@ ConntrackLimits limits_of(const ConntrackSection& c) {
 
 }  // namespace
 
-std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths,
-                                                     const RuleSources* previous) {
-  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous);
-}
-
 Daemon::~Daemon() { shutdown(); }
 
 std::shared_ptr<const PolicySnapshot> Daemon::snapshot() const {
@@ -73,18 +69,17 @@ void Daemon::compile_policy() {
   // The snapshot is the one copy of the rules the daemon keeps (100,000 rules are ~50 MiB).
   policy_ = std::make_shared<const PolicySnapshot>(std::move(loaded_.rules));
   loaded_.rules = {};
-  sources_in_force_ = std::move(loaded_.sources);
-  config_in_force_ = loaded_.config;
   settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(loaded_));
 }
 
 std::expected<void, std::string> Daemon::start() {
   started_ = clock_.now();
   const Config& cfg = loaded_.config;
+  gid_t admin_gid = static_cast<gid_t>(-1), read_gid = static_cast<gid_t>(-1);
   // The control socket is bound and given to its group while the process may still chown;
   // then every capability but the network ones goes, before any thread starts.
-  for (auto [name, gid] : {std::pair{&cfg.daemon.admin_group, &admin_gid_},
-                           std::pair{&cfg.daemon.read_group, &read_gid_}}) {
+  for (auto [name, gid] : {std::pair{&cfg.daemon.admin_group, &admin_gid},
+                           std::pair{&cfg.daemon.read_group, &read_gid}}) {
     if (name->empty()) continue;
     group entry{}, *found = nullptr;
     char buf[4096];
@@ -95,7 +90,7 @@ std::expected<void, std::string> Daemon::start() {
   }
   // The administrators' group owns the socket (else the readers'); the readers' group may use
   // it too (an ACL entry): neither needs to be in the other.
-  const gid_t socket_gid = admin_gid_ != static_cast<gid_t>(-1) ? admin_gid_ : read_gid_;
+  const gid_t socket_gid = admin_gid != static_cast<gid_t>(-1) ? admin_gid : read_gid;
   // After a re-exec (SIGUSR2) the sockets are still open: adopted, with what waits in them.
   Handover handed = take_handover();
   std::expected<std::unique_ptr<ControlServer>, std::string> control =
@@ -110,13 +105,13 @@ std::expected<void, std::string> Daemon::start() {
   if (!control) return std::unexpected(control.error());
   // Also for an adopted socket (an upgrade may change who owns it). A re-exec'd image has no
   // CAP_CHOWN left: then the socket stays as it was until the next restart, said, not fatal.
-  if (auto access = set_socket_access(cfg.daemon.socket, socket_gid, read_gid_); !access) {
+  if (auto access = set_socket_access(cfg.daemon.socket, socket_gid, read_gid); !access) {
     if (!adopted) return std::unexpected(access.error());
     say(access.error() + "; the socket keeps its owner until portwalld restarts");
   } else if (!access->empty()) {
     say(*access);
   }
-  control_ = std::move(*control);
+  control_server_ = std::move(*control);
   std::vector<std::string> notes;
   if (auto dropped = keep_only_network_capabilities(&notes); !dropped) {
     return std::unexpected("dropping capabilities: " + dropped.error());
@@ -227,7 +222,21 @@ std::expected<void, std::string> Daemon::start() {
   // Marks left by an earlier run are cleared; the ctnetlink request also loads the kernel's
   // ctnetlink, without which the queue ignores the connmark a verdict carries.
   bring_back_offloaded("start");
-  control_->serve([this](const nlohmann::json& r, const Peer& p) { return handle(r, p); });
+  control_ =
+      std::make_unique<ControlService>(ControlSetup{.live = *this,
+                                                    .audit = *audit_log_,
+                                                    .clock = clock_,
+                                                    .say = say,
+                                                    .sources = sources_,
+                                                    .blocks = blocks_,
+                                                    .paths = paths_,
+                                                    .started = loaded_.config,
+                                                    .sources_in_force = std::move(loaded_.sources),
+                                                    .own_uid = geteuid(),
+                                                    .admin_gid = admin_gid,
+                                                    .read_gid = read_gid});
+  control_server_->serve(
+      [this](const nlohmann::json& r, const Peer& p) { return control_->handle(r, p); });
   audit_log_->record(static_cast<long>(getuid()), "start", "ok",
                      std::to_string(rule_count) + " rules from " + settings()->rules_file);
   if (!rolled_back_at_start_.empty()) {
@@ -238,7 +247,7 @@ std::expected<void, std::string> Daemon::start() {
 }
 
 void Daemon::shutdown() {
-  control_.reset();
+  control_server_.reset();
   // Remove the diversion first: packets then stop coming rather than meeting a closed queue.
   if (diversion_installed_) {
     // Forwarding off first (when portwalld turned it on), then the rules that drop what it
@@ -253,28 +262,27 @@ void Daemon::shutdown() {
   decision_log_.reset();
 }
 
-std::expected<void, std::string> Daemon::reload(long uid, const char* origin) {
-  std::lock_guard<std::mutex> serialized(reload_mutex_);
-  return reload_locked(uid, origin, true);
+void Daemon::reloading(bool begins) {
+  if (!begins) malloc_trim(0);  // hand the old policy's pages back to the system
+  sd_notify(0, begins ? "RELOADING=1" : "READY=1");
 }
 
-std::expected<void, std::string> Daemon::reload_locked(long uid, const char* origin, bool audit,
-                                                       bool keep_established) {
-  sd_notify(0, "RELOADING=1");
-  auto loaded = load_policy(paths_, &sources_in_force_);
-  if (!loaded) {
-    // A broken file never replaces working rules: the old set stays in force.
-    say("reload refused, previous rules stay in force:\n" + loaded.error());
-    if (audit) audit_log_->record(uid, origin, "refused", loaded.error());
-    sd_notify(0, "READY=1");
-    return std::unexpected(loaded.error());
+void Daemon::set_mode(Mode next) {
+  std::shared_ptr<const PolicySnapshot> policy;
+  {
+    std::lock_guard<std::mutex> lock(policy_mutex_);
+    mode_ = next;
+    live_mode_ = next;
+    policy = policy_;
   }
-  return install_locked(std::move(*loaded), uid, origin, audit, keep_established);
+  for (auto& w : workers_) w->set_policy(policy, next);
 }
 
-std::expected<void, std::string> Daemon::install_locked(LoadedPolicy fresh, long uid,
-                                                        const char* origin, bool audit,
-                                                        bool keep_established) {
+std::expected<std::size_t, std::string> Daemon::end_kernel_entries(std::span<const FlowKey> cut) {
+  return delete_conntrack_entries(cut);
+}
+
+std::expected<void, std::string> Daemon::install(LoadedPolicy fresh) {
   for (const std::string& note : fresh.notes) say(note);
   if (const auto keys = keys_needing_restart(loaded_.config, fresh.config); !keys.empty()) {
     std::string list;
@@ -307,9 +315,6 @@ std::expected<void, std::string> Daemon::install_locked(LoadedPolicy fresh, long
         } else {
           follow_forwards();  // what release_forwarding() turned off, on again
         }
-        say("reload refused, previous rules stay in force:\n" + why);
-        if (audit) audit_log_->record(uid, origin, "refused", why);
-        sd_notify(0, "READY=1");
         return std::unexpected(why);
       }
       drop_forwards();
@@ -323,7 +328,6 @@ std::expected<void, std::string> Daemon::install_locked(LoadedPolicy fresh, long
   const std::shared_ptr<const PolicySnapshot> previous = snapshot();
   auto built = std::make_shared<PolicySnapshot>(std::move(fresh.rules), previous.get());
   built->inherit_hits(*previous);
-  const std::size_t count = built->rule_set().rules.size();
   std::shared_ptr<const PolicySnapshot> next = std::move(built);
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
@@ -332,8 +336,6 @@ std::expected<void, std::string> Daemon::install_locked(LoadedPolicy fresh, long
     settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(fresh));
     mode_ = live_mode_.value_or(fresh.config.daemon.mode);
   }
-  sources_in_force_ = std::move(fresh.sources);
-  config_in_force_ = fresh.config;
   decision_log_->set_format(fresh.config.log.format);
   audit_log_->set_format(fresh.config.log.format);
   sources_->configure(source_policy_of(fresh.config));
@@ -344,17 +346,6 @@ std::expected<void, std::string> Daemon::install_locked(LoadedPolicy fresh, long
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
     follow_forwards();
   }
-  last_recheck_ = recheck_flows(denied_by(keep_established), uid,
-                                std::string("the rules changed (") + origin + ")");
-  // Offloaded connections come back to be judged by the new rules, unless they are to be kept.
-  if (!keep_established) bring_back_offloaded("reload");
-  malloc_trim(0);
-  say("reloaded " + std::to_string(count) + " rule(s) from " + fresh.rules_file);
-  if (audit) {
-    audit_log_->record(uid, origin, "ok",
-                       std::to_string(count) + " rules from " + fresh.rules_file);
-  }
-  sd_notify(0, "READY=1");
   return {};
 }
 
@@ -471,8 +462,10 @@ void Daemon::follow_forwards() {
     spec_.routed_deny[i] = true;
     if (auto ok = diversion_->set_forwards(spec_); !ok) {
       spec_.routed_deny[i] = false;
-      add_problem(std::string(name) + " left at 0: the rule that drops other routed traffic was "
-                                      "refused (" + ok.error() + ")");
+      add_problem(std::string(name) +
+                  " left at 0: the rule that drops other routed traffic was "
+                  "refused (" +
+                  ok.error() + ")");
       continue;
     }
     if (auto ok = write_ip_forwarding(family, true); !ok) {
@@ -503,7 +496,8 @@ int Daemon::run() {
   auto config = load_config(paths_.config);
   if (config) {
     rolled_back_at_start_ = roll_back_unconfirmed_at_start(
-        paths_.rules_override.empty() ? config->daemon.rules : paths_.rules_override);
+        paths_.rules_override.empty() ? config->daemon.rules : paths_.rules_override,
+        &rollback_at_start_failed_);
     if (!rolled_back_at_start_.empty()) say(rolled_back_at_start_);
   }
   auto loaded = load_policy(paths_);
@@ -511,7 +505,9 @@ int Daemon::run() {
     say(loaded.error());
     // A rollback done is in the audit trail even though the start goes no further.
     if (!rolled_back_at_start_.empty()) {
-      if (auto audit = AuditLog::open(config->log.audit_file, config->log.format, config->log.target); audit) {
+      if (auto audit =
+              AuditLog::open(config->log.audit_file, config->log.format, config->log.target);
+          audit) {
         (*audit)->record(static_cast<long>(getuid()), "apply-rollback",
                          rollback_at_start_failed_ ? "failed" : "ok",
                          rolled_back_at_start_ + "; the start then failed: " + loaded.error());
@@ -524,7 +520,7 @@ int Daemon::run() {
   if (const std::string lockout = refuse_first_start_lockout(); !lockout.empty()) {
     say("not started: " + lockout);
     if (auto audit = AuditLog::open(loaded_.config.log.audit_file, loaded_.config.log.format,
-                                loaded_.config.log.target);
+                                    loaded_.config.log.target);
         audit) {
       (*audit)->record(static_cast<long>(getuid()), "start", "refused", lockout);
     }
@@ -545,7 +541,7 @@ int Daemon::run() {
     timespec tick{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) (void)reload(static_cast<long>(getuid()), "reload(SIGHUP)");
+    if (sig == SIGHUP) (void)control_->reload(static_cast<long>(getuid()), "reload(SIGHUP)");
     if (sig == SIGUSR1) {
       decision_log_->reopen();
       audit_log_->reopen();
@@ -561,7 +557,7 @@ int Daemon::run() {
       break;
     }
     keep_defenses();
-    keep_confirmation();
+    control_->keep_confirmation();
     keep_metrics_file();
     bool failed = false;
     for (auto& w : workers_) {
@@ -576,7 +572,7 @@ int Daemon::run() {
     }
   }
   sd_notify(0, "STOPPING=1");
-  if (std::lock_guard<std::mutex> lock(pending_mutex_); pending_) {
+  if (control_->apply_pending()) {
     say("an apply was not confirmed: its rules roll back when portwalld starts again");
   }
   audit_log_->record(static_cast<long>(getuid()), "stop", "ok", stop_reason);

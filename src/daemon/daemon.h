@@ -13,23 +13,21 @@
 
 #include "audit/decision_log.h"
 #include "clock/clock.h"
-#include "control/control_server.h"
-#include "pipeline/queue_worker.h"
-#include "netfilter/diversion.h"
-#include "policy/explain.h"
 #include "config/config.h"
 #include "config/policy_files.h"
+#include "control/control_server.h"
+#include "control/control_service.h"
+#include "control/live_firewall.h"
+#include "netfilter/diversion.h"
+#include "pipeline/queue_worker.h"
 
 namespace portwall {
 
 // portwalld's own messages, on stderr ("portwalld: ..."; the journal under systemd).
 void say(const std::string& line);
 
-struct DaemonPaths {
-  std::string config;
-  std::string rules_override;   // --rules
-  std::string socket_override;  // --socket
-};
+// The configuration file and what the command line puts over it.
+using DaemonPaths = PolicyPaths;
 
 // What an earlier image of this process handed over across execve (reexec.cc): the queue
 // sockets by queue number, the control socket (-1: none). The environment that carried them is
@@ -46,27 +44,12 @@ Handover take_handover();
 // The flows of a memfd from Handover::flows (closed then), at most `most`.
 std::vector<HandedFlow> read_handed_flows(int fd, std::size_t most);
 
-// What a reload replaces besides the rules, read by the control and main threads while the
-// thread that reloads swaps it whole: never changed in place.
-struct LiveSettings {
-  ScanDetectionSection scan_detection;
-  LimitsSection limits;
-  std::vector<KnockSection> knocks;
-  MetricsSection metrics;
-  std::string rules_file, rules_dir;  // where rule changes go and apply writes
-  static LiveSettings of(const PolicyFiles& files) {
-    return {files.config.scan_detection, files.config.limits, files.config.knocks,
-            files.config.metrics, files.rules_file, files.rules_dir};
-  }
-};
-
 // Loads the configuration and the rules named by `paths` (command line over config file).
-using LoadedPolicy = PolicyFiles;
-// `previous`: the sources of the last load (set files unchanged since are not read again).
-std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths,
-                                                     const RuleSources* previous = nullptr);
+inline std::expected<LoadedPolicy, std::string> load_policy(const DaemonPaths& paths) {
+  return load_policy_files(paths);
+}
 
-class Daemon {
+class Daemon final : private LiveFirewall {
  public:
   // `argv`: the command line, for a re-exec (SIGUSR2) with the same words.
   explicit Daemon(DaemonPaths paths, std::vector<std::string> argv = {})
@@ -84,65 +67,42 @@ class Daemon {
   // SIGUSR2 (reexec.cc): executes the binary again in place, handing the queues over. Returns
   // only when it failed: -1 nothing was changed (go on), 1 portwalld must stop.
   int reexec();
-  // Loads and swaps in the rules; on error the old rules stay in force and the error is returned.
-  std::expected<void, std::string> reload(long uid, const char* origin);
-  // REQUIRES: reload_mutex_ held. `audit`: false when the caller writes its own audit line.
-  // Established flows the new rules deny are cut unless `keep_established` (recheck_flows).
-  std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit,
-                                                 bool keep_established = false);
-  // The second half of a reload: `fresh` (loaded, or made by a rule change from the rules in
-  // force) becomes the policy. REQUIRES: reload_mutex_ held.
-  std::expected<void, std::string> install_locked(LoadedPolicy fresh, long uid, const char* origin,
-                                                  bool audit, bool keep_established);
-  // What the last load read and the configuration it gave, kept so that a rule change made
-  // while no file has changed since is applied to the rules in force, without parsing 10^5
-  // rules again. Guarded by reload_mutex_ (written without it only at start, before any thread).
-  RuleSources sources_in_force_;
-  Config config_in_force_;
-  // After a policy change (rules, blocks, mode): every queue thread judges its tracked flows
-  // again (Engine::recheck); flows now denied are cut, unless kept or in monitor mode, and
-  // the kernel's entries of the cut ones are ended; flows cut earlier that are allowed again
-  // are restored. Said and audited when anything was cut or restored. The counts, as JSON.
-  // `denied`: cut, keep (--keep-established) or leave (only restore; an unblock). `spared`:
-  // the address of `blocked add ADDR --keep-established`, whose connections outlive its block.
-  nlohmann::json recheck_flows(Engine::Denied denied, long uid, const std::string& why,
-                               const std::optional<IpAddress>& spared = std::nullopt);
-  static Engine::Denied denied_by(bool keep_established) {
-    return keep_established ? Engine::Denied::keep : Engine::Denied::cut;
-  }
-  nlohmann::json last_recheck_ = nlohmann::json::object();
 
-  // `portwall apply FILE [--confirm DURATION]`: the file's rules replace the rules file, live.
-  // With a confirmation, the previous file is kept beside it (rollback_path()) until `portwall
-  // confirm`; when the time runs out, or at the next start if portwalld stopped meanwhile, it is
-  // put back and reloaded. Guarded by reload_mutex_.
-  struct PendingConfirmation {
-    Timestamp deadline{};
-    std::int64_t deadline_unix_ms = 0;
-    std::string by, file, within;
-    bool keep_established = false;
-    std::size_t applied_hash = 0;  // of the text applied: a hand edit meanwhile shows
-    bool failure_said = false;     // a rollback that failed was said (it is tried again)
-  };
-  std::optional<PendingConfirmation> pending_;
-  // Written under reload_mutex_ and pending_mutex_; status reads it under pending_mutex_ only.
-  mutable std::mutex pending_mutex_;
-  void set_pending(std::optional<PendingConfirmation> pending) {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    pending_ = std::move(pending);
+  // LiveFirewall, for the control service (control/control_service.h).
+  std::shared_ptr<const PolicySnapshot> snapshot() const override;
+  std::shared_ptr<const LiveSettings> settings() const override;
+  std::pair<Mode, bool> mode() const override;
+  std::expected<void, std::string> install(LoadedPolicy fresh) override;
+  void set_mode(Mode mode) override;
+  void reloading(bool begins) override;
+  std::size_t queue_count() const override { return workers_.size(); }
+  std::uint16_t queue_number(std::size_t queue) const override {
+    return workers_[queue]->queue_number();
   }
-  std::string rollback_path() const { return settings()->rules_file + ".unconfirmed"; }
-  nlohmann::json apply_request(const nlohmann::json& request, const Peer& peer);
-  nlohmann::json confirm_request(const Peer& peer);
-  // Once a second on the main thread: rolls an unconfirmed apply back when its time is up.
-  void keep_confirmation();
-  // At start, before anything is loaded: an apply that was never confirmed is rolled back.
-  // The note for the audit log, or empty.
-  std::string roll_back_unconfirmed_at_start(const std::string& rules_file);
-  std::string rolled_back_at_start_;
-  bool rollback_at_start_failed_ = false;
-  // Why other rule changes wait while a confirmation is pending.
-  std::string pending_refusal() const;
+  Figures queue_figures(std::size_t queue) const override { return workers_[queue]->figures(); }
+  bool run_on_queue(std::size_t queue, QueueTask task) override {
+    return workers_[queue]->run_on_thread(std::move(task));
+  }
+  std::expected<std::uint64_t, std::string> queued_packets() override {
+    return diversion_->queued_packets();
+  }
+  std::expected<std::vector<KernelQueueStats>, std::string> kernel_queue_stats() override {
+    return read_kernel_queue_stats();
+  }
+  std::string backend_name() const override { return diversion_->name(); }
+  std::expected<std::size_t, std::string> end_kernel_entries(std::span<const FlowKey> cut) override;
+  // inspect = "new": ends the kernel's offloaded connection entries so that every offloaded
+  // connection's next packet is judged again (after a block or a rule change).
+  void bring_back_offloaded(const char* why) override;
+  // Connections whose flows are gone (a flush of portwalld's table or of the kernel's offload
+  // marks) are picked up again for [conntrack] pickup_grace, as at start.
+  void reopen_pickup() override;
+  std::string forwarding_problem() const override {
+    std::lock_guard<std::mutex> lock(forwarding_mutex_);
+    return forwarding_problem_;
+  }
+  DecisionLogStats decision_log_stats() const override { return decision_log_->stats(); }
+
   // Starting without locking the administrator out (first_start.cc): the files beside the state
   // file that ask for a lockout check (`first-start`) and an enable confirmation
   // (`enable-confirm`); "" when there is no state file.
@@ -150,43 +110,12 @@ class Daemon {
   // Before the kernel is touched: "" to go on, else why the rules would lock SSH out.
   std::string refuse_first_start_lockout();
   bool first_start_checked_ = false;
-  void first_start_done();  // once ready: the check is not asked again
-  struct PendingEnable {
-    Timestamp deadline{};
-    std::int64_t deadline_unix_ms = 0;
-    std::string by, within;
-  };
-  std::optional<PendingEnable> pending_enable_;  // guarded by pending_mutex_
-  void arm_enable_confirmation();                // once ready
-  bool enable_expired();  // once a second: true when portwalld is to stop, unconfirmed
-  std::optional<nlohmann::json> confirm_enable(const Peer& peer);  // nullopt: none pending
-  nlohmann::json pending_enable_json() const;
-  // A rule change from `portwall allow ...`: parsed, applied to the rules file, written
-  // atomically, then reloaded; refused changes leave file and live rules as they were.
-  nlohmann::json change(const nlohmann::json& request, const Peer& peer);
-  nlohmann::json handle(const nlohmann::json& request, const Peer& peer);
-  enum class Role { none, reader, admin };
-  Role role_of(const Peer& peer) const;
-  nlohmann::json status_json();
-  // Knock ports and the doors they open are for administrators: a reader learns nothing of
-  // them from explain (`show_knocks` false).
-  nlohmann::json explain_request(const nlohmann::json& request, bool show_knocks);
-  DefenseFacts defense_facts(const Probe& probe, const PolicySnapshot& policy, bool show_knocks);
-  nlohmann::json ports_request(const nlohmann::json& request, bool show_knocks);
-  nlohmann::json conntrack_request(const nlohmann::json& request, const Peer& peer);
-  // Table slots a queue thread copies per task of `conntrack list` (a table of 2^20 slots is
-  // walked in 256 tasks, each a few hundred microseconds between batches of packets).
-  static constexpr std::size_t kConntrackSlice = 4096;
-  // status: the kernel's queue-rule counters (iptables-save), read at most this often.
-  static constexpr Duration kKernelCountersEvery = std::chrono::seconds(1);
-  std::mutex kernel_counters_mutex_;
-  std::optional<Timestamp> kernel_counters_read_;  // guarded by kernel_counters_mutex_
-  nlohmann::json uninspected_;                     // guarded by kernel_counters_mutex_
-  nlohmann::json blocked_request(const nlohmann::json& request, const Peer& peer);
-  std::shared_ptr<const PolicySnapshot> snapshot() const;
-  std::shared_ptr<const LiveSettings> settings() const;
-  // The mode in force and whether `portwall mode` set it (else the configuration).
-  std::pair<Mode, bool> mode() const;
+  void first_start_done();         // once ready: the check is not asked again
+  void arm_enable_confirmation();  // once ready
+  bool enable_expired();           // once a second: true when portwalld is to stop, unconfirmed
+  // At start: the note of an apply never confirmed and rolled back before loading, or empty.
+  std::string rolled_back_at_start_;
+  bool rollback_at_start_failed_ = false;
   // The defenses' state file ([daemon] state_file): read at start, written atomically when the
   // block list or the used one-time knocks change (checked every second) and at stop.
   void load_defense_state();
@@ -206,12 +135,6 @@ class Daemon {
   void keep_metrics_file();
   Timestamp metrics_written_{};
   bool metrics_failing_ = false;
-  // inspect = "new": ends the kernel's offloaded connection entries so that every offloaded
-  // connection's next packet is judged again (after a block or a rule change).
-  void bring_back_offloaded(const char* why);
-  // Connections whose flows are gone (a flush of portwalld's table or of the kernel's offload
-  // marks) are picked up again for [conntrack] pickup_grace, as at start.
-  void reopen_pickup();
   // The TCP sockets listening here now (for the direction of picked-up connections), or null.
   std::shared_ptr<const LocalSockets> local_sockets() const;
   static constexpr std::uint32_t kOffloadMark = 0x00400000;
@@ -220,22 +143,22 @@ class Daemon {
 
   DaemonPaths paths_;
   std::vector<std::string> argv_;
-  // At start: the configuration and rules. After start only what a reload leaves alone is read
-  // from it; the rest is settings().
+  // At start: the configuration and rules (the rules move to policy_, the sources to the
+  // control service). After start only what a reload leaves alone is read from it; the rest is
+  // settings().
   LoadedPolicy loaded_;
   SteadyClock clock_;
   Timestamp started_{};
 
-  std::mutex reload_mutex_;  // SIGHUP and the control socket may both reload
-  mutable std::mutex policy_mutex_;  // guards the four below; writers also hold reload_mutex_
+  // Guards the four below; their writers (install, set_mode) are serialized by the control
+  // service.
+  mutable std::mutex policy_mutex_;
   std::shared_ptr<const PolicySnapshot> policy_;
   std::shared_ptr<const LiveSettings> settings_;
   Mode mode_ = Mode::enforce;
   // `portwall mode monitor|enforce`: holds over the configuration's [daemon] mode through
   // reloads (a rule change reloads) until portwalld restarts.
   std::optional<Mode> live_mode_;
-  nlohmann::json mode_request(const std::optional<std::string>& action, const Peer& peer,
-                              bool keep_established);
 
   std::unique_ptr<DecisionLog> decision_log_;
   std::unique_ptr<AuditLog> audit_log_;
@@ -276,12 +199,9 @@ class Daemon {
     std::lock_guard<std::mutex> lock(forwarding_mutex_);
     forwarding_problem_ = std::move(problem);
   }
-  std::string forwarding_problem() const {
-    std::lock_guard<std::mutex> lock(forwarding_mutex_);
-    return forwarding_problem_;
-  }
-  std::unique_ptr<ControlServer> control_;
-  gid_t admin_gid_ = static_cast<gid_t>(-1), read_gid_ = static_cast<gid_t>(-1);
+  // Requests are answered by the service, received by the server (which goes first at stop).
+  std::unique_ptr<ControlService> control_;
+  std::unique_ptr<ControlServer> control_server_;
 };
 
 }  // namespace portwall

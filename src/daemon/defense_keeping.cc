@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "host/host_sockets.h"
 #include "host/infrastructure.h"
+#include "metrics/prometheus_text.h"
 #include "netfilter/conntrack_flush.h"
 #include "rules/rule_writer.h"
 #include "state/defense_state.h"
@@ -149,6 +150,28 @@ void Daemon::trust_infrastructure() {
       text(found.resolvers) + ") and " + std::to_string(found.own.size()) +
       " address(es) of this host");
   sources_->trust(std::move(all));
+}
+
+void Daemon::keep_metrics_file() {
+  const std::shared_ptr<const LiveSettings> live = settings();
+  const MetricsSection& m = live->metrics;
+  const Timestamp now = clock_.now();
+  if (m.textfile.empty() ||
+      (metrics_written_ != Timestamp{} && now - metrics_written_ < m.interval)) {
+    return;
+  }
+  metrics_written_ = now;
+  std::string text;
+  {
+    text = render_prometheus(control_->status());  // a consistent snapshot without reload_mutex_
+  }
+  if (auto ok = write_file_atomically(m.textfile, text); !ok) {
+    if (!metrics_failing_) say("metrics: " + ok.error());
+    metrics_failing_ = true;
+  } else {
+    if (metrics_failing_) say("metrics: " + m.textfile + " written again");
+    metrics_failing_ = false;
+  }
 }
 
 }  // namespace portwall

@@ -82,11 +82,12 @@ void Daemon::arm_enable_confirmation() {
     return;
   }
   PendingEnable pending;
+  pending.file = file;
   pending.within = within;
   pending.by = asked.value("by", std::string("?"));
   // The deadline is kept in the file: a restart (a crash, Restart=) keeps it, not a fresh one.
   std::int64_t deadline_ms = asked.value("deadline_unix_ms", std::int64_t{0});
-  const std::int64_t now_ms = unix_now_ms();
+  const std::int64_t now_ms = clock_.unix_ms();
   if (deadline_ms == 0) {
     deadline_ms = now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(*duration).count();
     nlohmann::json kept = asked;
@@ -96,10 +97,7 @@ void Daemon::arm_enable_confirmation() {
   pending.deadline_unix_ms = deadline_ms;
   pending.deadline =
       clock_.now() + std::chrono::milliseconds(std::max<std::int64_t>(0, deadline_ms - now_ms));
-  {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    pending_enable_ = pending;
-  }
+  control_->arm_enable(pending);
   say("enabled by " + pending.by + ": stopping again at " + rfc3339_ms(deadline_ms) +
       " unless `portwall confirm`");
   audit_log_->record(static_cast<long>(getuid()), "enable", "ok",
@@ -107,13 +105,9 @@ void Daemon::arm_enable_confirmation() {
 }
 
 bool Daemon::enable_expired() {
-  PendingEnable due;
-  {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    if (!pending_enable_ || clock_.now() < pending_enable_->deadline) return false;
-    due = *pending_enable_;
-    pending_enable_.reset();
-  }
+  const std::optional<PendingEnable> expired = control_->enable_expired();
+  if (!expired) return false;
+  const PendingEnable& due = *expired;
   // The next start checks again; the unit was left disabled by `portwall enable --confirm`, so a
   // reboot does not bring back what nobody confirmed.
   (void)write_file_atomically(state_path("first-start"), kMarkerText);
@@ -123,33 +117,6 @@ bool Daemon::enable_expired() {
   say(what);
   audit_log_->record(static_cast<long>(getuid()), "enable-rollback", "ok", what);
   return true;
-}
-
-std::optional<nlohmann::json> Daemon::confirm_enable(const Peer& peer) {
-  PendingEnable done;
-  {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    if (!pending_enable_) return std::nullopt;
-    done = *pending_enable_;
-    pending_enable_.reset();
-  }
-  unlink(state_path("enable-confirm").c_str());
-  const std::string detail = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid) +
-                             " confirmed the enable by " + done.by;
-  audit_log_->record(peer.uid, "confirm", "ok", detail);
-  say("enable confirmed");
-  return ok_response({{"confirmed", true}, {"enable", true}, {"enabled_by", done.by}});
-}
-
-nlohmann::json Daemon::pending_enable_json() const {
-  std::lock_guard<std::mutex> lock(pending_mutex_);
-  if (!pending_enable_) return nullptr;
-  const auto left =
-      std::chrono::duration_cast<std::chrono::seconds>(pending_enable_->deadline - clock_.now());
-  return {{"enabled_by", pending_enable_->by},
-          {"within", pending_enable_->within},
-          {"stops_at", rfc3339_ms(pending_enable_->deadline_unix_ms)},
-          {"seconds_left", std::max<std::int64_t>(0, left.count())}};
 }
 
 }  // namespace portwall

@@ -114,8 +114,8 @@ int Daemon::reexec() {
   audit_log_->record(static_cast<long>(getuid()), "reexec", "ok", binary);
   // The control socket too: bound, and given to its group, by the first image (the new one
   // may lack CAP_CHOWN: NoNewPrivileges keeps execve from granting what the old one dropped).
-  const int control = control_->release();
-  control_.reset();
+  const int control = control_server_->release();
+  control_server_.reset();
   // Each queue's socket and its tracked flows, so that idle connections go on too.
   std::string handed, flows;
   std::size_t flow_count = 0;
@@ -140,8 +140,8 @@ int Daemon::reexec() {
   setenv(kQueueFds, handed.c_str(), 1);
   setenv(kFlowFds, flows.c_str(), 1);
   if (control >= 0) setenv(kControlFd, std::to_string(control).c_str(), 1);
-  const std::string ours = std::string(forwarding_turned_on_[0] ? "4" : "") +
-                           (forwarding_turned_on_[1] ? "6" : "");
+  const std::string ours =
+      std::string(forwarding_turned_on_[0] ? "4" : "") + (forwarding_turned_on_[1] ? "6" : "");
   if (!ours.empty()) setenv(kForwardingOurs, ours.c_str(), 1);
   std::vector<char*> argv;
   for (std::string& a : argv_) argv.push_back(a.data());

@@ -86,42 +86,14 @@ std::string QueueWorker::failure() const {
   return failure_;
 }
 
-WorkerFigures QueueWorker::figures() const {
-  const EngineCounters& c = engine_.counters();
-  WorkerFigures f;
-  f.received = c.received.load(std::memory_order_relaxed);
-  f.accepted = c.accepted.load(std::memory_order_relaxed);
-  f.dropped = c.dropped.load(std::memory_order_relaxed);
-  f.rejected = c.rejected.load(std::memory_order_relaxed);
-  f.malformed = c.malformed.load(std::memory_order_relaxed);
-  f.picked_up = c.picked_up.load(std::memory_order_relaxed);
-  f.table_full = c.table_full.load(std::memory_order_relaxed);
-  f.rate_limited = c.rate_limited.load(std::memory_order_relaxed);
-  f.scan_blocks = c.scan_blocks.load(std::memory_order_relaxed);
-  f.scan_blocked = c.scan_blocked.load(std::memory_order_relaxed);
-  f.knocks = c.knocks.load(std::memory_order_relaxed);
-  f.knock_opened = c.knock_opened.load(std::memory_order_relaxed);
-  for (std::size_t v = 0; v < kVerdicts; ++v) {
-    for (std::size_t r = 0; r < kReasons; ++r) {
-      f.decisions[v][r] = c.decisions[v][r].load(std::memory_order_relaxed);
-    }
-  }
-  f.flows = flows_.load(std::memory_order_relaxed);
-  f.evicted = evicted_.load(std::memory_order_relaxed);
-  f.refused = refused_.load(std::memory_order_relaxed);
-  f.expired = expired_.load(std::memory_order_relaxed);
-  f.enobufs = enobufs_.load(std::memory_order_relaxed);
-  f.monitor_passed = monitor_passed_.load(std::memory_order_relaxed);
-  return f;
-}
-
 void QueueWorker::publish() {
   const ConnTracker& ct = engine_.conntrack();
-  flows_.store(ct.size(), std::memory_order_relaxed);
-  evicted_.store(ct.stats().evicted, std::memory_order_relaxed);
-  refused_.store(ct.stats().refused, std::memory_order_relaxed);
-  expired_.store(ct.stats().expired, std::memory_order_relaxed);
-  enobufs_.store(queue_->enobufs(), std::memory_order_relaxed);
+  Counters& counters = engine_.counters();
+  counters.set(Counter::flows, ct.size());
+  counters.set(Counter::evicted, ct.stats().evicted);
+  counters.set(Counter::refused, ct.stats().refused);
+  counters.set(Counter::expired, ct.stats().expired);
+  counters.set(Counter::lost_messages, queue_->enobufs());
 }
 
 void QueueWorker::fail(std::string failure) {
@@ -265,8 +237,7 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   // Monitor mode: decide, count and log as in enforce mode, but let everything through.
   if (monitor) {
     if (d.verdict != Verdict::accept) {
-      monitor_passed_.store(monitor_passed_.load(std::memory_order_relaxed) + 1,
-                            std::memory_order_relaxed);
+      engine_.counters().add(Counter::monitor_passed);
     }
     return Verdict::accept;
   }

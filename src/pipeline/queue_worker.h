@@ -21,36 +21,13 @@
 #include "audit/decision_log.h"
 #include "audit/log_rate_limiter.h"
 #include "clock/clock.h"
+#include "config/config.h"
 #include "netfilter/bypass_watch.h"
 #include "netfilter/interface_names.h"
 #include "netfilter/nfqueue.h"
 #include "policy/engine.h"
-#include "config/config.h"
 
 namespace portwall {
-
-struct WorkerFigures {
-  std::uint64_t received = 0, accepted = 0, dropped = 0, rejected = 0, malformed = 0;
-  std::uint64_t picked_up = 0, table_full = 0, rate_limited = 0, scan_blocks = 0, scan_blocked = 0;
-  std::uint64_t flows = 0, evicted = 0, refused = 0, expired = 0;
-  std::uint64_t enobufs = 0;
-  std::uint64_t knocks = 0, knock_opened = 0;
-  std::uint64_t monitor_passed = 0;  // accepted only because of monitor mode
-  std::array<std::array<std::uint64_t, kReasons>, kVerdicts> decisions{};  // [verdict][reason]
-
-  WorkerFigures& operator+=(const WorkerFigures& o) {
-    for (std::size_t v = 0; v < kVerdicts; ++v) {
-      for (std::size_t r = 0; r < kReasons; ++r) decisions[v][r] += o.decisions[v][r];
-    }
-    received += o.received, accepted += o.accepted, dropped += o.dropped, rejected += o.rejected;
-    malformed += o.malformed, picked_up += o.picked_up, table_full += o.table_full;
-    rate_limited += o.rate_limited, scan_blocks += o.scan_blocks, scan_blocked += o.scan_blocked;
-    flows += o.flows, evicted += o.evicted, refused += o.refused, expired += o.expired;
-    enobufs += o.enobufs, knocks += o.knocks, knock_opened += o.knock_opened;
-    monitor_passed += o.monitor_passed;
-    return *this;
-  }
-};
 
 class QueueWorker final : private PacketHandler {
  public:
@@ -81,7 +58,7 @@ class QueueWorker final : private PacketHandler {
   void open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> sockets);
   // Takes effect between two batches; connection state is kept.
   void set_policy(std::shared_ptr<const PolicySnapshot> policy, Mode mode);
-  WorkerFigures figures() const;
+  Figures figures() const { return engine_.counters().read(); }
   // Runs `task` on the queue thread between batches (within about 200 ms) and waits for it:
   // the only way other threads read or change this thread's connection and source tables.
   bool run_on_thread(std::function<void(Engine&, Timestamp)> task,
@@ -158,10 +135,6 @@ class QueueWorker final : private PacketHandler {
   mutable std::mutex failure_mutex_;
   std::string failure_;
   std::thread thread_;
-
-  // Published after every batch for status (the Engine itself is touched by this thread only).
-  std::atomic<std::uint64_t> flows_{0}, evicted_{0}, refused_{0}, expired_{0}, enobufs_{0};
-  std::atomic<std::uint64_t> monitor_passed_{0};  // written by the queue thread only
 };
 
 }  // namespace portwall

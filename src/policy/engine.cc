@@ -141,7 +141,7 @@ bool Engine::touched_refused(const IpAddress& source, std::uint8_t protocol, std
   const BlockAdded added =
       blocks_->add(source, now + sources_->block_duration(), BlockReason::scan, now);
   if (added == BlockAdded::refused_rate || added == BlockAdded::refused_full) return false;
-  counters_.scan_blocks.fetch_add(1, std::memory_order_relaxed);
+  counters_.add(Counter::scan_blocks);
   return true;
 }
 
@@ -165,27 +165,24 @@ void Engine::note_closed_port(const PacketView& p, Timestamp now) {
 }
 
 Decision Engine::count(Decision d) {
-  // One writer (this queue thread): a plain add, not a locked one; readers load atomically.
-  std::atomic<std::uint64_t>& by_reason =
-      counters_.decisions[static_cast<std::size_t>(d.verdict)][static_cast<std::size_t>(d.reason)];
-  by_reason.store(by_reason.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  counters_.add_decision(d.verdict, d.reason);
   switch (d.verdict) {
     case Verdict::accept:
-      counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::accepted);
       break;
     case Verdict::drop:
-      counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::dropped);
       break;
     case Verdict::reject:
-      counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::rejected);
       break;
   }
   return d;
 }
 
 Decision Engine::decide_malformed() {
-  counters_.received.fetch_add(1, std::memory_order_relaxed);
-  counters_.malformed.fetch_add(1, std::memory_order_relaxed);
+  counters_.add(Counter::received);
+  counters_.add(Counter::malformed);
   return count({Verdict::drop, Reason::invalid, 0, true});
 }
 
@@ -200,7 +197,7 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
                                                                      p.protocol, p.src, p.src_port)
                              ? (oriented = given, oriented.direction = Direction::out, oriented)
                              : given;
-  counters_.received.fetch_add(1, std::memory_order_relaxed);
+  counters_.add(Counter::received);
   // The kernel reassembles before our hooks (IPv4 always, IPv6 because the diversion rule
   // loads conntrack's defragmentation), so a fragment here is an anomaly: drop it. So is an
   // IPv6 type 0 routing header, whatever its segments left (RFC 5095; ufw's before6.rules).
@@ -220,7 +217,7 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
   if (const std::optional<BlockEntry> block = block_reader_.find(remote, now)) {
     const Flow* kept = conntrack_.lookup(flow_key_of(p), now);
     if (!kept || !kept->outlives_block) {
-      counters_.scan_blocked.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::scan_blocked);
       const std::uint64_t n = blocked_log_->note(remote, now);
       Decision d{Verdict::drop,
                  block->reason == BlockReason::manual ? Reason::blocked : Reason::scan_block, 0,
@@ -334,13 +331,12 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
   std::uint16_t door = 0;
   if (inbound_attempt) {
     // Knocks first: they are dropped and never answered, whatever the rules say of the port.
-    const KnockResult k =
-        sources_->knock(p.src, p.dst, p.protocol, p.dst_port, extras.l4_payload, now,
-                        extras.unix_seconds);
+    const KnockResult k = sources_->knock(p.src, p.dst, p.protocol, p.dst_port, extras.l4_payload,
+                                          now, extras.unix_seconds);
     knock_event = event_of(k.event);
     door = k.door;
     if (k.is_knock) {
-      counters_.knocks.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::knocks);
       const bool worth_logging = k.event != KnockEvent::none && k.event != KnockEvent::step;
       return count({Verdict::drop, Reason::knock, 0, worth_logging, knock_event, door});
     }
@@ -358,7 +354,7 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
       Flow* flow = open_flow(packet, hook, now, d, pickup);
       if (!flow) return count({Verdict::drop, Reason::table_full, 0, true});
       flow->by_knock = true;
-      counters_.knock_opened.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::knock_opened);
       return count(d);
     }
   }
@@ -378,7 +374,7 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
   }
   if (!open_flow(packet, hook, now, d, pickup))
     return count({Verdict::drop, Reason::table_full, d.rule_number, true});
-  if (pickup) counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
+  if (pickup) counters_.add(Counter::picked_up);
   return count(d);
 }
 
@@ -450,7 +446,7 @@ Decision Engine::adopt_handshake(const PacketView& p, const HookInfo& hook, Time
   if (!flow) return count({Verdict::drop, Reason::table_full, d.rule_number, true});
   flow->window.liberal = true;  // the SYN's window and options are not known
   conntrack_.track(p, now);     // the SYN/ACK itself: SYN_RECV, answered
-  counters_.picked_up.fetch_add(1, std::memory_order_relaxed);
+  counters_.add(Counter::picked_up);
   return count({Verdict::accept, Reason::state, d.rule_number, false});
 }
 
@@ -461,13 +457,13 @@ Decision Engine::admit(const PacketView& p, Timestamp now, std::uint64_t limit_k
     case Admission::admitted:
       return d;
     case Admission::rule_rate:
-      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::rate_limited);
       return {Verdict::drop, Reason::rate_limit, rule_number, true, Event::rule_rate};
     case Admission::source_rate:
-      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::rate_limited);
       return {Verdict::drop, Reason::rate_limit, rule_number, true, Event::source_rate};
     case Admission::source_flows:
-      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      counters_.add(Counter::rate_limited);
       return {Verdict::drop, Reason::rate_limit, rule_number, true, Event::source_flows};
   }
   return d;
@@ -477,7 +473,7 @@ Flow* Engine::open_flow(const PacketView& p, const HookInfo& hook, Timestamp now
                         bool pickup) {
   Flow* flow = conntrack_.open(p, now, d.rule_number, pickup);
   if (!flow) {
-    counters_.table_full.fetch_add(1, std::memory_order_relaxed);
+    counters_.add(Counter::table_full);
     if (counted_inbound_) sources_->connection_closed(p.src);
     counted_inbound_ = false;
     return nullptr;

@@ -21,6 +21,7 @@
 #include "detect/blocked_log_gate.h"
 #include "detect/source_table.h"
 #include "packet/packet_parser.h"
+#include "policy/counters.h"
 #include "policy/decision.h"
 #include "policy/local_sockets.h"
 #include "policy/policy_snapshot.h"
@@ -64,24 +65,6 @@ struct EngineOptions {
   // direction is that of the packet met first.
   Timestamp pickup_until{};
   std::shared_ptr<const LocalSockets> sockets;
-};
-
-// Verdict counters of one engine. Relaxed atomics: written by the queue thread only.
-struct EngineCounters {
-  std::atomic<std::uint64_t> received{0};
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> dropped{0};
-  std::atomic<std::uint64_t> rejected{0};
-  std::atomic<std::uint64_t> malformed{0};     // the parser rejected the bytes
-  std::atomic<std::uint64_t> picked_up{0};     // mid-stream flows adopted
-  std::atomic<std::uint64_t> table_full{0};    // new flows dropped: no room in the table
-  std::atomic<std::uint64_t> rate_limited{0};  // new connections refused by a `limit` rule
-  std::atomic<std::uint64_t> scan_blocks{0};   // sources blocked as scanners
-  std::atomic<std::uint64_t> scan_blocked{0};  // packets dropped from (or to) blocked sources
-  std::atomic<std::uint64_t> knocks{0};        // knock packets dropped (every kind)
-  std::atomic<std::uint64_t> knock_opened{0};  // new connections let in by an open knock door
-  // Every decision by verdict and reason ([Verdict][Reason]), for the metrics.
-  std::array<std::array<std::atomic<std::uint64_t>, kReasons>, kVerdicts> decisions{};
 };
 
 // What Engine::recheck did to the tracked flows after a policy change.
@@ -148,7 +131,9 @@ class Engine {
 
   ConnTracker& conntrack() { return conntrack_; }
   const ConnTracker& conntrack() const { return conntrack_; }
-  const EngineCounters& counters() const { return counters_; }
+  const Counters& counters() const { return counters_; }
+  // For the queue thread that owns this engine: what it counts besides (Counter::flows ...).
+  Counters& counters() { return counters_; }
   SourceTable& sources() const { return *sources_; }
   BlockList& blocks() { return *blocks_; }
 
@@ -202,7 +187,7 @@ class Engine {
   std::shared_ptr<BlockList> blocks_;
   std::shared_ptr<BlockedLogGate> blocked_log_;
   BlockList::Reader block_reader_;  // this thread's lock-free view of blocks_
-  EngineCounters counters_;
+  Counters counters_;
   bool counted_inbound_ = false;  // admit() counted the connection being opened
 };
 

@@ -18,10 +18,11 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "audit/log_event.h"
-#include "policy/engine.h"
 #include "config/config.h"
+#include "policy/engine.h"
 #include "rules/rule_loader.h"
 
 namespace {
@@ -274,8 +275,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(engine.conntrack().size() <= engine.conntrack().max_entries(), "conntrack bound");
     check(engine.sources().size() <= engine.sources().max_sources(), "source table bound");
     check(engine.blocks().size() <= engine.blocks().max_entries(), "block list bound");
-    const EngineCounters& c = engine.counters();
-    check(c.received == c.accepted + c.dropped + c.rejected, "every packet counted once");
+    const Counters& c = std::as_const(engine).counters();
+    check(c[Counter::received] == c[Counter::accepted] + c[Counter::dropped] + c[Counter::rejected],
+          "every packet counted once");
   }
   return 0;
 }

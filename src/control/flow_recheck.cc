@@ -3,27 +3,24 @@
 // them ended, unless the administrator asked to keep them (--keep-established). ufw and
 // firewalld accept ESTABLISHED before their rules, so a new deny or a ban never ends a
 // connection already up; portwall does, as fail2ban users ask.
-#include "daemon/daemon.h"
-#include "netfilter/conntrack_flush.h"
+#include "control/control_service.h"
 
 namespace portwall {
 
-nlohmann::json Daemon::recheck_flows(Engine::Denied denied, long uid, const std::string& why,
-                                     const std::optional<IpAddress>& spared) {
+nlohmann::json ControlService::recheck_flows(Engine::Denied denied, long uid,
+                                             const std::string& why,
+                                             const std::optional<IpAddress>& spared) {
   // Monitor mode enforces nothing, so it cuts nothing; `mode enforce` rechecks again.
-  {
-    std::lock_guard<std::mutex> lock(policy_mutex_);
-    if (mode_ == Mode::monitor) denied = Engine::Denied::leave;
-  }
+  if (live_.mode().first == Mode::monitor) denied = Engine::Denied::leave;
   struct Collected {
     std::mutex mutex;
     std::vector<FlowKey> cut;
     std::size_t kept = 0, restored = 0;
   };
   auto collected = std::make_shared<Collected>();
-  for (auto& w : workers_) {
+  for (std::size_t queue = 0; queue < live_.queue_count(); ++queue) {
     const bool answered =
-        w->run_on_thread([collected, denied, spared](Engine& engine, Timestamp now) {
+        live_.run_on_queue(queue, [collected, denied, spared](Engine& engine, Timestamp now) {
           RecheckResult r = engine.recheck(now, denied, spared);
           std::lock_guard<std::mutex> lock(collected->mutex);
           collected->cut.insert(collected->cut.end(), r.cut.begin(), r.cut.end());
@@ -32,7 +29,7 @@ nlohmann::json Daemon::recheck_flows(Engine::Denied denied, long uid, const std:
         });
     if (!answered) {
       // It does the work when it gets to it; its counts and kernel entries are not in these.
-      say("queue " + std::to_string(w->queue_number()) +
+      say("queue " + std::to_string(live_.queue_number(queue)) +
           " did not answer the recheck within 2 s: its connections are judged again later, "
           "and the kernel's entries of those it cuts are not ended");
     }
@@ -43,7 +40,7 @@ nlohmann::json Daemon::recheck_flows(Engine::Denied denied, long uid, const std:
                       {"restored", collected->restored},
                       {"kernel_entries_ended", 0}};
   if (!collected->cut.empty()) {
-    auto ended = delete_conntrack_entries(collected->cut);
+    auto ended = live_.end_kernel_entries(collected->cut);
     if (ended) {
       j["kernel_entries_ended"] = *ended;
     } else {
@@ -62,7 +59,7 @@ nlohmann::json Daemon::recheck_flows(Engine::Denied denied, long uid, const std:
             " cut connection(s) restored";
   }
   say(what + " after " + why);
-  audit_log_->record(uid, "connections", "ok", what + " after " + why);
+  audit_.record(uid, "connections", "ok", what + " after " + why);
   return j;
 }
 

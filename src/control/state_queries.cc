@@ -3,7 +3,7 @@
 // Each table is read or changed on its own thread (QueueWorker::run_on_thread); results come
 // back through shared holders, so a late task never writes into a finished request.
 #include "control/control_protocol.h"
-#include "daemon/daemon.h"
+#include "control/control_service.h"
 #include "policy/explain.h"
 #include "rules/duration.h"
 #include "rules/rule_values.h"
@@ -37,8 +37,8 @@ nlohmann::json flow_json(const Flow& f, Timestamp now) {
 
 }  // namespace
 
-DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& policy,
-                                   bool show_knocks) {
+DefenseFacts ControlService::defense_facts(const Probe& probe, const PolicySnapshot& policy,
+                                           bool show_knocks) {
   DefenseFacts f;
   const Timestamp now = clock_.now();
   const MatchInput& in = probe.input;
@@ -46,7 +46,7 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
   const IpAddress& remote = inbound ? in.src : in.dst;
   for (const BlockEntry& b : blocks_->list(now)) {
     if (b.address == remote) {
-      const SavedBlock saved = save_block(b, now, unix_now_ms());
+      const SavedBlock saved = save_block(b, now, clock_.unix_ms());
       f.blocked = to_string(remote) + " is blocked (" + to_string(b.reason) + ") until " +
                   (saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms) : "removed");
       f.blocked_by_hand = b.reason == BlockReason::manual;
@@ -77,7 +77,7 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
                                             " drops a source's 6th new connection within 30s";
     }
   }
-  const std::shared_ptr<const LiveSettings> live = settings();
+  const std::shared_ptr<const LiveSettings> live = live_.settings();
   const LimitsSection& limits = live->limits;
   if (limits.new_connections.count) {
     f.limits_note += std::string(f.limits_note.empty() ? "" : "; ") + "[limits] allows " +
@@ -104,7 +104,7 @@ DefenseFacts Daemon::defense_facts(const Probe& probe, const PolicySnapshot& pol
   return f;
 }
 
-nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_knocks) {
+nlohmann::json ControlService::explain_request(const nlohmann::json& request, bool show_knocks) {
   std::vector<std::string> words;
   for (const auto& w : request.value("words", nlohmann::json::array())) {
     if (w.is_string()) words.push_back(w.get<std::string>());
@@ -117,8 +117,8 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_
   };
   auto found = std::make_shared<Found>();
   const FlowKey key = probe->key();
-  for (auto& w : workers_) {
-    w->run_on_thread([found, key](Engine& engine, Timestamp now) {
+  for (std::size_t queue = 0; queue < live_.queue_count(); ++queue) {
+    live_.run_on_queue(queue, [found, key](Engine& engine, Timestamp now) {
       if (const Flow* f = engine.conntrack().lookup(key, now)) {
         std::lock_guard<std::mutex> lock(found->mutex);
         found->flow = TrackedFlow::of(*f);
@@ -126,7 +126,7 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_
     });
   }
   std::lock_guard<std::mutex> lock(found->mutex);
-  const auto policy = snapshot();
+  const auto policy = live_.snapshot();
   const Explanation e =
       explain(*policy, *probe, found->flow, defense_facts(*probe, *policy, show_knocks));
   nlohmann::json j = {{"verdict", to_string(e.decision.verdict)},
@@ -137,17 +137,17 @@ nlohmann::json Daemon::explain_request(const nlohmann::json& request, bool show_
   return ok_response(j);
 }
 
-nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Peer& peer) {
+nlohmann::json ControlService::conntrack_request(const nlohmann::json& request, const Peer& peer) {
   const std::string action = request.value("action", "count");
   if (action != "count" && action != "list" && action != "flush") {
     return error_response("conntrack takes list, count or flush, got \"" + action + "\"");
   }
   // The connections still up are adopted again, as after a restart: from the batch after the
   // flush on (run_on_thread takes pending changes first).
-  if (action == "flush") reopen_pickup();
+  if (action == "flush") live_.reopen_pickup();
   std::size_t count = 0;
   nlohmann::json flows = nlohmann::json::array();
-  for (auto& w : workers_) {
+  for (std::size_t queue = 0; queue < live_.queue_count(); ++queue) {
     if (action == "list") {
       // In slices of the table, copied on the queue thread and turned into JSON here: the
       // packets of that thread wait for one slice's copy at most, never for the listing.
@@ -158,7 +158,7 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
           std::size_t next = ConnTracker::kEnd;
         };
         auto slice = std::make_shared<Slice>();
-        const bool done = w->run_on_thread([slice, next](Engine& engine, Timestamp now) {
+        const bool done = live_.run_on_queue(queue, [slice, next](Engine& engine, Timestamp now) {
           slice->now = now;
           slice->next = engine.conntrack().for_each_slot(
               next, kConntrackSlice, [&](const Flow& f) { slice->flows.push_back(f); });
@@ -171,7 +171,7 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
       continue;
     }
     auto counted = std::make_shared<std::atomic<std::size_t>>(0);
-    w->run_on_thread([counted, action](Engine& engine, Timestamp) {
+    live_.run_on_queue(queue, [counted, action](Engine& engine, Timestamp) {
       ConnTracker& ct = engine.conntrack();
       counted->store(ct.size());
       if (action == "flush") ct.clear();
@@ -179,7 +179,7 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
     count += counted->load();
   }
   if (action == "flush") {
-    audit_log_->record(peer.uid, "conntrack-flush", "ok", "");
+    audit_.record(peer.uid, "conntrack-flush", "ok", "");
   }
   nlohmann::json j = {{"count", count}};
   if (action == "list") j["flows"] = std::move(flows);
@@ -187,10 +187,10 @@ nlohmann::json Daemon::conntrack_request(const nlohmann::json& request, const Pe
   return ok_response(j);
 }
 
-nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer& peer) {
+nlohmann::json ControlService::blocked_request(const nlohmann::json& request, const Peer& peer) {
   const std::string action = request.value("action", "list");
   const Timestamp now = clock_.now();
-  const std::int64_t wall_now = unix_now_ms();
+  const std::int64_t wall_now = clock_.unix_ms();
   if (action == "list") {
     nlohmann::json list = nlohmann::json::array();
     for (const BlockEntry& b : blocks_->list(now)) {
@@ -215,7 +215,7 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
   const bool keep = request.value("keep_established", false);
   if (action == "remove") {
     const bool removed = blocks_->remove(*address);
-    audit_log_->record(peer.uid, "unblock", removed ? "ok" : "unchanged", to_string(*address));
+    audit_.record(peer.uid, "unblock", removed ? "ok" : "unchanged", to_string(*address));
     // Its connections cut by the block come back if the rules allow them.
     const nlohmann::json connections = removed
                                            ? recheck_flows(Engine::Denied::leave, peer.uid,
@@ -233,16 +233,16 @@ nlohmann::json Daemon::blocked_request(const nlohmann::json& request, const Peer
     until = now + *d;
   }
   if (blocks_->add(*address, until, BlockReason::manual, now) == BlockAdded::refused_full) {
-    audit_log_->record(peer.uid, "block", "refused", to_string(*address) + ": block list full");
+    audit_.record(peer.uid, "block", "refused", to_string(*address) + ": block list full");
     return error_response("the block list is full of manual blocks ([limits] max_blocks = " +
                           std::to_string(blocks_->max_entries()) +
                           "): remove some (portwall blocked remove ADDR) or raise max_blocks");
   }
-  audit_log_->record(peer.uid, "block", "ok",
-                     to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
+  audit_.record(peer.uid, "block", "ok",
+                to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
   const nlohmann::json connections =
       recheck_flows(denied_by(keep), peer.uid, "blocked add " + to_string(*address), *address);
-  if (!keep) bring_back_offloaded("blocked add");
+  if (!keep) live_.bring_back_offloaded("blocked add");
   return ok_response(
       {{"added", true},
        {"connections", connections},

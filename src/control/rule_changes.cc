@@ -2,7 +2,7 @@
 // over the control socket: the same grammar as the CLI, applied to the rules file, persisted
 // atomically and swapped in live. Every accepted or refused change is audited.
 #include "control/control_protocol.h"
-#include "daemon/daemon.h"
+#include "control/control_service.h"
 #include "rules/forward.h"
 #include "rules/rule_edit.h"
 #include "rules/rule_loader.h"
@@ -10,7 +10,7 @@
 
 namespace portwall {
 
-nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
+nlohmann::json ControlService::change(const nlohmann::json& request, const Peer& peer) {
   std::vector<std::string> words;
   if (request.contains("words") && request["words"].is_array()) {
     for (const auto& w : request["words"]) {
@@ -21,22 +21,23 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
   for (const auto& w : words) command += (command.empty() ? "" : " ") + w;
   const std::string who = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid);
   auto refuse = [&](const std::string& why) {
-    audit_log_->record(peer.uid, "change", "refused", who + " command=" + log_quoted(command) + " " + why);
+    audit_.record(peer.uid, "change", "refused",
+                  who + " command=" + log_quoted(command) + " " + why);
     return error_response(why);
   };
 
-  std::lock_guard<std::mutex> serialized(reload_mutex_);
+  std::lock_guard<std::mutex> serialized(change_mutex_);
   if (pending_) return refuse(pending_refusal());
   auto parsed = parse_rule_command(words);
   if (!parsed) return refuse(parsed.error());
-  const std::shared_ptr<const LiveSettings> live = settings();
+  const std::shared_ptr<const LiveSettings> live = live_.settings();
   // The change is made to the rules in force while no file has changed since they were loaded
   // (parsing 10^5 rules again took seconds); otherwise to the files as they are now, loaded
   // once (set files that did not change are not read again).
-  const std::shared_ptr<const PolicySnapshot> in_force = snapshot();
+  const std::shared_ptr<const PolicySnapshot> in_force = live_.snapshot();
   std::optional<LoadedPolicy> reloaded;
   if (!sources_in_force_.unchanged()) {
-    auto loaded = load_policy(paths_, &sources_in_force_);
+    auto loaded = load_policy_files(paths_, &sources_in_force_);
     if (!loaded) return refuse("the rules are broken, fix them first:\n" + loaded.error());
     reloaded = std::move(*loaded);
   }
@@ -53,8 +54,8 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
                            {"before", edit->before},
                            {"after", edit->after}};
   if (!edit->changed) {
-    audit_log_->record(peer.uid, "change", "unchanged",
-                       who + " command=" + log_quoted(command) + " " + edit->summary);
+    audit_.record(peer.uid, "change", "unchanged",
+                  who + " command=" + log_quoted(command) + " " + edit->summary);
     return ok_response(result);
   }
   // The rules in force after the change, made before anything is written: a forward that
@@ -85,9 +86,9 @@ nlohmann::json Daemon::change(const nlohmann::json& request, const Peer& peer) {
     (void)write_file_atomically(file, *old_text);
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
   }
-  audit_log_->record(peer.uid, "change", "ok",
-                     who + " command=" + log_quoted(command) + " before=" + log_quoted(edit->before) +
-                         " after=" + log_quoted(edit->after));
+  audit_.record(peer.uid, "change", "ok",
+                who + " command=" + log_quoted(command) + " before=" + log_quoted(edit->before) +
+                    " after=" + log_quoted(edit->after));
   result["connections"] = last_recheck_;
   return ok_response(result);
 }
