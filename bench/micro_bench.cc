@@ -9,11 +9,10 @@
 #include <unistd.h>
 
 #include <array>
-#include <random>
-#include <vector>
-
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <vector>
 
 #include "conntrack/conn_tracker.h"
 #include "packet/packet_parser.h"
@@ -105,6 +104,27 @@ void BM_ConntrackInsert(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ConntrackInsert)->Arg(1000)->Arg(100000)->Arg(1000000);
+
+// A new connection as the engine meets it, in a table with room: track() finds no flow, then
+// open() starts it (where track()'s lookup ended). 10^6 of them after n flows, in memory the
+// table already had (filled once and flushed: no page faults timed).
+void BM_ConntrackNewFlow(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  ConntrackLimits limits;
+  limits.max_entries = n + 2'000'000;
+  ConnTracker t(limits);
+  for (std::uint32_t i = 0; i < n + 1'000'000; ++i) t.open(flow_packet(i, false), kNow, 1);
+  t.clear();
+  for (std::uint32_t i = 0; i < n; ++i) t.open(flow_packet(i, false), kNow, 1);
+  std::uint32_t next = n;
+  for (auto _ : state) {
+    const PacketView p = flow_packet(next++, false);
+    if (t.track(p, kNow).state == TrackState::new_flow)
+      benchmark::DoNotOptimize(t.open(p, kNow, 1));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ConntrackNewFlow)->Arg(1000)->Arg(100000)->Iterations(1'000'000);
 
 // What `conntrack list` costs a queue thread: one slice of 4096 table slots copied (the pause
 // between two batches of packets), in a table of `n` flows; the JSON is built elsewhere.
@@ -240,8 +260,8 @@ struct ScaleFiles {
     for (int i = 0; i < 99'998; ++i) {
       switch (i % 3) {
         case 0:
-          out << "[[rule]]\naction = \"deny\"\nfrom = \"198.18." << i / 256 % 256 << '.'
-              << i % 256 << "\"\n";
+          out << "[[rule]]\naction = \"deny\"\nfrom = \"198.18." << i / 256 % 256 << '.' << i % 256
+              << "\"\n";
           break;
         case 1:
           out << "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"" << 10000 + i % 50000
@@ -291,7 +311,8 @@ void BM_BuildPolicy(benchmark::State& state) {
     state.PauseTiming();
     RuleSet copy = rules;
     state.ResumeTiming();
-    auto next = std::make_shared<PolicySnapshot>(std::move(copy), with_previous ? &previous : nullptr);
+    auto next =
+        std::make_shared<PolicySnapshot>(std::move(copy), with_previous ? &previous : nullptr);
     next->inherit_hits(previous);
     benchmark::DoNotOptimize(next);
     state.PauseTiming();
@@ -324,8 +345,8 @@ void BM_ApplyChange(benchmark::State& state) {
   if (!command) std::abort();
   for (auto _ : state) {
     std::optional<EditResult> edit;
-    if (auto made = apply_change(rules_file_part(*loaded, sources), *command,
-                                 loaded->rules.size())) {
+    if (auto made =
+            apply_change(rules_file_part(*loaded, sources), *command, loaded->rules.size())) {
       edit = std::move(*made);
     } else {
       state.SkipWithError("the change was refused");

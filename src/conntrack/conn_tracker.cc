@@ -110,6 +110,15 @@ struct ConnTracker::Impl {
   // to 32 bytes per flow where a node-based map took 176.
   std::vector<std::uint32_t> slots;
   std::size_t entries = 0;
+  std::uint64_t index_changes = 0;  // every entry placed or erased (a grown index too)
+  // The last key looked up and not found, with the empty slot its probe ended at: while the
+  // index has not changed since, that slot is where the key goes, so that open() after a
+  // track() that found no flow neither probes nor compares keys again.
+  struct Miss {
+    FlowKey key;
+    std::size_t slot = 0;
+    std::uint64_t at_change = ~std::uint64_t{0};
+  } last_miss;
   std::size_t live = 0;
   std::size_t cursor = 0;                      // expire() resumes at this node number
   std::function<void(const Flow&)> on_remove;  // for flows marked `counted` or `vouches`
@@ -133,14 +142,23 @@ struct ConnTracker::Impl {
     return (e & 1) ? k.reversed() : k;
   }
 
-  std::optional<std::uint32_t> index_find(const FlowKey& key) const {
+  // `stop`: where the probe of an absent key ended (the empty slot the key would take).
+  std::optional<std::uint32_t> index_find(const FlowKey& key, std::size_t* stop = nullptr) const {
     if (slots.empty()) return std::nullopt;
     const std::size_t mask = slots.size() - 1;
     for (std::size_t i = home(key);; i = (i + 1) & mask) {
       const std::uint32_t e = slots[i];
-      if (e == kNil) return std::nullopt;
+      if (e == kNil) {
+        if (stop) *stop = i;
+        return std::nullopt;
+      }
       if (entry_is(e, key)) return e;
     }
+  }
+  // The slot last_miss found for `key`, if nothing changed the index since.
+  std::optional<std::size_t> missed_slot(const FlowKey& key) const {
+    if (last_miss.at_change != index_changes || !(last_miss.key == key)) return std::nullopt;
+    return last_miss.slot;
   }
 
   void place(std::uint32_t e, const FlowKey& key) {
@@ -150,16 +168,24 @@ struct ConnTracker::Impl {
     slots[i] = e;
   }
 
-  void index_insert(std::uint32_t e, const FlowKey& key) {
+  // `slot`: where a probe for `key` ended with no change of the index since (missed_slot()).
+  void index_insert(std::uint32_t e, const FlowKey& key,
+                    std::optional<std::size_t> slot = std::nullopt) {
     if ((entries + 1) * 2 > slots.size()) {
       std::vector<std::uint32_t> old(std::max<std::size_t>(1024, slots.size() * 2), kNil);
       old.swap(slots);
       for (std::uint32_t x : old) {
         if (x != kNil) place(x, key_of(x));
       }
+      slot.reset();  // every position moved
     }
-    place(e, key);
+    if (slot) {
+      slots[*slot] = e;
+    } else {
+      place(e, key);
+    }
     ++entries;
+    ++index_changes;
   }
 
   // Removes entry `e` (whose key is `key`), shifting later entries of its run back so that no
@@ -177,6 +203,7 @@ struct ConnTracker::Impl {
     }
     slots[i] = kNil;
     --entries;
+    ++index_changes;
   }
 
   // --- Nodes.
@@ -243,8 +270,12 @@ struct ConnTracker::Impl {
   }
 
   std::optional<Slot> find(const FlowKey& key, Timestamp now) {
-    const std::optional<std::uint32_t> e = index_find(key);
-    if (!e) return std::nullopt;
+    std::size_t stop = 0;
+    const std::optional<std::uint32_t> e = index_find(key, &stop);
+    if (!e) {
+      if (!slots.empty()) last_miss = {key, stop, index_changes};
+      return std::nullopt;
+    }
     Node* n = &node_at(*e >> 1);
     if (n->flow.expires <= now) {
       remove(n);
@@ -445,7 +476,7 @@ ConnTracker::Impl::Node* ConnTracker::Impl::insert(const FlowKey& key) {
   n->in_use = true;
   n->flow = Flow{};
   n->flow.key = key;
-  index_insert(n->number << 1, key);
+  index_insert(n->number << 1, key, missed_slot(key));
   if (!(key.reversed() == key)) index_insert(n->number << 1 | 1, key.reversed());
   append(n, kUnanswered);
   ++live;
@@ -457,7 +488,10 @@ Flow* ConnTracker::open(const PacketView& p, Timestamp now, std::uint32_t rule_n
                         bool picked_up) {
   Impl& m = *impl_;
   const FlowKey key = flow_key_of(p);
-  if (auto existing = m.find(key, now)) return &existing->node->flow;
+  // Right after track() found no flow for this key (the usual way here), it is still absent.
+  if (!m.missed_slot(key)) {
+    if (auto existing = m.find(key, now)) return &existing->node->flow;
+  }
   Impl::Node* made = m.insert(key);
   if (!made) return nullptr;
   Flow& f = made->flow;

@@ -77,6 +77,8 @@ class ConnTracker {
   // full, evicts the oldest flow not assured (Flow::assured); nullptr when every flow is.
   // `picked_up`: a mid-stream TCP flow adopted during the pickup grace (kernel's loose pickup:
   // the state is ESTABLISHED, timeout capped at tcp_unacked until a reply is seen).
+  // Right after a track() of the same packet that found no flow (and no change to the table
+  // since), the key is not looked up again: the flow goes where that lookup ended.
   Flow* open(const PacketView& packet, Timestamp now, std::uint32_t rule_number,
              bool picked_up = false);
 

@@ -425,5 +425,51 @@ TEST(ConnTrackerIndex, AgreesWithAModelUnderChurn) {
   EXPECT_GT(t.stats().expired, 100u) << "flows expired";
 }
 
+
+// open() after a track() that found no flow puts the flow where that lookup ended, unless the
+// table changed in between (another open, an eviction, an expiry, the index growing): then it
+// looks again. Every flow opened either way is found by its key and by its reply's, and the
+// table holds exactly the flows a lookup finds.
+TEST(TrackerChurn, FlowsOpenedAfterAMissAreFoundThroughEvictionsExpiriesAndGrowth) {
+  ConntrackLimits limits;
+  limits.max_entries = 700;  // the index grows to 2048 slots, and evictions start
+  ConnTracker ct(limits);
+  std::mt19937 rng(11);
+  auto packet = [](std::uint32_t n) {
+    const std::uint8_t client[4] = {10, 200, static_cast<std::uint8_t>(n / 250),
+                                    static_cast<std::uint8_t>(n % 250)};
+    return udp(IpAddress::v4(client), 5353, kServer, 53);
+  };
+  Timestamp now = t0;
+  std::set<std::uint32_t> opened;
+  for (int step = 0; step < 20000; ++step) {
+    // Fast at first (the table fills: evictions), then slow (UDP flows expire after 30 s).
+    now += std::chrono::milliseconds(step < 10000 ? rng() % 4 : rng() % 200);
+    const std::uint32_t n = rng() % 3000;
+    const PacketView p = packet(n);
+    if (ct.track(p, now).state != TrackState::new_flow) continue;
+    if (rng() % 4 == 0) {  // something else is opened between the lookup and the open
+      const PacketView other = packet(3000 + rng() % 3000);
+      if (ct.track(other, now).state == TrackState::new_flow) ct.open(other, now, 2);
+    }
+    Flow* f = ct.open(p, now, 1);
+    ASSERT_NE(f, nullptr) << "step " << step;
+    ASSERT_EQ(ct.lookup(f->key, now), f) << "step " << step;
+    ASSERT_EQ(ct.lookup(f->key.reversed(), now), f) << "step " << step;
+    ASSERT_EQ(ct.track(p, now).state, TrackState::established) << "step " << step;
+  }
+  ct.expire(now, 1 << 20);  // what is left holds only live flows
+  std::size_t found = 0;
+  for (std::uint32_t n = 0; n < 6000; ++n) {
+    if (const Flow* f = ct.lookup(flow_key_of(packet(n)), now)) {
+      ++found;
+      EXPECT_EQ(ct.lookup(f->key.reversed(), now), f);
+    }
+  }
+  EXPECT_EQ(found, ct.size());
+  EXPECT_GT(ct.stats().evicted, 0u);
+  EXPECT_GT(ct.stats().expired, 0u);
+}
+
 }  // namespace
 }  // namespace portwall
