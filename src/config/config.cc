@@ -216,7 +216,7 @@ void read_knock_sequences(TomlReader& r, const toml::table& t, KnockSection& k) 
   }
 }
 
-void read_spa(TomlReader& r, const toml::table& t, KnockSection& k) {
+void read_spa(TomlReader& r, const toml::table& t, KnockSection& k, const FileSystem& fs) {
   if (const toml::node* n = t.get("spa_port")) {
     if (auto v = r.integer(*n, "spa_port", 1, 65535)) k.spa_port = static_cast<std::uint16_t>(*v);
   }
@@ -235,23 +235,20 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k) {
     }
   } else if (key_file) {
     if (auto path = r.string(*key_file, "spa_key_file")) {
-      std::ifstream in(*path, std::ios::binary);
-      struct stat st{};
-      if (!in) {
-        r.error(*key_file, "cannot read " + *path + ": " + std::strerror(errno));
-      } else if (stat(path->c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))) {
+      auto read = fs.read(*path, false, 1 << 20);
+      if (!read) {
+        r.error(*key_file, "cannot read " + *path + ": " + read.error());
+      } else if (read->stamp.mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
         // As sshd refuses a private key others can read: whoever reads it opens the door.
         char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(read->stamp.mode));
         r.error(*key_file, "spa_key_file " + *path + " is " +
-                               ((st.st_mode & S_IROTH) ? "readable" : "writable") +
+                               ((read->stamp.mode & S_IROTH) ? "readable" : "writable") +
                                " by users other than its owner (mode " + mode +
                                "): anyone who reads the key opens the door; chmod 600 " + *path +
                                " (or 640 with group portwall)");
       } else {
-        std::stringstream text;
-        text << in.rdbuf();
-        k.spa_key = text.str();
+        k.spa_key = std::move(read->text);
         key_read = true;
         while (!k.spa_key.empty() && (k.spa_key.back() == '\n' || k.spa_key.back() == '\r')) {
           k.spa_key.pop_back();
@@ -283,7 +280,8 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k) {
   }
 }
 
-void read_knock(TomlReader& r, const toml::node& node, std::vector<KnockSection>& knocks) {
+void read_knock(TomlReader& r, const toml::node& node, std::vector<KnockSection>& knocks,
+                const FileSystem& fs) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "each [[knock]] must be a table");
   r.check_keys(*t,
@@ -297,7 +295,7 @@ void read_knock(TomlReader& r, const toml::node& node, std::vector<KnockSection>
     r.error(t->source(), "[[knock]] needs a name");
   }
   read_knock_sequences(r, *t, k);
-  read_spa(r, *t, k);
+  read_spa(r, *t, k, fs);
   if (!t->get("sequence") && !t->get("one_time_sequences") && !t->get("spa_port")) {
     r.error(t->source(), "[[knock]] needs a sequence (or one_time_sequences, or spa_port)");
   }
@@ -411,7 +409,8 @@ void read_daemon_and_log(TomlReader& r, const toml::table& doc, Config& c) {
 }  // namespace
 
 std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,
-                                                             std::string_view file_name) {
+                                                             std::string_view file_name,
+                                                             const FileSystem& fs) {
   TomlReader r(file_name);
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(std::move(r.errors()));
@@ -429,7 +428,7 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   }
   if (const toml::node* n = doc->get("knock")) {
     if (const toml::array* list = n->as_array()) {
-      for (const toml::node& k : *list) read_knock(r, k, c.knocks);
+      for (const toml::node& k : *list) read_knock(r, k, c.knocks, fs);
     } else {
       r.error(*n, "knock sequences are written as [[knock]] tables");
     }
@@ -446,26 +445,24 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
 
 namespace {
 
-std::expected<std::string, std::vector<ConfigError>> read_config_text(
-    const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    return std::unexpected(std::vector<ConfigError>{
-        {file.string(), 0, 0, std::string("cannot read: ") + std::strerror(errno)}});
+std::expected<FileText, std::vector<ConfigError>> read_config_text(
+    const std::filesystem::path& file, const FileSystem& fs) {
+  auto read = fs.read(file, false);
+  if (!read) {
+    return std::unexpected(
+        std::vector<ConfigError>{{file.string(), 0, 0, "cannot read: " + read.error()}});
   }
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return std::move(*read);
 }
 
 }  // namespace
 
-std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file) {
-  auto text = read_config_text(file);
-  if (!text) return std::unexpected(std::move(text.error()));
-  auto config = parse_config(*text, file.string());
-  struct stat st{};
-  if (config && stat(file.c_str(), &st) == 0 && (st.st_mode & S_IROTH)) {
+std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file,
+                                                            const FileSystem& fs) {
+  auto read = read_config_text(file, fs);
+  if (!read) return std::unexpected(std::move(read.error()));
+  auto config = parse_config(read->text, file.string(), fs);
+  if (config && (read->stamp.mode & S_IROTH)) {
     for (const KnockSection& k : config->knocks) {
       if (!k.spa_key_inline) continue;
       return std::unexpected(std::vector<ConfigError>{
@@ -478,12 +475,12 @@ std::expected<Config, std::vector<ConfigError>> load_config(const std::filesyste
   return config;
 }
 
-std::expected<Config, std::vector<ConfigError>> load_config_paths(
-    const std::filesystem::path& file) {
-  auto text = read_config_text(file);
-  if (!text) return std::unexpected(std::move(text.error()));
+std::expected<Config, std::vector<ConfigError>> load_config_paths(const std::filesystem::path& file,
+                                                                  const FileSystem& fs) {
+  auto read = read_config_text(file, fs);
+  if (!read) return std::unexpected(std::move(read.error()));
   TomlReader r(file.string());
-  auto doc = r.parse(*text);
+  auto doc = r.parse(read->text);
   if (!doc) return std::unexpected(std::move(r.errors()));
   Config c;
   read_daemon_and_log(r, *doc, c);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/file_system.h"
 #include "clock/clock.h"
 #include "rules/config_error.h"
 #include "rules/rule.h"
@@ -140,13 +141,15 @@ struct Config {
   MetricsSection metrics;
 };
 
-std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view text,
-                                                             std::string_view file_name);
-std::expected<Config, std::vector<ConfigError>> load_config(const std::filesystem::path& file);
+// An spa_key_file is read from `fs`, and so is the configuration by load_config().
+std::expected<Config, std::vector<ConfigError>> parse_config(
+    std::string_view text, std::string_view file_name, const FileSystem& fs = FileSystem::disk());
+std::expected<Config, std::vector<ConfigError>> load_config(
+    const std::filesystem::path& file, const FileSystem& fs = FileSystem::disk());
 // Only [daemon] and [log], as the CLI needs them (where the daemon listens, which rules file,
 // which audit log): the other tables are not checked and no secret (spa_key_file) is read.
 std::expected<Config, std::vector<ConfigError>> load_config_paths(
-    const std::filesystem::path& file);
+    const std::filesystem::path& file, const FileSystem& fs = FileSystem::disk());
 
 // The keys ("[daemon] queues", "[log] file", ...) whose change between the running
 // configuration and a reloaded one takes effect only at the next start: portwalld reads them

@@ -60,9 +60,11 @@ std::vector<std::string> default_override_notes(const std::string& config_file,
 std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
                                                           const std::string& rules_override,
                                                           const std::string& socket_override,
-                                                          const RuleSources* previous) {
-  const std::optional<FileStamp> config_stamp = stamp_of(config_file);  // before it is read
-  auto config = load_config(config_file);
+                                                          const RuleSources* previous,
+                                                          const FileSystem& fs) {
+  const std::optional<FileStamp> config_stamp = fs.stamp(config_file);  // before it is read
+  const std::int64_t config_read_at = fs.now_ns();
+  auto config = load_config(config_file, fs);
   if (!config) return std::unexpected(to_string(config.error()));
   PolicyFiles loaded;
   loaded.config = std::move(*config);
@@ -73,9 +75,9 @@ std::expected<PolicyFiles, std::string> load_policy_files(const std::string& con
           ? (std::filesystem::path(loaded.rules_file).parent_path() / "rules.d").string()
           : loaded.config.daemon.rules_dir;
   if (previous) loaded.sources = *previous;
-  auto rules = load_rules(loaded.rules_file, loaded.rules_dir, &loaded.sources);
+  auto rules = load_rules(loaded.rules_file, loaded.rules_dir, &loaded.sources, fs);
   if (!rules) return std::unexpected(to_string(rules.error()));
-  loaded.sources.add(config_file, config_stamp);
+  loaded.sources.add(config_file, config_stamp, config_read_at);
   loaded.rules = std::move(*rules);
   loaded.notes = default_override_notes(config_file, loaded.config, loaded.rules_file, loaded.rules);
   loaded.rules.default_to(loaded.config.defaults);

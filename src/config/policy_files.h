@@ -49,13 +49,16 @@ struct PolicyPaths {
 
 // Empty overrides keep what the configuration says. The error lists every problem found.
 // `previous`: the sources of the last load, whose unchanged set files are not read again.
-std::expected<PolicyFiles, std::string> load_policy_files(const std::string& config_file,
-                                                          const std::string& rules_override = "",
-                                                          const std::string& socket_override = "",
-                                                          const RuleSources* previous = nullptr);
+// Every file is read from `fs`.
+std::expected<PolicyFiles, std::string> load_policy_files(
+    const std::string& config_file, const std::string& rules_override = "",
+    const std::string& socket_override = "", const RuleSources* previous = nullptr,
+    const FileSystem& fs = FileSystem::disk());
 inline std::expected<PolicyFiles, std::string> load_policy_files(
-    const PolicyPaths& paths, const RuleSources* previous = nullptr) {
-  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous);
+    const PolicyPaths& paths, const RuleSources* previous = nullptr,
+    const FileSystem& fs = FileSystem::disk()) {
+  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous,
+                           fs);
 }
 
 }  // namespace portwall

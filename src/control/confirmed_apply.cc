@@ -68,23 +68,24 @@ nlohmann::json ControlService::apply_request(const nlohmann::json& request, cons
   // The text will be the rules file: its set files are those the next load reads, from the
   // rules' own directories (never the caller's file name's, which the caller chose).
   const std::filesystem::path rules_dir = std::filesystem::path(rules_file).parent_path();
-  if (auto parsed = parse_rules(text, file, SetFileScope{rules_dir, {rules_dir, live->rules_dir}});
+  if (auto parsed =
+          parse_rules(text, file, SetFileScope{rules_dir, {rules_dir, live->rules_dir}}, fs_);
       !parsed) {
     return refuse("the rules are broken, nothing changed:\n" + to_string(parsed.error()));
   }
-  auto old_text = read_text_file(rules_file);
+  auto old_text = read_text(rules_file);
   if (!old_text) return refuse(old_text.error());
   if (within) {
     // Kept first: if portwalld dies before the confirmation, the next start puts it back.
-    if (auto ok = write_file_atomically(rollback_path(), *old_text); !ok) return refuse(ok.error());
+    if (auto ok = fs_.write_atomically(rollback_path(), *old_text); !ok) return refuse(ok.error());
     struct stat st {};
     if (stat(rules_file.c_str(), &st) == 0) chmod(rollback_path().c_str(), st.st_mode & 07777);
   }
   auto undo = [&] {
-    (void)write_file_atomically(rules_file, *old_text);
+    (void)fs_.write_atomically(rules_file, *old_text);
     if (within) unlink(rollback_path().c_str());
   };
-  if (auto ok = write_file_atomically(rules_file, text); !ok) {
+  if (auto ok = fs_.write_atomically(rules_file, text); !ok) {
     undo();
     return refuse(ok.error());
   }
@@ -147,18 +148,18 @@ void ControlService::keep_confirmation() {
     still.failure_said = true;
     set_pending(still);
   };
-  auto saved = read_text_file(rollback_path());
+  auto saved = read_text(rollback_path());
   if (!saved) return failed("the previous rules cannot be read: " + saved.error());
   // A hand edit made (and reloaded) meanwhile is not lost: it is kept beside the rules file.
-  auto current = read_text_file(rules_file);
+  auto current = read_text(rules_file);
   if (current && *current != *saved && std::hash<std::string>{}(*current) != due.applied_hash) {
     const std::string aside = rules_file + ".edited-while-unconfirmed";
-    if (auto ok = write_file_atomically(aside, *current); !ok) {
+    if (auto ok = fs_.write_atomically(aside, *current); !ok) {
       return failed("the hand-edited rules file cannot be kept aside: " + ok.error());
     }
     what += " (the rules file, edited meanwhile, is kept as " + aside + ")";
   }
-  if (auto ok = write_file_atomically(rules_file, *saved); !ok) {
+  if (auto ok = fs_.write_atomically(rules_file, *saved); !ok) {
     return failed("the previous rules cannot be put back: " + ok.error());
   }
   if (auto ok = reload_locked(uid, "apply-rollback", false, due.keep_established); !ok) {

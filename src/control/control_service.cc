@@ -1,3 +1,5 @@
+// control_service.cc — the dispatcher: a request's role decided and refused or answered; the
+// reload (SIGHUP, `portwall reload`) and the install of a loaded policy, and `portwall mode`.
 #include "control/control_service.h"
 
 #include <algorithm>
@@ -14,6 +16,7 @@ ControlService::ControlService(ControlSetup setup)
       sources_(std::move(setup.sources)),
       blocks_(std::move(setup.blocks)),
       paths_(std::move(setup.paths)),
+      fs_(setup.fs),
       started_(setup.started),
       own_uid_(setup.own_uid),
       admin_gid_(setup.admin_gid),
@@ -117,7 +120,7 @@ std::expected<void, std::string> ControlService::reload(long uid, const char* or
 std::expected<void, std::string> ControlService::reload_locked(long uid, const char* origin,
                                                                bool audit, bool keep_established) {
   live_.reloading(true);
-  auto loaded = load_policy_files(paths_, &sources_in_force_);
+  auto loaded = load_policy_files(paths_, &sources_in_force_, fs_);
   if (!loaded) {
     // A broken file never replaces working rules: the old set stays in force.
     say("reload refused, previous rules stay in force:\n" + loaded.error());
@@ -175,6 +178,12 @@ nlohmann::json ControlService::mode_request(const std::optional<std::string>& ac
   nlohmann::json result = status();
   result["connections"] = connections;
   return ok_response(result);
+}
+
+std::expected<std::string, std::string> ControlService::read_text(const std::string& path) const {
+  auto read = fs_.read(path, false);
+  if (!read) return std::unexpected("cannot read " + path + ": " + read.error());
+  return std::move(read->text);
 }
 
 void ControlService::set_pending(std::optional<PendingConfirmation> pending) {

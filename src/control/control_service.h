@@ -45,6 +45,7 @@ struct ControlSetup {
   std::shared_ptr<SourceTable> sources;         // shared with every queue thread
   std::shared_ptr<BlockList> blocks;
   PolicyPaths paths;  // where reloads and rule changes read the policy
+  const FileSystem& fs = FileSystem::disk();  // every file read and written
   // The configuration portwalld started with: what only a restart changes (queues, table
   // sizes) is shown from it.
   Config started;
@@ -77,6 +78,8 @@ class ControlService {
   enum class Role { none, reader, admin };
   Role role_of(const Peer& peer) const;
   void say(const std::string& line) const { say_(line); }
+  // The whole of `path` through fs_; the error names the path.
+  std::expected<std::string, std::string> read_text(const std::string& path) const;
 
   // REQUIRES: change_mutex_ held. `audit`: false when the caller writes its own audit line.
   // Established flows the new rules deny are cut unless `keep_established`.
@@ -139,6 +142,7 @@ class ControlService {
   std::shared_ptr<SourceTable> sources_;
   std::shared_ptr<BlockList> blocks_;
   const PolicyPaths paths_;
+  const FileSystem& fs_;
   const Config started_;
   const uid_t own_uid_;
   const gid_t admin_gid_, read_gid_;

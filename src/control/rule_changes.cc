@@ -36,8 +36,8 @@ nlohmann::json ControlService::change(const nlohmann::json& request, const Peer&
   // once (set files that did not change are not read again).
   const std::shared_ptr<const PolicySnapshot> in_force = live_.snapshot();
   std::optional<LoadedPolicy> reloaded;
-  if (!sources_in_force_.unchanged()) {
-    auto loaded = load_policy_files(paths_, &sources_in_force_);
+  if (!sources_in_force_.unchanged(fs_)) {
+    auto loaded = load_policy_files(paths_, &sources_in_force_, fs_);
     if (!loaded) return refuse("the rules are broken, fix them first:\n" + loaded.error());
     reloaded = std::move(*loaded);
   }
@@ -76,14 +76,14 @@ nlohmann::json ControlService::change(const nlohmann::json& request, const Peer&
     return refuse(where.file + ":" + std::to_string(where.line) + ": " + conflict->why);
   }
   // Persist, then make what was persisted the rules in force.
-  auto old_text = read_text_file(file);
+  auto old_text = read_text(file);
   if (!old_text) return refuse(old_text.error());
   FileStamp written;
-  if (auto ok = write_file_atomically(file, text, &written); !ok) return refuse(ok.error());
+  if (auto ok = fs_.write_atomically(file, text, &written); !ok) return refuse(ok.error());
   next.sources.restamp(file, written);  // the file in force is the one just written
   const bool keep = request.value("keep_established", false);
   if (auto ok = install_locked(std::move(next), peer.uid, "change", false, keep); !ok) {
-    (void)write_file_atomically(file, *old_text);
+    (void)fs_.write_atomically(file, *old_text);
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());
   }
   audit_.record(peer.uid, "change", "ok",

@@ -1,8 +1,10 @@
-// file_system.h — the file system as the rules see it: a whole file read with its stamp, and
-// the stamp itself, what stat(2) says that changes when a file's bytes may have (device, inode,
-// size, modification and change times in nanoseconds). A file replaced atomically gets a new
-// inode; one written in place a new size or times. What was parsed from a file (10^5 rules, a
-// 10^6-entry set file) is kept as long as the file has the stamp it had when it was read.
+// file_system.h — the one file-system seam (FileSystem): a whole file read with its stamp, a
+// file written atomically, a folder listed, a path resolved. The stamp is what stat(2) says
+// that changes when a file's bytes may have (device, inode, size, modification and change times
+// in nanoseconds, mode): a file replaced atomically gets a new inode; one written in place a new
+// size or times. What was parsed from a file (10^5 rules, a 10^6-entry set file) is kept as long
+// as the file has the stamp it had when it was read. FileSystem::disk() is the real one (as
+// LevelDB's Env::Default()); tests give the loaders a MemoryFileSystem (memory_file_system.h).
 #pragma once
 
 #include <sys/stat.h>
@@ -12,12 +14,14 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace portwall {
 
 struct FileStamp {
   std::uint64_t device = 0, inode = 0;
   std::int64_t size = 0, modified_ns = 0, changed_ns = 0;
+  std::uint32_t mode = 0;  // the permission bits (07777)
   friend bool operator==(const FileStamp&, const FileStamp&) = default;
 };
 
@@ -42,5 +46,44 @@ struct FileText {
 inline constexpr std::int64_t kMaxReadBytes = std::int64_t{256} << 20;
 std::expected<FileText, std::string> read_file(const std::filesystem::path& path,
                                                bool regular_only = true);
+
+// Replaces `path` with `text` atomically (a temporary file in the same folder, fsync, rename,
+// fsync of the folder), keeping the mode of the file it replaces (else 0644); the error names
+// the path and the step that failed. With `written`, the stamp of the file it wrote (through
+// its descriptor, after the rename).
+std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
+                                                       const std::string& text,
+                                                       FileStamp* written = nullptr);
+// The whole of `path` (FIFOs too); the error names the path and why it could not be read.
+std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path);
+
+// Every file the rules, set files and configuration come from is reached through one of these.
+// Thread-safety: the disk's may be used from any thread; a MemoryFileSystem from one at a time.
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // The real file system (stateless; lives as long as the process).
+  static const FileSystem& disk();
+
+  // read_file()'s contract: the whole file with its stamp, at most `max_bytes`.
+  virtual std::expected<FileText, std::string> read(const std::filesystem::path& path,
+                                                    bool regular_only = true,
+                                                    std::int64_t max_bytes = kMaxReadBytes) const = 0;
+  // The stamp of `path` now (symlinks followed; a folder's moves when an entry is added or
+  // removed), or none when it is not there.
+  virtual std::optional<FileStamp> stamp(const std::filesystem::path& path) const = 0;
+  // `path` absolute, its symlinks resolved; with `must_exist` false, a missing tail is kept as
+  // written (std::filesystem::weakly_canonical). The error says why ("No such file ...").
+  virtual std::expected<std::filesystem::path, std::string> real_path(
+      const std::filesystem::path& path, bool must_exist = true) const = 0;
+  // The names in folder `folder`, sorted; none when it is not a folder.
+  virtual std::optional<std::vector<std::string>> list(const std::filesystem::path& folder) const = 0;
+  // write_file_atomically()'s contract.
+  virtual std::expected<void, std::string> write_atomically(const std::filesystem::path& path,
+                                                            const std::string& text,
+                                                            FileStamp* written = nullptr) const = 0;
+  // The wall clock file times come from, in nanoseconds (racy()).
+  virtual std::int64_t now_ns() const = 0;
+};
 
 }  // namespace portwall

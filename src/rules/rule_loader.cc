@@ -82,6 +82,7 @@ void read_sets(TomlReader& r, const toml::node& node, RuleSet& set) {
 // prefixes of a set file that has not changed) and this one reads (to record).
 struct SetFileReading {
   SetFileScope scope;
+  const FileSystem& fs;
   const RuleSources* previous = nullptr;
   RuleSources* record = nullptr;
 };
@@ -135,21 +136,21 @@ std::optional<CidrList> read_set_file(TomlReader& r, const toml::node& where,
                                       const std::filesystem::path& path,
                                       const SetFileReading& reading) {
   const SetFileScope& scope = reading.scope;
-  std::error_code ec;
-  const std::filesystem::path real = std::filesystem::canonical(path, ec);
-  if (ec) {
-    r.error(where, "cannot read set file " + path.string() + ": " + ec.message());
+  const FileSystem& fs = reading.fs;
+  const auto resolved = fs.real_path(path);
+  if (!resolved) {
+    r.error(where, "cannot read set file " + path.string() + ": " + resolved.error());
     return std::nullopt;
   }
+  const std::filesystem::path& real = *resolved;
   bool allowed = false;
   std::string roots;
   for (const std::filesystem::path& root : scope.roots) {
     if (root.empty()) continue;
-    std::error_code root_ec;
-    const std::filesystem::path real_root = std::filesystem::weakly_canonical(root, root_ec);
-    if (root_ec) continue;
-    allowed = allowed || inside(real, real_root);
-    roots += (roots.empty() ? "" : " or ") + real_root.string();
+    const auto real_root = fs.real_path(root, false);
+    if (!real_root) continue;
+    allowed = allowed || inside(real, *real_root);
+    roots += (roots.empty() ? "" : " or ") + real_root->string();
   }
   if (!allowed) {
     r.error(where, "set file " + path.string() + " is outside " +
@@ -157,46 +158,31 @@ std::optional<CidrList> read_set_file(TomlReader& r, const toml::node& where,
                        ": set files are read from the rules' own directories only");
     return std::nullopt;
   }
-  const int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    r.error(where, "cannot read set file " + path.string() + ": " + std::strerror(errno));
-    return std::nullopt;
-  }
-  std::string text;
-  struct stat st {};
-  std::string problem;
-  std::optional<CidrList> reused;
-  if (fstat(fd, &st) != 0) {
-    problem = std::strerror(errno);
-  } else if (!S_ISREG(st.st_mode)) {
-    problem = "not a regular file";
-  } else if (static_cast<std::uintmax_t>(st.st_size) > kMaxSetFileBytes) {
-    problem = "larger than " + std::to_string(kMaxSetFileBytes >> 20) + " MiB";
-  } else if (const CidrList* known =
-                 reading.previous ? reading.previous->set_file(real.string(), stamp_of(st))
-                                  : nullptr) {
-    reused = *known;  // the same bytes as last time: the same prefixes, shared
+  // The same stamp as at the last load: the same bytes, so the same prefixes, shared.
+  std::optional<FileStamp> stamp = fs.stamp(real);
+  const CidrList* known =
+      stamp && reading.previous ? reading.previous->set_file(real.string(), *stamp) : nullptr;
+  std::optional<CidrList> prefixes;
+  if (known) {
+    prefixes = *known;
   } else {
-    text.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < text.size()) {
-      const ssize_t n = read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // it shrank meanwhile: what was there
-      got += static_cast<std::size_t>(n);
+    auto read = fs.read(real, true, kMaxSetFileBytes);
+    if (!read) {
+      const bool what_it_is = read.error() == "not a regular file" ||
+                              read.error().starts_with("larger than");
+      r.error(where, (what_it_is ? "set file " + path.string() + " is "
+                                 : "cannot read set file " + path.string() + ": ") +
+                         read.error());
+      return std::nullopt;
     }
-    text.resize(got);
+    stamp = read->stamp;
+    prefixes = parse_set_file(r, path, read->text);
   }
-  close(fd);
-  if (!problem.empty()) {
-    r.error(where, "set file " + path.string() + " is " + problem);
-    return std::nullopt;
-  }
-  CidrList prefixes = reused ? std::move(*reused) : parse_set_file(r, path, text);
   if (reading.record) {
-    reading.record->add(real.string(), stamp_of(st), true, prefixes);
+    const std::int64_t now = fs.now_ns();
+    reading.record->add(real.string(), stamp, now, true, *prefixes);
     // The name as written too: a symlink pointed at another list changes no file it resolved to.
-    if (path != real) reading.record->add(path.string(), stamp_of(path));
+    if (path != real) reading.record->add(path.string(), fs.stamp(path), now);
   }
   return prefixes;
 }
@@ -495,16 +481,18 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
 }  // namespace
 
 std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
-    std::string_view text, std::string_view file_name, const std::optional<SetFileScope>& scope) {
-  if (scope) return parse_document(text, file_name, {}, false, SetFileReading{*scope});
+    std::string_view text, std::string_view file_name, const std::optional<SetFileScope>& scope,
+    const FileSystem& fs) {
+  if (scope) return parse_document(text, file_name, {}, false, SetFileReading{*scope, fs});
   std::filesystem::path base = std::filesystem::path(file_name).parent_path();
   if (base.empty()) base = ".";
-  return parse_document(text, file_name, {}, false, SetFileReading{SetFileScope{base, {base}}});
+  return parse_document(text, file_name, {}, false,
+                        SetFileReading{SetFileScope{base, {base}}, fs});
 }
 
-bool RuleSources::unchanged() const {
+bool RuleSources::unchanged(const FileSystem& fs) const {
   return std::all_of(files.begin(), files.end(),
-                     [](const File& f) { return !f.racy && stamp_of(f.path) == f.stamp; });
+                     [&](const File& f) { return !f.racy && fs.stamp(f.path) == f.stamp; });
 }
 
 const CidrList* RuleSources::set_file(const std::string& real_path, const FileStamp& stamp) const {
@@ -514,9 +502,9 @@ const CidrList* RuleSources::set_file(const std::string& real_path, const FileSt
   return nullptr;
 }
 
-void RuleSources::add(std::string path, std::optional<FileStamp> stamp, bool set_file,
-                      CidrList set) {
-  const bool changed_just_now = stamp && racy(*stamp, wall_clock_ns());
+void RuleSources::add(std::string path, std::optional<FileStamp> stamp, std::int64_t read_at_ns,
+                      bool set_file, CidrList set) {
+  const bool changed_just_now = stamp && racy(*stamp, read_at_ns);
   files.push_back({std::move(path), stamp, set_file, std::move(set), changed_just_now});
 }
 
@@ -582,50 +570,49 @@ RuleSet with_rules_file_part(const RuleSet& in_force, RuleSources& sources, Rule
 
 std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir,
-    RuleSources* sources) {
+    RuleSources* sources, const FileSystem& fs) {
   RuleSources record;
-  auto text = read_file(main_file);
+  auto text = fs.read(main_file);
   if (!text) {
     return std::unexpected(std::vector<ConfigError>{
         ConfigError{main_file.string(), 0, 0, "cannot read: " + text.error()}});
   }
-  record.add(main_file.string(), text->stamp);
+  record.add(main_file.string(), text->stamp, fs.now_ns());
   record.main_file = main_file.string();
   std::filesystem::path base = main_file.parent_path();
   if (base.empty()) base = ".";
   const SetFileScope scope{base, {base, drop_in_dir}};
-  const SetFileReading main_reading{scope, sources, &record};
+  const SetFileReading main_reading{scope, fs, sources, &record};
   auto set = parse_document(text->text, main_file.string(), {}, false, main_reading);
   if (!set) return set;
   record.main_rules = set->rules.size();
   record.main_forwards = set->forwards.size();
   for (const auto& [name, prefixes] : set->sets) record.main_sets.push_back(name);
-  std::error_code ec;
   if (!drop_in_dir.empty()) {
     // The folder's stamp moves when a drop-in is added, removed or renamed.
-    record.add(drop_in_dir.string(), stamp_of(drop_in_dir));
+    record.add(drop_in_dir.string(), fs.stamp(drop_in_dir), fs.now_ns());
   }
   std::vector<std::filesystem::path> files;
-  if (!drop_in_dir.empty() && std::filesystem::is_directory(drop_in_dir, ec)) {
-    for (const auto& entry : std::filesystem::directory_iterator(drop_in_dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.empty() || name[0] == '.' || entry.path().extension() != ".toml") continue;
-      files.push_back(entry.path());
+  if (auto names = drop_in_dir.empty() ? std::nullopt : fs.list(drop_in_dir)) {
+    for (const std::string& name : *names) {  // sorted: alphabetical, as nft's include globs
+      if (name.empty() || name[0] == '.' || std::filesystem::path(name).extension() != ".toml") {
+        continue;
+      }
+      files.push_back(drop_in_dir / name);
     }
   }
-  std::sort(files.begin(), files.end());  // alphabetical, as nft's include globs
   std::vector<ConfigError> errors;
   for (const auto& file : files) {
-    auto drop_text = read_file(file);
+    auto drop_text = fs.read(file);
     if (!drop_text) {
       errors.push_back(ConfigError{file.string(), 0, 0, "cannot read: " + drop_text.error()});
       continue;
     }
-    record.add(file.string(), drop_text->stamp);
+    record.add(file.string(), drop_text->stamp, fs.now_ns());
     // A drop-in sees the sets defined so far (main file, earlier drop-ins).
     auto drop = parse_document(drop_text->text, file.string(), set->sets, true,
-                               SetFileReading{SetFileScope{drop_in_dir, scope.roots}, sources,
-                                              &record});
+                               SetFileReading{SetFileScope{drop_in_dir, scope.roots}, fs,
+                                              sources, &record});
     if (!drop) {
       errors.insert(errors.end(), drop.error().begin(), drop.error().end());
       continue;

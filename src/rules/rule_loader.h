@@ -30,10 +30,11 @@ struct SetFileScope {
 inline constexpr std::uintmax_t kMaxSetFileBytes = std::uintmax_t{256} << 20;
 
 // Parses one rule document. `file_name` is used in errors and Rule::origin, and, without a
-// `scope`, its directory is the set files' base and only root.
+// `scope`, its directory is the set files' base and only root. Set files are read from `fs`.
 std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
     std::string_view text, std::string_view file_name,
-    const std::optional<SetFileScope>& scope = std::nullopt);
+    const std::optional<SetFileScope>& scope = std::nullopt,
+    const FileSystem& fs = FileSystem::disk());
 
 // What one load of the rules read, so that the next can tell what changed and reuse what did
 // not: every file with the stamp it had (the rules file, the drop-in folder, whose stamp moves
@@ -56,12 +57,13 @@ struct RuleSources {
   std::size_t main_rules = 0, main_forwards = 0;
   std::vector<std::string> main_sets;  // the names of the sets the rules file defines
 
-  // Records file `path`, read with `stamp` (none: it was not there), now.
-  void add(std::string path, std::optional<FileStamp> stamp, bool set_file = false,
-           CidrList set = {});
-  // Whether every file still has its stamp and none was read racily: loading again would read
-  // the same bytes.
-  bool unchanged() const;
+  // Records file `path`, read with `stamp` (none: it was not there) at `read_at_ns`
+  // (FileSystem::now_ns()).
+  void add(std::string path, std::optional<FileStamp> stamp, std::int64_t read_at_ns,
+           bool set_file = false, CidrList set = {});
+  // Whether every file still has its stamp in `fs` and none was read racily: loading again
+  // would read the same bytes.
+  bool unchanged(const FileSystem& fs = FileSystem::disk()) const;
   // The prefixes set file `real_path` gave, if it was read with this stamp.
   const CidrList* set_file(const std::string& real_path, const FileStamp& stamp) const;
   // File `path` is now what portwalld wrote, with stamp `written` (write_file_atomically's).
@@ -84,8 +86,9 @@ RuleSet with_rules_file_part(const RuleSet& in_force, RuleSources& sources, Rule
 // directory and from `drop_in_dir`.
 // With `sources`, set files whose stamp is the one recorded there are not read again, and on
 // success `sources` becomes the record of this load.
+// Every file is read from `fs`.
 std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     const std::filesystem::path& main_file, const std::filesystem::path& drop_in_dir = {},
-    RuleSources* sources = nullptr);
+    RuleSources* sources = nullptr, const FileSystem& fs = FileSystem::disk());
 
 }  // namespace portwall

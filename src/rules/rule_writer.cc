@@ -1,13 +1,8 @@
 #include "rules/rule_writer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <sstream>
 
 #include "rules/forward.h"
@@ -15,8 +10,6 @@
 
 namespace portwall {
 namespace {
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // `text` as a TOML string, as toml++'s formatter writes one: a literal string ('...') when it
 // holds no apostrophe and no control character but tab, else a basic string ("...") with quotes,
@@ -149,49 +142,6 @@ std::string write_rules(const RuleSet& set, WrittenLines* lines) {
     append(&WrittenLines::forwards, written.str());
   }
   return text;
-}
-
-std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path) {
-  auto read = read_file(path, false);
-  if (!read) return std::unexpected("cannot read " + path.string() + ": " + read.error());
-  return std::move(read->text);
-}
-
-std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
-                                                       const std::string& text,
-                                                       FileStamp* written) {
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  std::string temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-  const int fd = mkstemp(temp.data());
-  if (fd < 0)
-    return std::unexpected(errno_text("cannot create a temporary file in " + dir.string()));
-  auto fail = [&](const std::string& what) {
-    const std::string message = errno_text(what);
-    close(fd);
-    unlink(temp.c_str());
-    return std::unexpected(message);
-  };
-  struct stat st {};
-  const mode_t mode = stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-  if (fchmod(fd, mode) != 0) return fail("cannot set the mode of " + temp);
-  for (std::size_t done = 0; done < text.size();) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("cannot write " + temp);
-    done += static_cast<std::size_t>(n);
-  }
-  if (fsync(fd) != 0) return fail("cannot sync " + temp);
-  if (rename(temp.c_str(), path.c_str()) != 0) return fail("cannot replace " + path.string());
-  // The stamp of the file written, through its descriptor: whatever happens to the name since.
-  if (written && fstat(fd, &st) == 0) *written = stamp_of(st);
-  close(fd);  // written and synced: a failure to close loses nothing
-  // The rename itself must reach the disk too.
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return {};
 }
 
 }  // namespace portwall
