@@ -105,9 +105,8 @@ void read_log(TomlReader& r, const toml::table& t, LogSection& l) {
 
 void read_defaults(TomlReader& r, const toml::table& t, Config& c) {
   r.check_keys(t, {"incoming", "outgoing"}, "[defaults]");
-  for (auto [key, field, given] :
-       {std::tuple{"incoming", &c.defaults.incoming, &c.has_incoming},
-        std::tuple{"outgoing", &c.defaults.outgoing, &c.has_outgoing}}) {
+  for (auto [key, field, given] : {std::tuple{"incoming", &c.defaults.incoming, &c.has_incoming},
+                                   std::tuple{"outgoing", &c.defaults.outgoing, &c.has_outgoing}}) {
     if (const toml::node* n = t.get(key)) {
       if (auto i = r.choice(*n, key, {"allow", "deny", "reject"})) {
         *field = std::array{Action::allow, Action::deny, Action::reject}[*i];
@@ -134,10 +133,9 @@ void read_conntrack(TomlReader& r, const toml::table& t, ConntrackSection& c) {
 }
 
 void read_scan(TomlReader& r, const toml::table& t, ScanDetectionSection& s) {
-  r.check_keys(t,
-               {"enabled", "distinct_ports", "window", "block", "never_block",
-                "new_blocks_per_second"},
-               "[scan_detection]");
+  r.check_keys(
+      t, {"enabled", "distinct_ports", "window", "block", "never_block", "new_blocks_per_second"},
+      "[scan_detection]");
   if (const toml::node* n = t.get("new_blocks_per_second")) {
     if (auto v = r.integer(*n, "new_blocks_per_second", 1, 1 << 20))
       s.new_blocks_per_second = static_cast<std::uint32_t>(*v);
@@ -240,7 +238,7 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k, const FileSy
         r.error(*key_file, "cannot read " + *path + ": " + read.error());
       } else if (read->stamp.mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
         // As sshd refuses a private key others can read: whoever reads it opens the door.
-        char mode[8];
+        char mode[16];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(read->stamp.mode));
         r.error(*key_file, "spa_key_file " + *path + " is " +
                                ((read->stamp.mode & S_IROTH) ? "readable" : "writable") +

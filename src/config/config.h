@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/file_system.h"
 #include "clock/clock.h"
+#include "fs/file_system.h"
 #include "rules/config_error.h"
 #include "rules/rule.h"
 

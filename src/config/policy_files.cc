@@ -38,20 +38,18 @@ FileKind file_kind_of(std::string_view text) {
 }
 
 std::vector<std::string> default_override_notes(const std::string& config_file,
-                                                const Config& config,
-                                                const std::string& rules_file,
+                                                const Config& config, const std::string& rules_file,
                                                 const RuleSet& rules) {
   std::vector<std::string> notes;
   for (auto [key, rules_given, config_given, effective, configured] :
-       {std::tuple{"incoming", rules.has_incoming, config.has_incoming,
-                   rules.defaults.incoming, config.defaults.incoming},
-        std::tuple{"outgoing", rules.has_outgoing, config.has_outgoing,
-                   rules.defaults.outgoing, config.defaults.outgoing}}) {
+       {std::tuple{"incoming", rules.has_incoming, config.has_incoming, rules.defaults.incoming,
+                   config.defaults.incoming},
+        std::tuple{"outgoing", rules.has_outgoing, config.has_outgoing, rules.defaults.outgoing,
+                   config.defaults.outgoing}}) {
     if (rules_given && config_given && effective != configured) {
-      notes.push_back(config_file + ": [defaults] " + key + " = \"" +
-                             to_string(configured) + "\" is overridden by " +
-                             rules_file + "'s \"" + to_string(effective) +
-                             "\" (set with portwall default)");
+      notes.push_back(config_file + ": [defaults] " + key + " = \"" + to_string(configured) +
+                      "\" is overridden by " + rules_file + "'s \"" + to_string(effective) +
+                      "\" (set with portwall default)");
     }
   }
   return notes;
@@ -79,7 +77,8 @@ std::expected<PolicyFiles, std::string> load_policy_files(const std::string& con
   if (!rules) return std::unexpected(to_string(rules.error()));
   loaded.sources.add(config_file, config_stamp, config_read_at);
   loaded.rules = std::move(*rules);
-  loaded.notes = default_override_notes(config_file, loaded.config, loaded.rules_file, loaded.rules);
+  loaded.notes =
+      default_override_notes(config_file, loaded.config, loaded.rules_file, loaded.rules);
   loaded.rules.default_to(loaded.config.defaults);
   if (auto ok = check_queues(loaded.config.daemon.queues); !ok) {
     return std::unexpected(config_file + ": " + ok.error());

@@ -57,8 +57,7 @@ std::expected<PolicyFiles, std::string> load_policy_files(
 inline std::expected<PolicyFiles, std::string> load_policy_files(
     const PolicyPaths& paths, const RuleSources* previous = nullptr,
     const FileSystem& fs = FileSystem::disk()) {
-  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous,
-                           fs);
+  return load_policy_files(paths.config, paths.rules_override, paths.socket_override, previous, fs);
 }
 
 }  // namespace portwall

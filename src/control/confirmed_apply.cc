@@ -133,7 +133,7 @@ void ControlService::keep_confirmation() {
   std::lock_guard<std::mutex> serialized(change_mutex_);
   if (!pending_ || clock_.now() < pending_->deadline) return;
   const PendingConfirmation due = *pending_;
-  const long uid = static_cast<long>(own_uid_);
+  const long uid = audit_uid_;
   const std::shared_ptr<const LiveSettings> live = live_.settings();
   const std::string& rules_file = live->rules_file;
   std::string what = "the apply of " + log_quoted(due.file) + " by " + due.by +

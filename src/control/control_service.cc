@@ -19,6 +19,7 @@ ControlService::ControlService(ControlSetup setup)
       fs_(setup.fs),
       started_(setup.started),
       own_uid_(setup.own_uid),
+      audit_uid_(setup.audit_uid),
       admin_gid_(setup.admin_gid),
       read_gid_(setup.read_gid),
       sources_in_force_(std::move(setup.sources_in_force)),
@@ -137,7 +138,8 @@ std::expected<void, std::string> ControlService::install_locked(LoadedPolicy fre
   RuleSources sources = std::move(fresh.sources);
   Config config = fresh.config;
   const std::string rules_file = fresh.rules_file;
-  if (auto ok = live_.install(std::move(fresh)); !ok) {
+  const Mode mode = live_mode_.value_or(fresh.config.daemon.mode);
+  if (auto ok = live_.install(std::move(fresh), mode); !ok) {
     say("reload refused, previous rules stay in force:\n" + ok.error());
     if (audit) audit_.record(uid, origin, "refused", ok.error());
     live_.reloading(false);
@@ -166,7 +168,9 @@ nlohmann::json ControlService::mode_request(const std::optional<std::string>& ac
   nlohmann::json connections;
   {
     std::lock_guard<std::mutex> serialized(change_mutex_);
-    before = live_.mode().first == Mode::monitor ? "monitor" : "enforce";
+    before = live_.mode() == Mode::monitor ? "monitor" : "enforce";
+    live_mode_ = next;
+    mode_by_cli_.store(true);
     live_.set_mode(next);
     // Connections monitor mode let in that the rules deny are cut when enforcement starts.
     last_recheck_ =

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <expected>
 #include <functional>
 #include <memory>
@@ -44,7 +45,7 @@ struct ControlSetup {
   std::function<void(const std::string&)> say;  // portwalld's own messages (stderr, journal)
   std::shared_ptr<SourceTable> sources;         // shared with every queue thread
   std::shared_ptr<BlockList> blocks;
-  PolicyPaths paths;  // where reloads and rule changes read the policy
+  PolicyPaths paths;                          // where reloads and rule changes read the policy
   const FileSystem& fs = FileSystem::disk();  // every file read and written
   // The configuration portwalld started with: what only a restart changes (queues, table
   // sizes) is shown from it.
@@ -53,6 +54,7 @@ struct ControlSetup {
   // Who may do what: root and portwalld's own user administer, and so does admin_group; the
   // read group may only read. -1: no such group.
   uid_t own_uid = 0;
+  long audit_uid = 0;  // portwalld's own audit records (a rollback): its real uid
   gid_t admin_gid = static_cast<gid_t>(-1), read_gid = static_cast<gid_t>(-1);
 };
 
@@ -145,6 +147,7 @@ class ControlService {
   const FileSystem& fs_;
   const Config started_;
   const uid_t own_uid_;
+  const long audit_uid_;
   const gid_t admin_gid_, read_gid_;
 
   // Serializes every change of policy (see above); guards what follows it.
@@ -154,6 +157,10 @@ class ControlService {
   RuleSources sources_in_force_;
   Config config_in_force_;
   nlohmann::json last_recheck_ = nlohmann::json::object();
+  // `portwall mode monitor|enforce`: holds over the configuration's [daemon] mode through
+  // reloads (a rule change reloads) until portwalld restarts.
+  std::optional<Mode> live_mode_;
+  std::atomic<bool> mode_by_cli_{false};  // live_mode_ is set (read by status without the lock)
   // Written under change_mutex_ and pending_mutex_; status reads it under pending_mutex_ only.
   std::optional<PendingConfirmation> pending_;
   mutable std::mutex pending_mutex_;

@@ -11,7 +11,7 @@ nlohmann::json ControlService::recheck_flows(Engine::Denied denied, long uid,
                                              const std::string& why,
                                              const std::optional<IpAddress>& spared) {
   // Monitor mode enforces nothing, so it cuts nothing; `mode enforce` rechecks again.
-  if (live_.mode().first == Mode::monitor) denied = Engine::Denied::leave;
+  if (live_.mode() == Mode::monitor) denied = Engine::Denied::leave;
   struct Collected {
     std::mutex mutex;
     std::vector<FlowKey> cut;

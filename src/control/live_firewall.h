@@ -50,19 +50,18 @@ class LiveFirewall {
  public:
   virtual ~LiveFirewall() = default;
 
-  // The policy, settings and mode in force; whether `portwall mode` set the mode (else the
-  // configuration did). Each a consistent whole, swapped by install().
+  // The policy, settings and mode in force, each a consistent whole, swapped by install().
   virtual std::shared_ptr<const PolicySnapshot> snapshot() const = 0;
   virtual std::shared_ptr<const LiveSettings> settings() const = 0;
-  virtual std::pair<Mode, bool> mode() const = 0;
+  virtual Mode mode() const = 0;
 
-  // Makes `fresh` the policy in force on every queue thread, its forwards in the kernel, its
-  // settings in the defenses. Connections are not judged again here (the caller rechecks).
-  // An error (the kernel refused the forwards) leaves the policy in force as it was.
-  virtual std::expected<void, std::string> install(LoadedPolicy fresh) = 0;
-  // `portwall mode`: holds over the configuration's mode until portwalld restarts.
+  // Makes `fresh` the policy in force on every queue thread, in `mode`, its forwards in the
+  // kernel, its settings in the defenses. Connections are not judged again here (the caller
+  // rechecks). An error (the kernel refused the forwards) leaves the policy in force as it was.
+  virtual std::expected<void, std::string> install(LoadedPolicy fresh, Mode mode) = 0;
   virtual void set_mode(Mode mode) = 0;
-  // A reload begins (true) or has ended (false), for the service manager.
+  // A change of policy begins (true: loading, installing) or has ended (false), for the
+  // service manager; every begin is followed by one end.
   virtual void reloading(bool begins) = 0;
 
   // The queue threads, by index 0..queue_count()-1.

@@ -1,6 +1,6 @@
 // state_queries.cc — control requests that need the queue threads' connection tables:
 // `explain` (which rule or flow decides a packet nobody sent) and `conntrack count|list|flush`.
-// Each table is read or changed on its own thread (QueueWorker::run_on_thread); results come
+// Each table is read or changed on its own thread (LiveFirewall::run_on_queue); results come
 // back through shared holders, so a late task never writes into a finished request.
 #include "control/control_protocol.h"
 #include "control/control_service.h"
@@ -143,7 +143,7 @@ nlohmann::json ControlService::conntrack_request(const nlohmann::json& request, 
     return error_response("conntrack takes list, count or flush, got \"" + action + "\"");
   }
   // The connections still up are adopted again, as after a restart: from the batch after the
-  // flush on (run_on_thread takes pending changes first).
+  // flush on (a queue thread takes pending changes before its tasks).
   if (action == "flush") live_.reopen_pickup();
   std::size_t count = 0;
   nlohmann::json flows = nlohmann::json::array();

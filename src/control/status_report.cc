@@ -45,7 +45,8 @@ nlohmann::json ControlService::status() {
   const RuleSet& rules = policy->rule_set();
   nlohmann::json j;
   const std::shared_ptr<const LiveSettings> live = live_.settings();
-  const auto [mode_now, mode_by_cli] = live_.mode();
+  const Mode mode_now = live_.mode();
+  const bool mode_by_cli = mode_by_cli_.load();
   j["mode"] = mode_now == Mode::monitor ? "monitor" : "enforce";
   j["mode_set_by"] = mode_by_cli ? "portwall mode" : "configuration";
   j["defaults"] = {{"incoming", to_string(rules.defaults.incoming)},

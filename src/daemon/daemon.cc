@@ -59,9 +59,9 @@ std::shared_ptr<const LiveSettings> Daemon::settings() const {
   return settings_;
 }
 
-std::pair<Mode, bool> Daemon::mode() const {
+Mode Daemon::mode() const {
   std::lock_guard<std::mutex> lock(policy_mutex_);
-  return {mode_, live_mode_.has_value()};
+  return mode_;
 }
 
 void Daemon::compile_policy() {
@@ -233,6 +233,7 @@ std::expected<void, std::string> Daemon::start() {
                                                     .started = loaded_.config,
                                                     .sources_in_force = std::move(loaded_.sources),
                                                     .own_uid = geteuid(),
+                                                    .audit_uid = static_cast<long>(getuid()),
                                                     .admin_gid = admin_gid,
                                                     .read_gid = read_gid});
   control_server_->serve(
@@ -272,7 +273,6 @@ void Daemon::set_mode(Mode next) {
   {
     std::lock_guard<std::mutex> lock(policy_mutex_);
     mode_ = next;
-    live_mode_ = next;
     policy = policy_;
   }
   for (auto& w : workers_) w->set_policy(policy, next);
@@ -282,7 +282,7 @@ std::expected<std::size_t, std::string> Daemon::end_kernel_entries(std::span<con
   return delete_conntrack_entries(cut);
 }
 
-std::expected<void, std::string> Daemon::install(LoadedPolicy fresh) {
+std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) {
   for (const std::string& note : fresh.notes) say(note);
   if (const auto keys = keys_needing_restart(loaded_.config, fresh.config); !keys.empty()) {
     std::string list;
@@ -334,14 +334,14 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh) {
     policy_ = next;
     // Rule changes edit, and apply writes, the file the live rules now come from.
     settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(fresh));
-    mode_ = live_mode_.value_or(fresh.config.daemon.mode);
+    mode_ = mode;
   }
   decision_log_->set_format(fresh.config.log.format);
   audit_log_->set_format(fresh.config.log.format);
   sources_->configure(source_policy_of(fresh.config));
   blocks_->set_scan_rate(fresh.config.scan_detection.new_blocks_per_second);
   trust_infrastructure();
-  for (auto& w : workers_) w->set_policy(next, live_mode_.value_or(fresh.config.daemon.mode));
+  for (auto& w : workers_) w->set_policy(next, mode);
   if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
     follow_forwards();

@@ -71,8 +71,8 @@ class Daemon final : private LiveFirewall {
   // LiveFirewall, for the control service (control/control_service.h).
   std::shared_ptr<const PolicySnapshot> snapshot() const override;
   std::shared_ptr<const LiveSettings> settings() const override;
-  std::pair<Mode, bool> mode() const override;
-  std::expected<void, std::string> install(LoadedPolicy fresh) override;
+  Mode mode() const override;
+  std::expected<void, std::string> install(LoadedPolicy fresh, Mode mode) override;
   void set_mode(Mode mode) override;
   void reloading(bool begins) override;
   std::size_t queue_count() const override { return workers_.size(); }
@@ -150,16 +150,12 @@ class Daemon final : private LiveFirewall {
   SteadyClock clock_;
   Timestamp started_{};
 
-  // Guards the four below; their writers (install, set_mode) are serialized by the control
+  // Guards the three below; their writers (install, set_mode) are serialized by the control
   // service.
   mutable std::mutex policy_mutex_;
   std::shared_ptr<const PolicySnapshot> policy_;
   std::shared_ptr<const LiveSettings> settings_;
   Mode mode_ = Mode::enforce;
-  // `portwall mode monitor|enforce`: holds over the configuration's [daemon] mode through
-  // reloads (a rule change reloads) until portwalld restarts.
-  std::optional<Mode> live_mode_;
-
   std::unique_ptr<DecisionLog> decision_log_;
   std::unique_ptr<AuditLog> audit_log_;
   std::shared_ptr<SourceTable> sources_;  // shared by every queue thread

@@ -11,7 +11,6 @@
 #include "daemon/daemon.h"
 #include "host/host_sockets.h"
 #include "host/infrastructure.h"
-#include "metrics/prometheus_text.h"
 #include "netfilter/conntrack_flush.h"
 #include "rules/rule_writer.h"
 #include "state/defense_state.h"
@@ -39,7 +38,7 @@ void Daemon::load_defense_state() {
     return;
   }
   const Timestamp now = clock_.now();
-  const std::int64_t wall = unix_now_ms();
+  const std::int64_t wall = clock_.unix_ms();
   std::size_t restored = 0, no_room = 0;
   for (const SavedBlock& saved : state->blocks) {
     const BlockEntry e = restore_block(saved, now, wall);
@@ -74,7 +73,7 @@ void Daemon::save_defense_state(bool force) {
   if (!force && urgent == saved_urgent_ && now - saved_at_ < kScanStateEvery) return;
   if (force && saved_generation_ == ~0ull && generation == 0) return;  // nothing ever changed
   DefenseState state;
-  const std::int64_t wall = unix_now_ms();
+  const std::int64_t wall = clock_.unix_ms();
   for (const BlockEntry& e : blocks_->list(now)) state.blocks.push_back(save_block(e, now, wall));
   state.used_one_time_sequences = sources_->used_one_time_sequences();
   for (const SeenSpaNonce& n : sources_->used_spa_nonces(now)) {
@@ -150,28 +149,6 @@ void Daemon::trust_infrastructure() {
       text(found.resolvers) + ") and " + std::to_string(found.own.size()) +
       " address(es) of this host");
   sources_->trust(std::move(all));
-}
-
-void Daemon::keep_metrics_file() {
-  const std::shared_ptr<const LiveSettings> live = settings();
-  const MetricsSection& m = live->metrics;
-  const Timestamp now = clock_.now();
-  if (m.textfile.empty() ||
-      (metrics_written_ != Timestamp{} && now - metrics_written_ < m.interval)) {
-    return;
-  }
-  metrics_written_ = now;
-  std::string text;
-  {
-    text = render_prometheus(control_->status());  // a consistent snapshot without reload_mutex_
-  }
-  if (auto ok = write_file_atomically(m.textfile, text); !ok) {
-    if (!metrics_failing_) say("metrics: " + ok.error());
-    metrics_failing_ = true;
-  } else {
-    if (metrics_failing_) say("metrics: " + m.textfile + " written again");
-    metrics_failing_ = false;
-  }
 }
 
 }  // namespace portwall

@@ -1,14 +1,13 @@
 #include "fs/file_system.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 
 namespace portwall {
 
@@ -55,8 +54,7 @@ std::expected<FileText, std::string> read_at_most(const std::filesystem::path& p
   }
   file.stamp = stamp_of(st);
   // A FIFO or a device named like a rules file would block the reader or never end.
-  const char* problem = regular_only && !S_ISREG(st.st_mode) ? "not a regular file"
-                        : nullptr;
+  const char* problem = regular_only && !S_ISREG(st.st_mode) ? "not a regular file" : nullptr;
   if (problem) {
     close(fd);
     return std::unexpected(std::string(problem));
@@ -75,8 +73,8 @@ std::expected<FileText, std::string> read_at_most(const std::filesystem::path& p
       close(fd);
       return std::unexpected(std::string(std::strerror(error)));
     }
-    if (n == 0 || file.text.size() + static_cast<std::size_t>(n) >
-                      static_cast<std::size_t>(max_bytes)) {
+    if (n == 0 ||
+        file.text.size() + static_cast<std::size_t>(n) > static_cast<std::size_t>(max_bytes)) {
       break;
     }
     file.text.append(buffer, static_cast<std::size_t>(n));

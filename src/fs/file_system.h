@@ -66,9 +66,9 @@ class FileSystem {
   static const FileSystem& disk();
 
   // read_file()'s contract: the whole file with its stamp, at most `max_bytes`.
-  virtual std::expected<FileText, std::string> read(const std::filesystem::path& path,
-                                                    bool regular_only = true,
-                                                    std::int64_t max_bytes = kMaxReadBytes) const = 0;
+  virtual std::expected<FileText, std::string> read(
+      const std::filesystem::path& path, bool regular_only = true,
+      std::int64_t max_bytes = kMaxReadBytes) const = 0;
   // The stamp of `path` now (symlinks followed; a folder's moves when an entry is added or
   // removed), or none when it is not there.
   virtual std::optional<FileStamp> stamp(const std::filesystem::path& path) const = 0;
@@ -77,7 +77,8 @@ class FileSystem {
   virtual std::expected<std::filesystem::path, std::string> real_path(
       const std::filesystem::path& path, bool must_exist = true) const = 0;
   // The names in folder `folder`, sorted; none when it is not a folder.
-  virtual std::optional<std::vector<std::string>> list(const std::filesystem::path& folder) const = 0;
+  virtual std::optional<std::vector<std::string>> list(
+      const std::filesystem::path& folder) const = 0;
   // write_file_atomically()'s contract.
   virtual std::expected<void, std::string> write_atomically(const std::filesystem::path& path,
                                                             const std::string& text,

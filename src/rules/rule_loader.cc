@@ -115,11 +115,10 @@ CidrList parse_set_file(TomlReader& r, const std::filesystem::path& path, std::s
     } else if (++errors <= 20) {  // a broken file says where, without drowning the reader
       const bool address = parse_ip_address(token.substr(0, token.find('/'))).has_value();
       const bool prefix_ok = c.error().find("host bits") != std::string::npos;
-      r.errors().push_back(ConfigError{
-          path.string(), number, static_cast<int>(first) + 1,
-          !address    ? "not an address or network"
-          : prefix_ok ? "host bits set beyond the prefix length"
-                      : "the prefix length is out of range"});
+      r.errors().push_back(ConfigError{path.string(), number, static_cast<int>(first) + 1,
+                                       !address    ? "not an address or network"
+                                       : prefix_ok ? "host bits set beyond the prefix length"
+                                                   : "the prefix length is out of range"});
     }
   }
   if (errors > 20) {
@@ -168,8 +167,8 @@ std::optional<CidrList> read_set_file(TomlReader& r, const toml::node& where,
   } else {
     auto read = fs.read(real, true, kMaxSetFileBytes);
     if (!read) {
-      const bool what_it_is = read.error() == "not a regular file" ||
-                              read.error().starts_with("larger than");
+      const bool what_it_is =
+          read.error() == "not a regular file" || read.error().starts_with("larger than");
       r.error(where, (what_it_is ? "set file " + path.string() + " is "
                                  : "cannot read set file " + path.string() + ": ") +
                          read.error());
@@ -486,8 +485,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_rules(
   if (scope) return parse_document(text, file_name, {}, false, SetFileReading{*scope, fs});
   std::filesystem::path base = std::filesystem::path(file_name).parent_path();
   if (base.empty()) base = ".";
-  return parse_document(text, file_name, {}, false,
-                        SetFileReading{SetFileScope{base, {base}}, fs});
+  return parse_document(text, file_name, {}, false, SetFileReading{SetFileScope{base, {base}}, fs});
 }
 
 bool RuleSources::unchanged(const FileSystem& fs) const {
@@ -523,8 +521,8 @@ RuleSet rules_file_part(const RuleSet& in_force, const RuleSources& sources) {
   part.has_outgoing = in_force.has_outgoing;
   part.icmp = in_force.icmp;
   part.has_icmp = in_force.has_icmp;
-  const auto rules_end = in_force.rules.begin() +
-                         static_cast<std::ptrdiff_t>(std::min(sources.main_rules, in_force.rules.size()));
+  const auto rules_end = in_force.rules.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                      sources.main_rules, in_force.rules.size()));
   reserve_in_huge_pages(part.rules, sources.main_rules + 1);  // room for the rule an `allow` adds
   part.rules.assign(in_force.rules.begin(), rules_end);
   const auto forwards_end =
@@ -546,21 +544,21 @@ RuleSet with_rules_file_part(const RuleSet& in_force, RuleSources& sources, Rule
     part.rules[i].origin = {sources.main_file, i < lines.rules.size() ? lines.rules[i] : 0, 1};
   }
   for (std::size_t i = 0; i < part.forwards.size(); ++i) {
-    part.forwards[i].origin = {sources.main_file,
-                               i < lines.forwards.size() ? lines.forwards[i] : 0, 1};
+    part.forwards[i].origin = {sources.main_file, i < lines.forwards.size() ? lines.forwards[i] : 0,
+                               1};
   }
   RuleSet all = std::move(part);
   const std::size_t rules = all.rules.size(), forwards = all.forwards.size();
   // The drop-ins' rules and forwards follow, as a load appends them.
   all.rules.insert(all.rules.end(),
-                   in_force.rules.begin() + static_cast<std::ptrdiff_t>(
-                                                std::min(sources.main_rules, in_force.rules.size())),
+                   in_force.rules.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                sources.main_rules, in_force.rules.size())),
                    in_force.rules.end());
-  all.forwards.insert(all.forwards.end(),
-                      in_force.forwards.begin() +
-                          static_cast<std::ptrdiff_t>(
-                              std::min(sources.main_forwards, in_force.forwards.size())),
-                      in_force.forwards.end());
+  all.forwards.insert(
+      all.forwards.end(),
+      in_force.forwards.begin() +
+          static_cast<std::ptrdiff_t>(std::min(sources.main_forwards, in_force.forwards.size())),
+      in_force.forwards.end());
   for (const auto& [name, prefixes] : in_force.sets) all.sets.emplace(name, prefixes);
   for (const auto& [name, file] : in_force.set_files) all.set_files.emplace(name, file);
   sources.main_rules = rules;
@@ -610,9 +608,9 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
     }
     record.add(file.string(), drop_text->stamp, fs.now_ns());
     // A drop-in sees the sets defined so far (main file, earlier drop-ins).
-    auto drop = parse_document(drop_text->text, file.string(), set->sets, true,
-                               SetFileReading{SetFileScope{drop_in_dir, scope.roots}, fs,
-                                              sources, &record});
+    auto drop = parse_document(
+        drop_text->text, file.string(), set->sets, true,
+        SetFileReading{SetFileScope{drop_in_dir, scope.roots}, fs, sources, &record});
     if (!drop) {
       errors.insert(errors.end(), drop.error().begin(), drop.error().end());
       continue;

@@ -4,8 +4,8 @@
 // Service names are looked up in /etc/services (getservbyname_r).
 #pragma once
 
-#include <expected>
 #include <cstdint>
+#include <expected>
 #include <filesystem>
 #include <optional>
 #include <string_view>

@@ -23,5 +23,4 @@ struct WrittenLines {
 // gives back the same rules. With `lines`, where each rule and forward starts in the text.
 std::string write_rules(const RuleSet& set, WrittenLines* lines = nullptr);
 
-
 }  // namespace portwall

@@ -425,14 +425,13 @@ TEST(ConnTrackerIndex, AgreesWithAModelUnderChurn) {
   EXPECT_GT(t.stats().expired, 100u) << "flows expired";
 }
 
-
 // open() after a track() that found no flow puts the flow where that lookup ended, unless the
 // table changed in between (another open, an eviction, an expiry, the index growing): then it
 // looks again. Every flow opened either way is found by its key and by its reply's, and the
 // table holds exactly the flows a lookup finds.
 TEST(TrackerChurn, FlowsOpenedAfterAMissAreFoundThroughEvictionsExpiriesAndGrowth) {
   ConntrackLimits limits;
-  limits.max_entries = 700;  // the index grows to 2048 slots, and evictions start
+  limits.max_entries = 700;  // the index grows to 4096 slots (2 per flow), evictions start
   ConnTracker ct(limits);
   std::mt19937 rng(11);
   auto packet = [](std::uint32_t n) {
@@ -448,7 +447,7 @@ TEST(TrackerChurn, FlowsOpenedAfterAMissAreFoundThroughEvictionsExpiriesAndGrowt
     const std::uint32_t n = rng() % 3000;
     const PacketView p = packet(n);
     if (ct.track(p, now).state != TrackState::new_flow) continue;
-    if (rng() % 4 == 0) {  // something else is opened between the lookup and the open
+    if (rng() % 4 == 0) {  // another lookup and open in between: the miss is another key's
       const PacketView other = packet(3000 + rng() % 3000);
       if (ct.track(other, now).state == TrackState::new_flow) ct.open(other, now, 2);
     }
@@ -469,6 +468,35 @@ TEST(TrackerChurn, FlowsOpenedAfterAMissAreFoundThroughEvictionsExpiriesAndGrowt
   EXPECT_EQ(found, ct.size());
   EXPECT_GT(ct.stats().evicted, 0u);
   EXPECT_GT(ct.stats().expired, 0u);
+}
+
+// A flow that leaves the table between the lookup that missed and the open (an expiry here)
+// may empty a slot on the new key's probe run before the one that lookup ended at: that slot is
+// void then. An index kept half full (255 flows, 510 of 1024 slots), one old flow leaving
+// between each miss and its open, over 20 generations of flows.
+TEST(TrackerChurn, AnIndexChangeBetweenTheMissAndTheOpenIsNoticed) {
+  ConntrackLimits limits;
+  ConnTracker ct(limits);
+  auto packet = [](std::uint32_t n) {
+    const std::uint8_t client[4] = {10, static_cast<std::uint8_t>(n / 62500),
+                                    static_cast<std::uint8_t>(n / 250 % 250),
+                                    static_cast<std::uint8_t>(n % 250)};
+    return udp(IpAddress::v4(client), 5353, kServer, 53);
+  };
+  std::uint32_t next = 0;
+  for (; next < 255; ++next) ct.open(packet(next), t0, 1);
+  for (int generation = 1; generation <= 20; ++generation) {
+    const Timestamp now = t0 + generation * seconds(31);  // the previous generation expired
+    for (int i = 0; i < 255; ++i, ++next) {
+      const PacketView p = packet(next);
+      ASSERT_EQ(ct.track(p, now).state, TrackState::new_flow);
+      ct.expire(now, 1);  // one old flow leaves between the miss and the open
+      Flow* f = ct.open(p, now, 1);
+      ASSERT_NE(f, nullptr);
+      // Its next packet finds it by its own key (lookup() would also try the reply's).
+      ASSERT_EQ(ct.track(p, now).flow, f) << "generation " << generation << ", flow " << next;
+    }
+  }
 }
 
 }  // namespace

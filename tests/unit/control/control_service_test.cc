@@ -44,7 +44,8 @@ class ControlServiceTest : public ::testing::Test {
     start();
   }
   void start() {
-    PolicyPaths paths{.config = (dir_ / "portwall.toml").string()};
+    PolicyPaths paths{
+        .config = (dir_ / "portwall.toml").string(), .rules_override = "", .socket_override = ""};
     auto loaded = load_policy_files(paths);
     ASSERT_TRUE(loaded) << loaded.error();
     sources_ = std::make_shared<SourceTable>();
@@ -61,8 +62,14 @@ class ControlServiceTest : public ::testing::Test {
                      .started = loaded->config,
                      .sources_in_force = std::move(loaded->sources),
                      .own_uid = 999,
+                     .audit_uid = 998,
                      .admin_gid = kAdminGid,
                      .read_gid = kReadGid});
+  }
+  // Every change of policy told the service manager its start and its end.
+  void TearDown() override {
+    EXPECT_EQ(live_->reloads_begun, live_->reloads_ended);
+    EXPECT_FALSE(live_->unbalanced);
   }
   std::string rules_file() const { return (dir_ / "rules.toml").string(); }
   std::string rules_text() const {
@@ -184,7 +191,7 @@ TEST_F(ControlServiceTest, StatusSumsEveryQueueAndDescribesTheRulesInForce) {
   EXPECT_EQ(s["counters"]["accepted"], 3);
   EXPECT_EQ(s["counters"]["dropped"], 1);
   EXPECT_EQ(s["decisions"]["drop"]["default"], 1);
-  EXPECT_EQ(s["conntrack"]["entries"], 0) << "published by a queue thread after its batch";
+  EXPECT_EQ(s["conntrack"]["entries"], 1) << "the connection through queue 100";
   ASSERT_EQ(s["queue"]["per_queue"].size(), 2u);
   EXPECT_EQ(s["queue"]["per_queue"][1]["number"], 101);
   EXPECT_EQ(s["queue"]["per_queue"][1]["received"], 1);
@@ -290,6 +297,29 @@ TEST_F(ControlServiceTest, AQueueThatDoesNotAnswerTheRecheckIsSaid) {
       << said_;
 }
 
+TEST_F(ControlServiceTest, AReloadInstallsTheFilesAsTheyAreNow) {
+  dir_.write("rules.toml", std::string(kSsh) + "[[rule]]\naction = \"allow\"\nport = \"80\"\n");
+  ASSERT_TRUE(service_->reload(0, "reload(SIGHUP)"));
+  EXPECT_EQ(live_->snapshot()->rule_set().rules.size(), 2u);
+  EXPECT_EQ(live_->reloads_begun, 1);
+  EXPECT_EQ(audit_.last("reload(SIGHUP)").result, "ok");
+  EXPECT_EQ(audit_.last("reload(SIGHUP)").detail, "2 rules from " + rules_file());
+  const json answer = ask({{"command", "reload"}});
+  EXPECT_EQ(answer["result"]["rule_count"], 2);
+  EXPECT_FALSE(answer["result"].contains("rules")) << "the whole status only when asked";
+  EXPECT_EQ(ask({{"command", "reload"}, {"status", true}})["result"]["rules"].size(), 2u);
+}
+
+TEST_F(ControlServiceTest, AModeSetByPortwallHoldsOverReloadsTheConfigurationsFollowsTheFile) {
+  dir_.write("portwall.toml", "[daemon]\nrules = \"" + rules_file() + "\"\nmode = \"monitor\"\n");
+  ASSERT_TRUE(service_->reload(0, "reload(SIGHUP)"));
+  EXPECT_EQ(live_->mode(), Mode::monitor) << "the configuration's, reloaded";
+  ASSERT_EQ(ask({{"command", "mode"}, {"action", "enforce"}})["ok"], true);
+  ASSERT_TRUE(service_->reload(0, "reload(SIGHUP)"));
+  EXPECT_EQ(live_->mode(), Mode::enforce) << "portwall mode's, over the configuration's";
+  EXPECT_EQ(ask({{"command", "status"}})["result"]["mode_set_by"], "portwall mode");
+}
+
 TEST_F(ControlServiceTest, ABrokenRulesFileIsRefusedAtReloadAndTheRulesInForceStay) {
   const auto before = live_->snapshot();
   dir_.write("rules.toml", "[[rule]]\naction = \"allow\"\nport = \"70000\"\n");
@@ -346,7 +376,7 @@ TEST_F(ControlServiceTest, AnApplyNotConfirmedInTimeRollsBackToThePreviousRules)
   EXPECT_EQ(live_->snapshot()->rule_set().rules[0].port_text, "22");
   EXPECT_FALSE(fs::exists(rules_file() + ".unconfirmed"));
   EXPECT_EQ(audit_.last("apply-rollback").result, "ok");
-  EXPECT_EQ(audit_.last("apply-rollback").uid, 999);
+  EXPECT_EQ(audit_.last("apply-rollback").uid, 998) << "portwalld's own record";
   EXPECT_FALSE(service_->apply_pending());
   EXPECT_EQ(change({"allow", "80/tcp"})["ok"], true);
 }

@@ -33,31 +33,37 @@ class FakeLiveFirewall final : public LiveFirewall {
 
   std::shared_ptr<const PolicySnapshot> snapshot() const override { return policy_; }
   std::shared_ptr<const LiveSettings> settings() const override { return settings_; }
-  std::pair<Mode, bool> mode() const override { return {mode_, mode_set_}; }
-  std::expected<void, std::string> install(LoadedPolicy fresh) override {
+  Mode mode() const override { return mode_; }
+  // As portwalld's: the forwards first; refused, nothing changes.
+  std::expected<void, std::string> install(LoadedPolicy fresh, Mode mode) override {
     ++installs;
     if (!refuse_install.empty()) return std::unexpected(refuse_install);
     auto next = std::make_shared<PolicySnapshot>(std::move(fresh.rules), policy_.get());
     next->inherit_hits(*policy_);
     policy_ = std::move(next);
     settings_ = std::make_shared<const LiveSettings>(LiveSettings::of(fresh));
-    if (!mode_set_) mode_ = fresh.config.daemon.mode;
+    set_mode(mode);
     for (auto& e : engines_) e->set_policy(policy_);
     return {};
   }
   void set_mode(Mode mode) override {
     mode_ = mode;
-    mode_set_ = true;
     for (auto& e : engines_) e->set_monitor(mode == Mode::monitor);
   }
-  void reloading(bool begins) override { (begins ? reloads_begun : reloads_ended) += 1; }
+  void reloading(bool begins) override {
+    (begins ? reloads_begun : reloads_ended) += 1;
+    if (!begins && reloads_ended > reloads_begun) unbalanced = true;
+  }
 
   std::size_t queue_count() const override { return engines_.size(); }
   std::uint16_t queue_number(std::size_t queue) const override {
     return static_cast<std::uint16_t>(100 + queue);
   }
+  // What a queue thread publishes after its batch (QueueWorker::publish), published now.
   Figures queue_figures(std::size_t queue) const override {
-    return std::as_const(*engines_[queue]).counters().read();
+    Engine& e = *engines_[queue];
+    e.counters().set(Counter::flows, e.conntrack().size());
+    return std::as_const(e).counters().read();
   }
   bool run_on_queue(std::size_t queue, QueueTask task) override {
     if (queue == silent_queue) return false;  // "did not answer in time"
@@ -86,6 +92,7 @@ class FakeLiveFirewall final : public LiveFirewall {
   std::size_t silent_queue = ~std::size_t{0};
   std::uint64_t queued = 0;
   int installs = 0, reloads_begun = 0, reloads_ended = 0, pickups_reopened = 0;
+  bool unbalanced = false;  // an end of a reload that had not begun
   std::vector<FlowKey> ended;
   std::vector<std::string> offload_flushes;
 
@@ -94,7 +101,6 @@ class FakeLiveFirewall final : public LiveFirewall {
   std::shared_ptr<const PolicySnapshot> policy_;
   std::shared_ptr<const LiveSettings> settings_;
   Mode mode_;
-  bool mode_set_ = false;
   std::vector<std::unique_ptr<Engine>> engines_;
 };
 
