@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <expected>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <vector>
@@ -369,9 +368,9 @@ int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int
   if (spa) {
     if (words.size() != 1) return fail("--spa takes only HOST; the key says the rest", 1);
     if (key_file.empty()) return fail("--spa needs --key-file FILE (the server's spa_key)", 1);
-    std::ifstream in(key_file, std::ios::binary);
-    if (!in) return fail("cannot read " + key_file, 1);
-    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto read = portwall::read_text_file(key_file);  // "cannot read FILE: why"
+    if (!read) return fail(read.error(), 1);
+    std::string key = std::move(*read);
     while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
     std::optional<portwall::IpAddress> source;
     if (!spa_source.empty()) {

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include "control/control_protocol.h"
 #include "daemon/privileges.h"
@@ -363,9 +363,10 @@ const char* forwarding_switch(Family family) {
 
 // The kernel's id of this boot: a marker from an earlier boot is void (forwarding starts off).
 std::string boot_id() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(in, id);
+  auto read = read_file("/proc/sys/kernel/random/boot_id", false);
+  if (!read) return "";
+  std::string id = std::move(read->text);
+  while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
   return id;
 }
 
@@ -380,7 +381,9 @@ std::array<bool, 2> Daemon::read_forwarding_marker() const {
   std::array<bool, 2> ours{};
   const std::string path = forwarding_marker_path();
   if (path.empty()) return ours;
-  std::ifstream in(path);
+  auto read = read_file(path);
+  if (!read) return ours;
+  std::istringstream in(read->text);
   std::string id, family;
   if (!(in >> id) || id != boot_id()) return ours;
   while (in >> family) {

@@ -5,8 +5,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "daemon/daemon.h"
 #include "host/host_sockets.h"
@@ -20,14 +18,14 @@ namespace portwall {
 void Daemon::load_defense_state() {
   const std::string& path = loaded_.config.daemon.state_file;
   if (path.empty()) return;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno != ENOENT) say("cannot read state file " + path + ": " + std::strerror(errno));
+  auto text = read_file(path);
+  if (!text) {
+    if (text.error() != std::strerror(ENOENT)) {
+      say("cannot read state file " + path + ": " + text.error());
+    }
     return;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto state = read_defense_state(text.str());
+  auto state = read_defense_state(text->text);
   if (!state) {
     // Kept aside, not overwritten: the administrator may want what it held.
     const std::string aside = path + ".broken";

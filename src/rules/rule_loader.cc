@@ -2,9 +2,6 @@
 // value where it stands so that each error points at its own line and column.
 #include "rules/rule_loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
