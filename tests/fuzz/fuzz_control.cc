@@ -2,20 +2,20 @@
 // on a socket in a temporary directory, started once; each input is written to a fresh
 // connection, the write side shut down, and every response read back.
 //
-// The handler decodes requests as portwalld's does (src/daemon: status_report.cc Daemon::handle,
-// rule_changes.cc, state_queries.cc), with the same field reads, and calls the same pure pieces
-// a Daemon would (rule grammar, rule edit and the rules file round trip, the explain probe,
-// addresses and durations), without the queue threads, logs and files a full Daemon needs.
+// The handler is portwalld's own ControlService, over a fake firewall and a file system in
+// memory (no file on disk is read or written).
 //
 // Checked: every request line gets exactly one response line, in order (a last line without
 // its newline may get one or none); each response is a JSON object with "ok", and a refusal
-// carries "error" and an exit code 1-3; the peer is this process (SO_PEERCRED).
+// carries "error" and an exit code 1-3; the peer is this process (SO_PEERCRED); afterwards the
+// rules file in memory loads and holds the rules in force.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -28,11 +28,10 @@
 
 #include "control/control_protocol.h"
 #include "control/control_server.h"
-#include "exposure/ports_report.h"
+#include "control/control_service.h"
+#include "control/fake_live_firewall.h"
 #include "fuzz_checks.h"
-#include "policy/explain.h"
-#include "rules/duration.h"
-#include "rules/rule_grammar.h"
+#include "memory_file_system.h"
 
 namespace {
 
@@ -40,9 +39,11 @@ using namespace portwall;
 using fuzz::check;
 using nlohmann::json;
 
-const RuleSet& base_rules() {
-  static const RuleSet set = [] {
-    auto r = parse_rules(R"(
+// portwalld's own dispatcher (ControlService: roles, status, changes, apply, explain, blocks,
+// conntrack, ports) over a firewall in memory: the rules in a MemoryFileSystem, one engine
+// behind a FakeLiveFirewall, a fake clock and audit trail. Made anew for every input, so that
+// the changes of one input do not pile up into the next.
+constexpr const char* kRules = R"(
 [[rule]]
 action = "allow"
 proto = "tcp"
@@ -52,118 +53,45 @@ comment = "ssh"
 [[rule]]
 action = "deny"
 from = "198.51.100.0/24"
-)",
-                         "/etc/portwall/rules.toml");
-    check(r.has_value(), "the built-in rules load");
-    return *r;
-  }();
-  return set;
-}
+)";
 
-const PolicySnapshot& snapshot() {
-  static const PolicySnapshot s(base_rules());
-  return s;
-}
+struct Firewall {
+  MemoryFileSystem fs;
+  FakeClock clock;
+  FakeAuditTrail audit;
+  PolicyPaths paths{.config = "/fuzz/portwall.toml", .rules_override = "", .socket_override = ""};
+  std::shared_ptr<SourceTable> sources = std::make_shared<SourceTable>(1024);
+  std::shared_ptr<BlockList> blocks = std::make_shared<BlockList>(64);
+  std::unique_ptr<FakeLiveFirewall> live;
+  std::unique_ptr<ControlService> service;
 
-// As Daemon::change (rule_changes.cc), on base_rules instead of the rules file.
-json change(const json& request) {
-  std::vector<std::string> words;
-  if (request.contains("words") && request["words"].is_array()) {
-    for (const auto& w : request["words"]) {
-      if (w.is_string()) words.push_back(w.get<std::string>());
-    }
+  Firewall() {
+    fs.write("/fuzz/portwall.toml", "[daemon]\nrules = \"/fuzz/rules.toml\"\n");
+    fs.write("/fuzz/rules.toml", kRules);
+    fs.advance(std::chrono::seconds(1));
+    auto loaded = load_policy_files(paths, nullptr, fs);
+    check(loaded.has_value(), "the built-in rules load", loaded ? "" : loaded.error());
+    live = std::make_unique<FakeLiveFirewall>(*loaded, sources, blocks, clock, 1);
+    service = std::make_unique<ControlService>(
+        ControlSetup{.live = *live,
+                     .audit = audit,
+                     .clock = clock,
+                     .say = [](const std::string&) {},
+                     .sources = sources,
+                     .blocks = blocks,
+                     .paths = paths,
+                     .fs = fs,
+                     .started = loaded->config,
+                     .sources_in_force = std::move(loaded->sources),
+                     .own_uid = getuid(),
+                     .audit_uid = static_cast<long>(getuid())});
   }
-  auto parsed = parse_rule_command(words);
-  if (!parsed) return error_response(parsed.error());
-  auto edit = apply_change(base_rules(), *parsed, base_rules().rules.size() + 1);
-  if (!edit) return error_response(edit.error());
-  if (edit->changed) fuzz::check_round_trip(edit->rules, "/etc/portwall/rules.toml");
-  return ok_response({{"changed", edit->changed},
-                      {"summary", edit->summary},
-                      {"before", edit->before},
-                      {"after", edit->after}});
-}
+};
+std::atomic<Firewall*> current{nullptr};
 
-// As Daemon::explain_request (state_queries.cc), with no flow tracked.
-json explain_request(const json& request) {
-  std::vector<std::string> words;
-  for (const auto& w : request.value("words", json::array())) {
-    if (w.is_string()) words.push_back(w.get<std::string>());
-  }
-  auto probe = parse_probe(words);
-  if (!probe) return error_response(probe.error());
-  const Explanation e = explain(snapshot(), *probe, std::nullopt);
-  json j = {{"verdict", to_string(e.decision.verdict)},
-            {"reason", to_string(e.decision.reason)},
-            {"why", e.why}};
-  j["rule"] = e.decision.rule_number ? json(e.decision.rule_number) : json();
-  if (!e.rule.empty()) j["rule_text"] = e.rule;
-  return ok_response(j);
-}
-
-// As Daemon::ports_request: the caller's sockets judged by the rules, never an exception.
-json ports_request(const json& request) {
-  const auto sockets = sockets_of(request.value("sockets", json()));
-  if (!sockets) return error_response("bad request: \"sockets\" must be a list of sockets");
-  static const std::vector<KnockSection> kNoKnocks;
-  return ok_response(ports_report(*sockets, {snapshot().rule_set(), kNoKnocks, "rules.toml",
-                                             "portwalld"},
-                                  std::nullopt));
-}
-
-// As Daemon::conntrack_request, on an empty table.
-json conntrack_request(const json& request) {
-  const std::string action = request.value("action", "count");
-  if (action != "count" && action != "list" && action != "flush") {
-    return error_response("conntrack takes list, count or flush, got \"" + action + "\"");
-  }
-  json j = {{"count", 0}};
-  if (action == "list") j["flows"] = json::array();
-  if (action == "flush") j["flushed"] = 0;
-  return ok_response(j);
-}
-
-// As Daemon::blocked_request, without a block list.
-json blocked_request(const json& request) {
-  const std::string action = request.value("action", "list");
-  if (action == "list") return ok_response(json::array());
-  if (action != "remove" && action != "add") {
-    return error_response("blocked takes list, add ADDR [for DURATION] or remove ADDR, got \"" +
-                          action + "\"");
-  }
-  const std::string text = request.value("address", "");
-  const std::optional<IpAddress> address = parse_ip_address(text);
-  if (!address) return error_response("blocked " + action + " needs an address");
-  if (action == "remove")
-    return ok_response({{"removed", false}, {"address", to_string(*address)}});
-  const std::string for_text = request.value("for", "");
-  if (!for_text.empty()) {
-    auto d = parse_duration(for_text);
-    if (!d) return error_response("blocked add ADDR for DURATION: " + d.error());
-    if (*d <= Duration::zero()) return error_response("blocked add: the duration must be above 0");
-  }
-  return ok_response({{"added", true}, {"address", to_string(*address)}});
-}
-
-// As Daemon::handle (status_report.cc): the read-only test, then the dispatch.
 json handle(const json& request, const Peer& peer) {
   check(peer.pid == getpid() && peer.uid == getuid(), "the peer is this process");
-  const std::string command = request["command"].get<std::string>();
-  const bool reads_only = command == "status" || command == "explain" || command == "ports" ||
-                          (command == "conntrack" && request.value("action", "count") != "flush") ||
-                          (command == "blocked" && request.value("action", "list") == "list");
-  (void)reads_only;  // every peer here is this process, which may do everything
-  if (command == "status" || command == "reload") {
-    json rules = json::array();
-    for (const Rule& r : snapshot().rule_set().rules) rules.push_back(rule_words(r));
-    return ok_response({{"rules", rules}});
-  }
-  if (command == "change") return change(request);
-  if (command == "explain") return explain_request(request);
-  if (command == "ports") return ports_request(request);
-  if (command == "conntrack") return conntrack_request(request);
-  if (command == "blocked") return blocked_request(request);
-  return error_response("unknown command '" + command + "'");
+  return current.load()->service->handle(request, peer);
 }
 
 struct Server {
@@ -245,7 +173,10 @@ void check_response(const std::string& line) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Server server;
+  Firewall firewall;
+  current.store(&firewall);
   const std::string out = exchange(server.socket, data, size);
+  current.store(nullptr);
   std::size_t lines = 0;
   for (std::size_t i = 0; i < size; ++i) lines += data[i] == '\n';
   const bool partial = size > 0 && data[size - 1] != '\n';
@@ -260,5 +191,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(responses >= lines && responses <= lines + (partial ? 1 : 0),
         "one response per request line",
         std::to_string(lines) + " line(s), " + std::to_string(responses) + " response(s)");
+  // Whatever was asked, the rules file left behind loads, and holds the rules in force.
+  auto again = load_policy_files(firewall.paths, nullptr, firewall.fs);
+  check(again.has_value(), "the rules file left behind loads", again ? "" : again.error());
+  check(again->rules.rules.size() == firewall.live->snapshot()->rule_set().rules.size(),
+        "the rules file holds the rules in force");
   return 0;
 }
