@@ -19,12 +19,13 @@
 #include "cli/service_command.h"
 #include "cli/status_view.h"
 #include "cli/usage.h"
+#include "config/policy_files.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
 #include "exposure/ports_report.h"
+#include "fs/file_system.h"
 #include "host/host_sockets.h"
 #include "metrics/prometheus_text.h"
-#include "config/policy_files.h"
 #include "rules/rule_grammar.h"
 #include "rules/rule_loader.h"
 #include "rules/rule_writer.h"
@@ -257,8 +258,7 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
   if (!text) return fail(text.error(), portwall::kExitBadInput);
   auto parsed = portwall::parse_rules(*text, file);
   if (!parsed) {
-    return fail(portwall::to_string(parsed.error()) + "\nnothing applied",
-                portwall::kExitBadInput);
+    return fail(portwall::to_string(parsed.error()) + "\nnothing applied", portwall::kExitBadInput);
   }
   nlohmann::json request = {
       {"command", "apply"}, {"file", file}, {"text", *text}, {"keep_established", keep}};
@@ -273,11 +273,10 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
     }
     std::printf("portwalld is not running: %s written with %zu rule(s)\n", rules.c_str(),
                 parsed->rules.size());
-    note_unaudited(
-        portwall::audit_offline_edit(setup, "apply",
-                                     "file=" + portwall::log_quoted(file) +
-                                         " rules_file=" + portwall::log_quoted(rules) +
-                                         " rules=" + std::to_string(parsed->rules.size())));
+    note_unaudited(portwall::audit_offline_edit(
+        setup, "apply",
+        "file=" + portwall::log_quoted(file) + " rules_file=" + portwall::log_quoted(rules) +
+            " rules=" + std::to_string(parsed->rules.size())));
     return 0;
   }
   nlohmann::json result;
@@ -299,8 +298,8 @@ int apply_command(const std::string& file, const std::string& confirm, bool keep
 
 // A rule change: validated here (so a typo never needs the daemon), then sent to the daemon,
 // or, when none is running, applied to the rules file directly.
-int change_rules(const std::vector<std::string>& words, const portwall::CliSetup& setup,
-                 bool json, bool keep) {
+int change_rules(const std::vector<std::string>& words, const portwall::CliSetup& setup, bool json,
+                 bool keep) {
   const std::string& socket = setup.socket;
   const std::string& rules = setup.rules;
   if (auto parsed = portwall::parse_rule_command(words); !parsed) {
@@ -318,9 +317,9 @@ int change_rules(const std::vector<std::string>& words, const portwall::CliSetup
     if (auto ok = rules_file_known(setup); !ok) return fail(ok.error(), portwall::kExitBadInput);
     if (auto ok = offline_edit_allowed(rules); !ok)
       return fail(ok.error(), portwall::kExitBadInput);
-    auto edited = portwall::edit_rules_file(
-        words, rules, setup.rules_dir,
-        setup.config ? setup.config->defaults : portwall::Defaults{});
+    auto edited =
+        portwall::edit_rules_file(words, rules, setup.rules_dir,
+                                  setup.config ? setup.config->defaults : portwall::Defaults{});
     if (!edited) return fail(edited.error(), portwall::kExitBadInput);
     print_change(*edited, json);
     if (edited->value("changed", false)) {
@@ -375,7 +374,8 @@ int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int
     std::optional<portwall::IpAddress> source;
     if (!spa_source.empty()) {
       source = portwall::parse_ip_address(spa_source);
-      if (!source) return fail("--source needs an IPv4 or IPv6 address, got \"" + spa_source + "\"", 1);
+      if (!source)
+        return fail("--source needs an IPv4 or IPv6 address, got \"" + spa_source + "\"", 1);
     }
     if (auto ok = portwall::send_spa(host, spa_port, key, family, source); !ok) {
       return fail(ok.error(), 1);
@@ -411,7 +411,9 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "machine-readable output");
   // Given twice (before and after the verb, or by a wrapper and its caller): the last counts.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
-  app.add_option("--socket", socket, "control socket")->capture_default_str()->multi_option_policy(last);
+  app.add_option("--socket", socket, "control socket")
+      ->capture_default_str()
+      ->multi_option_policy(last);
   app.add_option("--rules", rules, "rules file")->capture_default_str()->multi_option_policy(last);
   std::string config = kDefaultConfig;
   app.add_option("--config", config,
@@ -590,8 +592,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*explain) {
-    if (int code =
-            ask(socket, {{"command", "explain"}, {"words", verb_words}}, &result)) {
+    if (int code = ask(socket, {{"command", "explain"}, {"words", verb_words}}, &result)) {
       return code;
     }
     if (json) {

@@ -3,7 +3,6 @@
 // time the previous one comes back by itself, so that rules which cut the administrator's own
 // session undo themselves. The previous rules file waits beside the live one (rollback_path());
 // its existence at start means an apply was never confirmed, and it is put back before loading.
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -76,14 +75,19 @@ nlohmann::json ControlService::apply_request(const nlohmann::json& request, cons
   auto old_text = read_text(rules_file);
   if (!old_text) return refuse(old_text.error());
   if (within) {
-    // Kept first: if portwalld dies before the confirmation, the next start puts it back.
-    if (auto ok = fs_.write_atomically(rollback_path(), *old_text); !ok) return refuse(ok.error());
-    struct stat st {};
-    if (stat(rules_file.c_str(), &st) == 0) chmod(rollback_path().c_str(), st.st_mode & 07777);
+    // Kept first: if portwalld dies before the confirmation, the next start puts it back. With
+    // the rules file's mode from the start (it may hold what others must not read).
+    const std::optional<FileStamp> rules_stamp = fs_.stamp(rules_file);
+    if (auto ok =
+            fs_.write_atomically(rollback_path(), *old_text, nullptr,
+                                 rules_stamp ? std::optional(rules_stamp->mode) : std::nullopt);
+        !ok) {
+      return refuse(ok.error());
+    }
   }
   auto undo = [&] {
     (void)fs_.write_atomically(rules_file, *old_text);
-    if (within) unlink(rollback_path().c_str());
+    if (within) (void)fs_.remove(rollback_path());
   };
   if (auto ok = fs_.write_atomically(rules_file, text); !ok) {
     undo();
@@ -117,9 +121,8 @@ nlohmann::json ControlService::confirm_request(const Peer& peer) {
   std::lock_guard<std::mutex> serialized(change_mutex_);
   if (!pending_) return error_response("nothing to confirm: no apply or enable is waiting");
   const PendingConfirmation done = *pending_;
-  if (unlink(rollback_path().c_str()) != 0 && errno != ENOENT) {
-    return error_response("cannot remove " + rollback_path() + ": " + std::strerror(errno) +
-                          "; the apply is not confirmed");
+  if (auto removed = fs_.remove(rollback_path()); !removed) {
+    return error_response(removed.error() + "; the apply is not confirmed");
   }
   set_pending(std::nullopt);
   const std::string detail = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid) +
@@ -166,7 +169,7 @@ void ControlService::keep_confirmation() {
     return failed("the previous rules, back in " + rules_file + ", did not load: " + ok.error());
   }
   // Only now: the previous rules are in force.
-  unlink(rollback_path().c_str());
+  (void)fs_.remove(rollback_path());
   set_pending(std::nullopt);
   const std::size_t count = live_.snapshot()->rule_set().rules.size();
   what += ": rolled back to the previous " + std::to_string(count) + " rules";
@@ -197,7 +200,7 @@ std::optional<nlohmann::json> ControlService::confirm_enable(const Peer& peer) {
     done = *pending_enable_;
     pending_enable_.reset();
   }
-  if (!done.file.empty()) unlink(done.file.c_str());
+  if (!done.file.empty()) (void)fs_.remove(done.file);
   const std::string detail = "user=" + user_name(peer.uid) + " pid=" + std::to_string(peer.pid) +
                              " confirmed the enable by " + done.by;
   audit_.record(peer.uid, "confirm", "ok", detail);

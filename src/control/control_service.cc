@@ -120,13 +120,12 @@ std::expected<void, std::string> ControlService::reload(long uid, const char* or
 
 std::expected<void, std::string> ControlService::reload_locked(long uid, const char* origin,
                                                                bool audit, bool keep_established) {
-  live_.reloading(true);
+  const ReloadNotice notice(live_);
   auto loaded = load_policy_files(paths_, &sources_in_force_, fs_);
   if (!loaded) {
     // A broken file never replaces working rules: the old set stays in force.
     say("reload refused, previous rules stay in force:\n" + loaded.error());
     if (audit) audit_.record(uid, origin, "refused", loaded.error());
-    live_.reloading(false);
     return std::unexpected(loaded.error());
   }
   return install_locked(std::move(*loaded), uid, origin, audit, keep_established);
@@ -142,7 +141,6 @@ std::expected<void, std::string> ControlService::install_locked(LoadedPolicy fre
   if (auto ok = live_.install(std::move(fresh), mode); !ok) {
     say("reload refused, previous rules stay in force:\n" + ok.error());
     if (audit) audit_.record(uid, origin, "refused", ok.error());
-    live_.reloading(false);
     return std::unexpected(ok.error());
   }
   sources_in_force_ = std::move(sources);
@@ -154,7 +152,6 @@ std::expected<void, std::string> ControlService::install_locked(LoadedPolicy fre
   if (!keep_established) live_.bring_back_offloaded("reload");
   say("reloaded " + std::to_string(count) + " rule(s) from " + rules_file);
   if (audit) audit_.record(uid, origin, "ok", std::to_string(count) + " rules from " + rules_file);
-  live_.reloading(false);
   return {};
 }
 
@@ -170,8 +167,8 @@ nlohmann::json ControlService::mode_request(const std::optional<std::string>& ac
     std::lock_guard<std::mutex> serialized(change_mutex_);
     before = live_.mode() == Mode::monitor ? "monitor" : "enforce";
     live_mode_ = next;
-    mode_by_cli_.store(true);
     live_.set_mode(next);
+    mode_by_cli_.store(true);  // after: status never pairs "portwall mode" with the old mode
     // Connections monitor mode let in that the rules deny are cut when enforcement starts.
     last_recheck_ =
         recheck_flows(denied_by(keep_established), peer.uid, "portwall mode " + *action);

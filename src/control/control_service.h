@@ -83,12 +83,24 @@ class ControlService {
   // The whole of `path` through fs_; the error names the path.
   std::expected<std::string, std::string> read_text(const std::string& path) const;
 
+  // Tells the service manager a change of policy begins, and when it is over however it ends
+  // (a refusal, an exception the control server turns into an error answer).
+  class ReloadNotice {
+   public:
+    explicit ReloadNotice(LiveFirewall& live) : live_(live) { live_.reloading(true); }
+    ~ReloadNotice() { live_.reloading(false); }
+    ReloadNotice(const ReloadNotice&) = delete;
+    ReloadNotice& operator=(const ReloadNotice&) = delete;
+
+   private:
+    LiveFirewall& live_;
+  };
   // REQUIRES: change_mutex_ held. `audit`: false when the caller writes its own audit line.
   // Established flows the new rules deny are cut unless `keep_established`.
   std::expected<void, std::string> reload_locked(long uid, const char* origin, bool audit,
                                                  bool keep_established = false);
   // `fresh` (loaded, or made by a rule change from the rules in force) becomes the policy.
-  // REQUIRES: change_mutex_ held.
+  // REQUIRES: change_mutex_ held, and a ReloadNotice alive.
   std::expected<void, std::string> install_locked(LoadedPolicy fresh, long uid, const char* origin,
                                                   bool audit, bool keep_established);
   // After a policy change (rules, blocks, mode): every queue thread judges its tracked flows

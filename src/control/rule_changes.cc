@@ -82,7 +82,7 @@ nlohmann::json ControlService::change(const nlohmann::json& request, const Peer&
   if (auto ok = fs_.write_atomically(file, text, &written); !ok) return refuse(ok.error());
   next.sources.restamp(file, written);  // the file in force is the one just written
   const bool keep = request.value("keep_established", false);
-  live_.reloading(true);
+  const ReloadNotice notice(live_);
   if (auto ok = install_locked(std::move(next), peer.uid, "change", false, keep); !ok) {
     (void)fs_.write_atomically(file, *old_text);
     return refuse("the changed rules did not load, nothing changed:\n" + ok.error());

@@ -13,6 +13,7 @@
 
 #include "control/control_protocol.h"
 #include "daemon/privileges.h"
+#include "fs/file_system.h"
 #include "host/ip_forwarding.h"
 #include "netfilter/conntrack_flush.h"
 #include "rules/forward.h"

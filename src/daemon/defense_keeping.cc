@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "daemon/daemon.h"
+#include "fs/file_system.h"
 #include "host/host_sockets.h"
 #include "host/infrastructure.h"
 #include "netfilter/conntrack_flush.h"

@@ -41,9 +41,11 @@ std::optional<FileStamp> stamp_of(const std::filesystem::path& path) {
 namespace {
 
 std::expected<FileText, std::string> read_at_most(const std::filesystem::path& path,
-                                                  bool regular_only, std::int64_t max_bytes) {
+                                                  bool regular_only, std::int64_t max_bytes,
+                                                  bool no_follow = false) {
   const int fd =
-      open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (regular_only ? O_NONBLOCK : 0));
+      open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (regular_only ? O_NONBLOCK : 0) |
+                             (no_follow ? O_NOFOLLOW : 0));
   if (fd < 0) return std::unexpected(std::string(std::strerror(errno)));
   FileText file;
   struct stat st {};
@@ -97,8 +99,8 @@ std::string errno_text(const std::string& what) { return what + ": " + std::stre
 class DiskFileSystem final : public FileSystem {
  public:
   std::expected<FileText, std::string> read(const std::filesystem::path& path, bool regular_only,
-                                            std::int64_t max_bytes) const override {
-    return read_at_most(path, regular_only, max_bytes);
+                                            std::int64_t max_bytes, bool no_follow) const override {
+    return read_at_most(path, regular_only, max_bytes, no_follow);
   }
   std::optional<FileStamp> stamp(const std::filesystem::path& path) const override {
     return stamp_of(path);
@@ -121,10 +123,15 @@ class DiskFileSystem final : public FileSystem {
     std::sort(names.begin(), names.end());
     return names;
   }
-  std::expected<void, std::string> write_atomically(const std::filesystem::path& path,
-                                                    const std::string& text,
-                                                    FileStamp* written) const override {
-    return write_file_atomically(path, text, written);
+  std::expected<void, std::string> write_atomically(
+      const std::filesystem::path& path, const std::string& text, FileStamp* written,
+      std::optional<std::uint32_t> mode) const override {
+    return write_file_atomically(path, text, written, mode);
+  }
+  std::expected<bool, std::string> remove(const std::filesystem::path& path) const override {
+    if (unlink(path.c_str()) == 0) return true;
+    if (errno == ENOENT) return false;
+    return std::unexpected(errno_text("cannot remove " + path.string()));
   }
   std::int64_t now_ns() const override { return wall_clock_ns(); }
 };
@@ -143,8 +150,8 @@ std::expected<std::string, std::string> read_text_file(const std::filesystem::pa
 }
 
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
-                                                       const std::string& text,
-                                                       FileStamp* written) {
+                                                       const std::string& text, FileStamp* written,
+                                                       std::optional<std::uint32_t> wanted) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string temp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   const int fd = mkstemp(temp.data());
@@ -157,7 +164,9 @@ std::expected<void, std::string> write_file_atomically(const std::filesystem::pa
     return std::unexpected(message);
   };
   struct stat st {};
-  const mode_t mode = stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  const mode_t mode = wanted                         ? static_cast<mode_t>(*wanted & 07777)
+                      : stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777)
+                                                     : 0644;
   if (fchmod(fd, mode) != 0) return fail("cannot set the mode of " + temp);
   for (std::size_t done = 0; done < text.size();) {
     const ssize_t n = write(fd, text.data() + done, text.size() - done);

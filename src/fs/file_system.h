@@ -51,9 +51,10 @@ std::expected<FileText, std::string> read_file(const std::filesystem::path& path
 // fsync of the folder), keeping the mode of the file it replaces (else 0644); the error names
 // the path and the step that failed. With `written`, the stamp of the file it wrote (through
 // its descriptor, after the rename).
-std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,
-                                                       const std::string& text,
-                                                       FileStamp* written = nullptr);
+// `mode`: the new file's permission bits instead.
+std::expected<void, std::string> write_file_atomically(
+    const std::filesystem::path& path, const std::string& text, FileStamp* written = nullptr,
+    std::optional<std::uint32_t> mode = std::nullopt);
 // The whole of `path` (FIFOs too); the error names the path and why it could not be read.
 std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path);
 
@@ -65,10 +66,13 @@ class FileSystem {
   // The real file system (stateless; lives as long as the process).
   static const FileSystem& disk();
 
-  // read_file()'s contract: the whole file with its stamp, at most `max_bytes`.
-  virtual std::expected<FileText, std::string> read(
-      const std::filesystem::path& path, bool regular_only = true,
-      std::int64_t max_bytes = kMaxReadBytes) const = 0;
+  // read_file()'s contract: the whole file with its stamp, at most `max_bytes`. `no_follow`:
+  // a symlink at `path` is refused ("Too many levels of symbolic links"), as for a path that
+  // was resolved and checked before (a set file): a link put there since leads nowhere else.
+  virtual std::expected<FileText, std::string> read(const std::filesystem::path& path,
+                                                    bool regular_only = true,
+                                                    std::int64_t max_bytes = kMaxReadBytes,
+                                                    bool no_follow = false) const = 0;
   // The stamp of `path` now (symlinks followed; a folder's moves when an entry is added or
   // removed), or none when it is not there.
   virtual std::optional<FileStamp> stamp(const std::filesystem::path& path) const = 0;
@@ -80,9 +84,11 @@ class FileSystem {
   virtual std::optional<std::vector<std::string>> list(
       const std::filesystem::path& folder) const = 0;
   // write_file_atomically()'s contract.
-  virtual std::expected<void, std::string> write_atomically(const std::filesystem::path& path,
-                                                            const std::string& text,
-                                                            FileStamp* written = nullptr) const = 0;
+  virtual std::expected<void, std::string> write_atomically(
+      const std::filesystem::path& path, const std::string& text, FileStamp* written = nullptr,
+      std::optional<std::uint32_t> mode = std::nullopt) const = 0;
+  // Removes file `path`: true, or false when it was not there.
+  virtual std::expected<bool, std::string> remove(const std::filesystem::path& path) const = 0;
   // The wall clock file times come from, in nanoseconds (racy()).
   virtual std::int64_t now_ns() const = 0;
 };

@@ -2,10 +2,7 @@
 // value where it stands so that each error points at its own line and column.
 #include "rules/rule_loader.h"
 
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "rules/forward.h"
@@ -162,7 +159,8 @@ std::optional<CidrList> read_set_file(TomlReader& r, const toml::node& where,
   if (known) {
     prefixes = *known;
   } else {
-    auto read = fs.read(real, true, kMaxSetFileBytes);
+    // Not through a symlink put at the checked path since: it could lead outside the roots.
+    auto read = fs.read(real, true, kMaxSetFileBytes, /*no_follow=*/true);
     if (!read) {
       const bool what_it_is =
           read.error() == "not a regular file" || read.error().starts_with("larger than");
@@ -492,7 +490,8 @@ bool RuleSources::unchanged(const FileSystem& fs) const {
 
 const CidrList* RuleSources::set_file(const std::string& real_path, const FileStamp& stamp) const {
   for (const File& f : files) {
-    if (f.set_file && f.path == real_path && f.stamp == stamp) return &f.set;
+    // A file read racily may have changed within the same stamp: read again.
+    if (f.set_file && !f.racy && f.path == real_path && f.stamp == stamp) return &f.set;
   }
   return nullptr;
 }

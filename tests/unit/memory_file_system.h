@@ -32,7 +32,7 @@ class MemoryFileSystem final : public FileSystem {
     folders_[key] = stamp_now(0755);
     if (key != "/") touch_folder(std::filesystem::path(key).parent_path());
   }
-  void remove(const std::filesystem::path& path) {
+  void erase(const std::filesystem::path& path) {
     const std::string key = normal(path);
     if (files_.erase(key)) touch_folder(std::filesystem::path(key).parent_path());
   }
@@ -43,7 +43,8 @@ class MemoryFileSystem final : public FileSystem {
   }
 
   std::expected<FileText, std::string> read(const std::filesystem::path& path, bool regular_only,
-                                            std::int64_t max_bytes) const override {
+                                            std::int64_t max_bytes,
+                                            bool /*no_follow: no symlinks here*/) const override {
     const std::string key = normal(path);
     if (folders_.contains(key)) {
       return std::unexpected(std::string(regular_only ? "not a regular file" : "Is a directory"));
@@ -82,9 +83,9 @@ class MemoryFileSystem final : public FileSystem {
     for (const auto& [path, stamp] : folders_) add_child(path);
     return std::vector<std::string>(names.begin(), names.end());
   }
-  std::expected<void, std::string> write_atomically(const std::filesystem::path& path,
-                                                    const std::string& text,
-                                                    FileStamp* written) const override {
+  std::expected<void, std::string> write_atomically(
+      const std::filesystem::path& path, const std::string& text, FileStamp* written,
+      std::optional<std::uint32_t> mode) const override {
     auto& self = const_cast<MemoryFileSystem&>(*this);  // a fake: writes are what it records
     const std::string key = normal(path);
     const std::string folder = std::filesystem::path(key).parent_path().string();
@@ -93,9 +94,15 @@ class MemoryFileSystem final : public FileSystem {
                              ": No such file or directory");
     }
     const auto old = files_.find(key);
-    self.write(key, text, old == files_.end() ? 0644 : old->second.stamp.mode);
+    self.write(key, text, mode ? *mode : old == files_.end() ? 0644 : old->second.stamp.mode);
     if (written) *written = files_.at(key).stamp;
     return {};
+  }
+  std::expected<bool, std::string> remove(const std::filesystem::path& path) const override {
+    auto& self = const_cast<MemoryFileSystem&>(*this);
+    const bool there = files_.contains(normal(path));
+    self.erase(path);
+    return there;
   }
   std::int64_t now_ns() const override { return now_ns_; }
 

@@ -2,10 +2,13 @@
 // set files, the configuration and an spa_key_file all come from a MemoryFileSystem here, with
 // no file on disk, and what a load records (RuleSources) is judged against the same one.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/policy_files.h"
 #include "memory_file_system.h"
 #include "rules/rule_loader.h"
+#include "test_dir.h"
 
 namespace portwall {
 namespace {
@@ -92,7 +95,7 @@ TEST_F(FileSystemSeam, ASetFileOutsideTheRulesFoldersIsRefusedBeforeItIsRead) {
 }
 
 TEST_F(FileSystemSeam, AMissingRulesFileSaysWhereAndWhy) {
-  fs_.remove("/etc/portwall/rules.toml");
+  fs_.erase("/etc/portwall/rules.toml");
   auto loaded = load();
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error(), "/etc/portwall/rules.toml: cannot read: No such file or directory");
@@ -120,14 +123,39 @@ TEST_F(FileSystemSeam, AnSpaKeyFileOthersMayReadIsRefusedAndAPrivateOneIsRead) {
 TEST(MemoryFileSystemWrite, AnAtomicWriteMakesANewInodeAndKeepsTheMode) {
   MemoryFileSystem fs;
   fs.write("/etc/portwall/rules.toml", "old", 0640);
+  const FileSystem& seam = fs;  // the defaults are the interface's
   const FileStamp before = *fs.stamp("/etc/portwall/rules.toml");
   FileStamp written;
-  ASSERT_TRUE(fs.write_atomically("/etc/portwall/rules.toml", "new", &written));
+  ASSERT_TRUE(seam.write_atomically("/etc/portwall/rules.toml", "new", &written));
   EXPECT_NE(written.inode, before.inode);
   EXPECT_EQ(written.mode, 0640u);
-  EXPECT_EQ(fs.read("/etc/portwall/rules.toml", true, kMaxReadBytes)->text, "new");
-  EXPECT_EQ(fs.write_atomically("/nowhere/rules.toml", "x", nullptr).error(),
+  EXPECT_EQ(seam.read("/etc/portwall/rules.toml", true, kMaxReadBytes)->text, "new");
+  EXPECT_EQ(seam.write_atomically("/nowhere/rules.toml", "x").error(),
             "cannot create a temporary file in /nowhere: No such file or directory");
+}
+
+// A set file's path is resolved and checked against the rules' folders, then read: a symlink
+// put at that path in between must not lead the read elsewhere (/etc/shadow).
+TEST(DiskFileSystem, ANoFollowReadRefusesASymlinkAtThePath) {
+  TestDir dir;
+  dir.write("real.txt", "192.0.2.1\n");
+  ASSERT_EQ(symlink((dir / "real.txt").c_str(), (dir / "link.txt").c_str()), 0);
+  const FileSystem& disk = FileSystem::disk();
+  EXPECT_EQ(disk.read(dir / "link.txt", true, kMaxReadBytes, false)->text, "192.0.2.1\n");
+  auto refused = disk.read(dir / "link.txt", true, kMaxReadBytes, /*no_follow=*/true);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), "Too many levels of symbolic links");
+}
+
+TEST(DiskFileSystem, AWriteTakesTheModeAskedAndARemoveSaysWhetherTheFileWasThere) {
+  TestDir dir;
+  const FileSystem& disk = FileSystem::disk();
+  ASSERT_TRUE(disk.write_atomically(dir / "rules.toml.unconfirmed", "x", nullptr, 0600));
+  struct stat st {};
+  ASSERT_EQ(stat((dir / "rules.toml.unconfirmed").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(disk.remove(dir / "rules.toml.unconfirmed"), true);
+  EXPECT_EQ(disk.remove(dir / "rules.toml.unconfirmed"), false);
 }
 
 }  // namespace
