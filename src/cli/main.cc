@@ -369,8 +369,7 @@ int knock_command(const std::vector<std::string>& words, bool spa, bool udp, int
     if (key_file.empty()) return fail("--spa needs --key-file FILE (the server's spa_key)", 1);
     auto read = portwall::read_text_file(key_file);  // "cannot read FILE: why"
     if (!read) return fail(read.error(), 1);
-    std::string key = std::move(*read);
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+    const std::string key = portwall::without_line_end(std::move(*read));
     std::optional<portwall::IpAddress> source;
     if (!spa_source.empty()) {
       source = portwall::parse_ip_address(spa_source);

@@ -244,11 +244,8 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k, const FileSy
                                "): anyone who reads the key opens the door; chmod 600 " + *path +
                                " (or 640 with group portwall)");
       } else {
-        k.spa_key = std::move(read->text);
+        k.spa_key = without_line_end(std::move(read->text));
         key_read = true;
-        while (!k.spa_key.empty() && (k.spa_key.back() == '\n' || k.spa_key.back() == '\r')) {
-          k.spa_key.pop_back();
-        }
       }
     }
   }

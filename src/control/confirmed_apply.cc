@@ -72,7 +72,7 @@ nlohmann::json ControlService::apply_request(const nlohmann::json& request, cons
       !parsed) {
     return refuse("the rules are broken, nothing changed:\n" + to_string(parsed.error()));
   }
-  auto old_text = read_text(rules_file);
+  auto old_text = fs_.read_text(rules_file);
   if (!old_text) return refuse(old_text.error());
   if (within) {
     // Kept first: if portwalld dies before the confirmation, the next start puts it back. With
@@ -151,10 +151,10 @@ void ControlService::keep_confirmation() {
     still.failure_said = true;
     set_pending(still);
   };
-  auto saved = read_text(rollback_path());
+  auto saved = fs_.read_text(rollback_path());
   if (!saved) return failed("the previous rules cannot be read: " + saved.error());
   // A hand edit made (and reloaded) meanwhile is not lost: it is kept beside the rules file.
-  auto current = read_text(rules_file);
+  auto current = fs_.read_text(rules_file);
   if (current && *current != *saved && std::hash<std::string>{}(*current) != due.applied_hash) {
     const std::string aside = rules_file + ".edited-while-unconfirmed";
     if (auto ok = fs_.write_atomically(aside, *current); !ok) {

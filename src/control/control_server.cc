@@ -5,8 +5,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -162,8 +162,8 @@ std::expected<std::string, std::string> set_socket_access(const std::string& pat
   }
   const int error = errno;
   if (error != EOPNOTSUPP) {
-    return std::unexpected("cannot let group " + std::to_string(readers) + " use " + path +
-                           ": " + std::strerror(error));
+    return std::unexpected("cannot let group " + std::to_string(readers) + " use " + path + ": " +
+                           std::strerror(error));
   }
   // Opening the socket to every local user instead would let anyone fill its connections:
   // it stays the administrators', and this is said.

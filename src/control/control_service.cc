@@ -181,12 +181,6 @@ nlohmann::json ControlService::mode_request(const std::optional<std::string>& ac
   return ok_response(result);
 }
 
-std::expected<std::string, std::string> ControlService::read_text(const std::string& path) const {
-  auto read = fs_.read(path, false);
-  if (!read) return std::unexpected("cannot read " + path + ": " + read.error());
-  return std::move(read->text);
-}
-
 void ControlService::set_pending(std::optional<PendingConfirmation> pending) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
   pending_ = std::move(pending);

@@ -80,8 +80,6 @@ class ControlService {
   enum class Role { none, reader, admin };
   Role role_of(const Peer& peer) const;
   void say(const std::string& line) const { say_(line); }
-  // The whole of `path` through fs_; the error names the path.
-  std::expected<std::string, std::string> read_text(const std::string& path) const;
 
   // Tells the service manager a change of policy begins, and when it is over however it ends
   // (a refusal, an exception the control server turns into an error answer).

@@ -76,7 +76,7 @@ nlohmann::json ControlService::change(const nlohmann::json& request, const Peer&
     return refuse(where.file + ":" + std::to_string(where.line) + ": " + conflict->why);
   }
   // Persist, then make what was persisted the rules in force.
-  auto old_text = read_text(file);
+  auto old_text = fs_.read_text(file);
   if (!old_text) return refuse(old_text.error());
   FileStamp written;
   if (auto ok = fs_.write_atomically(file, text, &written); !ok) return refuse(ok.error());

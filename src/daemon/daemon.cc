@@ -366,9 +366,7 @@ const char* forwarding_switch(Family family) {
 std::string boot_id() {
   auto read = read_file("/proc/sys/kernel/random/boot_id", false);
   if (!read) return "";
-  std::string id = std::move(read->text);
-  while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
-  return id;
+  return without_line_end(std::move(read->text));
 }
 
 }  // namespace

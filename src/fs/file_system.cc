@@ -144,9 +144,12 @@ const FileSystem& FileSystem::disk() {
 }
 
 std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path) {
-  auto read = read_file(path, false);
-  if (!read) return std::unexpected("cannot read " + path.string() + ": " + read.error());
-  return std::move(read->text);
+  return FileSystem::disk().read_text(path);
+}
+
+std::string without_line_end(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
 }
 
 std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path,

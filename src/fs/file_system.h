@@ -57,6 +57,9 @@ std::expected<void, std::string> write_file_atomically(
     std::optional<std::uint32_t> mode = std::nullopt);
 // The whole of `path` (FIFOs too); the error names the path and why it could not be read.
 std::expected<std::string, std::string> read_text_file(const std::filesystem::path& path);
+// A one-line file's content (a key, an id) without the line ends an editor leaves after it:
+// the daemon and the CLI read the same SPA key file and must agree on its bytes.
+std::string without_line_end(std::string text);
 
 // Every file the rules, set files and configuration come from is reached through one of these.
 // Thread-safety: the disk's may be used from any thread; a MemoryFileSystem from one at a time.
@@ -87,6 +90,12 @@ class FileSystem {
   virtual std::expected<void, std::string> write_atomically(
       const std::filesystem::path& path, const std::string& text, FileStamp* written = nullptr,
       std::optional<std::uint32_t> mode = std::nullopt) const = 0;
+  // read_text_file()'s contract, through this file system.
+  std::expected<std::string, std::string> read_text(const std::filesystem::path& path) const {
+    auto file = read(path, false);
+    if (!file) return std::unexpected("cannot read " + path.string() + ": " + file.error());
+    return std::move(file->text);
+  }
   // Removes file `path`: true, or false when it was not there.
   virtual std::expected<bool, std::string> remove(const std::filesystem::path& path) const = 0;
   // The wall clock file times come from, in nanoseconds (racy()).
