@@ -8,11 +8,13 @@ packages=(
   cmake ninja-build g++ pkg-config
   libnetfilter-queue-dev libmnl-dev libnftables-dev libtomlplusplus-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsystemd-dev
-  libgtest-dev libgmock-dev libssl-dev libbenchmark-dev libcap-dev
+  libgtest-dev libgmock-dev libssl-dev libbenchmark-dev libcap-dev libcurl4-openssl-dev
+  # the CrowdSec wire tests push decisions through the LAPI's own API
+  curl
   # fuzzing (libFuzzer; clang 14 cannot compile libstdc++'s <expected>)
   clang-19 libclang-rt-19-dev
   # lab, demo and integration tests: namespaces, diversion rules, real clients
-  iproute2 iptables nftables netcat-openbsd nmap procps kmod util-linux
+  iproute2 iptables nftables netcat-openbsd nmap procps kmod util-linux iputils-ping
   knockd python3-scapy hping3
   # the completion test
   bash-completion
@@ -39,10 +41,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Tools the tests run but that must not be installed: the fail2ban package would start its
-# server (and ban through this machine's own firewall), prometheus its server. Their
-# fail2ban-regex and promtool are taken from the packages, unpacked into build-deps/root
-# (tests/integration/packaging_test.cc).
-unpacked=(fail2ban prometheus)
+# server (and ban through this machine's own firewall), prometheus and crowdsec their servers.
+# fail2ban-regex, promtool, and crowdsec (run as a Local API only, in a namespace) with cscli
+# are taken from the packages, unpacked into build-deps/root (tests/integration/).
+unpacked=(fail2ban prometheus crowdsec)
 root="$(cd "$(dirname "$0")/.." && pwd)/build-deps"
 for p in "${unpacked[@]}"; do
   [ -e "$root/$p.unpacked" ] && continue

@@ -6,11 +6,17 @@
 #                              NAME-cli has 10.200.N.2/24 and fd00:200:N::2/64 on veth "cli0";
 #                              NAME-srv has 10.200.N.129/25 and fd00:200:N:1::1/64 on "srv1",
 #                              NAME-cl2 has 10.200.N.130/25 and fd00:200:N:1::2/64 on "cl20".
+#   tools/lab.sh up NAME N fleet
+#                              the same, and a fleet around the client: NAME-cli's addresses
+#                              move to a bridge "br0" that also joins NAME-srvb (a second
+#                              server: 10.200.N.3/24, fd00:200:N::3/64 on "srvb0") and NAME-lapi
+#                              (a CrowdSec Local API: 10.200.N.10/24, fd00:200:N::10/64 on
+#                              "lapi0"); every host of 10.200.N.0/24 reaches every other.
 #   tools/lab.sh down NAME     deletes the namespaces (and with them the veth pairs and every
 #                              rule inside). Never touches the root namespace's firewall.
 set -euo pipefail
 
-cmd=${1:-}; name=${2:-}; net=${3:-1}
+cmd=${1:-}; name=${2:-}; net=${3:-1}; shape=${4:-}
 case "$name" in
   pw-*) ;;
   *) echo "lab.sh: namespace name must start with pw-, got '$name'" >&2; exit 2 ;;
@@ -20,7 +26,7 @@ sudo=()
 ip=("${sudo[@]}" ip)
 
 down() {
-  for ns in "$name-srv" "$name-cli" "$name-cl2"; do
+  for ns in "$name-srv" "$name-cli" "$name-cl2" "$name-srvb" "$name-lapi"; do
     if "${ip[@]}" netns list | grep -qw "^$ns"; then
       # End whatever still runs in it (only processes inside this lab namespace).
       for pid in $("${ip[@]}" netns pids "$ns" 2>/dev/null); do "${sudo[@]}" kill -TERM "$pid" 2>/dev/null || true; done
@@ -52,7 +58,26 @@ case "$cmd" in
     addr "$name-cli" cli0 "10.200.$net.2/24" "fd00:200:$net::2/64"
     addr "$name-srv" srv1 "10.200.$net.129/25" "fd00:200:$net:1::1/64"
     addr "$name-cl2" cl20 "10.200.$net.130/25" "fd00:200:$net:1::2/64"
+    if [ "$shape" = fleet ]; then
+      cli=("${ip[@]}" -n "$name-cli")
+      "${cli[@]}" link add br0 type bridge
+      "${sudo[@]}" ip netns exec "$name-cli" sysctl -qw net.ipv6.conf.br0.router_solicitations=0
+      "${cli[@]}" addr flush dev cli0
+      "${cli[@]}" link set cli0 master br0
+      "${cli[@]}" addr add "10.200.$net.2/24" dev br0
+      "${cli[@]}" addr add "fd00:200:$net::2/64" dev br0 nodad
+      "${cli[@]}" link set br0 up
+      for host in srvb:3 lapi:10; do
+        ns="$name-${host%%:*}"; dev="${host%%:*}0"; n="${host##*:}"
+        "${ip[@]}" netns add "$ns"
+        "${ip[@]}" -n "$ns" link set lo up
+        "${ip[@]}" link add "$dev" netns "$ns" type veth peer name "to-$dev" netns "$name-cli"
+        "${cli[@]}" link set "to-$dev" master br0
+        "${cli[@]}" link set "to-$dev" up
+        addr "$ns" "$dev" "10.200.$net.$n/24" "fd00:200:$net::$n/64"
+      done
+    fi
     ;;
   down) down ;;
-  *) echo "usage: tools/lab.sh up|down NAME [N]" >&2; exit 2 ;;
+  *) echo "usage: tools/lab.sh up NAME [N [fleet]] | down NAME" >&2; exit 2 ;;
 esac

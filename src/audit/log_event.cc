@@ -76,6 +76,7 @@ std::string format_text(const LogEvent& e) {
     line += fmt::format(" EVENT={}", to_string(e.decision.event));
   if (e.knock[0]) line += fmt::format(" KNOCK={}", e.knock);
   if (e.decision.count > 1) line += fmt::format(" COUNT={}", e.decision.count);
+  if (e.decision.by_feed) line += " BY=crowdsec";
   return line;
 }
 
@@ -110,6 +111,7 @@ std::string format_json(const LogEvent& e) {
   if (e.decision.event != Event::none) j["event"] = to_string(e.decision.event);
   if (e.knock[0]) j["knock"] = e.knock;
   if (e.decision.count > 1) j["count"] = e.decision.count;
+  if (e.decision.by_feed) j["by"] = "crowdsec";
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

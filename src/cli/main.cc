@@ -342,11 +342,11 @@ int change_rules(const std::vector<std::string>& words, const portwall::CliSetup
   return 0;
 }
 
-// `blocked list`, `blocked remove ADDR`, `blocked add ADDR [for DURATION]` as a request.
+// `blocked list`, `blocked remove ADDR|CIDR`, `blocked add ADDR|CIDR [for DURATION]` as a request.
 std::expected<nlohmann::json, std::string> blocked_request(const std::vector<std::string>& w) {
   const std::string action = w.empty() ? "list" : w[0];
   const std::string usage =
-      "usage: portwall blocked [list | add ADDR [for DURATION] | remove ADDR]";
+      "usage: portwall blocked [list | add ADDR|CIDR [for DURATION] | remove ADDR|CIDR]";
   if (action == "list" && w.size() <= 1)
     return nlohmann::json{{"command", "blocked"}, {"action", "list"}};
   if (action == "remove" && w.size() == 2) {
@@ -474,10 +474,11 @@ int main(int argc, char** argv) {
   std::string conntrack_action = "list";
   conntrack->add_option("action", conntrack_action, "list | count | flush")
       ->check(CLI::IsMember({"list", "count", "flush"}));
-  auto* blocked =
-      app.add_subcommand("blocked", "blocked sources: list, add ADDR [for DURATION], remove ADDR");
+  auto* blocked = app.add_subcommand(
+      "blocked", "blocked sources: list, add ADDR|CIDR [for DURATION], remove ADDR|CIDR");
   std::vector<std::string> blocked_words;
-  blocked->add_option("words", blocked_words, "list | add ADDR [for DURATION] | remove ADDR");
+  blocked->add_option("words", blocked_words,
+                      "list | add ADDR|CIDR [for DURATION] | remove ADDR|CIDR");
   blocked->add_flag("--keep-established", keep_established,
                     "the address's established connections stay up (by default they are cut)");
   auto* knock = app.add_subcommand(
@@ -654,6 +655,11 @@ int main(int argc, char** argv) {
     } else if (blocked_action == "remove") {
       std::cout << (result.value("removed", false) ? "Unblocked " : "Not blocked: ")
                 << result.value("address", "") << "\n";
+      if (const auto still = result.find("still_blocked_by"); still != result.end()) {
+        std::cout << "Still blocked by " << still->value("address", "?") << " ("
+                  << still->value("reason", "?") << ") until " << still->value("expires", "?")
+                  << "\n";
+      }
     } else if (blocked_action == "add") {
       std::cout << "Blocked " << result.value("address", "") << " until "
                 << result.value("expires", "") << "\n";

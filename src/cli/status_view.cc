@@ -38,6 +38,35 @@ std::string where_from(const nlohmann::json& r) {
 
 }  // namespace
 
+// "CrowdSec: 1204 block(s) from http://…, last pull 2026-…Z (3.1s ago)" and, when failing, the
+// error; the source's pushes when it is one.
+static std::string render_crowdsec(const nlohmann::json& cs) {
+  auto text = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  std::string out =
+      fmt::format("CrowdSec: {} block(s) from {}, ", cs.value("blocks", 0), text(cs, "lapi_url"));
+  if (cs.contains("lag_seconds") && cs["lag_seconds"].is_number()) {
+    out += fmt::format("last pull {} ({:.1f}s ago)", text(cs, "last_pull"),
+                       cs["lag_seconds"].get<double>());
+  } else {
+    out += "no pull yet";
+  }
+  out += "\n";
+  if (!text(cs, "last_error").empty()) {
+    out += fmt::format("CrowdSec: failing ({} pull(s) in a row): {}\n",
+                       cs.value("failing_in_a_row", 0), text(cs, "last_error"));
+  }
+  if (cs.contains("source") && cs["source"].is_object()) {
+    const auto& src = cs["source"];
+    out += fmt::format("CrowdSec source: {} alert(s) pushed, {} waiting",
+                       src.value("alerts_pushed", 0), src.value("alerts_waiting", 0));
+    if (!text(src, "last_error").empty()) out += ", failing: " + text(src, "last_error");
+    out += "\n";
+  }
+  return out;
+}
+
 std::string render_status(const nlohmann::json& s, StatusStyle style) {
   std::string out = fmt::format("Status: active ({})\n", s.value("mode", "enforce"));
   if (style == StatusStyle::verbose) {
@@ -101,6 +130,7 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
                          ring + disk, ring, disk);
     }
   }
+  if (s.contains("crowdsec") && s["crowdsec"].is_object()) out += render_crowdsec(s["crowdsec"]);
   if (s.contains("pending_confirmation") && s["pending_confirmation"].is_object()) {
     const auto& p = s["pending_confirmation"];
     out += fmt::format(

@@ -131,9 +131,14 @@ void read_conntrack(TomlReader& r, const toml::table& t, ConntrackSection& c) {
 }
 
 void read_scan(TomlReader& r, const toml::table& t, ScanDetectionSection& s) {
-  r.check_keys(
-      t, {"enabled", "distinct_ports", "window", "block", "never_block", "new_blocks_per_second"},
-      "[scan_detection]");
+  r.check_keys(t,
+               {"enabled", "distinct_ports", "window", "block", "never_block",
+                "new_blocks_per_second", "ipv6_block_prefix"},
+               "[scan_detection]");
+  if (const toml::node* n = t.get("ipv6_block_prefix")) {
+    if (auto v = r.integer(*n, "ipv6_block_prefix", 32, 128))
+      s.ipv6_block_prefix = static_cast<std::uint8_t>(*v);
+  }
   if (const toml::node* n = t.get("new_blocks_per_second")) {
     if (auto v = r.integer(*n, "new_blocks_per_second", 1, 1 << 20))
       s.new_blocks_per_second = static_cast<std::uint32_t>(*v);
@@ -212,6 +217,29 @@ void read_knock_sequences(TomlReader& r, const toml::table& t, KnockSection& k) 
   }
 }
 
+// A secret in a file of its own: only its owner (and group) may read it, as sshd demands of a
+// private key. Its text, without the line end; nullopt after an error.
+// `consequence`: what a reader of the file could do, for the error.
+std::optional<std::string> read_secret_file(TomlReader& r, const toml::node& at,
+                                            const std::string& key, const std::string& path,
+                                            const std::string& consequence, const FileSystem& fs) {
+  auto read = fs.read(path, false, 1 << 20);
+  if (!read) {
+    r.error(at, "cannot read " + path + ": " + read.error());
+    return std::nullopt;
+  }
+  if (read->stamp.mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(read->stamp.mode));
+    r.error(at, key + " " + path + " is " +
+                    ((read->stamp.mode & S_IROTH) ? "readable" : "writable") +
+                    " by users other than its owner (mode " + mode + "): " + consequence +
+                    "; chmod 600 " + path + " (or 640 with group portwall)");
+    return std::nullopt;
+  }
+  return without_line_end(std::move(read->text));
+}
+
 void read_spa(TomlReader& r, const toml::table& t, KnockSection& k, const FileSystem& fs) {
   if (const toml::node* n = t.get("spa_port")) {
     if (auto v = r.integer(*n, "spa_port", 1, 65535)) k.spa_port = static_cast<std::uint16_t>(*v);
@@ -231,20 +259,9 @@ void read_spa(TomlReader& r, const toml::table& t, KnockSection& k, const FileSy
     }
   } else if (key_file) {
     if (auto path = r.string(*key_file, "spa_key_file")) {
-      auto read = fs.read(*path, false, 1 << 20);
-      if (!read) {
-        r.error(*key_file, "cannot read " + *path + ": " + read.error());
-      } else if (read->stamp.mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
-        // As sshd refuses a private key others can read: whoever reads it opens the door.
-        char mode[16];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(read->stamp.mode));
-        r.error(*key_file, "spa_key_file " + *path + " is " +
-                               ((read->stamp.mode & S_IROTH) ? "readable" : "writable") +
-                               " by users other than its owner (mode " + mode +
-                               "): anyone who reads the key opens the door; chmod 600 " + *path +
-                               " (or 640 with group portwall)");
-      } else {
-        k.spa_key = without_line_end(std::move(read->text));
+      if (auto text = read_secret_file(r, *key_file, "spa_key_file", *path,
+                                       "anyone who reads the key opens the door", fs)) {
+        k.spa_key = std::move(*text);
         key_read = true;
       }
     }
@@ -369,6 +386,64 @@ void read_metrics(TomlReader& r, const toml::table& t, MetricsSection& m) {
   }
 }
 
+void read_crowdsec(TomlReader& r, const toml::table& t, CrowdSecSection& c, const FileSystem& fs) {
+  r.check_keys(t,
+               {"lapi_url", "api_key_file", "interval", "full_pull_every", "ca_file", "login",
+                "password_file", "push_manual"},
+               "[crowdsec]");
+  if (const toml::node* n = t.get("lapi_url")) {
+    if (auto s = r.string(*n, "lapi_url")) {
+      if (!s->empty() && !s->starts_with("http://") && !s->starts_with("https://")) {
+        r.error(*n, "lapi_url: an http:// or https:// address, got \"" + *s + "\"");
+      }
+      c.lapi_url = *s;
+    }
+  }
+  if (const toml::node* n = t.get("interval")) {
+    if (auto d = r.duration(*n, "interval")) {
+      if (*d < std::chrono::seconds(1)) r.error(*n, "interval: at least \"1s\"");
+      c.interval = *d;
+    }
+  }
+  if (const toml::node* n = t.get("full_pull_every")) {
+    if (auto d = r.duration(*n, "full_pull_every")) {
+      if (*d < std::chrono::seconds(1)) r.error(*n, "full_pull_every: at least \"1s\"");
+      c.full_pull_every = *d;
+    }
+  }
+  if (const toml::node* n = t.get("ca_file")) {
+    if (auto s = r.string(*n, "ca_file")) c.ca_file = *s;
+  }
+  if (const toml::node* n = t.get("login")) {
+    if (auto s = r.string(*n, "login")) c.login = *s;
+  }
+  if (const toml::node* n = t.get("push_manual")) {
+    if (auto b = r.boolean(*n, "push_manual")) c.push_manual = *b;
+  }
+  for (auto [key, path, secret] : {std::tuple{"api_key_file", &c.api_key_file, &c.api_key},
+                                   std::tuple{"password_file", &c.password_file, &c.password}}) {
+    const toml::node* n = t.get(key);
+    if (!n) continue;
+    auto s = r.string(*n, key);
+    if (!s) continue;
+    *path = *s;
+    if (s->empty() || c.lapi_url.empty()) continue;
+    if (auto text = read_secret_file(r, *n, key, *s, "anyone who reads it holds the secret", fs)) {
+      if (text->empty()) r.error(*n, std::string(key) + " " + *s + " is empty");
+      *secret = std::move(*text);
+    }
+  }
+  if (c.lapi_url.empty()) return;
+  if (c.api_key_file.empty()) {
+    r.error(t.source(),
+            "[crowdsec] lapi_url needs api_key_file, the bouncer's key (cscli "
+            "bouncers add portwall -o raw > FILE; chmod 600 FILE)");
+  }
+  if (!c.login.empty() && c.password_file.empty()) {
+    r.error(t.source(), "[crowdsec] login needs password_file, the machine's password");
+  }
+}
+
 }  // namespace
 
 std::optional<PortProto> parse_port_proto(std::string_view text) {
@@ -431,6 +506,9 @@ std::expected<Config, std::vector<ConfigError>> parse_config(std::string_view te
   }
   if (const toml::node* n = doc->get("metrics")) {
     if (auto* t = table_of(r, *n, "metrics")) read_metrics(r, *t, c.metrics);
+  }
+  if (const toml::node* n = doc->get("crowdsec")) {
+    if (auto* t = table_of(r, *n, "crowdsec")) read_crowdsec(r, *t, c.crowdsec, fs);
   }
   if (!r.ok()) return std::unexpected(std::move(r.errors()));
   return c;

@@ -74,6 +74,30 @@ struct ScanDetectionSection {
   // New scan blocks per second at most (a second's worth at once): a flood of forged scanners
   // cannot fill the block list faster; beyond it, scanners are refused but not blocked.
   std::uint32_t new_blocks_per_second = 100;
+  // An IPv6 scanner is blocked with its whole prefix of this length (one attacker owns the
+  // /64 its addresses come from), and its touches are counted per prefix; 128: per address.
+  std::uint8_t ipv6_block_prefix = 64;
+};
+
+// [crowdsec]: portwalld as a bouncer of a CrowdSec Local API (its decisions become blocks)
+// and, with machine credentials, as a source (its scan blocks are pushed there as alerts).
+struct CrowdSecSection {
+  std::string lapi_url;      // "" = off; "http://127.0.0.1:8080/"
+  std::string api_key_file;  // the bouncer's key (cscli bouncers add), 0600 or 0640
+  std::string api_key;       // read from api_key_file; never logged
+  Duration interval = std::chrono::seconds(10);
+  // A full pull (startup=true) this often besides the changes: it mends what the stream's
+  // changes missed (a LAPI that stores a large batch while bouncers pull can skip some).
+  Duration full_pull_every = std::chrono::minutes(10);
+  std::string ca_file;  // a CA to trust besides the system's, for https
+  // The source: a watcher's login (cscli machines add) and its password file.
+  std::string login;
+  std::string password_file;
+  std::string password;      // read from password_file; never logged
+  bool push_manual = false;  // push `portwall blocked add` too, not only scan blocks
+  bool enabled() const { return !lapi_url.empty(); }
+  bool source() const { return enabled() && !login.empty(); }
+  friend bool operator==(const CrowdSecSection&, const CrowdSecSection&) = default;
 };
 
 // One port of one transport protocol: a knock, or a port a knock opens ("7000/tcp").
@@ -126,7 +150,8 @@ struct MetricsSection {
 // The tables of portwall.toml. All but [defaults] are a configuration's only (a rules file may
 // hold [defaults] too): `portwall check FILE` tells the two kinds apart by them.
 inline constexpr std::string_view kConfigurationTables[] = {
-    "daemon", "log", "defaults", "conntrack", "scan_detection", "knock", "limits", "metrics"};
+    "daemon", "log",    "defaults", "conntrack", "scan_detection",
+    "knock",  "limits", "metrics",  "crowdsec"};
 
 struct Config {
   DaemonSection daemon;
@@ -139,6 +164,7 @@ struct Config {
   std::vector<KnockSection> knocks;
   LimitsSection limits;
   MetricsSection metrics;
+  CrowdSecSection crowdsec;
 };
 
 // An spa_key_file is read from `fs`, and so is the configuration by load_config().

@@ -105,9 +105,9 @@ class ControlService {
   // again (Engine::recheck); flows now denied are cut, unless kept or in monitor mode, and the
   // kernel's entries of the cut ones are ended; flows cut earlier that are allowed again are
   // restored. Said and audited when anything was cut or restored. The counts, as JSON.
-  // `spared`: the address of `blocked add ADDR --keep-established`.
+  // `spared`: the address or range of `blocked add ADDR --keep-established`.
   nlohmann::json recheck_flows(Engine::Denied denied, long uid, const std::string& why,
-                               const std::optional<IpAddress>& spared = std::nullopt);
+                               const std::optional<Cidr>& spared = std::nullopt);
   static Engine::Denied denied_by(bool keep_established) {
     return keep_established ? Engine::Denied::keep : Engine::Denied::cut;
   }

@@ -9,7 +9,7 @@ namespace portwall {
 
 nlohmann::json ControlService::recheck_flows(Engine::Denied denied, long uid,
                                              const std::string& why,
-                                             const std::optional<IpAddress>& spared) {
+                                             const std::optional<Cidr>& spared) {
   // Monitor mode enforces nothing, so it cuts nothing; `mode enforce` rechecks again.
   if (live_.mode() == Mode::monitor) denied = Engine::Denied::leave;
   struct Collected {

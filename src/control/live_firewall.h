@@ -8,6 +8,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "clock/clock.h"
 #include "config/config.h"
 #include "config/policy_files.h"
+#include "crowdsec/crowdsec_link.h"
 #include "netfilter/queue_stats.h"
 #include "policy/counters.h"
 #include "policy/engine.h"
@@ -87,6 +89,8 @@ class LiveFirewall {
   // What keeps the forwards from working, or empty.
   virtual std::string forwarding_problem() const = 0;
   virtual DecisionLogStats decision_log_stats() const = 0;
+  // The CrowdSec Local API's link ([crowdsec]): its pulls and pushes; nullopt when off.
+  virtual std::optional<CrowdSecFigures> crowdsec_figures() const { return std::nullopt; }
 };
 
 }  // namespace portwall

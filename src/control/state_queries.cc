@@ -44,13 +44,14 @@ DefenseFacts ControlService::defense_facts(const Probe& probe, const PolicySnaps
   const MatchInput& in = probe.input;
   const bool inbound = in.direction == Direction::in;
   const IpAddress& remote = inbound ? in.src : in.dst;
-  for (const BlockEntry& b : blocks_->list(now)) {
-    if (b.address == remote) {
-      const SavedBlock saved = save_block(b, now, clock_.unix_ms());
-      f.blocked = to_string(remote) + " is blocked (" + to_string(b.reason) + ") until " +
-                  (saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms) : "removed");
-      f.blocked_by_hand = b.reason == BlockReason::manual;
-    }
+  if (const std::optional<BlockEntry> b = blocks_->find(remote, now)) {
+    const SavedBlock saved = save_block(*b, now, clock_.unix_ms());
+    std::string by = to_string(b->reason);
+    if (b->reason == BlockReason::crowdsec) by += ":" + blocks_->tag_name(b->tag);
+    if (!b->single()) by += ", range " + range_text(*b);
+    f.blocked = to_string(remote) + " is blocked (" + by + ") until " +
+                (saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms) : "removed");
+    f.blocked_by_hand = b->reason == BlockReason::manual;
   }
   if (!inbound || (in.protocol != ipproto::tcp && in.protocol != ipproto::udp)) return f;
   if (std::size_t door = sources_->knock_door_of(in.protocol, in.dst_port); door && show_knocks) {
@@ -191,38 +192,59 @@ nlohmann::json ControlService::blocked_request(const nlohmann::json& request, co
   const std::string action = request.value("action", "list");
   const Timestamp now = clock_.now();
   const std::int64_t wall_now = clock_.unix_ms();
+  auto reason_text = [&](const BlockEntry& b) {
+    std::string text = to_string(b.reason);
+    if (b.reason == BlockReason::crowdsec) text += ":" + blocks_->tag_name(b.tag);
+    return text;
+  };
+  auto expires_text = [&](const BlockEntry& b) {
+    const SavedBlock saved = save_block(b, now, wall_now);
+    return saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms) : std::string("never");
+  };
   if (action == "list") {
     nlohmann::json list = nlohmann::json::array();
     for (const BlockEntry& b : blocks_->list(now)) {
-      const SavedBlock saved = save_block(b, now, wall_now);
-      list.push_back({{"address", to_string(b.address)},
-                      {"reason", to_string(b.reason)},
-                      {"expires", saved.expires_unix_ms ? rfc3339_ms(saved.expires_unix_ms)
-                                                        : std::string("never")}});
+      list.push_back(
+          {{"address", range_text(b)}, {"reason", reason_text(b)}, {"expires", expires_text(b)}});
     }
     return ok_response(list);
   }
   if (action != "remove" && action != "add") {
-    return error_response("blocked takes list, add ADDR [for DURATION] or remove ADDR, got \"" +
-                          action + "\"");
+    return error_response(
+        "blocked takes list, add ADDR|CIDR [for DURATION] or remove ADDR|CIDR, got \"" + action +
+        "\"");
   }
   const std::string text = request.value("address", "");
-  const std::optional<IpAddress> address = parse_ip_address(text);
-  if (!address) {
-    return error_response("blocked " + action + " needs an IPv4 or IPv6 address, got \"" + text +
-                          "\"");
+  const std::expected<Cidr, std::string> range = parse_cidr(text);
+  if (!range) {
+    // A bad address, or a network whose length or host bits are wrong (which says so).
+    const bool no_address = !parse_ip_address(std::string_view(text).substr(0, text.find('/')));
+    return error_response(no_address ? "blocked " + action +
+                                           " needs an IPv4 or IPv6 address or network, got \"" +
+                                           text + "\""
+                                     : "blocked " + action + ": " + range.error());
   }
+  const BlockEntry wanted{range->network, Timestamp::max(), BlockReason::manual,
+                          range->prefix_length};
+  const std::string shown = range_text(wanted);
   const bool keep = request.value("keep_established", false);
   if (action == "remove") {
-    const bool removed = blocks_->remove(*address);
-    audit_.record(peer.uid, "unblock", removed ? "ok" : "unchanged", to_string(*address));
+    const bool removed = blocks_->remove(range->network, range->prefix_length);
+    audit_.record(peer.uid, "unblock", removed ? "ok" : "unchanged", shown);
     // Its connections cut by the block come back if the rules allow them.
-    const nlohmann::json connections = removed
-                                           ? recheck_flows(Engine::Denied::leave, peer.uid,
-                                                           "blocked remove " + to_string(*address))
-                                           : nlohmann::json::object();
-    return ok_response(
-        {{"removed", removed}, {"address", to_string(*address)}, {"connections", connections}});
+    const nlohmann::json connections =
+        removed ? recheck_flows(Engine::Denied::leave, peer.uid, "blocked remove " + shown)
+                : nlohmann::json::object();
+    nlohmann::json result = {
+        {"removed", removed}, {"address", shown}, {"connections", connections}};
+    // Another block still covers it (the feed's, or a wider range): say which, and where it
+    // comes from, so that nobody believes the address free.
+    if (const std::optional<BlockEntry> still = blocks_->find(range->network, now)) {
+      result["still_blocked_by"] = {{"address", range_text(*still)},
+                                    {"reason", reason_text(*still)},
+                                    {"expires", expires_text(*still)}};
+    }
+    return ok_response(result);
   }
   Timestamp until = Timestamp::max();
   std::string for_text = request.value("for", "");
@@ -232,25 +254,25 @@ nlohmann::json ControlService::blocked_request(const nlohmann::json& request, co
     if (*d <= Duration::zero()) return error_response("blocked add: the duration must be above 0");
     until = now + *d;
   }
-  if (blocks_->add(*address, until, BlockReason::manual, now) == BlockAdded::refused_full) {
-    audit_.record(peer.uid, "block", "refused", to_string(*address) + ": block list full");
-    return error_response("the block list is full of manual blocks ([limits] max_blocks = " +
-                          std::to_string(blocks_->max_entries()) +
-                          "): remove some (portwall blocked remove ADDR) or raise max_blocks");
+  if (blocks_->add(range->network, until, BlockReason::manual, now, range->prefix_length) ==
+      BlockAdded::refused_full) {
+    audit_.record(peer.uid, "block", "refused", shown + ": block list full");
+    return error_response(
+        "the block list is full of manual and CrowdSec blocks ([limits] "
+        "max_blocks = " +
+        std::to_string(blocks_->max_entries()) +
+        "): remove some (portwall blocked remove ADDR) or raise max_blocks");
   }
-  audit_.record(peer.uid, "block", "ok",
-                to_string(*address) + (for_text.empty() ? "" : " for " + for_text));
+  audit_.record(peer.uid, "block", "ok", shown + (for_text.empty() ? "" : " for " + for_text));
   const nlohmann::json connections =
-      recheck_flows(denied_by(keep), peer.uid, "blocked add " + to_string(*address), *address);
+      recheck_flows(denied_by(keep), peer.uid, "blocked add " + shown, *range);
   if (!keep) live_.bring_back_offloaded("blocked add");
-  return ok_response(
-      {{"added", true},
-       {"connections", connections},
-       {"address", to_string(*address)},
-       {"expires", for_text.empty() ? std::string("never")
-                                    : rfc3339_ms(save_block({*address, until, BlockReason::manual},
-                                                            now, wall_now)
-                                                     .expires_unix_ms)}});
+  BlockEntry made = wanted;
+  made.until = until;
+  return ok_response({{"added", true},
+                      {"connections", connections},
+                      {"address", shown},
+                      {"expires", expires_text(made)}});
 }
 
 }  // namespace portwall

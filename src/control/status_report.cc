@@ -40,6 +40,46 @@ nlohmann::json rule_json(const Rule& rule, std::uint32_t number, const PolicySna
 
 }  // namespace
 
+namespace {
+
+// The link to the CrowdSec Local API: the last good pull and the lag since, the last error.
+nlohmann::json crowdsec_json(const CrowdSecFigures& cs, std::int64_t unix_now_ms) {
+  const BouncerFigures& b = cs.bouncer;
+  auto when = [](std::int64_t ms) {
+    return ms ? nlohmann::json(rfc3339_ms(ms)) : nlohmann::json();
+  };
+  nlohmann::json j = {
+      {"lapi_url", b.url},
+      {"last_pull", when(b.last_pull_unix_ms)},
+      {"lag_seconds", b.last_pull_unix_ms
+                          ? nlohmann::json((unix_now_ms - b.last_pull_unix_ms) / 1000.0)
+                          : nlohmann::json()},
+      {"last_pull_seconds", b.last_pull_seconds},
+      {"last_apply_seconds", b.last_apply_seconds},
+      {"last_error", b.last_error.empty() ? nlohmann::json() : nlohmann::json(b.last_error)},
+      {"pulls", b.pulls},
+      {"failed_pulls", b.failures},
+      {"failing_in_a_row", b.failing_in_a_row},
+      {"decisions", b.decisions},
+      {"blocks", b.blocks},
+      {"blocks_not_made_full", b.blocks_not_made_full},
+      {"decisions_ignored", b.totals.ignored_type + b.totals.ignored_scope},
+      {"decisions_malformed", b.totals.malformed}};
+  if (cs.source) {
+    const SourceFigures& s = *cs.source;
+    j["source"] = {
+        {"alerts_pushed", s.alerts_pushed},
+        {"failed_pushes", s.push_failures},
+        {"alerts_waiting", s.alerts_waiting},
+        {"alerts_dropped", s.alerts_dropped},
+        {"last_push", when(s.last_push_unix_ms)},
+        {"last_error", s.last_error.empty() ? nlohmann::json() : nlohmann::json(s.last_error)}};
+  }
+  return j;
+}
+
+}  // namespace
+
 nlohmann::json ControlService::status() {
   const std::shared_ptr<const PolicySnapshot> policy = live_.snapshot();
   const RuleSet& rules = policy->rule_set();
@@ -191,6 +231,9 @@ nlohmann::json ControlService::status() {
                      {"spa_replayed", n(st.spa_replayed)},
                      {"spa_misbound", n(st.spa_misbound)},
                      {"connections_let_in", sum[Counter::knock_opened]}}}};
+  if (const std::optional<CrowdSecFigures> cs = live_.crowdsec_figures()) {
+    j["crowdsec"] = crowdsec_json(*cs, clock_.unix_ms());
+  }
   const DecisionLogStats log = live_.decision_log_stats();
   j["log"] = {{"written", log.written},       {"lost", log.lost},
               {"suppressed", log.suppressed}, {"write_failed", log.write_failed},

@@ -223,6 +223,7 @@ std::expected<void, std::string> Daemon::start() {
   // Marks left by an earlier run are cleared; the ctnetlink request also loads the kernel's
   // ctnetlink, without which the queue ignores the connmark a verdict carries.
   bring_back_offloaded("start");
+  follow_crowdsec(cfg.crowdsec);
   control_ =
       std::make_unique<ControlService>(ControlSetup{.live = *this,
                                                     .audit = *audit_log_,
@@ -250,6 +251,7 @@ std::expected<void, std::string> Daemon::start() {
 
 void Daemon::shutdown() {
   control_server_.reset();
+  stop_crowdsec();
   // Remove the diversion first: packets then stop coming rather than meeting a closed queue.
   if (diversion_installed_) {
     // Forwarding off first (when portwalld turned it on), then the rules that drop what it
@@ -262,6 +264,43 @@ void Daemon::shutdown() {
   workers_.clear();
   if (blocks_) save_defense_state(true);
   decision_log_.reset();
+}
+
+void Daemon::stop_crowdsec() {
+  std::unique_ptr<CrowdSecLink> old;
+  {
+    std::lock_guard<std::mutex> lock(crowdsec_mutex_);
+    old = std::move(crowdsec_);
+  }
+}
+
+void Daemon::follow_crowdsec(const CrowdSecSection& config) {
+  std::unique_ptr<CrowdSecLink> old;
+  {
+    std::lock_guard<std::mutex> lock(crowdsec_mutex_);
+    if (crowdsec_ && crowdsec_->config() == config) return;
+    old = std::move(crowdsec_);
+  }
+  old.reset();  // stops its thread, outside the lock that status takes
+  if (!config.enabled()) {
+    if (blocks_ && blocks_->feed_size() > 0) {
+      const FeedApplied lifted = blocks_->apply_feed({}, {}, true, clock_.now());
+      say("crowdsec: off, its " + std::to_string(lifted.removed) + " block(s) lifted");
+    }
+    return;
+  }
+  auto link = std::make_unique<CrowdSecLink>(config, blocks_, clock_, *audit_log_, say);
+  say("crowdsec: pulling decisions from " + config.lapi_url + " every " +
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(config.interval).count()) +
+      "s" + (config.source() ? ", pushing scan blocks as machine " + config.login : ""));
+  std::lock_guard<std::mutex> lock(crowdsec_mutex_);
+  crowdsec_ = std::move(link);
+}
+
+std::optional<CrowdSecFigures> Daemon::crowdsec_figures() const {
+  std::lock_guard<std::mutex> lock(crowdsec_mutex_);
+  if (!crowdsec_) return std::nullopt;
+  return crowdsec_->figures();
 }
 
 void Daemon::reloading(bool begins) {
@@ -341,6 +380,7 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) 
   audit_log_->set_format(fresh.config.log.format);
   sources_->configure(source_policy_of(fresh.config));
   blocks_->set_scan_rate(fresh.config.scan_detection.new_blocks_per_second);
+  follow_crowdsec(fresh.config.crowdsec);
   trust_infrastructure();
   for (auto& w : workers_) w->set_policy(next, mode);
   if (forwards_installed) {

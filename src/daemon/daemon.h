@@ -102,6 +102,7 @@ class Daemon final : private LiveFirewall {
     return forwarding_problem_;
   }
   DecisionLogStats decision_log_stats() const override { return decision_log_->stats(); }
+  std::optional<CrowdSecFigures> crowdsec_figures() const override;
 
   // Starting without locking the administrator out (first_start.cc): the files beside the state
   // file that ask for a lockout check (`first-start`) and an enable confirmation
@@ -195,6 +196,13 @@ class Daemon final : private LiveFirewall {
     std::lock_guard<std::mutex> lock(forwarding_mutex_);
     forwarding_problem_ = std::move(problem);
   }
+  // The CrowdSec Local API's link: made at start and by a reload that changes [crowdsec] (the
+  // old one stops first); off: the feed's blocks are lifted. Replaced on the control thread,
+  // read by status.
+  void follow_crowdsec(const CrowdSecSection& config);
+  void stop_crowdsec();  // at stop and re-exec: the link ends, its blocks stay
+  mutable std::mutex crowdsec_mutex_;
+  std::unique_ptr<CrowdSecLink> crowdsec_;
   // Requests are answered by the service, received by the server (which goes first at stop).
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<ControlServer> control_server_;

@@ -73,7 +73,9 @@ void Daemon::save_defense_state(bool force) {
   if (force && saved_generation_ == ~0ull && generation == 0) return;  // nothing ever changed
   DefenseState state;
   const std::int64_t wall = clock_.unix_ms();
-  for (const BlockEntry& e : blocks_->list(now)) state.blocks.push_back(save_block(e, now, wall));
+  for (const BlockEntry& e : blocks_->list(now)) {
+    if (e.reason != BlockReason::crowdsec) state.blocks.push_back(save_block(e, now, wall));
+  }
   state.used_one_time_sequences = sources_->used_one_time_sequences();
   for (const SeenSpaNonce& n : sources_->used_spa_nonces(now)) {
     state.used_spa_nonces.push_back(
@@ -115,8 +117,9 @@ std::shared_ptr<const LocalSockets> Daemon::local_sockets() const {
 void Daemon::keep_defenses() {
   blocks_->publish_pending(clock_.now());
   for (const BlockEntry& e : blocks_->expire(clock_.now())) {
-    audit_log_->record(-1, "unblock", "expired",
-                       to_string(e.address) + " reason=" + to_string(e.reason));
+    // The feed's own expiries are its decisions' durations, not changes made here.
+    if (e.reason == BlockReason::crowdsec) continue;
+    audit_log_->record(-1, "unblock", "expired", range_text(e) + " reason=" + to_string(e.reason));
   }
   // A new block must also end the blocked source's offloaded connections.
   if (const std::uint64_t g = blocks_->generation(); g != blocks_seen_) {

@@ -116,6 +116,7 @@ int Daemon::reexec() {
   // may lack CAP_CHOWN: NoNewPrivileges keeps execve from granting what the old one dropped).
   const int control = control_server_->release();
   control_server_.reset();
+  stop_crowdsec();   // its thread ends; the new image pulls every decision again
   control_.reset();  // it holds the audit log, which goes below
   // Each queue's socket and its tracked flows, so that idle connections go on too.
   std::string handed, flows;

@@ -1,49 +1,125 @@
 #include "detect/block_list.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace portwall {
 
 const char* to_string(BlockReason reason) {
-  return reason == BlockReason::manual ? "manual" : "scan";
+  switch (reason) {
+    case BlockReason::manual:
+      return "manual";
+    case BlockReason::crowdsec:
+      return "crowdsec";
+    case BlockReason::scan:
+      break;
+  }
+  return "scan";
+}
+
+std::string range_text(const BlockEntry& entry) {
+  return entry.single() ? to_string(entry.address)
+                        : to_string(entry.address) + "/" + std::to_string(entry.prefix_length);
 }
 
 namespace {
-// What readers look up: address -> blocked until. Immutable once published.
-struct Snapshot {
-  std::unordered_map<IpAddress, std::pair<Timestamp, BlockReason>, IpAddressHash> blocks;
+
+unsigned bits_of(Family family) { return family == Family::ipv4 ? 32 : 128; }
+std::size_t family_index(Family family) { return family == Family::ipv4 ? 0 : 1; }
+
+// One block's place in the list: its range, and whether it is the feed's or a local one.
+struct Key {
+  IpAddress network;
+  std::uint8_t length = 0;
+  bool feed = false;
+  friend bool operator==(const Key&, const Key&) = default;
 };
+struct KeyHash {
+  std::size_t operator()(const Key& k) const noexcept {
+    return IpAddressHash{}(k.network) ^
+           (static_cast<std::size_t>(k.length) * 0x9e3779b97f4a7c15ull) ^
+           static_cast<std::size_t>(k.feed);
+  }
+};
+
+// The entry as the list keeps it: the network masked, the length at most the address's.
+BlockEntry normalized(BlockEntry e) {
+  e.prefix_length =
+      static_cast<std::uint8_t>(std::min<unsigned>(e.prefix_length, bits_of(e.address.family)));
+  e.address = masked(e.address, e.prefix_length);
+  return e;
+}
+Key key_of(const BlockEntry& e) {
+  return {e.address, e.prefix_length, e.reason == BlockReason::crowdsec};
+}
+
+// Which of two blocks of one range a packet's log line names: the one lasting longer; at equal
+// ends, a manual block before the feed's before a scan's.
+int rank(BlockReason r) {
+  return r == BlockReason::manual ? 2 : r == BlockReason::crowdsec ? 1 : 0;
+}
+
+// What readers look up: per family, one table per prefix length present, longest first, keyed
+// by the address masked to that length. Immutable once published.
+struct Value {
+  Timestamp until;
+  BlockReason reason;
+  std::uint32_t tag;
+};
+struct Level {
+  std::uint8_t length = 0;
+  std::unordered_map<IpAddress, Value, IpAddressHash> blocks;
+};
+struct Snapshot {
+  std::array<std::vector<Level>, 2> levels;
+};
+
+std::optional<BlockEntry> snapshot_find(const Snapshot& s, const IpAddress& address,
+                                        Timestamp now) {
+  for (const Level& level : s.levels[family_index(address.family)]) {
+    const IpAddress net = masked(address, level.length);
+    if (auto it = level.blocks.find(net); it != level.blocks.end() && it->second.until > now) {
+      return BlockEntry{net, it->second.until, it->second.reason, level.length, it->second.tag};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct BlockList::Impl {
-  // By address for the packet path; by expiry for expiry, and the scan blocks apart for
-  // eviction (only they are ever evicted), all O(log n).
-  using ByExpiry = std::multimap<Timestamp, IpAddress>;
+  // By range for lookups; by expiry for expiry, and the scan blocks apart for eviction (only
+  // they are ever evicted), all O(log n).
+  using ByExpiry = std::multimap<Timestamp, Key>;
   struct Item {
     BlockEntry entry;
     ByExpiry::iterator expiry;
-    ByExpiry::iterator scan_expiry;  // scan_by_expiry.end() for a manual block
+    ByExpiry::iterator scan_expiry;  // scan_by_expiry.end() unless a scan block
   };
-  std::unordered_map<IpAddress, Item, IpAddressHash> blocks;
+  using Map = std::unordered_map<Key, Item, KeyHash>;
+  Map blocks;
   ByExpiry by_expiry, scan_by_expiry;
+  // How many blocks have each prefix length, per family: the lengths a lookup probes.
+  std::array<std::array<std::uint32_t, 129>, 2> lengths{};
+  std::size_t feed = 0;
+  std::vector<IpAddress> feed_exempt;
+  std::vector<std::string> tags{""};
+  std::unordered_map<std::string, std::uint32_t> tag_index;
+  static constexpr std::size_t kMaxTags = 4096;
   // New scan blocks: a generic cell rate algorithm, `scan_tat` when the bucket is empty again.
   std::uint32_t scan_rate = 100;
   Timestamp scan_tat{};
 
-  void erase(std::unordered_map<IpAddress, Item, IpAddressHash>::iterator it) {
-    by_expiry.erase(it->second.expiry);
-    if (it->second.scan_expiry != scan_by_expiry.end()) scan_by_expiry.erase(it->second.scan_expiry);
-    blocks.erase(it);
-  }
-
   void file(Item& item) {
     const BlockEntry& e = item.entry;
-    item.expiry = by_expiry.emplace(e.until, e.address);
-    item.scan_expiry = e.reason == BlockReason::scan ? scan_by_expiry.emplace(e.until, e.address)
-                                                     : scan_by_expiry.end();
+    const Key k = key_of(e);
+    item.expiry = by_expiry.emplace(e.until, k);
+    item.scan_expiry =
+        e.reason == BlockReason::scan ? scan_by_expiry.emplace(e.until, k) : scan_by_expiry.end();
   }
 
   void unfile(Item& item) {
@@ -51,11 +127,46 @@ struct BlockList::Impl {
     if (item.scan_expiry != scan_by_expiry.end()) scan_by_expiry.erase(item.scan_expiry);
   }
 
+  void place(const BlockEntry& e) {
+    auto placed = blocks.emplace(key_of(e), Item{e, {}, {}});
+    file(placed.first->second);
+    ++lengths[family_index(e.address.family)][e.prefix_length];
+    feed += e.reason == BlockReason::crowdsec;
+  }
+
+  void erase(Map::iterator it) {
+    const BlockEntry& e = it->second.entry;
+    unfile(it->second);
+    --lengths[family_index(e.address.family)][e.prefix_length];
+    feed -= e.reason == BlockReason::crowdsec;
+    blocks.erase(it);
+  }
+
+  // The block of `address` in force now, by the longest range first; nullopt when none.
+  std::optional<BlockEntry> find(const IpAddress& address, Timestamp now) const {
+    const auto& present = lengths[family_index(address.family)];
+    for (int length = static_cast<int>(bits_of(address.family)); length >= 0; --length) {
+      if (present[length] == 0) continue;
+      const IpAddress net = masked(address, static_cast<unsigned>(length));
+      const BlockEntry* best = nullptr;
+      const bool exempt =
+          std::find(feed_exempt.begin(), feed_exempt.end(), address) != feed_exempt.end();
+      for (bool feed_layer : {false, true}) {
+        if (feed_layer && exempt) continue;
+        auto it = blocks.find({net, static_cast<std::uint8_t>(length), feed_layer});
+        if (it == blocks.end() || it->second.entry.until <= now) continue;
+        if (!best || it->second.entry.until > best->until) best = &it->second.entry;
+      }
+      if (best) return *best;
+    }
+    return std::nullopt;
+  }
+
   // One more new scan block within the rate? Up to a second's worth at once.
   bool scan_rate_allows(Timestamp now) {
     if (scan_rate == 0) return true;
-    const Duration interval = std::chrono::duration_cast<Duration>(std::chrono::seconds(1)) /
-                              scan_rate;
+    const Duration interval =
+        std::chrono::duration_cast<Duration>(std::chrono::seconds(1)) / scan_rate;
     const Timestamp next = std::max(scan_tat, now) + interval;
     if (next - now > interval * scan_rate) return false;
     scan_tat = next;
@@ -73,38 +184,57 @@ void BlockList::set_scan_rate(std::uint32_t per_second) {
 }
 
 BlockAdded BlockList::add(const IpAddress& address, Timestamp until, BlockReason reason,
-                          Timestamp now) {
-  return add(address, until, reason, now, true);
+                          Timestamp now, std::uint8_t prefix_length) {
+  std::unique_lock lock(mutex_);
+  const BlockAdded added = add_locked({address, until, reason, prefix_length, 0}, now, true);
+  if (added == BlockAdded::added) {
+    if (reason == BlockReason::manual) manual_generation_.fetch_add(1, std::memory_order_relaxed);
+    publish_locked(now, false);
+  }
+  return added;
 }
 
 BlockAdded BlockList::restore(const BlockEntry& entry, Timestamp now) {
-  return add(entry.address, entry.until, entry.reason, now, false);
+  std::unique_lock lock(mutex_);
+  const BlockAdded added = add_locked(entry, now, false);
+  if (added == BlockAdded::added) publish_locked(now, false);
+  return added;
 }
 
-BlockAdded BlockList::add(const IpAddress& address, Timestamp until, BlockReason reason,
-                          Timestamp now, bool rate_bound) {
-  std::unique_lock lock(mutex_);
+BlockAdded BlockList::add_locked(const BlockEntry& given, Timestamp now, bool rate_bound) {
   Impl& m = *impl_;
-  const bool scan = reason == BlockReason::scan;
-  if (auto it = m.blocks.find(address); it != m.blocks.end()) {
+  BlockEntry wanted = normalized(given);
+  const bool scan = wanted.reason == BlockReason::scan;
+  const bool feed = wanted.reason == BlockReason::crowdsec;
+  if (auto it = m.blocks.find(key_of(wanted)); it != m.blocks.end()) {
     BlockEntry& e = it->second.entry;
-    const bool expired = e.until <= now;
-    // A scan never turns a manual block into a scan block (which could be evicted); a manual
-    // block takes over a scan block and lasts at least as long.
-    if (!expired && scan && e.reason == BlockReason::manual) return BlockAdded::kept;
-    if (!expired && !scan && e.reason == BlockReason::scan) until = std::max(until, e.until);
-    if (!(expired || e.until < until || e.reason != reason)) return BlockAdded::kept;
+    if (feed) {
+      // The feed says exactly how long its block lasts.
+      if (e.until == wanted.until && e.tag == wanted.tag) return BlockAdded::kept;
+    } else {
+      const bool expired = e.until <= now;
+      // A scan never turns a manual block into a scan block (which could be evicted); a manual
+      // block takes over a scan block and lasts at least as long.
+      if (!expired && scan && e.reason == BlockReason::manual) return BlockAdded::kept;
+      if (!expired && !scan && e.reason == BlockReason::scan) {
+        wanted.until = std::max(wanted.until, e.until);
+      }
+      if (!(expired || e.until < wanted.until || e.reason != wanted.reason)) {
+        return BlockAdded::kept;
+      }
+    }
     m.unfile(it->second);
-    e.until = until;
-    e.reason = reason;
+    e.until = wanted.until;
+    e.reason = wanted.reason;
+    e.tag = wanted.tag;
     m.file(it->second);
   } else {
     // A flood of new scan blocks is bounded, and never displaces a block in force: when full,
-    // a new scan block is not made; a manual one takes the place of the scan block that
-    // expires soonest, and is refused when there is none.
+    // a new scan block is not made; a manual or feed one takes the place of the scan block
+    // that expires soonest, and is refused when there is none.
     const bool full = m.blocks.size() >= max_entries_;
     if (full && (scan || m.scan_by_expiry.empty())) {
-      refused_full_.fetch_add(1, std::memory_order_relaxed);
+      (feed ? feed_refused_full_ : refused_full_).fetch_add(1, std::memory_order_relaxed);
       return BlockAdded::refused_full;
     }
     if (scan && rate_bound && !m.scan_rate_allows(now)) {
@@ -115,14 +245,82 @@ BlockAdded BlockList::add(const IpAddress& address, Timestamp until, BlockReason
       m.erase(m.blocks.find(m.scan_by_expiry.begin()->second));
       evicted_.fetch_add(1, std::memory_order_relaxed);
     }
-    auto placed = m.blocks.emplace(address, Impl::Item{{address, until, reason}, {}, {}});
-    m.file(placed.first->second);
+    m.place(wanted);
   }
   count_.store(m.blocks.size(), std::memory_order_relaxed);
+  feed_count_.store(m.feed, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_relaxed);
-  if (!scan) manual_generation_.fetch_add(1, std::memory_order_relaxed);
-  publish_locked(now, false);
   return BlockAdded::added;
+}
+
+FeedApplied BlockList::apply_feed(const std::vector<BlockEntry>& set,
+                                  const std::vector<BlockEntry>& cleared, bool replace_all,
+                                  Timestamp now) {
+  FeedApplied applied;
+  std::unique_lock lock(mutex_);
+  Impl& m = *impl_;
+  auto erase_feed = [&](const Key& k) {
+    if (auto it = m.blocks.find(k); it != m.blocks.end()) {
+      m.erase(it);
+      ++applied.removed;
+    }
+  };
+  if (replace_all && m.feed > 0) {
+    std::unordered_set<Key, KeyHash> wanted;
+    wanted.reserve(set.size());
+    for (BlockEntry e : set) {
+      e.reason = BlockReason::crowdsec;
+      wanted.insert(key_of(normalized(e)));
+    }
+    for (auto it = m.blocks.begin(); it != m.blocks.end();) {
+      auto next = std::next(it);
+      if (it->first.feed && !wanted.contains(it->first)) {
+        m.erase(it);
+        ++applied.removed;
+      }
+      it = next;
+    }
+  }
+  for (BlockEntry e : cleared) {
+    e.reason = BlockReason::crowdsec;
+    erase_feed(key_of(normalized(e)));
+  }
+  for (BlockEntry e : set) {
+    e.reason = BlockReason::crowdsec;
+    if (e.until <= now) continue;
+    const BlockAdded added = add_locked(e, now, false);
+    applied.added += added == BlockAdded::added;
+    applied.refused_full += added == BlockAdded::refused_full;
+  }
+  count_.store(m.blocks.size(), std::memory_order_relaxed);
+  feed_count_.store(m.feed, std::memory_order_relaxed);
+  if (applied.added + applied.removed > 0) {
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    publish_locked(now, true);
+  }
+  return applied;
+}
+
+void BlockList::set_feed_exempt(std::vector<IpAddress> addresses) {
+  std::unique_lock lock(mutex_);
+  feed_exempt_.store(!addresses.empty(), std::memory_order_release);
+  impl_->feed_exempt = std::move(addresses);
+}
+
+std::uint32_t BlockList::tag_of(const std::string& name) {
+  std::unique_lock lock(mutex_);
+  Impl& m = *impl_;
+  if (auto it = m.tag_index.find(name); it != m.tag_index.end()) return it->second;
+  if (m.tags.size() >= Impl::kMaxTags) return 0;
+  const auto tag = static_cast<std::uint32_t>(m.tags.size());
+  m.tags.push_back(name);
+  m.tag_index.emplace(name, tag);
+  return tag;
+}
+
+std::string BlockList::tag_name(std::uint32_t tag) const {
+  std::shared_lock lock(mutex_);
+  return tag < impl_->tags.size() ? impl_->tags[tag] : std::string();
 }
 
 void BlockList::publish_locked(Timestamp now, bool force) {
@@ -130,10 +328,29 @@ void BlockList::publish_locked(Timestamp now, bool force) {
     unpublished_.store(true, std::memory_order_release);
     return;
   }
+  const Impl& m = *impl_;
   auto snapshot = std::make_shared<Snapshot>();
-  snapshot->blocks.reserve(impl_->blocks.size());
-  for (const auto& [address, item] : impl_->blocks) {
-    snapshot->blocks.emplace(address, std::pair{item.entry.until, item.entry.reason});
+  // Where each (family, length) has its level: longest first.
+  std::array<std::array<std::int16_t, 129>, 2> level_of{};
+  for (std::size_t f = 0; f < 2; ++f) {
+    level_of[f].fill(-1);
+    for (int length = f == 0 ? 32 : 128; length >= 0; --length) {
+      if (m.lengths[f][length] == 0) continue;
+      level_of[f][length] = static_cast<std::int16_t>(snapshot->levels[f].size());
+      snapshot->levels[f].push_back({static_cast<std::uint8_t>(length), {}});
+      snapshot->levels[f].back().blocks.reserve(m.lengths[f][length]);
+    }
+  }
+  for (const auto& [key, item] : m.blocks) {
+    const BlockEntry& e = item.entry;
+    const std::size_t f = family_index(e.address.family);
+    auto& blocks = snapshot->levels[f][level_of[f][e.prefix_length]].blocks;
+    const Value v{e.until, e.reason, e.tag};
+    auto [it, fresh] = blocks.emplace(e.address, v);
+    if (!fresh && (v.until > it->second.until ||
+                   (v.until == it->second.until && rank(v.reason) > rank(it->second.reason)))) {
+      it->second = v;
+    }
   }
   published_ = std::move(snapshot);
   last_publish_ = now;
@@ -155,9 +372,14 @@ std::optional<BlockEntry> BlockList::Reader::find(const IpAddress& address, Time
     version_ = list_->published_version_.load(std::memory_order_relaxed);
   }
   if (snapshot_) {
-    const auto& snap = static_cast<const Snapshot*>(snapshot_.get())->blocks;
-    if (auto it = snap.find(address); it != snap.end() && it->second.first > now) {
-      return BlockEntry{address, it->second.first, it->second.second};
+    if (auto found = snapshot_find(*static_cast<const Snapshot*>(snapshot_.get()), address, now)) {
+      // The feed's block of an address it may not block (the LAPI's): the list itself decides,
+      // layer by layer. Only that address's few packets come this way.
+      if (found->reason == BlockReason::crowdsec &&
+          list_->feed_exempt_.load(std::memory_order_acquire)) {
+        return list_->find(address, now);
+      }
+      return found;
     }
   }
   // A block newer than the snapshot: ask the list itself until it is published.
@@ -165,9 +387,10 @@ std::optional<BlockEntry> BlockList::Reader::find(const IpAddress& address, Time
   return std::nullopt;
 }
 
-bool BlockList::remove(const IpAddress& address) {
+bool BlockList::remove(const IpAddress& address, std::uint8_t prefix_length) {
   std::unique_lock lock(mutex_);
-  auto it = impl_->blocks.find(address);
+  const BlockEntry wanted = normalized({address, {}, BlockReason::manual, prefix_length, 0});
+  auto it = impl_->blocks.find(key_of(wanted));
   const bool removed = it != impl_->blocks.end();
   if (removed) impl_->erase(it);
   count_.store(impl_->blocks.size(), std::memory_order_relaxed);
@@ -182,14 +405,13 @@ bool BlockList::remove(const IpAddress& address) {
 std::optional<BlockEntry> BlockList::find(const IpAddress& address, Timestamp now) const {
   if (count_.load(std::memory_order_relaxed) == 0) return std::nullopt;
   std::shared_lock lock(mutex_);
-  auto it = impl_->blocks.find(address);
-  if (it == impl_->blocks.end() || it->second.entry.until <= now) return std::nullopt;
-  return it->second.entry;
+  return impl_->find(address, now);
 }
 
 std::vector<BlockEntry> BlockList::list(Timestamp now) const {
   std::vector<BlockEntry> out;
   std::shared_lock lock(mutex_);
+  out.reserve(impl_->blocks.size());
   for (auto it = impl_->by_expiry.upper_bound(now); it != impl_->by_expiry.end(); ++it) {
     out.push_back(impl_->blocks.at(it->second).entry);
   }
@@ -207,6 +429,7 @@ std::vector<BlockEntry> BlockList::expire(Timestamp now) {
     m.erase(it);
   }
   count_.store(m.blocks.size(), std::memory_order_relaxed);
+  feed_count_.store(m.feed, std::memory_order_relaxed);
   if (!over.empty()) {
     generation_.fetch_add(1, std::memory_order_relaxed);
     publish_locked(now, true);

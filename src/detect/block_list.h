@@ -1,9 +1,13 @@
-// block_list.h — addresses whose every packet is dropped: scanners that scan detection caught,
-// and addresses an administrator blocked (`portwall blocked add`, as fail2ban's action does).
-// Shared by all queue threads (thread-safe); cheap when empty, because every packet asks.
+// block_list.h — addresses and ranges whose every packet is dropped: scanners that scan
+// detection caught, addresses an administrator blocked (`portwall blocked add`, as fail2ban's
+// action does), and the decisions of a CrowdSec Local API (the feed).
+// Shared by all queue threads (thread-safe); cheap when empty, because every packet asks, and a
+// lookup costs one probe per prefix length present, whatever the number of blocks.
 // Bounded, and a flood cannot empty it: new scan blocks come at most `scan_rate` a second and
-// are not made when the list is full; only a manual block displaces one (the scan block that
-// expires soonest), and nothing displaces a manual block. Time is passed in (steady clock).
+// are not made when the list is full; a manual or feed block displaces one (the scan block that
+// expires soonest), and nothing displaces a manual or feed block. The feed's blocks are a layer
+// of their own: the feed sets and clears them, and they never merge with a local block of the
+// same range. Time is passed in (steady clock).
 #pragma once
 
 #include <atomic>
@@ -11,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <string>
 #include <vector>
 
 #include "clock/clock.h"
@@ -18,19 +23,33 @@
 
 namespace portwall {
 
-enum class BlockReason : std::uint8_t { scan, manual };
+enum class BlockReason : std::uint8_t { scan, manual, crowdsec };
 enum class BlockAdded : std::uint8_t {
   added,         // in force now (new, longer, or made manual)
   kept,          // an existing block already covers it
   refused_rate,  // a new scan block beyond the rate of new scan blocks
   refused_full,  // the list is full (of blocks in force that this one may not displace)
 };
-const char* to_string(BlockReason reason);  // "scan", "manual"
+const char* to_string(BlockReason reason);  // "scan", "manual", "crowdsec"
 
 struct BlockEntry {
-  IpAddress address;
+  IpAddress address;  // the range's network: its bits past prefix_length are zero
   Timestamp until;
   BlockReason reason = BlockReason::scan;
+  std::uint8_t prefix_length = 128;  // the address's length or more: that address alone
+  std::uint32_t tag = 0;             // feed blocks: BlockList::tag_name() gives the scenario
+
+  bool single() const { return prefix_length >= (address.family == Family::ipv4 ? 32 : 128); }
+  bool covers(const IpAddress& a) const {
+    return a.family == address.family && masked(a, prefix_length) == address;
+  }
+};
+// "203.0.113.9", or "198.51.100.0/24" for a range.
+std::string range_text(const BlockEntry& entry);
+
+// What one feed answer changed (BlockList::apply_feed).
+struct FeedApplied {
+  std::size_t added = 0, removed = 0, refused_full = 0;
 };
 
 class BlockList {
@@ -40,17 +59,32 @@ class BlockList {
   BlockList(const BlockList&) = delete;
   BlockList& operator=(const BlockList&) = delete;
 
-  // Blocks `address` until `until`; an existing block is kept if it lasts longer, and a manual
-  // block stays manual. When the list is full, a manual block displaces the scan block that
-  // expires soonest (counted as evicted); a scan block is refused.
-  BlockAdded add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now);
+  // Blocks `address` (with `prefix_length`: its range) until `until`; an existing block is kept
+  // if it lasts longer, and a manual block stays manual. When the list is full, a manual block
+  // displaces the scan block that expires soonest (counted as evicted); a scan block is refused.
+  // A crowdsec block sets the feed's block of that range, for exactly `until`.
+  BlockAdded add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now,
+                 std::uint8_t prefix_length = 128);
   // A block from the state file, at start: as add(), outside the rate of new scan blocks.
   BlockAdded restore(const BlockEntry& entry, Timestamp now);
   // New scan blocks allowed per second (up to a second's worth at once); 0: unbounded.
   void set_scan_rate(std::uint32_t per_second);
-  bool remove(const IpAddress& address);
-  // Whether `address` is blocked now, under the list's lock (control requests, tests). The
-  // packet path uses a Reader instead.
+  // Removes the local (scan or manual) block of exactly that address or range.
+  bool remove(const IpAddress& address, std::uint8_t prefix_length = 128);
+  // The feed's changes under one lock and one publication: `set` blocks (reason crowdsec, with
+  // their tag) added or given their new `until`, `cleared` ranges' feed blocks removed. With
+  // `replace_all`, every feed block not in `set` is removed too (a full pull).
+  FeedApplied apply_feed(const std::vector<BlockEntry>& set, const std::vector<BlockEntry>& cleared,
+                         bool replace_all, Timestamp now);
+  // Addresses the feed's blocks never block: the Local API's own, so that a range decision that
+  // holds it cannot cut the bouncer off from the deletion that would lift it.
+  void set_feed_exempt(std::vector<IpAddress> addresses);
+  // A tag for feed blocks: the same text gives the same tag. tag_name(0) is "".
+  std::uint32_t tag_of(const std::string& name);
+  std::string tag_name(std::uint32_t tag) const;
+  std::size_t feed_size() const { return feed_count_.load(std::memory_order_relaxed); }
+  // Whether `address` is blocked now (by its own block or a range's), under the list's lock
+  // (control requests, tests). The packet path uses a Reader instead.
   bool contains(const IpAddress& address, Timestamp now) const {
     return find(address, now).has_value();
   }
@@ -85,9 +119,12 @@ class BlockList {
   std::size_t size() const { return count_.load(std::memory_order_relaxed); }
   std::size_t max_entries() const { return max_entries_; }
   std::uint64_t evicted() const { return evicted_.load(std::memory_order_relaxed); }
-  // New scan blocks not made: beyond the rate, or with the list full.
+  // New scan blocks not made: beyond the rate, or with the list full. Feed blocks not made: full.
   std::uint64_t refused_rate() const { return refused_rate_.load(std::memory_order_relaxed); }
   std::uint64_t refused_full() const { return refused_full_.load(std::memory_order_relaxed); }
+  std::uint64_t feed_refused_full() const {
+    return feed_refused_full_.load(std::memory_order_relaxed);
+  }
   // Changes whenever the list does (add, remove, expire): the state file is written when it moved.
   std::uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
   // Changes when a manual block is added or a block removed: written at once, not batched.
@@ -97,8 +134,7 @@ class BlockList {
 
  private:
   struct Impl;
-  BlockAdded add(const IpAddress& address, Timestamp until, BlockReason reason, Timestamp now,
-                 bool rate_bound);
+  BlockAdded add_locked(const BlockEntry& entry, Timestamp now, bool rate_bound);
   // REQUIRES: mutex_ held exclusively. `force`: publish even if the last one was recent.
   void publish_locked(Timestamp now, bool force);
   std::unique_ptr<Impl> impl_;
@@ -107,10 +143,11 @@ class BlockList {
   std::shared_ptr<const void> published_;  // const Snapshot, guarded by mutex_
   std::atomic<std::uint64_t> published_version_{0};
   std::atomic<bool> unpublished_{false};  // the master map holds blocks the snapshot lacks
+  std::atomic<bool> feed_exempt_{false};  // set_feed_exempt() named an address
   Timestamp last_publish_{};
-  std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> count_{0}, feed_count_{0};
   std::atomic<std::uint64_t> evicted_{0}, generation_{0}, manual_generation_{0};
-  std::atomic<std::uint64_t> refused_rate_{0}, refused_full_{0};
+  std::atomic<std::uint64_t> refused_rate_{0}, refused_full_{0}, feed_refused_full_{0};
 };
 
 }  // namespace portwall

@@ -115,6 +115,26 @@ struct SourceTable::Impl {
   std::set<SpaNonce> spa_nonces;
   std::vector<IpAddress> infrastructure;
   std::unordered_map<IpAddress, std::uint32_t, IpAddressHash> vouched;  // live connections
+  // The IPv6 vouched addresses counted by their block prefix (policy.scan.ipv6_block_prefix):
+  // a scanner's prefix that holds one is not blocked as a whole.
+  std::unordered_map<IpAddress, std::uint32_t, IpAddressHash> vouched_prefixes;
+  IpAddress prefix_of(const IpAddress& a) const { return masked(a, policy.scan.ipv6_block_prefix); }
+  void count_vouched_prefix(const IpAddress& a, bool up) {
+    if (a.family != Family::ipv6) return;
+    if (up) {
+      ++vouched_prefixes[prefix_of(a)];
+    } else if (auto it = vouched_prefixes.find(prefix_of(a));
+               it != vouched_prefixes.end() && --it->second == 0) {
+      vouched_prefixes.erase(it);
+    }
+  }
+  // Whether the IPv6 `prefix` (of the block length) holds an address scan detection spares.
+  bool prefix_spared(const IpAddress& prefix) const {
+    if (vouched_prefixes.contains(prefix)) return true;
+    return std::any_of(infrastructure.begin(), infrastructure.end(), [&](const IpAddress& a) {
+      return a.family == Family::ipv6 && prefix_of(a) == prefix;
+    });
+  }
 
   // Scan detection leaves it alone, whatever it touches.
   bool spared(const IpAddress& a) const {
@@ -211,7 +231,14 @@ void SourceTable::configure(SourcePolicy policy) {
   Impl& m = *impl_;
   std::vector<std::string> old_names;
   for (const Door& d : m.doors) old_names.push_back(d.config.name);
+  const std::uint8_t old_prefix = m.policy.scan.ipv6_block_prefix;
   m.policy = std::move(policy);
+  if (m.policy.scan.ipv6_block_prefix != old_prefix) {
+    m.vouched_prefixes.clear();
+    for (const auto& [a, n] : m.vouched) {
+      if (a.family == Family::ipv6) m.vouched_prefixes[m.prefix_of(a)] += n;
+    }
+  }
   m.doors.clear();
   m.knock_ports.clear();
   for (const KnockSection& k : m.policy.knocks) {
@@ -253,29 +280,36 @@ void SourceTable::configure(SourcePolicy policy) {
                     std::memory_order_relaxed);
 }
 
-bool SourceTable::note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
-                               Timestamp now) {
+std::uint8_t SourceTable::note_refused(const IpAddress& source, std::uint8_t protocol,
+                                       std::uint16_t port, Timestamp now) {
   std::lock_guard<std::mutex> lock(mutex_);
   Impl& m = *impl_;
   const ScanPolicy& scan = m.policy.scan;
-  if (!scan.enabled) return false;
+  if (!scan.enabled) return 0;
   const std::uint32_t key = key_of(protocol, port);
-  if (m.knock_ports.contains(key)) return false;
+  if (m.knock_ports.contains(key)) return 0;
   for (const Cidr& c : scan.never_block) {
-    if (c.contains(source)) return false;
+    if (c.contains(source)) return 0;
   }
-  Source& s = m.touch(source, now, *this);
+  // An IPv6 scanner's touches count for its whole prefix: rotating through the addresses one
+  // attacker owns does not reset the count.
+  const bool v6 = source.family == Family::ipv6;
+  const std::uint8_t length = v6 ? scan.ipv6_block_prefix : 32;
+  const IpAddress counted = v6 ? m.prefix_of(source) : source;
+  Source& s = m.touch(counted, now, *this);
   const Timestamp since = now - scan.window;
   std::erase_if(s.touches, [&](const Touch& t) { return t.at <= since || t.port == key; });
   s.touches.push_back({key, now});
-  if (s.touches.size() <= scan.distinct_ports) return false;
+  if (s.touches.size() <= scan.distinct_ports) return 0;
   s.touches.clear();
   s.touches.shrink_to_fit();
   if (m.spared(source)) {
     stats_.scan_spared.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return 0;
   }
-  return true;
+  // A prefix that holds the host's infrastructure or a vouched peer: the address alone.
+  if (v6 && length < 128 && m.prefix_spared(counted)) return 128;
+  return length;
 }
 
 void SourceTable::trust(std::vector<IpAddress> infrastructure) {
@@ -291,12 +325,15 @@ std::vector<IpAddress> SourceTable::trusted() const {
 void SourceTable::vouch(const IpAddress& remote) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++impl_->vouched[remote];
+  impl_->count_vouched_prefix(remote, true);
 }
 
 void SourceTable::unvouch(const IpAddress& remote) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = impl_->vouched.find(remote);
-  if (it != impl_->vouched.end() && --it->second == 0) impl_->vouched.erase(it);
+  if (it == impl_->vouched.end()) return;
+  impl_->count_vouched_prefix(remote, false);
+  if (--it->second == 0) impl_->vouched.erase(it);
 }
 
 std::size_t SourceTable::vouched() const {
@@ -309,8 +346,8 @@ Duration SourceTable::block_duration() const {
   return impl_->policy.scan.block;
 }
 
-Admission SourceTable::admit(const IpAddress& source, std::uint64_t rule_key,
-                             const Rate* rule_rate, Timestamp now, bool* counted) {
+Admission SourceTable::admit(const IpAddress& source, std::uint64_t rule_key, const Rate* rule_rate,
+                             Timestamp now, bool* counted) {
   if (counted) *counted = false;
   // The common case, no limit rule and no [limits]: no lock on the way of a new connection.
   if (!rule_rate && !has_limits_.load(std::memory_order_relaxed)) return Admission::admitted;
@@ -364,8 +401,8 @@ Admission SourceTable::admit(const IpAddress& source, std::uint64_t rule_key,
   return Admission::admitted;
 }
 
-Admission SourceTable::peek(const IpAddress& source, std::uint64_t rule_key,
-                            const Rate* rule_rate, Timestamp now) const {
+Admission SourceTable::peek(const IpAddress& source, std::uint64_t rule_key, const Rate* rule_rate,
+                            Timestamp now) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const Impl& m = *impl_;
   auto it = m.index.find(source);

@@ -8,9 +8,9 @@
 // one holds something while it has a door open, a rate bucket not yet empty again, a knock
 // under way or a counted connection. Only when all those looked at hold something does one
 // go: the one whose holding ends soonest. So a flood of forged sources, which hold nothing or
-// for a moment, neither closes a door nor resets anyone's limit. Thread-safe (one mutex, taken only for
-// new connections, refused packets and knocks, never for packets of established flows).
-// Time is passed in.
+// for a moment, neither closes a door nor resets anyone's limit. Thread-safe (one mutex, taken only
+// for new connections, refused packets and knocks, never for packets of established flows). Time is
+// passed in.
 #pragma once
 
 #include <atomic>
@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "clock/clock.h"
+#include "config/config.h"
 #include "detect/spa.h"
 #include "packet/ip_address.h"
-#include "config/config.h"
 #include "rules/rule.h"
 
 namespace portwall {
@@ -85,7 +85,7 @@ struct KnockResult {
 
 // Counters, readable from any thread.
 struct SourceTableStats {
-  std::atomic<std::uint64_t> evicted{0};  // sources forgotten to make room
+  std::atomic<std::uint64_t> evicted{0};          // sources forgotten to make room
   std::atomic<std::uint64_t> evicted_holding{0};  // of those, holding something (see above)
   std::atomic<std::uint64_t> knock_opened{0}, knock_failed{0};
   std::atomic<std::uint64_t> spa_opened{0}, spa_rejected{0}, spa_replayed{0};
@@ -108,9 +108,12 @@ class SourceTable {
 
   // --- Scan detection.
   // `source` was refused while reaching `port` (a denied or rejected new flow, or a stealth
-  // probe). True if this makes it a scanner: the caller blocks it. Knock ports never count.
-  bool note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
-                    Timestamp now);
+  // probe). Knock ports never count; an IPv6 source's touches count for its
+  // ipv6_block_prefix. 0, or when this makes it a scanner the prefix length the caller blocks
+  // it with: 32 for IPv4; ipv6_block_prefix for IPv6, or 128 when that prefix holds an address
+  // scan detection spares (infrastructure, vouched).
+  std::uint8_t note_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
+                            Timestamp now);
   Duration block_duration() const;
   // The host's infrastructure (host/infrastructure.h), replaced as a whole; kept across
   // configure().

@@ -44,6 +44,16 @@ struct IpAddressHash {
   }
 };
 
+// The address with every bit past the first `length` cleared: its network of that length.
+inline IpAddress masked(IpAddress a, unsigned length) {
+  const unsigned bits = a.family == Family::ipv4 ? 32 : 128;
+  if (length >= bits) return a;
+  unsigned whole = length / 8;
+  if (length % 8) a.bytes[whole++] &= static_cast<std::uint8_t>(0xff00u >> (length % 8));
+  std::memset(a.bytes.data() + whole, 0, 16 - whole);
+  return a;
+}
+
 // "192.0.2.1" or "2001:db8::1" (inet_pton); nullopt when it is neither.
 std::optional<IpAddress> parse_ip_address(std::string_view text);
 // Canonical text (inet_ntop).

@@ -19,7 +19,7 @@ enum class Reason : std::uint8_t {
   knock,
   rate_limit,
   table_full,  // a new flow found the connection table full of assured flows
-  blocked,     // its source is on the block list by hand (`portwall blocked add`)
+  blocked,     // its source is on the block list by hand (`portwall blocked add`) or by CrowdSec
 };
 inline constexpr std::size_t kVerdicts = 3;  // the number of Verdict values
 inline constexpr std::size_t kReasons = 9;   // the number of Reason values
@@ -60,6 +60,7 @@ struct Decision {
   // A blocked source's line: how many of its packets it stands for (COUNT= in the log line),
   // the first one and then those dropped since the last line (detect/blocked_log_gate.h).
   std::uint32_t count = 0;
+  bool by_feed = false;  // REASON=blocked by the feed's (CrowdSec's) block: BY=crowdsec
 };
 
 }  // namespace portwall

@@ -135,11 +135,12 @@ Decision Engine::refused(const PacketView& p, const HookInfo& hook, Timestamp no
 
 bool Engine::touched_refused(const IpAddress& source, std::uint8_t protocol, std::uint16_t port,
                              Timestamp now) {
-  if (!sources_->note_refused(source, protocol, port, now)) return false;
+  const std::uint8_t length = sources_->note_refused(source, protocol, port, now);
+  if (length == 0) return false;
   // Beyond the rate of new scan blocks, or with the list full, the scanner is not blocked; its
   // packets are still judged by the rules, which refused it.
   const BlockAdded added =
-      blocks_->add(source, now + sources_->block_duration(), BlockReason::scan, now);
+      blocks_->add(source, now + sources_->block_duration(), BlockReason::scan, now, length);
   if (added == BlockAdded::refused_rate || added == BlockAdded::refused_full) return false;
   counters_.add(Counter::scan_blocks);
   return true;
@@ -220,9 +221,10 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
       counters_.add(Counter::scan_blocked);
       const std::uint64_t n = blocked_log_->note(remote, now);
       Decision d{Verdict::drop,
-                 block->reason == BlockReason::manual ? Reason::blocked : Reason::scan_block, 0,
+                 block->reason == BlockReason::scan ? Reason::scan_block : Reason::blocked, 0,
                  n > 0};
       d.count = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX));
+      d.by_feed = block->reason == BlockReason::crowdsec;
       return count(d);
     }
   }
@@ -528,8 +530,7 @@ std::size_t Engine::take_over(const std::vector<HandedFlow>& flows, Timestamp no
   return taken;
 }
 
-RecheckResult Engine::recheck(Timestamp now, Denied denied,
-                              const std::optional<IpAddress>& spared) {
+RecheckResult Engine::recheck(Timestamp now, Denied denied, const std::optional<Cidr>& spared) {
   RecheckResult result;
   const PolicySnapshot& policy = *policy_;
   conntrack_.update_each([&](Flow& f) {
@@ -581,7 +582,7 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied,
       if (rules_deny) ++result.kept;  // a blocked one is dropped by its block anyway
       return;
     }
-    const bool spare = blocked && spared && *spared == remote;
+    const bool spare = blocked && spared && spared->contains(remote);
     if (denied == Denied::keep && (!block_denies || spare)) {
       f.kept = f.kept || rules_deny;
       f.outlives_block = f.outlives_block || spare;

@@ -116,12 +116,12 @@ class Engine {
   // `kCutKept` past its last packet, so that a rollback can restore it. A cut flow the policy
   // allows again is restored. With keep (--keep-established), a flow the rules deny stays up,
   // and later changes leave it up too (Flow::kept; only a block cuts it); past a block only
-  // when its remote is `spared` (the address `blocked add --keep-established` names; other
+  // when its remote is in `spared` (what `blocked add --keep-established` names; other
   // blocked remotes' flows are cut). With leave (monitor mode, an unblock), nothing is cut, cut
   // flows allowed again are restored. The caller ends the kernel's entries of the flows cut.
   enum class Denied { cut, keep, leave };
   RecheckResult recheck(Timestamp now, Denied denied,
-                        const std::optional<IpAddress>& spared = std::nullopt);
+                        const std::optional<Cidr>& spared = std::nullopt);
   static constexpr Duration kCutKept = std::chrono::minutes(10);
 
   // A re-exec (conntrack/flow_handover.h): the flows tracked now, with the names of the

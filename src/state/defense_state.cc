@@ -1,10 +1,10 @@
 #include "state/defense_state.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-
 #include "audit/log_event.h"
+#include "rules/rule_values.h"
 
 namespace portwall {
 namespace {
@@ -39,7 +39,7 @@ bool nonce_of(const std::string& text, SpaNonce& nonce) {
 std::string write_defense_state(const DefenseState& state) {
   nlohmann::json blocks = nlohmann::json::array();
   for (const SavedBlock& b : state.blocks) {
-    blocks.push_back({{"address", to_string(b.address)},
+    blocks.push_back({{"address", range_text({b.address, {}, b.reason, b.prefix_length})},
                       {"reason", to_string(b.reason)},
                       {"expires", b.expires_unix_ms ? rfc3339_ms(b.expires_unix_ms) : "never"},
                       {"expires_unix_ms", b.expires_unix_ms}});
@@ -69,9 +69,10 @@ std::expected<DefenseState, std::string> read_defense_state(std::string_view tex
         !b.contains("expires_unix_ms") || !b["expires_unix_ms"].is_number_integer()) {
       return std::unexpected(where + " needs \"address\" and \"expires_unix_ms\"");
     }
-    auto address = parse_ip_address(b["address"].get<std::string>());
-    if (!address) return std::unexpected(where + ": not an address: " + b["address"].dump());
-    SavedBlock saved{*address, BlockReason::scan, b["expires_unix_ms"].get<std::int64_t>()};
+    auto range = parse_cidr(b["address"].get<std::string>());
+    if (!range) return std::unexpected(where + ": not an address: " + b["address"].dump());
+    SavedBlock saved{range->network, BlockReason::scan, b["expires_unix_ms"].get<std::int64_t>(),
+                     range->prefix_length};
     if (b.value("reason", std::string("scan")) == "manual") saved.reason = BlockReason::manual;
     state.blocks.push_back(saved);
   }
@@ -84,7 +85,8 @@ std::expected<DefenseState, std::string> read_defense_state(std::string_view tex
     state.used_one_time_sequences.push_back(u.get<std::string>());
   }
   const nlohmann::json nonces = j.value("used_spa_nonces", nlohmann::json::array());
-  if (!nonces.is_array()) return std::unexpected(std::string("\"used_spa_nonces\" must be an array"));
+  if (!nonces.is_array())
+    return std::unexpected(std::string("\"used_spa_nonces\" must be an array"));
   for (std::size_t i = 0; i < nonces.size(); ++i) {
     const nlohmann::json& n = nonces[i];
     const std::string where = "used_spa_nonces[" + std::to_string(i) + "]";
@@ -101,7 +103,7 @@ std::expected<DefenseState, std::string> read_defense_state(std::string_view tex
 }
 
 SavedBlock save_block(const BlockEntry& entry, Timestamp now, std::int64_t unix_now_ms) {
-  SavedBlock s{entry.address, entry.reason, 0};
+  SavedBlock s{entry.address, entry.reason, 0, entry.prefix_length};
   if (entry.until != Timestamp::max()) {
     s.expires_unix_ms =
         unix_now_ms +
@@ -111,7 +113,7 @@ SavedBlock save_block(const BlockEntry& entry, Timestamp now, std::int64_t unix_
 }
 
 BlockEntry restore_block(const SavedBlock& saved, Timestamp now, std::int64_t unix_now_ms) {
-  BlockEntry e{saved.address, Timestamp::max(), saved.reason};
+  BlockEntry e{saved.address, Timestamp::max(), saved.reason, saved.prefix_length};
   if (saved.expires_unix_ms != 0) e.until = now + steady_offset(saved.expires_unix_ms, unix_now_ms);
   return e;
 }

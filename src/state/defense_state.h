@@ -8,7 +8,9 @@
 //    "used_one_time_sequences": ["ssh: 7001/tcp,7002/tcp"],
 //    "used_spa_nonces": [{"nonce": "32 hex digits", "forget_unix_ms": 1796292000000}]}
 //
-// A block that never expires has "expires": "never" and expires_unix_ms 0.
+// A block that never expires has "expires": "never" and expires_unix_ms 0. A range's
+// "address" is its CIDR ("2001:db8:1::/64"). The feed's (CrowdSec's) blocks are not kept: a
+// start pulls them again.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct SavedBlock {
   IpAddress address;
   BlockReason reason = BlockReason::scan;
   std::int64_t expires_unix_ms = 0;  // 0: never
+  std::uint8_t prefix_length = 128;  // a range's length ("address" is then "net/len")
 };
 
 // An SPA nonce already used, and until when it could still be replayed (wall clock).

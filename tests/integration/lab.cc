@@ -1,9 +1,8 @@
 #include "integration/lab.h"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -98,9 +97,9 @@ NetnsScope::~NetnsScope() {
   }
 }
 
-Lab::Lab() : name_("pw-it" + std::to_string(getpid())), net_(getpid() % 200 + 10) {
+Lab::Lab(Shape shape) : name_("pw-it" + std::to_string(getpid())), net_(getpid() % 200 + 10) {
   const RunResult r = run(std::string(PORTWALL_SOURCE_DIR) + "/tools/lab.sh up " + name_ + " " +
-                          std::to_string(net_));
+                          std::to_string(net_) + (shape == Shape::fleet ? " fleet" : ""));
   if (r.exit_code != 0) throw std::runtime_error("lab up failed: " + r.output);
 }
 
@@ -117,6 +116,9 @@ std::vector<std::string> Lab::add_cl2_addresses(int count) const {
   return added;
 }
 
+std::string Lab::net_v4() const { return "10.200." + std::to_string(net_) + "."; }
+std::string Lab::srvb_v4() const { return net_v4() + "3"; }
+std::string Lab::lapi_v4() const { return net_v4() + "10"; }
 std::string Lab::srv_v4() const { return "10.200." + std::to_string(net_) + ".1"; }
 std::string Lab::cli_v4() const { return "10.200." + std::to_string(net_) + ".2"; }
 std::string Lab::srv_v6() const { return "fd00:200:" + std::to_string(net_) + "::1"; }
@@ -172,8 +174,9 @@ bool has_offload_accept(const std::string& rules) {
 }
 
 Daemon::Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys,
-               const std::string& extra_sections, const std::string& prelude)
-    : lab_(lab), prelude_(prelude) {
+               const std::string& extra_sections, const std::string& prelude,
+               const std::string& netns)
+    : lab_(lab), netns_(netns.empty() ? lab.srv() : netns), prelude_(prelude) {
   char templ[] = "/tmp/portwall-it.XXXXXX";
   if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
@@ -208,7 +211,7 @@ bool Daemon::start() {
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   const std::string config = dir_ + "/portwall.toml";
-  const std::string ns = lab_.srv();
+  const std::string& ns = netns_;
   const char* argv[] = {"ip",          "netns",    "exec",         ns.c_str(),
                         PORTWALLD_BIN, "--config", config.c_str(), nullptr};
   // With a prelude: ip netns exec NS unshare -m sh -c 'PRELUDE; exec portwalld ...'; each step
@@ -293,8 +296,8 @@ int Daemon::wait_for_exit(std::chrono::milliseconds wait) {
 
 RunResult Daemon::cli(const std::string& args) const {
   // The test's own configuration: never the host's /etc/portwall/portwall.toml.
-  return lab_.in(lab_.srv(), std::string(PORTWALL_BIN) + " --config " + dir_ +
-                                 "/portwall.toml --socket " + dir_ + "/portwall.sock " + args);
+  return lab_.in(netns_, std::string(PORTWALL_BIN) + " --config " + dir_ +
+                             "/portwall.toml --socket " + dir_ + "/portwall.sock " + args);
 }
 
 void Daemon::wait_until_quiet() const {

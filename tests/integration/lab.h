@@ -48,11 +48,20 @@ class NetnsScope {
 // fd00:200:N:1::1.
 class Lab {
  public:
-  Lab();  // NAME = pw-it<pid>, N = pid % 200 + 10
+  // fleet: also NAME-srvb (a second server, 10.200.N.3, fd00:200:N::3) and NAME-lapi (a
+  // CrowdSec Local API, 10.200.N.10), on one bridge with the client and the server (10.200.N.1):
+  // tools/lab.sh.
+  enum class Shape { plain, fleet };
+  explicit Lab(Shape shape = Shape::plain);  // NAME = pw-it<pid>, N = pid % 200 + 10
   ~Lab();
   std::string srv() const { return name_ + "-srv"; }
   std::string cli() const { return name_ + "-cli"; }
   std::string cl2() const { return name_ + "-cl2"; }
+  std::string srvb() const { return name_ + "-srvb"; }  // fleet only
+  std::string lapi() const { return name_ + "-lapi"; }  // fleet only
+  std::string srvb_v4() const;
+  std::string lapi_v4() const;
+  std::string net_v4() const;  // "10.200.N."
   std::string cl2_v4() const;
   std::string srv_v4_for_cl2() const;
   std::string srv_v6_for_cl2() const;
@@ -82,8 +91,10 @@ class Daemon {
   // replaces the default one). The state file lives in the daemon's directory. `prelude`:
   // shell commands run first in a mount namespace of the daemon's own (private propagation),
   // e.g. to put a test's socket where syslog(3) or the journal expects theirs.
+  // `netns`: another namespace of the lab to run in (the fleet's second server), else srv().
   Daemon(const Lab& lab, const std::string& rules_toml, const std::string& extra_daemon_keys = "",
-         const std::string& extra_sections = "", const std::string& prelude = "");
+         const std::string& extra_sections = "", const std::string& prelude = "",
+         const std::string& netns = "");
   ~Daemon();  // SIGTERM if still running
   bool ready() const { return ready_; }
   // Starts portwalld again with the same configuration, rules and state (after stop()).
@@ -108,6 +119,7 @@ class Daemon {
  private:
   int exit_code(int wait_status) const;
   const Lab& lab_;
+  std::string netns_;
   std::string dir_;
   std::string prelude_;
   std::string exec_prefix_;

@@ -33,6 +33,19 @@ TEST(DecisionLogLine, TextMatchesTheDesignExample) {
             "SRC=203.0.113.9 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=51234 DPT=23 FLAGS=S");
 }
 
+TEST(DecisionLogLine, ACrowdSecBlockSaysWhoDecided) {
+  LogEvent e = tcp_drop();
+  e.decision.reason = Reason::blocked;
+  e.decision.rule_number = 0;
+  e.decision.by_feed = true;
+  const std::string line = format_text(e);
+  EXPECT_NE(line.find("RULE=- REASON=blocked DIR=in"), std::string::npos) << line;
+  EXPECT_TRUE(line.ends_with(" BY=crowdsec")) << line;
+  EXPECT_NE(format_json(e).find("\"by\":\"crowdsec\""), std::string::npos) << format_json(e);
+  e.decision.by_feed = false;
+  EXPECT_EQ(format_text(e).find("BY="), std::string::npos);
+}
+
 TEST(DecisionLogLine, MonitorModeSaysSoRightAfterTheAction) {
   LogEvent e = tcp_drop();
   e.monitor = true;

@@ -2,10 +2,9 @@
 // mistake named with file:line:column.
 #include "config/config.h"
 
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -246,7 +245,7 @@ TEST(ParseConfig, SeveralKnocksKeepTheirOrder) {
 TEST(ParseConfig, UnknownTableListsTheExpectedTables) {
   EXPECT_EQ(errors_of("[deamon]\n"),
             "portwall.toml:1:2: unknown key 'deamon' in the configuration; expected one of "
-            "daemon, log, defaults, conntrack, scan_detection, knock, limits, metrics");
+            "daemon, log, defaults, conntrack, scan_detection, knock, limits, metrics, crowdsec");
 }
 
 TEST(ParseConfig, UnknownKeyInASectionListsTheExpectedKeys) {
@@ -446,8 +445,9 @@ TEST(LoadConfig, AnSpaKeyOtherUsersCanReadIsRefused) {
   auto inline_private = load_config(file);
   std::filesystem::remove_all(dir);
   const std::string where = file.string() + ":4:16: spa_key_file " + key;
-  EXPECT_EQ(seen[0].second, where + " is readable by users other than its owner (mode 0644): "
-                                    "anyone who reads the key opens the door; chmod 600 " +
+  EXPECT_EQ(seen[0].second, where +
+                                " is readable by users other than its owner (mode 0644): "
+                                "anyone who reads the key opens the door; chmod 600 " +
                                 key + " (or 640 with group portwall)");
   EXPECT_NE(seen[1].second.find("is readable by users other than its owner (mode 0604)"),
             std::string::npos)
@@ -473,9 +473,9 @@ TEST(ParseConfig, SpaDestinationsAreAddresses) {
       "open = \"22/tcp\"\nspa_destinations = [\"192.0.2.80\", \"2001:db8::80\"]\n",
       "portwall.toml");
   ASSERT_TRUE(c) << to_string(c.error());
-  EXPECT_EQ(c->knocks.at(0).spa_destinations,
-            (std::vector<IpAddress>{*parse_ip_address("192.0.2.80"),
-                                    *parse_ip_address("2001:db8::80")}));
+  EXPECT_EQ(
+      c->knocks.at(0).spa_destinations,
+      (std::vector<IpAddress>{*parse_ip_address("192.0.2.80"), *parse_ip_address("2001:db8::80")}));
   EXPECT_EQ(errors_of("[[knock]]\nname = \"spa\"\nspa_port = 62201\nspa_key = "
                       "\"0123456789abcdef0123\"\nopen = \"22/tcp\"\nspa_destinations = "
                       "[\"gateway\"]\n"),

@@ -222,7 +222,7 @@ TEST_F(ControlServiceTest, ABlockIsListedWithItsReasonAndItsExpiryOnTheWallClock
   EXPECT_EQ(audit_.last("block").detail, "2001:db8::7");
   EXPECT_EQ(
       ask({{"command", "blocked"}, {"action", "add"}, {"address", "not-an-address"}})["error"],
-      "blocked add needs an IPv4 or IPv6 address, got \"not-an-address\"");
+      "blocked add needs an IPv4 or IPv6 address or network, got \"not-an-address\"");
 }
 
 TEST_F(ControlServiceTest, ExplainNamesTheRuleOrTheFlowThatDecides) {

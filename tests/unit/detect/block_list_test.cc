@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "detect/spa.h"
@@ -117,8 +118,8 @@ TEST(BlockList, NewScanBlocksComeAtMostAtTheirRate) {
   int added = 0;
   for (int i = 0; i < 25; ++i) {
     const std::uint8_t bytes[4] = {10, 0, 0, static_cast<std::uint8_t>(i)};
-    added += b.add(IpAddress::v4(bytes), t0 + seconds(600), BlockReason::scan, t0) ==
-             BlockAdded::added;
+    added +=
+        b.add(IpAddress::v4(bytes), t0 + seconds(600), BlockReason::scan, t0) == BlockAdded::added;
   }
   EXPECT_EQ(added, 10) << "a second's worth at once";
   EXPECT_EQ(b.refused_rate(), 15u);
@@ -192,13 +193,178 @@ TEST(BlockList, StaysWithinItsBoundAndItsMemory) {
   }
 }
 
+// Issue 19, 3: ranges in the block list. A lookup probes one table per prefix length present.
+const IpAddress kNet24 = *parse_ip_address("198.51.100.0");
+const IpAddress kIn24 = *parse_ip_address("198.51.100.77");
+const IpAddress kOut24 = *parse_ip_address("198.51.101.1");
+const IpAddress kNet64 = *parse_ip_address("2001:db8:1::");
+const IpAddress kIn64 = *parse_ip_address("2001:db8:1::dead:beef");
+const IpAddress kOut64 = *parse_ip_address("2001:db8:2::1");
+
+TEST(BlockListRanges, ARangeBlocksEveryAddressInItAndNoOther) {
+  BlockList b;
+  b.add(kNet24, t0 + seconds(600), BlockReason::manual, t0, 24);
+  b.add(kIn64, t0 + seconds(600), BlockReason::manual, t0, 64);  // host bits are cleared
+  BlockList::Reader r(b);
+  for (BlockList::Reader* reader : {&r, static_cast<BlockList::Reader*>(nullptr)}) {
+    auto blocked = [&](const IpAddress& a) {
+      return reader ? reader->contains(a, t0) : b.contains(a, t0);
+    };
+    EXPECT_TRUE(blocked(kNet24));
+    EXPECT_TRUE(blocked(kIn24));
+    EXPECT_FALSE(blocked(kOut24));
+    EXPECT_TRUE(blocked(kIn64));
+    EXPECT_TRUE(blocked(kNet64));
+    EXPECT_FALSE(blocked(kOut64));
+    EXPECT_FALSE(blocked(kA));
+  }
+  const auto list = b.list(t0);
+  ASSERT_EQ(list.size(), 2u);
+  std::vector<std::string> shown = {range_text(list[0]), range_text(list[1])};
+  std::sort(shown.begin(), shown.end());
+  EXPECT_EQ(shown, (std::vector<std::string>{"198.51.100.0/24", "2001:db8:1::/64"}));
+  const auto found = r.find(kIn24, t0);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->prefix_length, 24);
+  EXPECT_EQ(found->address, kNet24);
+  EXPECT_TRUE(b.remove(kNet24, 24));
+  EXPECT_FALSE(b.remove(kNet24, 24));
+  EXPECT_FALSE(r.contains(kIn24, t0));
+  EXPECT_TRUE(r.contains(kIn64, t0));
+}
+
+TEST(BlockListRanges, AnExpiredAddressBlockDoesNotHideTheRangeAroundIt) {
+  BlockList b;
+  b.add(kIn24, t0 + seconds(10), BlockReason::scan, t0);
+  b.add(kNet24, t0 + seconds(600), BlockReason::manual, t0, 24);
+  BlockList::Reader r(b);
+  b.publish_pending(t0 + seconds(1));
+  const auto found = r.find(kIn24, t0 + seconds(20));
+  ASSERT_TRUE(found) << "the /32 is over, the /24 is not";
+  EXPECT_EQ(found->prefix_length, 24);
+  EXPECT_EQ(found->reason, BlockReason::manual);
+  const auto first = r.find(kIn24, t0);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->prefix_length, 32) << "the longest prefix answers first";
+}
+
+TEST(BlockListRanges, TheFeedIsALayerOfItsOwn) {
+  BlockList b;
+  const std::uint32_t tag = b.tag_of("crowdsecurity/ssh-bf");
+  EXPECT_EQ(b.tag_of("crowdsecurity/ssh-bf"), tag);
+  EXPECT_EQ(b.tag_name(tag), "crowdsecurity/ssh-bf");
+  b.add(kA, Timestamp::max(), BlockReason::manual, t0);
+  FeedApplied a = b.apply_feed({{kA, t0 + seconds(60), BlockReason::crowdsec, 128, tag},
+                                {kNet24, t0 + seconds(60), BlockReason::crowdsec, 24, tag}},
+                               {}, true, t0);
+  EXPECT_EQ(a.added, 2u);
+  EXPECT_EQ(b.size(), 3u) << "the manual block of kA and the feed's are two";
+  EXPECT_EQ(b.feed_size(), 2u);
+  BlockList::Reader r(b);
+  EXPECT_EQ(r.find(kA, t0)->reason, BlockReason::manual) << "the longer one names the block";
+  EXPECT_EQ(r.find(kIn24, t0)->tag, tag);
+  // The feed lifts its own block of kA: the manual one stays. A full pull without the /24
+  // lifts it.
+  a = b.apply_feed({}, {{kA, {}, BlockReason::crowdsec, 128, 0}}, false, t0);
+  EXPECT_EQ(a.removed, 1u);
+  EXPECT_TRUE(r.contains(kA, t0));
+  a = b.apply_feed({}, {}, true, t0);
+  EXPECT_EQ(a.removed, 1u);
+  EXPECT_FALSE(r.contains(kIn24, t0));
+  EXPECT_EQ(b.feed_size(), 0u);
+  // `blocked remove` lifts the local block only.
+  b.apply_feed({{kB, t0 + seconds(60), BlockReason::crowdsec, 128, tag}}, {}, false, t0);
+  b.add(kB, t0 + seconds(600), BlockReason::manual, t0);
+  EXPECT_TRUE(b.remove(kB));
+  EXPECT_TRUE(r.contains(kB, t0)) << "the feed's block of kB is still in force";
+  EXPECT_EQ(r.find(kB, t0)->reason, BlockReason::crowdsec);
+}
+
+TEST(BlockListRanges, AFeedLargerThanTheListIsCountedAndDisplacesOnlyScanBlocks) {
+  BlockList b(100);
+  b.set_scan_rate(0);
+  b.add(kA, Timestamp::max(), BlockReason::manual, t0);
+  for (std::uint32_t i = 0; i < 9; ++i) {
+    const std::uint8_t bytes[4] = {10, 0, 0, static_cast<std::uint8_t>(i)};
+    b.add(IpAddress::v4(bytes), t0 + seconds(60), BlockReason::scan, t0);
+  }
+  std::vector<BlockEntry> feed;
+  for (std::uint32_t i = 0; i < 200; ++i) {
+    const std::uint8_t bytes[4] = {10, 1, static_cast<std::uint8_t>(i >> 8),
+                                   static_cast<std::uint8_t>(i)};
+    feed.push_back({IpAddress::v4(bytes), t0 + seconds(600), BlockReason::crowdsec, 128, 0});
+  }
+  const FeedApplied a = b.apply_feed(feed, {}, true, t0);
+  EXPECT_EQ(b.size(), 100u);
+  EXPECT_EQ(a.added, 99u) << "90 free places and the 9 scan blocks'";
+  EXPECT_EQ(a.refused_full, 101u);
+  EXPECT_EQ(b.feed_refused_full(), 101u);
+  EXPECT_TRUE(b.contains(kA, t0)) << "a manual block is never displaced";
+}
+
+TEST(BlockListRanges, ManyLengthsCostOneProbeEachAndAllAreFound) {
+  BlockList b;
+  std::vector<std::pair<IpAddress, unsigned>> made;
+  for (unsigned length = 8; length <= 32; length += 4) {
+    const std::uint8_t bytes[4] = {static_cast<std::uint8_t>(length), 0, 0, 0};
+    b.add(IpAddress::v4(bytes), t0 + seconds(60), BlockReason::manual, t0,
+          static_cast<std::uint8_t>(length));
+    made.emplace_back(IpAddress::v4(bytes), length);
+  }
+  BlockList::Reader r(b);
+  for (const auto& [net, length] : made) {
+    IpAddress inside = net;
+    if (length < 32) inside.bytes[3] = 9;
+    if (length == 32) {
+      EXPECT_TRUE(r.contains(net, t0));
+    } else {
+      EXPECT_TRUE(r.contains(inside, t0)) << to_string(inside) << "/" << length;
+    }
+  }
+  const std::uint8_t outside[4] = {7, 0, 0, 1};
+  EXPECT_FALSE(r.contains(IpAddress::v4(outside), t0));
+}
+
+TEST(BlockListRanges, TheFeedNeverBlocksTheAddressItComesFrom) {
+  BlockList b;
+  const IpAddress lapi = *parse_ip_address("198.51.100.10");
+  b.apply_feed({{kNet24, t0 + seconds(60), BlockReason::crowdsec, 24, 0}}, {}, true, t0);
+  b.set_feed_exempt({lapi});
+  BlockList::Reader r(b);
+  EXPECT_FALSE(r.contains(lapi, t0)) << "the LAPI stays reachable: its deletions can come";
+  EXPECT_FALSE(b.contains(lapi, t0));
+  EXPECT_TRUE(r.contains(kIn24, t0)) << "the rest of the range is blocked";
+  b.add(lapi, t0 + seconds(30), BlockReason::manual, t0);
+  EXPECT_TRUE(r.contains(lapi, t0)) << "a block by hand still blocks it";
+  EXPECT_EQ(r.find(lapi, t0)->reason, BlockReason::manual);
+}
+
+TEST(DefenseState, RangesRoundTripThroughTheStateFile) {
+  const std::int64_t wall = 1'796'000'000'000;
+  DefenseState s;
+  s.blocks.push_back(save_block({kNet64, t0 + seconds(600), BlockReason::scan, 64}, t0, wall));
+  s.blocks.push_back(save_block({kNet24, Timestamp::max(), BlockReason::manual, 24}, t0, wall));
+  const std::string text = write_defense_state(s);
+  EXPECT_NE(text.find("\"2001:db8:1::/64\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"198.51.100.0/24\""), std::string::npos) << text;
+  auto back = read_defense_state(text);
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_EQ(back->blocks.size(), 2u);
+  const BlockEntry a = restore_block(back->blocks[0], t0, wall);
+  EXPECT_EQ(a.prefix_length, 64);
+  EXPECT_EQ(a.address, kNet64);
+  EXPECT_TRUE(a.covers(kIn64));
+  EXPECT_EQ(restore_block(back->blocks[1], t0, wall).prefix_length, 24);
+}
+
 TEST(DefenseState, BlocksAndUsedKnocksRoundTripWithWallClockExpiry) {
   const std::int64_t wall = 1'796'000'000'000;
   DefenseState s;
   s.blocks.push_back(save_block({kA, t0 + seconds(600), BlockReason::scan}, t0, wall));
   s.blocks.push_back(save_block({kB, Timestamp::max(), BlockReason::manual}, t0, wall));
   s.used_one_time_sequences = {"ssh: 7001/tcp,7002/tcp"};
-  s.used_spa_nonces = {{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff}, wall + 62'000}};
+  s.used_spa_nonces = {
+      {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff}, wall + 62'000}};
   const std::string text = write_defense_state(s);
   EXPECT_NE(text.find("000102030405060708090a0b0c0d0eff"), std::string::npos) << text;
   EXPECT_NE(text.find("\"expires\": \"never\""), std::string::npos) << text;
@@ -237,8 +403,8 @@ TEST(DefenseState, BrokenTextSaysWhatIsWrong) {
 
 TEST(SpaPacket, CarriesTimeNonceAddressesAndPortUnderAMac) {
   const SpaNonce nonce = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 1};
-  for (const auto& [from, to] : {std::pair{"203.0.113.9", "198.51.100.1"},
-                                 std::pair{"2001:db8::9", "2001:db8:1::1"}}) {
+  for (const auto& [from, to] :
+       {std::pair{"203.0.113.9", "198.51.100.1"}, std::pair{"2001:db8::9", "2001:db8:1::1"}}) {
     const SpaToken sent{1'796'000'000, nonce, *parse_ip_address(from), *parse_ip_address(to),
                         62201};
     SpaPacket p = make_spa_packet("sixteen byte key", sent);

@@ -76,6 +76,64 @@ TEST(ScanDetection, NeverBlockNetworksAndDisabledDetection) {
   }
 }
 
+// Issue 19, 3: one attacker owns the whole /64 its IPv6 addresses come from (fail2ban #927,
+// #1123): touches count per prefix, and the block covers it.
+IpAddress in_prefix(const char* prefix, unsigned host) {
+  IpAddress a = *parse_ip_address(prefix);
+  a.bytes[14] = static_cast<std::uint8_t>(host >> 8);
+  a.bytes[15] = static_cast<std::uint8_t>(host);
+  return a;
+}
+
+TEST(ScanDetection, AnIpv6ScannerRotatingThroughItsPrefixIsCaughtAndBlockedByIt) {
+  SourceTable t(16, scan(3));
+  for (unsigned i = 0; i < 3; ++i) {
+    EXPECT_EQ(t.note_refused(in_prefix("2001:db8:5::", i + 1), kTcp,
+                             static_cast<std::uint16_t>(100 + i), t0),
+              0)
+        << "each address touches one port only";
+  }
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:5::", 77), kTcp, 200, t0), 64)
+      << "the prefix touched 4 ports: it is blocked as a whole";
+  EXPECT_EQ(t.note_refused(kA, kTcp, 1, t0), 0);
+  for (std::uint16_t port = 2; port < 5; ++port) t.note_refused(kA, kTcp, port, t0);
+  SourceTable v4(16, scan(1));
+  v4.note_refused(kA, kTcp, 1, t0);
+  EXPECT_EQ(v4.note_refused(kA, kTcp, 2, t0), 32) << "IPv4: the address alone";
+}
+
+TEST(ScanDetection, APrefixHoldingAVouchedPeerOrTheHostsInfrastructureBlocksTheAddressAlone) {
+  SourceTable t(16, scan(1));
+  t.vouch(in_prefix("2001:db8:6::", 1));  // a client with a connection it completed
+  t.note_refused(in_prefix("2001:db8:6::", 2), kTcp, 1, t0);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:6::", 2), kTcp, 2, t0), 128);
+  t.unvouch(in_prefix("2001:db8:6::", 1));
+  t.note_refused(in_prefix("2001:db8:6::", 3), kTcp, 3, t0);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:6::", 3), kTcp, 4, t0), 64) << "vouched no more";
+  t.trust({in_prefix("2001:db8:7::", 1)});  // the gateway
+  t.note_refused(in_prefix("2001:db8:7::", 9), kTcp, 1, t0);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:7::", 9), kTcp, 2, t0), 128);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:7::", 1), kTcp, 3, t0), 0)
+      << "the gateway itself is never blocked";
+}
+
+TEST(ScanDetection, Ipv6BlockPrefix128CountsAndBlocksEachAddressAlone) {
+  SourcePolicy p = scan(1);
+  p.scan.ipv6_block_prefix = 128;
+  SourceTable t(16, p);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:8::", 1), kTcp, 1, t0), 0);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:8::", 2), kTcp, 2, t0), 0);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:8::", 2), kTcp, 3, t0), 128);
+  // A reload to /48 counts the vouched addresses again by the new prefix.
+  t.vouch(in_prefix("2001:db8:9::", 1));
+  p.scan.ipv6_block_prefix = 48;
+  t.configure(p);
+  IpAddress neighbour = in_prefix("2001:db8:9::", 5);
+  neighbour.bytes[7] = 1;  // another /64 of the same /48
+  t.note_refused(neighbour, kTcp, 1, t0);
+  EXPECT_EQ(t.note_refused(neighbour, kTcp, 2, t0), 128);
+}
+
 // --- Rate limits.
 
 // ufw's `recent --set` then `--update --hitcount 6`: the attempt itself counts, so 5 get
@@ -386,8 +444,8 @@ SpaPacket spa(const IpAddress& from, std::int64_t wall = kWall, const SpaNonce& 
   return make_spa_packet(key, SpaToken{wall, nonce, from, to, port});
 }
 
-KnockResult spa_knock(SourceTable& t, const IpAddress& from, const SpaPacket& packet,
-                      Timestamp at, std::int64_t wall, const IpAddress& to = kServer,
+KnockResult spa_knock(SourceTable& t, const IpAddress& from, const SpaPacket& packet, Timestamp at,
+                      std::int64_t wall, const IpAddress& to = kServer,
                       std::uint16_t port = 62201) {
   return t.knock(from, to, kUdp, port, packet, at, wall);
 }
@@ -443,9 +501,8 @@ TEST(Spa, AServerBehindNatTakesPacketsForTheAddressItListsInSpaDestinations) {
   // The client knocks at the public address; the packet arrives at the private one.
   const SpaPacket packet = spa(kA, kWall, kNonce, kKey, public_address);
   EXPECT_EQ(spa_knock(t, kA, packet, t0, kWall, kServer).event, KnockEvent::spa_opened);
-  const SpaPacket elsewhere =
-      spa(kA, kWall, {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}, kKey,
-          *parse_ip_address("192.0.2.81"));
+  const SpaPacket elsewhere = spa(kA, kWall, {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}, kKey,
+                                  *parse_ip_address("192.0.2.81"));
   EXPECT_EQ(spa_knock(t, kA, elsewhere, t0, kWall, kServer).event, KnockEvent::spa_rejected);
 }
 
@@ -489,10 +546,8 @@ TEST(Spa, ANonceIsForgottenOnlyAfterThePacketWouldBeStale) {
   SourceTable t(16, spa_policy());
   const SpaPacket packet = spa(kA);
   ASSERT_EQ(spa_knock(t, kA, packet, t0, kWall).event, KnockEvent::spa_opened);
-  EXPECT_EQ(spa_knock(t, kA, packet, t0 + seconds(29), kWall + 29).event,
-            KnockEvent::spa_replayed);
-  EXPECT_EQ(spa_knock(t, kA, packet, t0 + seconds(70), kWall + 70).event,
-            KnockEvent::spa_rejected)
+  EXPECT_EQ(spa_knock(t, kA, packet, t0 + seconds(29), kWall + 29).event, KnockEvent::spa_replayed);
+  EXPECT_EQ(spa_knock(t, kA, packet, t0 + seconds(70), kWall + 70).event, KnockEvent::spa_rejected)
       << "by now it is stale";
 }
 

@@ -261,7 +261,7 @@ TEST(Engine, ABlockWithKeepEstablishedLetsTheOpenConnectionOutliveIt) {
   Engine e = engine(policy({rule(Action::allow, 22)}));
   establish_ssh(e);
   e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
-  EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep, kClient).kept, 1u);
+  EXPECT_EQ(e.recheck(kStart, Engine::Denied::keep, Cidr{kClient, 32}).kept, 1u);
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
          Reason::state, 1);
   expect(e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart), Verdict::drop,
@@ -273,6 +273,25 @@ TEST(Engine, ABlockWithKeepEstablishedLetsTheOpenConnectionOutliveIt) {
   EXPECT_EQ(e.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,
          Reason::blocked, 0);
+}
+
+// Issue 19: a CrowdSec decision drops like a manual block, and its log line says who decided.
+TEST(Engine, AFeedBlockOfARangeDropsEveryAddressInItAndSaysItIsCrowdSecs) {
+  Engine e = engine(policy({rule(Action::allow, 22)}));
+  const IpAddress net = masked(kClient, 24);
+  e.blocks().apply_feed({{net, kStart + std::chrono::minutes(2), BlockReason::crowdsec, 24, 0}}, {},
+                        true, kStart);
+  const Decision d = e.decide(tcp(kClient, 40001, kServer, 22, tcpflag::syn), kIn, kStart);
+  EXPECT_EQ(d.verdict, Verdict::drop);
+  EXPECT_EQ(d.reason, Reason::blocked);
+  EXPECT_TRUE(d.by_feed);
+  IpAddress neighbour = kClient;
+  neighbour.bytes[3] ^= 0x40;
+  EXPECT_EQ(e.decide(tcp(neighbour, 40002, kServer, 22, tcpflag::syn), kIn, kStart).verdict,
+            Verdict::drop);
+  const Decision later = e.decide(tcp(kClient, 40003, kServer, 22, tcpflag::syn), kIn,
+                                  kStart + std::chrono::minutes(3));
+  EXPECT_EQ(later.verdict, Verdict::accept) << "the decision's two minutes are over";
 }
 
 // Issue 8, point 4: a forwarded connection is judged by the port the client asked for.
@@ -328,7 +347,7 @@ TEST(Engine, KeepEstablishedOnABlockSparesOnlyTheAddressItNames) {
   e.decide(tcp(kServer, 22, other, 41000, tcpflag::syn | tcpflag::ack), kOut, kStart);
   e.blocks().add(other, Timestamp::max(), BlockReason::scan, kStart);  // blocked before
   e.blocks().add(kClient, Timestamp::max(), BlockReason::manual, kStart);
-  e.recheck(kStart, Engine::Denied::keep, kClient);
+  e.recheck(kStart, Engine::Denied::keep, Cidr{kClient, 32});
   expect(e.decide(tcp(kClient, 40000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::accept,
          Reason::state, 1);
   expect(e.decide(tcp(other, 41000, kServer, 22, tcpflag::ack), kIn, kStart), Verdict::drop,

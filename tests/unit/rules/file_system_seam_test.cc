@@ -120,6 +120,46 @@ TEST_F(FileSystemSeam, AnSpaKeyFileOthersMayReadIsRefusedAndAPrivateOneIsRead) {
   EXPECT_EQ(loaded->config.knocks.at(0).spa_key, "0123456789abcdef0123456789abcdef");
 }
 
+// Issue 19: the bouncer's key and the machine's password are secrets in files of their own.
+TEST_F(FileSystemSeam, CrowdSecSecretsAreReadFromPrivateFilesOnly) {
+  const std::string table =
+      "[crowdsec]\nlapi_url = \"http://10.200.9.1:8080/\"\n"
+      "api_key_file = \"/etc/portwall/crowdsec.key\"\ninterval = \"5s\"\nlogin = \"server-a\"\n"
+      "password_file = \"/etc/portwall/crowdsec.password\"\n";
+  fs_.write("/etc/portwall/portwall.toml",
+            "[daemon]\nrules = \"/etc/portwall/rules.toml\"\n" + table, 0640);
+  fs_.write("/etc/portwall/crowdsec.key", "k3y\n", 0644);
+  fs_.write("/etc/portwall/crowdsec.password", "pa55\n", 0600);
+  auto loaded = load();
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().find("api_key_file /etc/portwall/crowdsec.key is readable by users "
+                                "other than its owner (mode 0644): anyone who reads it holds "
+                                "the secret; chmod 600"),
+            std::string::npos)
+      << loaded.error();
+  EXPECT_EQ(loaded.error().find("k3y"), std::string::npos) << "the secret is never shown";
+  fs_.write("/etc/portwall/crowdsec.key", "k3y\n", 0600);
+  loaded = load();
+  ASSERT_TRUE(loaded) << loaded.error();
+  const CrowdSecSection& c = loaded->config.crowdsec;
+  EXPECT_EQ(c.api_key, "k3y");
+  EXPECT_EQ(c.password, "pa55");
+  EXPECT_EQ(c.interval, std::chrono::seconds(5));
+  EXPECT_TRUE(c.source());
+  fs_.write("/etc/portwall/portwall.toml",
+            "[daemon]\nrules = \"/etc/portwall/rules.toml\"\n[crowdsec]\nlapi_url = "
+            "\"ftp://x\"\nca_fil = \"/x\"\n",
+            0640);
+  loaded = load();
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().find("lapi_url: an http:// or https:// address, got \"ftp://x\""),
+            std::string::npos)
+      << loaded.error();
+  EXPECT_NE(loaded.error().find("unknown key 'ca_fil'"), std::string::npos) << loaded.error();
+  EXPECT_NE(loaded.error().find("[crowdsec] lapi_url needs api_key_file"), std::string::npos)
+      << loaded.error();
+}
+
 TEST(MemoryFileSystemWrite, AnAtomicWriteMakesANewInodeAndKeepsTheMode) {
   MemoryFileSystem fs;
   fs.write("/etc/portwall/rules.toml", "old", 0640);
