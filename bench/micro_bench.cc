@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conntrack/conn_tracker.h"
+#include "detect/block_list.h"
 #include "packet/packet_parser.h"
 #include "policy/policy_snapshot.h"
 #include "rules/classifier.h"
@@ -369,6 +370,37 @@ void BM_WriteRules(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_WriteRules)->Unit(benchmark::kMillisecond)->Iterations(5);
+
+// The packet path's block lookup (issue 19): a source that is not blocked, against a list of
+// 0, 1,000 or 100,000 blocks mixing addresses, IPv4 /24s and IPv6 /64s (three prefix lengths
+// per family at most: one probe each).
+void BM_BlockLookup(benchmark::State& state) {
+  const Timestamp now = Timestamp{} + std::chrono::seconds(10);
+  BlockList blocks(200000);
+  blocks.set_scan_rate(0);
+  for (std::int64_t i = 0; i < state.range(0); ++i) {
+    const auto b1 = static_cast<std::uint8_t>(i >> 16), b2 = static_cast<std::uint8_t>(i >> 8),
+               b3 = static_cast<std::uint8_t>(i);
+    const std::uint8_t v4[4] = {203, b1, b2, b3};
+    if (i % 10 == 9) {
+      std::uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, b1, b2, b3};
+      blocks.add(IpAddress::v6(v6), Timestamp::max(), BlockReason::manual, now, 64);
+    } else {
+      blocks.add(IpAddress::v4(v4), Timestamp::max(), BlockReason::manual, now,
+                 i % 10 == 8 ? 24 : 32);
+    }
+  }
+  blocks.publish_pending(now + std::chrono::seconds(1));
+  BlockList::Reader reader(blocks);
+  std::uint8_t source[4] = {10, 200, 5, 10};
+  std::size_t hits = 0;
+  for (auto _ : state) {
+    source[3] = static_cast<std::uint8_t>(source[3] + 1);
+    hits += reader.contains(IpAddress::v4(source), now);
+  }
+  benchmark::DoNotOptimize(hits);
+}
+BENCHMARK(BM_BlockLookup)->Arg(0)->Arg(1000)->Arg(100000);
 
 }  // namespace
 }  // namespace portwall

@@ -23,16 +23,18 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(fuzz_packet_policy fuzz_config fuzz_cli_grammar fuzz_control)
+all=(fuzz_packet_policy fuzz_config fuzz_cli_grammar fuzz_control fuzz_decision_feed)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
-# The largest input worth trying: several packets; a rules file; a command line; a few requests.
+# The largest input worth trying: several packets; a rules file; a command line; a few requests;
+# a few answers of a CrowdSec LAPI.
 max_len_of() {
   case "$1" in
     fuzz_packet_policy) echo 8192 ;;
     fuzz_config) echo 16384 ;;
     fuzz_cli_grammar) echo 1024 ;;
     fuzz_control) echo 16384 ;;
+    fuzz_decision_feed) echo 65536 ;;
     *) echo "fuzz.sh: unknown target $1" >&2; exit 2 ;;
   esac
 }

@@ -401,13 +401,17 @@ void read_crowdsec(TomlReader& r, const toml::table& t, CrowdSecSection& c, cons
   }
   if (const toml::node* n = t.get("interval")) {
     if (auto d = r.duration(*n, "interval")) {
-      if (*d < std::chrono::seconds(1)) r.error(*n, "interval: at least \"1s\"");
+      if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(1)) {
+        r.error(*n, "interval: from \"1s\" to \"1h\"");
+      }
       c.interval = *d;
     }
   }
   if (const toml::node* n = t.get("full_pull_every")) {
     if (auto d = r.duration(*n, "full_pull_every")) {
-      if (*d < std::chrono::seconds(1)) r.error(*n, "full_pull_every: at least \"1s\"");
+      if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(24)) {
+        r.error(*n, "full_pull_every: from \"1s\" to \"24h\"");
+      }
       c.full_pull_every = *d;
     }
   }

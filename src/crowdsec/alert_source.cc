@@ -138,13 +138,13 @@ void AlertSource::push() {
       error = "cannot reach " + config_.lapi_url + ": " + answer.error();
     } else if (answer->status != 200 && answer->status != 201) {
       error = config_.lapi_url + " refused " + std::to_string(n) + " alert(s) (HTTP " +
-              std::to_string(answer->status) + "): " + answer->body.substr(0, 200);
+              std::to_string(answer->status) + "): " + printable(answer->body, 200);
     } else {
       // The LAPI answers with the ids of the alerts it made: one per alert sent.
       const nlohmann::json ids = nlohmann::json::parse(answer->body, nullptr, false);
       if (!ids.is_array()) {
         error = config_.lapi_url + " answered " + std::to_string(n) +
-                " alert(s) without their ids: " + answer->body.substr(0, 200);
+                " alert(s) without their ids: " + printable(answer->body, 200);
       } else {
         waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
         pushed += n;

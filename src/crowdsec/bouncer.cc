@@ -1,8 +1,19 @@
 #include "crowdsec/bouncer.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 namespace portwall {
+
+std::string printable(std::string_view text, std::size_t at_most) {
+  std::string out;
+  for (char c : text.substr(0, at_most)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? '?' : c;
+  }
+  return out;
+}
 
 std::string lapi_base(const std::string& url) {
   std::string base = url;
@@ -18,7 +29,7 @@ Bouncer::Bouncer(const CrowdSecSection& config, BlockList& blocks, HttpClient& h
       clock_(&clock),
       audit_(&audit),
       say_(std::move(say)),
-      feed_(blocks) {
+      feed_(blocks, std::max<std::size_t>(2 * blocks.max_entries(), 1000)) {
   figures_.url = config.lapi_url;
 }
 
@@ -52,16 +63,23 @@ Duration Bouncer::pull() {
             std::to_string(answer->status) + "): check api_key_file (cscli bouncers list)";
   } else if (answer->status != 200) {
     error = config_.lapi_url + " answered HTTP " + std::to_string(answer->status) + ": " +
-            answer->body.substr(0, 200);
+            printable(answer->body, 200);
   }
   std::expected<FeedUpdate, std::string> update = std::unexpected(std::string());
   Timestamp fetched{};
   if (error.empty()) {
     fetched = clock_->now();
-    update = feed_.apply(answer->body, startup, fetched);
+    try {
+      update = feed_.apply(answer->body, startup, fetched);
+    } catch (const std::exception& e) {  // (bad_alloc: an answer too large to read)
+      update = std::unexpected(std::string("reading the answer: ") + e.what());
+    }
     if (!update) error = config_.lapi_url + ": " + update.error();
   }
   if (!error.empty()) {
+    // The LAPI may have served the changes it counts as pulled and we lost them (a timeout, an
+    // answer refused): the next good pull is a full one.
+    started_ = false;
     std::uint32_t in_a_row = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -81,9 +99,16 @@ Duration Bouncer::pull() {
   }
   started_ = true;
   if (startup) full_pull_at_ = began;
+  // A large answer's JSON tree (100,000 decisions: 13 MB of text, several times that parsed)
+  // is gone now: its pages go back to the system rather than stay in portwalld's heap.
+  if (answer->body.size() > (std::size_t{1} << 20)) {
+    answer->body = std::string();
+    malloc_trim(0);
+  }
   if (auto peer = parse_ip_address(answer->peer); peer && *peer != lapi_address_) {
     lapi_address_ = *peer;
-    blocks_->set_feed_exempt({*peer});
+    blocks_->set_feed_exempt(BlockList::ExemptFor::lapi,
+                             {Cidr{*peer, static_cast<std::uint8_t>(peer->size() * 8)}});
   }
   const FeedUpdate& u = *update;
   const Timestamp done = clock_->now();

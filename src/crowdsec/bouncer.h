@@ -64,6 +64,9 @@ class Bouncer {
   BouncerFigures figures_;
 };
 
+// At most `at_most` characters of `text` with every control character as '?': what a LAPI
+// answered may be shown and logged, never forge a line.
+std::string printable(std::string_view text, std::size_t at_most);
 // The LAPI's base address with one slash at its end.
 std::string lapi_base(const std::string& url);
 

@@ -1,14 +1,23 @@
 #include "crowdsec/crowdsec_link.h"
 
+#include <algorithm>
+
 namespace portwall {
 
 CrowdSecLink::CrowdSecLink(const CrowdSecSection& config, std::shared_ptr<BlockList> blocks,
                            const Clock& clock, AuditTrail& audit, Say say)
     : config_(config), blocks_(std::move(blocks)), clock_(&clock) {
-  bouncer_http_ = curl_http(config.ca_file, {}, stopping_.get_token());
+  // The LAPI's answers are read whole: bounded by what the block list could hold (about 140
+  // bytes of JSON per decision; 32 MiB at least), so that no answer exhausts the heap.
+  HttpLimits limits;
+  limits.max_answer_bytes =
+      std::max<std::size_t>(std::size_t{32} << 20, 512 * blocks_->max_entries());
+  bouncer_http_ = curl_http(config.ca_file, limits, stopping_.get_token());
   bouncer_ = std::make_unique<Bouncer>(config, *blocks_, *bouncer_http_, clock, audit, say);
   if (config.source()) {
-    source_http_ = curl_http(config.ca_file, {}, stopping_.get_token());
+    HttpLimits small;
+    small.max_answer_bytes = std::size_t{1} << 20;  // a token, a list of ids
+    source_http_ = curl_http(config.ca_file, small, stopping_.get_token());
     source_ = std::make_unique<AlertSource>(config, *blocks_, *source_http_, clock, say);
   }
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });

@@ -145,15 +145,27 @@ std::expected<FeedUpdate, std::string> DecisionFeed::apply(std::string_view json
     by_id_.clear();
     ids_by_range_.clear();
   }
-  auto entry_range = [&](const nlohmann::json& d, bool counting) -> std::optional<Range> {
-    const std::string scope = lower(d.value("scope", std::string()));
+  // A field's text; "" when it is missing or not a string (a broken or hostile answer never
+  // throws here: such an entry is counted as malformed).
+  auto text = [](const nlohmann::json& d, const char* key) {
+    const auto it = d.find(key);
+    return it != d.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto entry_range = [&](const nlohmann::json& d) -> std::optional<Range> {
+    const std::string scope = lower(text(d, "scope"));
     if (scope != "ip" && scope != "range") {
-      if (counting) ++update.counts.ignored_scope;
+      ++update.counts.ignored_scope;
       return std::nullopt;
     }
-    const auto range = range_of(d.value("value", std::string()));
+    const auto range = range_of(text(d, "value"));
     if (!range) {
-      if (counting) ++update.counts.malformed;
+      ++update.counts.malformed;
+      return std::nullopt;
+    }
+    // Wider than a /8 (IPv4) or a /32 (IPv6): no attacker owns that much; such a decision is
+    // a mistake (or an attack on the fleet) that would cut every host off.
+    if (range->second < (range->first.family == Family::ipv4 ? kWidestV4 : kWidestV6)) {
+      ++update.counts.too_wide;
       return std::nullopt;
     }
     return Range{range->first, range->second};
@@ -162,21 +174,16 @@ std::expected<FeedUpdate, std::string> DecisionFeed::apply(std::string_view json
     for (const nlohmann::json& d : *deleted) {
       if (!d.is_object()) continue;
       ++update.counts.deleted_decisions;
+      // Only a decision this feed holds is lifted, by its id. The first pull is a full one, so
+      // every decision in force here has a known id; a deletion of another one (an expired
+      // decision the LAPI reports again, a captcha on the same address) must not lift a ban
+      // that another decision still holds.
       const auto id = d.find("id");
-      if (id != d.end() && id->is_number_integer() && by_id_.contains(id->get<std::int64_t>())) {
-        const std::int64_t known = id->get<std::int64_t>();
-        changed.insert(by_id_.at(known).range);
-        forget(known);
-        continue;
-      }
-      // A decision held before this daemon saw it: the range's decisions go, as CrowdSec's
-      // firewall bouncer deletes by value.
-      if (const auto range = entry_range(d, false)) {
-        if (auto ids = ids_by_range_.find(*range); ids != ids_by_range_.end()) {
-          for (std::int64_t other : std::vector<std::int64_t>(ids->second)) forget(other);
-        }
-        changed.insert(*range);
-      }
+      if (id == d.end() || !id->is_number_integer()) continue;
+      const auto known = by_id_.find(id->get<std::int64_t>());
+      if (known == by_id_.end()) continue;
+      changed.insert(known->second.range);
+      forget(known->first);
     }
   }
   if (fresh) {
@@ -186,14 +193,14 @@ std::expected<FeedUpdate, std::string> DecisionFeed::apply(std::string_view json
         continue;
       }
       ++update.counts.new_decisions;
-      if (lower(d.value("type", std::string())) != "ban") {
+      if (lower(text(d, "type")) != "ban") {
         ++update.counts.ignored_type;
         continue;
       }
-      const auto range = entry_range(d, true);
+      const auto range = entry_range(d);
       if (!range) continue;
       const auto id = d.find("id");
-      const auto duration = parse_go_duration(d.value("duration", std::string()));
+      const auto duration = parse_go_duration(text(d, "duration"));
       if (id == d.end() || !id->is_number_integer() || !duration) {
         ++update.counts.malformed;
         continue;
@@ -202,8 +209,11 @@ std::expected<FeedUpdate, std::string> DecisionFeed::apply(std::string_view json
       forget(key);
       changed.insert(*range);
       if (*duration <= Duration::zero()) continue;  // over already
-      by_id_[key] =
-          Held{*range, now + *duration, blocks_->tag_of(d.value("scenario", std::string()))};
+      if (by_id_.size() >= max_decisions_) {
+        ++update.counts.over_limit;
+        continue;
+      }
+      by_id_[key] = Held{*range, now + *duration, blocks_->tag_of(text(d, "scenario"))};
       ids_by_range_[*range].push_back(key);
     }
   }

@@ -4,8 +4,9 @@
 // Pure: JSON text and the time in, block changes out; no HTTP, no clock of its own.
 //
 // A range can hold several decisions (two scenarios, a longer ban after a shorter one): its block
-// lasts as long as the longest one in force, and a deleted decision lifts the block only when no
-// other one holds it. Decisions other than `ban`, and scopes other than `Ip` and `Range`
+// lasts as long as the longest one in force, and a deleted decision (known by its id) lifts the
+// block only when no other one holds it. A field of the wrong type makes an entry malformed,
+// never an exception. Decisions other than `ban`, and scopes other than `Ip` and `Range`
 // (`Country`, `AS`, ...), are counted and ignored, as CrowdSec's own firewall bouncer does.
 #pragma once
 
@@ -30,6 +31,8 @@ struct FeedCounts {
   std::size_t ignored_type = 0;   // captcha, throttle, ...: not a ban
   std::size_t ignored_scope = 0;  // Country, AS, ...: not an address or a range
   std::size_t malformed = 0;      // an entry without a usable value, scope or duration
+  std::size_t too_wide = 0;       // a range wider than kWidestV4 / kWidestV6
+  std::size_t over_limit = 0;     // beyond the decisions the feed holds at most
 };
 
 struct FeedUpdate {
@@ -37,9 +40,15 @@ struct FeedUpdate {
   FeedApplied applied;
 };
 
+// The widest ranges a decision may block: nobody owns more, and a wider one (0.0.0.0/0 by
+// mistake, or pushed by a machine an attacker holds) would cut every host of the fleet off.
+inline constexpr std::uint8_t kWidestV4 = 8, kWidestV6 = 32;
+
 class DecisionFeed {
  public:
-  explicit DecisionFeed(BlockList& blocks) : blocks_(&blocks) {}
+  // `max_decisions`: how many decisions it holds at most (a hostile LAPI cannot grow it further).
+  explicit DecisionFeed(BlockList& blocks, std::size_t max_decisions = 4'000'000)
+      : blocks_(&blocks), max_decisions_(max_decisions) {}
 
   // Applies one stream answer (its JSON text) at `now`. `startup`: the answer holds every
   // decision in force, and the blocks of the feed not in it are lifted. An answer that is not
@@ -69,6 +78,7 @@ class DecisionFeed {
   void sweep(Timestamp now);
 
   BlockList* blocks_;
+  std::size_t max_decisions_;
   std::unordered_map<std::int64_t, Held> by_id_;
   std::unordered_map<Range, std::vector<std::int64_t>, RangeHash> ids_by_range_;
 };

@@ -150,7 +150,9 @@ std::expected<void, std::string> Daemon::start() {
   trust_infrastructure();
   blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
   blocks_->set_scan_rate(cfg.scan_detection.new_blocks_per_second);
+  trust_infrastructure();  // again, now that the block list exists: its feed's exemptions
   load_defense_state();
+  malloc_trim(0);  // and the state file's (100,000 blocks: a JSON tree of about 100 MB)
   options.sources = sources_;
   options.blocks = blocks_;
   options.blocked_log = std::make_shared<BlockedLogGate>(cfg.limits.max_blocks);
@@ -288,6 +290,15 @@ void Daemon::follow_crowdsec(const CrowdSecSection& config) {
       say("crowdsec: off, its " + std::to_string(lifted.removed) + " block(s) lifted");
     }
     return;
+  }
+  if (config.lapi_url.starts_with("http://") && !config.lapi_url.starts_with("http://127.") &&
+      !config.lapi_url.starts_with("http://localhost") &&
+      !config.lapi_url.starts_with("http://[::1]")) {
+    say("crowdsec: " + config.lapi_url + " is plain http to another host: the bouncer's key" +
+        (config.source() ? std::string(" and the machine's password cross")
+                         : std::string(" crosses")) +
+        " the network in clear, and whoever stands in the path can forge decisions; use "
+        "https:// (the LAPI's tls: cert_file, key_file)");
   }
   auto link = std::make_unique<CrowdSecLink>(config, blocks_, clock_, *audit_log_, say);
   say("crowdsec: pulling decisions from " + config.lapi_url + " every " +

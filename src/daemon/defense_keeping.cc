@@ -122,7 +122,9 @@ void Daemon::keep_defenses() {
     audit_log_->record(-1, "unblock", "expired", range_text(e) + " reason=" + to_string(e.reason));
   }
   // A new block must also end the blocked source's offloaded connections.
-  if (const std::uint64_t g = blocks_->generation(); g != blocks_seen_) {
+  // (Only an addition: a removal or an expiry leaves nothing offloaded to cut, and a CrowdSec
+  // feed's expiries come every few seconds.)
+  if (const std::uint64_t g = blocks_->additions(); g != blocks_seen_) {
     blocks_seen_ = g;
     bring_back_offloaded("block list changed");
   }
@@ -141,6 +143,19 @@ void Daemon::trust_infrastructure() {
   infrastructure_read_ = clock_.now();
   const Infrastructure found = read_infrastructure();
   std::vector<IpAddress> all = found.all();
+  // CrowdSec's decisions never block these either, nor never_block: a range decision (or a
+  // machine of the fleet an attacker holds) cannot cut the host off from its gateway,
+  // resolvers or the administrator's office.
+  if (blocks_) {
+    std::vector<Cidr> exempt;
+    for (const IpAddress& a : all) exempt.push_back({a, static_cast<std::uint8_t>(a.size() * 8)});
+    const std::shared_ptr<const LiveSettings> live = settings();
+    if (live) {
+      exempt.insert(exempt.end(), live->scan_detection.never_block.begin(),
+                    live->scan_detection.never_block.end());
+    }
+    blocks_->set_feed_exempt(BlockList::ExemptFor::host, std::move(exempt));
+  }
   if (all == sources_->trusted()) return;
   auto text = [](const std::vector<IpAddress>& list) {
     std::string t;

@@ -5,11 +5,13 @@
 // lookup costs one probe per prefix length present, whatever the number of blocks.
 // Bounded, and a flood cannot empty it: new scan blocks come at most `scan_rate` a second and
 // are not made when the list is full; a manual or feed block displaces one (the scan block that
-// expires soonest), and nothing displaces a manual or feed block. The feed's blocks are a layer
+// expires soonest), and nothing displaces a manual or feed block; the feed fills at most 9 in
+// 10 places. The feed's blocks are a layer
 // of their own: the feed sets and clears them, and they never merge with a local block of the
 // same range. Time is passed in (steady clock).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -20,6 +22,7 @@
 
 #include "clock/clock.h"
 #include "packet/ip_address.h"
+#include "rules/rule.h"
 
 namespace portwall {
 
@@ -76,9 +79,12 @@ class BlockList {
   // `replace_all`, every feed block not in `set` is removed too (a full pull).
   FeedApplied apply_feed(const std::vector<BlockEntry>& set, const std::vector<BlockEntry>& cleared,
                          bool replace_all, Timestamp now);
-  // Addresses the feed's blocks never block: the Local API's own, so that a range decision that
-  // holds it cannot cut the bouncer off from the deletion that would lift it.
-  void set_feed_exempt(std::vector<IpAddress> addresses);
+  // Addresses and networks the feed's blocks never block: the Local API's own (a range decision
+  // that holds it would cut the bouncer off from the deletion that lifts it), the host's
+  // infrastructure and [scan_detection] never_block. Replaced as a whole.
+  // Two parts, each replaced as a whole by its owner.
+  enum class ExemptFor : std::uint8_t { lapi, host };
+  void set_feed_exempt(ExemptFor whose, std::vector<Cidr> networks);
   // A tag for feed blocks: the same text gives the same tag. tag_name(0) is "".
   std::uint32_t tag_of(const std::string& name);
   std::string tag_name(std::uint32_t tag) const;
@@ -125,8 +131,16 @@ class BlockList {
   std::uint64_t feed_refused_full() const {
     return feed_refused_full_.load(std::memory_order_relaxed);
   }
-  // Changes whenever the list does (add, remove, expire): the state file is written when it moved.
+  // Changes whenever the local blocks do (add, remove, expire), not the feed's: the state file is
+  // written when it moved.
   std::uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  // Changes when any block is added or made longer, the feed's too: what offloaded connections
+  // must be brought back for (a removal or an expiry needs nothing).
+  std::uint64_t additions() const { return additions_.load(std::memory_order_relaxed); }
+  // The feed's share of the list: 9 in 10 places, the rest kept for local blocks.
+  std::size_t max_feed() const {
+    return std::max<std::size_t>(max_entries_ - max_entries_ / 10, 1);
+  }
   // Changes when a manual block is added or a block removed: written at once, not batched.
   std::uint64_t manual_generation() const {
     return manual_generation_.load(std::memory_order_relaxed);
@@ -143,10 +157,9 @@ class BlockList {
   std::shared_ptr<const void> published_;  // const Snapshot, guarded by mutex_
   std::atomic<std::uint64_t> published_version_{0};
   std::atomic<bool> unpublished_{false};  // the master map holds blocks the snapshot lacks
-  std::atomic<bool> feed_exempt_{false};  // set_feed_exempt() named an address
   Timestamp last_publish_{};
   std::atomic<std::size_t> count_{0}, feed_count_{0};
-  std::atomic<std::uint64_t> evicted_{0}, generation_{0}, manual_generation_{0};
+  std::atomic<std::uint64_t> evicted_{0}, generation_{0}, manual_generation_{0}, additions_{0};
   std::atomic<std::uint64_t> refused_rate_{0}, refused_full_{0}, feed_refused_full_{0};
 };
 

@@ -307,8 +307,17 @@ std::uint8_t SourceTable::note_refused(const IpAddress& source, std::uint8_t pro
     stats_.scan_spared.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
-  // A prefix that holds the host's infrastructure or a vouched peer: the address alone.
-  if (v6 && length < 128 && m.prefix_spared(counted)) return 128;
+  // A prefix that holds the host's infrastructure, a vouched peer or a never_block network:
+  // the address alone.
+  if (v6 && length < 128) {
+    const bool holds_never_block =
+        std::any_of(scan.never_block.begin(), scan.never_block.end(), [&](const Cidr& c) {
+          return c.network.family == Family::ipv6 &&
+                 (c.prefix_length >= length ? masked(c.network, length) == counted
+                                            : c.contains(counted));
+        });
+    if (holds_never_block || m.prefix_spared(counted)) return 128;
+  }
   return length;
 }
 

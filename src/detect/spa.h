@@ -36,8 +36,8 @@ using SpaPacket = std::array<std::uint8_t, kSpaPacketSize>;
 struct SpaToken {
   std::int64_t unix_seconds = 0;
   SpaNonce nonce{};
-  IpAddress source;       // the door opens for this address only
-  IpAddress destination;  // the address the client sent it to
+  IpAddress source;        // the door opens for this address only
+  IpAddress destination;   // the address the client sent it to
   std::uint16_t port = 0;  // the port it was sent to
 };
 

@@ -37,22 +37,28 @@ bool nonce_of(const std::string& text, SpaNonce& nonce) {
 }  // namespace
 
 std::string write_defense_state(const DefenseState& state) {
-  nlohmann::json blocks = nlohmann::json::array();
-  for (const SavedBlock& b : state.blocks) {
-    blocks.push_back({{"address", range_text({b.address, {}, b.reason, b.prefix_length})},
-                      {"reason", to_string(b.reason)},
-                      {"expires", b.expires_unix_ms ? rfc3339_ms(b.expires_unix_ms) : "never"},
-                      {"expires_unix_ms", b.expires_unix_ms}});
+  // The blocks are written as text directly: 100,000 of them as a JSON tree would take about
+  // 100 MB of heap for a moment, every time the list changes. Their values need no escaping
+  // (addresses, words, digits).
+  std::string blocks = "[";
+  blocks.reserve(state.blocks.size() * 128 + 2);
+  for (std::size_t i = 0; i < state.blocks.size(); ++i) {
+    const SavedBlock& b = state.blocks[i];
+    blocks += i ? ",\n  " : "\n  ";
+    blocks += "{\"address\": \"" + range_text({b.address, {}, b.reason, b.prefix_length}) +
+              "\", \"reason\": \"" + to_string(b.reason) + "\", \"expires\": \"" +
+              (b.expires_unix_ms ? rfc3339_ms(b.expires_unix_ms) : std::string("never")) +
+              "\", \"expires_unix_ms\": " + std::to_string(b.expires_unix_ms) + "}";
   }
+  blocks += state.blocks.empty() ? "]" : "\n ]";
   nlohmann::json nonces = nlohmann::json::array();
   for (const SavedSpaNonce& n : state.used_spa_nonces) {
     nonces.push_back({{"nonce", hex_of(n.nonce)}, {"forget_unix_ms", n.forget_unix_ms}});
   }
-  nlohmann::json j = {{"version", 1},
-                      {"blocks", blocks},
-                      {"used_one_time_sequences", state.used_one_time_sequences},
-                      {"used_spa_nonces", nonces}};
-  return j.dump(1) + "\n";
+  const nlohmann::json sequences = state.used_one_time_sequences;
+  return "{\n \"version\": 1,\n \"blocks\": " + blocks +
+         ",\n \"used_one_time_sequences\": " + sequences.dump() +
+         ",\n \"used_spa_nonces\": " + nonces.dump() + "\n}\n";
 }
 
 std::expected<DefenseState, std::string> read_defense_state(std::string_view text) {

@@ -8,7 +8,8 @@
 # filtering), ceiling (bench/nfq_accept: accept-all NFQUEUE with portwalld's I/O), ceiling+ct
 # (the same behind a conntrack match), opensnitch (Debian's OpenSnitch, default allow, in the
 # client namespace where the connections start), and portwalld (inspect = "full", fail-closed) with 10 rules, 1,000 rules plus a 1,000,000-entry
-# address set, and 100,000 rules. Figures: new TCP connections/s (64 in flight, 32 client
+# address set, and 100,000 rules; portwalld-blocks: 10 rules and 100,000 blocks in the block
+# list (addresses, /24s and IPv6 /64s, none the traffic's) restored from a state file. Figures: new TCP connections/s (64 in flight, 32 client
 # addresses), UDP 64-byte datagrams received and inspected per second, TCP single-stream
 # throughput (iperf3), request/response latency p50/p99, the daemon's CPU µs per inspected
 # packet and its RSS. Writes build/bench/results.md, results.csv and conn_us_vs_rules.png.
@@ -106,6 +107,20 @@ awk 'BEGIN { srand(7); for (i = 0; i < 1000000; i++) {
   if (i % 10 == 9) printf "2001:db8:%x:%x::/64\n", int(rand() * 65536), int(rand() * 65536)
   else printf "%d.%d.%d.%d\n", 100 + int(rand() * 100), int(rand() * 256), int(rand() * 256), int(rand() * 256) } }' >"$set_file"
 
+# 100,000 blocks for portwalld-blocks: 80,000 IPv4 addresses, 10,000 /24s and 10,000 IPv6 /64s,
+# none of them the traffic's (10.200.0.0/16), a year from now.
+blocks_file="$work/blocks-state.json"
+awk -v until="$(( ($(date +%s) + 365 * 86400) * 1000 ))" 'BEGIN {
+  printf "{\"version\": 1, \"blocks\": ["
+  for (i = 0; i < 100000; i++) {
+    if (i % 10 == 8) a = sprintf("198.%d.%d.0/24", 51 + int(i / 65536), int(i / 256) % 256)
+    else if (i % 10 == 9) a = sprintf("2001:db8:%x:%x::/64", int(i / 65536), i % 65536)
+    else a = sprintf("203.%d.%d.%d", int(i / 65536), int(i / 256) % 256, i % 256)
+    printf "%s{\"address\": \"%s\", \"reason\": \"manual\", \"expires_unix_ms\": %s}", (i ? "," : ""), a, until
+  }
+  print "]}"
+}' >"$blocks_file"
+
 daemon_pid=""
 start_variant() {  # start_variant NAME [RULES]
   case $1 in
@@ -144,8 +159,12 @@ start_variant() {  # start_variant NAME [RULES]
         sleep 0.1
       done ;;
     portwalld*)
-      local inspect=full
+      local inspect=full state='""'
       [ "$1" = portwalld-new ] && inspect=new
+      if [ "$1" = portwalld-blocks ]; then
+        cp "$blocks_file" "$work/state.json"
+        state="\"$work/state.json\""
+      fi
       cat >"$work/portwall.toml" <<CONF
 [daemon]
 queues = [100, 101]
@@ -153,7 +172,7 @@ inspect = "$inspect"
 fail_open = false
 rules = "$2"
 socket = "$work/portwall.sock"
-state_file = ""
+state_file = $state
 [log]
 file = "$work/portwall.log"
 audit_file = "$work/audit.log"
@@ -161,6 +180,8 @@ audit_file = "$work/audit.log"
 enabled = false
 [conntrack]
 max_entries = 1048576
+[limits]
+max_blocks = 200000
 CONF
       "${srv[@]}" build/portwalld --config "$work/portwall.toml" 2>"$work/portwalld.err" &
       daemon_pid=$!; pids+=("$daemon_pid")
@@ -216,11 +237,11 @@ measure() {  # measure VARIANT RULES
   done
 }
 
-for v in none kernel ceiling ceiling+ct opensnitch "portwalld 10" "portwalld 1000+set" "portwalld 100000" \
-  "portwalld-new 1000+set"; do
+for v in none kernel ceiling ceiling+ct opensnitch "portwalld 10" "portwalld-blocks 10" \
+  "portwalld 1000+set" "portwalld 100000" "portwalld-new 1000+set"; do
   name=${v%% *}
   case $v in
-    "portwalld 10") rules=$(rules_file 10); n=10 ;;
+    "portwalld 10" | "portwalld-blocks 10") rules=$(rules_file 10); n=10 ;;
     "portwalld 1000+set" | "portwalld-new 1000+set") rules=$(rules_file 1000 "$set_file"); n=1000 ;;
     "portwalld 100000") rules=$(rules_file 100000); n=100000 ;;
     *) rules=""; n=0 ;;
@@ -244,11 +265,11 @@ awk -F, '
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
   NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 11; c++) v[key, c, n[key]] = $c }
   END {
-    split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-1000+set portwalld-100000 portwalld-new-1000+set", order, " ")
-    for (k = 1; k <= 9; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
+    split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-blocks-10 portwalld-1000+set portwalld-100000 portwalld-new-1000+set", order, " ")
+    for (k = 1; k <= 10; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
     print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for (k = 1; k <= 9; k++) {
+    for (k = 1; k <= 10; k++) {
       key = order[k]
       if (!(key in seen)) continue
       conn = sprintf("%.0f (%.0f–%.0f)", md[key, 4], lo[key, 4], hi[key, 4])

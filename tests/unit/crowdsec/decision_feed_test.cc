@@ -88,10 +88,17 @@ TEST(DecisionFeed, ARangeHeldByTwoDecisionsStaysUntilBothAreGone) {
   EXPECT_EQ(blocks.list(t0).at(0).until, t0 + std::chrono::hours(1));
   ASSERT_TRUE(feed.apply("{\"deleted\":[" + decision(1, "192.0.2.1", "0") + "]}", false, t0));
   EXPECT_TRUE(blocks.list(t0).empty());
-  // A deletion of a decision never seen (held before a restart) lifts the range by its value.
-  ASSERT_TRUE(feed.apply("{\"new\":[" + decision(7, "192.0.2.9", "1h") + "]}", false, t0));
-  ASSERT_TRUE(feed.apply("{\"deleted\":[" + decision(99, "192.0.2.9", "0") + "]}", false, t0));
-  EXPECT_TRUE(blocks.list(t0).empty());
+  // A deletion of a decision this feed does not hold lifts nothing: the LAPI reports an expired
+  // decision again at the next pull, and a deleted captcha on the same address is no ban.
+  ASSERT_TRUE(feed.apply(
+      "{\"new\":[" + decision(7, "192.0.2.9", "4h") + "," + decision(8, "192.0.2.9", "1h") + "]}",
+      false, t0));
+  ASSERT_TRUE(feed.apply("{\"deleted\":[" + decision(8, "192.0.2.9", "0") + "]}", false, t0));
+  ASSERT_TRUE(feed.apply("{\"deleted\":[" + decision(8, "192.0.2.9", "0") + "," +
+                             decision(99, "192.0.2.9", "0", "Ip", "captcha") + "]}",
+                         false, t0));
+  ASSERT_EQ(blocks.list(t0).size(), 1u) << "decision 7 still holds it";
+  EXPECT_EQ(blocks.list(t0).at(0).until, t0 + std::chrono::hours(4));
 }
 
 TEST(DecisionFeed, OtherTypesAndScopesAreCountedAndIgnored) {
@@ -111,6 +118,33 @@ TEST(DecisionFeed, OtherTypesAndScopesAreCountedAndIgnored) {
   EXPECT_EQ(blocks.size(), 1u);
 }
 
+TEST(DecisionFeed, ARangeWiderThanAnyoneOwnsIsRefused) {
+  BlockList blocks;
+  DecisionFeed feed(blocks);
+  auto u = feed.apply("{\"new\":[" + decision(1, "0.0.0.0/0", "4h", "Range") + "," +
+                          decision(2, "10.0.0.0/7", "4h", "Range") + "," +
+                          decision(3, "::/0", "4h", "Range") + "," +
+                          decision(4, "2001::/31", "4h", "Range") + "," +
+                          decision(5, "10.0.0.0/8", "4h", "Range") + "," +
+                          decision(6, "2001:db8::/32", "4h", "Range") + "]}",
+                      true, t0);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->counts.too_wide, 4u);
+  EXPECT_EQ(u->applied.added, 2u) << "a /8 and a /32 are the widest taken";
+}
+
+TEST(DecisionFeed, TheDecisionsHeldAreBounded) {
+  BlockList blocks;
+  DecisionFeed feed(blocks, 3);
+  auto u = feed.apply("{\"new\":[" + decision(1, "192.0.2.1", "1h") + "," +
+                          decision(2, "192.0.2.2", "1h") + "," + decision(3, "192.0.2.3", "1h") +
+                          "," + decision(4, "192.0.2.4", "1h") + "]}",
+                      true, t0);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(feed.decisions(), 3u);
+  EXPECT_EQ(u->counts.over_limit, 1u);
+}
+
 TEST(DecisionFeed, AnAnswerThatIsNotTheStreamChangesNothing) {
   BlockList blocks;
   DecisionFeed feed(blocks);
@@ -120,10 +154,19 @@ TEST(DecisionFeed, AnAnswerThatIsNotTheStreamChangesNothing) {
     EXPECT_FALSE(feed.apply(bad, true, t0)) << bad;
     EXPECT_EQ(blocks.size(), 1u) << "the last good pull's blocks stay: " << bad;
   }
-  // Entries of the wrong shape are counted, not fatal.
-  auto u = feed.apply("{\"new\":[1, \"x\", null, {\"id\": \"7\"}]}", false, t0);
+  // Entries of the wrong shape are counted, never fatal: a field of another type (null, a
+  // number where text goes) makes its entry malformed, never an exception.
+  auto u = feed.apply(
+      "{\"new\":[1, \"x\", null, {\"id\": \"7\"}, {\"id\": 8, \"type\": null}, "
+      "{\"id\": 9, \"type\": \"ban\", \"scope\": 5, \"value\": \"192.0.2.5\"}, "
+      "{\"id\": 10, \"type\": \"ban\", \"scope\": \"Ip\", \"value\": [\"192.0.2.5\"], "
+      "\"duration\": \"1h\"}, {\"id\": 11, \"type\": \"ban\", \"scope\": \"Ip\", "
+      "\"value\": \"192.0.2.6\", \"duration\": 3600, \"scenario\": {}}],"
+      "\"deleted\": [{\"id\": null}, {\"id\": 1.5}, 7]}",
+      false, t0);
   ASSERT_TRUE(u);
   EXPECT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(u->counts.malformed + u->counts.ignored_type + u->counts.ignored_scope, 8u);
 }
 
 // Issue 19, 4: 100,000 decisions from one answer, applied in one go.

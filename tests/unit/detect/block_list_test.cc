@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "detect/spa.h"
+#include "rules/rule_values.h"
 #include "state/defense_state.h"
 
 namespace portwall {
@@ -296,10 +297,13 @@ TEST(BlockListRanges, AFeedLargerThanTheListIsCountedAndDisplacesOnlyScanBlocks)
   }
   const FeedApplied a = b.apply_feed(feed, {}, true, t0);
   EXPECT_EQ(b.size(), 100u);
-  EXPECT_EQ(a.added, 99u) << "90 free places and the 9 scan blocks'";
-  EXPECT_EQ(a.refused_full, 101u);
-  EXPECT_EQ(b.feed_refused_full(), 101u);
+  EXPECT_EQ(a.added, 90u) << "the feed fills 9 in 10 places at most";
+  EXPECT_EQ(a.refused_full, 110u);
+  EXPECT_EQ(b.feed_refused_full(), 110u);
   EXPECT_TRUE(b.contains(kA, t0)) << "a manual block is never displaced";
+  EXPECT_EQ(b.list(t0).size() - b.feed_size(), 10u) << "the scan blocks kept their places";
+  // A manual block still finds room: it displaces a scan block, never the feed's.
+  EXPECT_EQ(b.add(kB, Timestamp::max(), BlockReason::manual, t0), BlockAdded::added);
 }
 
 TEST(BlockListRanges, ManyLengthsCostOneProbeEachAndAllAreFound) {
@@ -329,14 +333,38 @@ TEST(BlockListRanges, TheFeedNeverBlocksTheAddressItComesFrom) {
   BlockList b;
   const IpAddress lapi = *parse_ip_address("198.51.100.10");
   b.apply_feed({{kNet24, t0 + seconds(60), BlockReason::crowdsec, 24, 0}}, {}, true, t0);
-  b.set_feed_exempt({lapi});
   BlockList::Reader r(b);
+  EXPECT_TRUE(r.contains(lapi, t0));
+  b.set_feed_exempt(BlockList::ExemptFor::lapi, {Cidr{lapi, 32}});
   EXPECT_FALSE(r.contains(lapi, t0)) << "the LAPI stays reachable: its deletions can come";
   EXPECT_FALSE(b.contains(lapi, t0));
   EXPECT_TRUE(r.contains(kIn24, t0)) << "the rest of the range is blocked";
   b.add(lapi, t0 + seconds(30), BlockReason::manual, t0);
   EXPECT_TRUE(r.contains(lapi, t0)) << "a block by hand still blocks it";
   EXPECT_EQ(r.find(lapi, t0)->reason, BlockReason::manual);
+  // The host's part (infrastructure, never_block networks) stands beside the LAPI's.
+  const IpAddress gateway = *parse_ip_address("198.51.100.254");
+  EXPECT_TRUE(r.contains(gateway, t0));
+  b.set_feed_exempt(BlockList::ExemptFor::host, {*parse_cidr("198.51.100.192/26")});
+  EXPECT_FALSE(r.contains(gateway, t0));
+  EXPECT_TRUE(r.contains(kIn24, t0));
+  b.remove(lapi);
+  EXPECT_FALSE(r.contains(lapi, t0)) << "the LAPI's part stays when the host's changes";
+}
+
+TEST(BlockListRanges, TheFeedsChangesNeitherWriteTheStateFileNorCountAsLocalChanges) {
+  BlockList b;
+  const auto generation = b.generation();
+  const auto additions = b.additions();
+  b.apply_feed({{kA, t0 + seconds(5), BlockReason::crowdsec, 128, 0}}, {}, true, t0);
+  EXPECT_EQ(b.generation(), generation) << "the state file does not hold the feed's blocks";
+  EXPECT_GT(b.additions(), additions) << "offloaded connections of kA must come back";
+  const auto after = b.additions();
+  b.expire(t0 + seconds(6));
+  EXPECT_EQ(b.generation(), generation);
+  EXPECT_EQ(b.additions(), after) << "an expiry brings nothing back";
+  b.add(kB, t0 + seconds(5), BlockReason::scan, t0);
+  EXPECT_GT(b.generation(), generation);
 }
 
 TEST(DefenseState, RangesRoundTripThroughTheStateFile) {

@@ -96,7 +96,9 @@ TEST(ScanDetection, AnIpv6ScannerRotatingThroughItsPrefixIsCaughtAndBlockedByIt)
   EXPECT_EQ(t.note_refused(in_prefix("2001:db8:5::", 77), kTcp, 200, t0), 64)
       << "the prefix touched 4 ports: it is blocked as a whole";
   EXPECT_EQ(t.note_refused(kA, kTcp, 1, t0), 0);
-  for (std::uint16_t port = 2; port < 5; ++port) t.note_refused(kA, kTcp, port, t0);
+  EXPECT_EQ(t.note_refused(kA, kTcp, 2, t0), 0);
+  EXPECT_EQ(t.note_refused(kA, kTcp, 3, t0), 0);
+  EXPECT_EQ(t.note_refused(kA, kTcp, 4, t0), 32) << "an IPv4 scanner: its address";
   SourceTable v4(16, scan(1));
   v4.note_refused(kA, kTcp, 1, t0);
   EXPECT_EQ(v4.note_refused(kA, kTcp, 2, t0), 32) << "IPv4: the address alone";
@@ -115,6 +117,14 @@ TEST(ScanDetection, APrefixHoldingAVouchedPeerOrTheHostsInfrastructureBlocksTheA
   EXPECT_EQ(t.note_refused(in_prefix("2001:db8:7::", 9), kTcp, 2, t0), 128);
   EXPECT_EQ(t.note_refused(in_prefix("2001:db8:7::", 1), kTcp, 3, t0), 0)
       << "the gateway itself is never blocked";
+}
+
+TEST(ScanDetection, APrefixHoldingANeverBlockNetworkBlocksTheAddressAlone) {
+  SourcePolicy p = scan(1);
+  p.scan.never_block = {*parse_cidr("2001:db8:a:0:1::/80")};  // a monitoring host's network
+  SourceTable t(16, p);
+  t.note_refused(in_prefix("2001:db8:a::", 9), kTcp, 1, t0);
+  EXPECT_EQ(t.note_refused(in_prefix("2001:db8:a::", 9), kTcp, 2, t0), 128);
 }
 
 TEST(ScanDetection, Ipv6BlockPrefix128CountsAndBlocksEachAddressAlone) {
