@@ -42,7 +42,8 @@ std::string write_private(const std::string& path, const std::string& text) {
 // The CrowdSec Local API in the lab's lapi namespace, its files in a temporary folder.
 class Lapi {
  public:
-  explicit Lapi(const Lab& lab) : lab_(lab) {
+  // `tls`: the LAPI serves https with a certificate of a CA made here (ca_file()).
+  explicit Lapi(const Lab& lab, bool tls = false) : lab_(lab), tls_(tls) {
     char templ[] = "/tmp/portwall-cs.XXXXXX";
     if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
     dir_ = templ;
@@ -58,6 +59,7 @@ class Lapi {
     std::ofstream(dir_ + "/hub/.index.json") << "{}\n";
     std::ofstream(dir_ + "/acquis.yaml") << "";
     const std::string& w = dir_;
+    if (tls) make_certificates();
     std::ofstream(dir_ + "/config.yaml")
         << "common: {daemonize: false, log_media: stdout, log_level: info, working_dir: .}\n"
         << "config_paths: {config_dir: " << w << "/, data_dir: " << w
@@ -67,10 +69,14 @@ class Lapi {
         << "crowdsec_service: {acquisition_path: " << w << "/acquis.yaml}\n"
         << "db_config: {type: sqlite, db_path: " << w
         << "/data/crowdsec.db, use_wal: true, max_open_conns: 1}\n"
-        << "api:\n  client: {credentials_path: " << w << "/local_api_credentials.yaml}\n"
+        // cscli trusts the LAPI's certificate without the CA: it is the harness, not the test.
+        << "api:\n  client: {insecure_skip_verify: true, credentials_path: " << w
+        << "/local_api_credentials.yaml}\n"
         << "  server: {listen_uri: '" << lab.lapi_v4() << ":8080', profiles_path: " << w
         << "/profiles.yaml, console_path: " << w << "/console.yaml, trusted_ips: [127.0.0.1, "
-        << lab.net_v4() << "0/24]}\n"
+        << lab.net_v4() << "0/24]"
+        << (tls ? ", tls: {cert_file: " + w + "/lapi.crt, key_file: " + w + "/lapi.key}" : "")
+        << "}\n"
         << "prometheus: {enabled: false}\n";
     if (!start()) throw std::runtime_error("the LAPI did not start:\n" + output());
     const RunResult m =
@@ -82,7 +88,10 @@ class Lapi {
     run("rm -rf " + dir_);
   }
 
-  std::string url() const { return "http://" + lab_.lapi_v4() + ":8080"; }
+  std::string url() const {
+    return std::string(tls_ ? "https://" : "http://") + lab_.lapi_v4() + ":8080";
+  }
+  std::string ca_file() const { return dir_ + "/ca.crt"; }
   std::string dir() const { return dir_; }
   std::string output() const { return slurp(dir_ + "/lapi.log"); }
 
@@ -141,7 +150,21 @@ class Lapi {
   }
 
  private:
+  // A CA, and the LAPI's certificate (for its address) signed by it: openssl, EC keys.
+  void make_certificates() const {
+    const std::string& w = dir_;
+    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    std::ofstream(w + "/san.ext") << "subjectAltName=IP:" << lab_.lapi_v4() << "\n";
+    const RunResult r =
+        run("cd " + w + " && openssl req -x509 " + key +
+            " -keyout ca.key -out ca.crt -days 2 -subj /CN=pw-test-ca && openssl req " + key +
+            " -keyout lapi.key -out lapi.csr -subj /CN=lapi && openssl x509 -req -in lapi.csr "
+            "-CA ca.crt -CAkey ca.key -CAcreateserial -out lapi.crt -days 2 -extfile san.ext");
+    if (r.exit_code != 0) throw std::runtime_error("openssl: " + r.output);
+  }
+
   const Lab& lab_;
+  bool tls_ = false;
   std::string dir_;
   pid_t pid_ = -1;
 };
@@ -391,6 +414,37 @@ TEST_F(CrowdSec, AScanOfServerAGetsTheScannerBlockedOnServerBThatNeverSawIt) {
   EXPECT_NE(held.output.find("\"scenario\":\"portwall/port-scan\""), std::string::npos)
       << held.output;
   EXPECT_NE(held.output.find("\"origin\":\"portwall\""), std::string::npos) << held.output;
+}
+
+// TLS verification is on: a LAPI whose certificate no trusted CA signed is refused (and said),
+// and ca_file adds the CA that signed it.
+TEST(CrowdSecTls, TheLapisCertificateIsVerifiedAndCaFileTrustsItsCa) {
+  Lab lab{Lab::Shape::fleet};
+  Lapi lapi{lab, true};
+  std::string trusting = crowdsec_table(lapi, lapi.bouncer_key_file("server-a"));
+  trusting.insert(trusting.find("[limits]"), "ca_file = \"" + lapi.ca_file() + "\"\n");
+  Daemon a(lab, kFleetRules, "", trusting);
+  Daemon b(lab, kFleetRules, "", crowdsec_table(lapi, lapi.bouncer_key_file("server-b")), "",
+           lab.srvb());
+  ASSERT_TRUE(a.ready()) << a.daemon_output();
+  ASSERT_TRUE(b.ready()) << b.daemon_output();
+  const std::string client = lab.net_v4() + "2";
+  ASSERT_EQ(lapi.cscli("decisions add --ip " + client + " --duration 2m").exit_code, 0)
+      << lapi.output();
+  Fd listener(tcp_listen(lab.srv(), "0.0.0.0", kPort));
+  ASSERT_TRUE(listener.valid());
+  EXPECT_GE(seconds_until(lab, listener.get(), lab.srv_v4(), false, 5s), 0) << status_of(a).dump();
+  nlohmann::json refused;
+  for (int i = 0; i < 30; ++i, std::this_thread::sleep_for(100ms)) {
+    refused = status_of(b)["crowdsec"];
+    if (refused["last_error"].is_string()) break;
+  }
+  EXPECT_EQ(refused.value("pulls", -1), 0) << refused.dump();
+  EXPECT_NE(refused.value("last_error", "").find("certificate"), std::string::npos)
+      << refused.dump();
+  EXPECT_EQ(status_of(a)["crowdsec"].value("failed_pulls", -1), 0);
+  EXPECT_EQ(a.stop(), 0) << a.daemon_output();
+  EXPECT_EQ(b.stop(), 0) << b.daemon_output();
 }
 
 // Issue 19, 4: 100,000 decisions, added through the LAPI's own API (one alert, as a machine
