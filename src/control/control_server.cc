@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,8 @@ namespace {
 // shallow enough that copying or printing a request, which nlohmann::json does by recursion,
 // stays far from the stack's end: a 1 MiB line of '[' overflowed it in the explain handler.
 constexpr int kMaxRequestDepth = 8;
+// An answer this large leaves a large tree freed behind it: the heap is trimmed then.
+constexpr std::size_t kTrimAfter = std::size_t{1} << 20;
 
 // Whether `line` nests arrays and objects deeper than `max_depth`, read in one pass without
 // recursion; brackets inside strings do not count. Checked before the line is parsed.
@@ -82,7 +85,15 @@ std::string answer_request_line(const ControlHandler& handler, std::string_view 
     }
   }
   // Strings a client sent may not be UTF-8: replace rather than throw.
-  return response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kTrimAfter) {
+    // The tree of a large answer (status or blocked list at 100,000 entries: 100 MB and more
+    // of small nodes) is gone: its pages go back to the system rather than stay in the heap,
+    // where they would count as portwalld's memory until something else reused them.
+    response = nlohmann::json();
+    malloc_trim(0);
+  }
+  return text;
 }
 
 std::expected<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
