@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "audit/log_event.h"
 #include "integration/wire_fixture.h"
 
 extern char** environ;
@@ -206,12 +207,9 @@ double seconds_until(const Lab& lab, int listener, const std::string& address, b
 
 // The wall clock's now, as the LAPI reads an alert's times (its decisions run from them).
 std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return rfc3339_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
 }
 
 nlohmann::json status_of(const Daemon& d) {
