@@ -6,9 +6,8 @@
 // Bounded, and a flood cannot empty it: new scan blocks come at most `scan_rate` a second and
 // are not made when the list is full; a manual or feed block displaces one (the scan block that
 // expires soonest), and nothing displaces a manual or feed block; the feed fills at most 9 in
-// 10 places. The feed's blocks are a layer
-// of their own: the feed sets and clears them, and they never merge with a local block of the
-// same range. Time is passed in (steady clock).
+// 10 places. The feed's blocks are a layer of their own: the feed sets and clears them, and
+// they never merge with a local block of the same range. Time is passed in (steady clock).
 #pragma once
 
 #include <algorithm>
