@@ -1,5 +1,7 @@
 // main.cc — portwalld's command line (DESIGN.md "The daemon"):
 //   portwalld --config FILE [--rules FILE] [--socket PATH] [--check]
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -33,6 +35,12 @@ int main(int argc, char** argv) {
                 loaded->rules_file.c_str());
     return 0;
   }
+  // Blocks of 1 MiB and more (the rules, a status answer, a file read whole) are mapped by
+  // themselves and go back to the system when freed. By default glibc raises this threshold to
+  // the size of the first such block freed and from then on keeps them in its heaps, where,
+  // freed, they stayed in portwalld's memory (at 100,000 rules: 55 MiB after the start, 47
+  // with this).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   portwall::Daemon daemon(paths, std::vector<std::string>(argv, argv + argc));
   return daemon.run();
 }

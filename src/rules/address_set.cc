@@ -85,7 +85,7 @@ void AddressSet::Table6::insert(const Key6& key) {
   }
 }
 
-AddressSet::AddressSet(const std::vector<Cidr>& networks) : size_(networks.size()) {
+AddressSet::AddressSet(std::span<const Cidr> networks) : size_(networks.size()) {
   std::array<std::size_t, 33> count4{};
   std::array<std::size_t, 129> count6{};
   for (const Cidr& c : networks) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "packet/ip_address.h"
@@ -16,7 +17,9 @@ namespace portwall {
 class AddressSet {
  public:
   AddressSet() = default;
-  explicit AddressSet(const std::vector<Cidr>& networks);
+  explicit AddressSet(std::span<const Cidr> networks);
+  explicit AddressSet(const std::vector<Cidr>& networks)
+      : AddressSet(std::span<const Cidr>(networks)) {}
 
   bool contains(const IpAddress& address) const;
   std::size_t size() const { return size_; }

@@ -1,6 +1,9 @@
 #include "rules/rule.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <new>
 
 #include "rules/config_error.h"
 
@@ -52,9 +55,99 @@ std::string to_string(const Cidr& c) {
   return to_string(c.network) + "/" + std::to_string(c.prefix_length);
 }
 
-const std::vector<Cidr>& CidrList::items() const {
-  static const std::vector<Cidr> none;
-  return items_ ? *items_ : none;
+CidrList::CidrList(std::vector<Cidr> prefixes) {
+  if (prefixes.size() == 1) {
+    std::memcpy(storage_, &prefixes[0], sizeof(Cidr));
+    kind_ = Kind::one;
+  } else if (!prefixes.empty()) {
+    new (storage_) Shared(std::make_shared<const std::vector<Cidr>>(std::move(prefixes)));
+    kind_ = Kind::shared;
+  }
+}
+
+CidrList::CidrList(const CidrList& other) : kind_(other.kind_) {
+  if (kind_ == Kind::shared) {
+    new (storage_) Shared(other.shared());
+  } else {
+    std::memcpy(storage_, other.storage_, sizeof storage_);
+  }
+}
+
+CidrList::CidrList(CidrList&& other) noexcept : kind_(other.kind_) {
+  if (kind_ == Kind::shared) {
+    new (storage_) Shared(std::move(other.shared()));
+    other.shared().~Shared();
+  } else {
+    std::memcpy(storage_, other.storage_, sizeof storage_);
+  }
+  other.kind_ = Kind::none;
+}
+
+CidrList& CidrList::operator=(CidrList other) noexcept {
+  this->~CidrList();
+  new (this) CidrList(std::move(other));
+  return *this;
+}
+
+CidrList::~CidrList() {
+  if (kind_ == Kind::shared) shared().~Shared();
+  kind_ = Kind::none;
+}
+
+std::span<const Cidr> CidrList::items() const {
+  switch (kind_) {
+    case Kind::none:
+      return {};
+    case Kind::one:
+      return {std::launder(reinterpret_cast<const Cidr*>(storage_)), 1};
+    case Kind::shared:
+      return *shared();
+  }
+  return {};
+}
+
+const void* CidrList::identity() const { return kind_ == Kind::shared ? shared().get() : nullptr; }
+
+PortRanges::PortRanges(PortRanges&& other) noexcept : size_(other.size_) {
+  std::copy_n(other.in_place_, kInPlace, in_place_);  // the ranges, or the block's address
+  other.size_ = 0;
+}
+
+PortRanges& PortRanges::operator=(PortRanges other) noexcept {
+  this->~PortRanges();
+  new (this) PortRanges(std::move(other));
+  return *this;
+}
+
+PortRanges::~PortRanges() {
+  if (size_ > kInPlace) delete[] heap();
+  size_ = 0;
+}
+
+void PortRanges::assign(const PortRange* from, std::size_t n) {
+  if (n > kInPlace) {
+    std::size_t capacity = kInPlace + 1;
+    while (capacity < n) capacity *= 2;
+    set_heap(new PortRange[capacity]);
+  }
+  size_ = static_cast<std::uint16_t>(n);
+  std::copy_n(from, n, data());
+}
+
+void PortRanges::push_back(PortRange r) {
+  if (size_ < kInPlace) {
+    in_place_[size_++] = r;
+    return;
+  }
+  // Out of place from the fourth on: the block grows when the size passes a power of two.
+  if (size_ == kInPlace || (size_ & (size_ - 1)) == 0) {
+    const std::size_t capacity = size_ == kInPlace ? kInPlace + 1 : std::size_t{size_} * 2;
+    auto* grown = new PortRange[capacity];
+    std::copy_n(data(), size_, grown);
+    if (size_ > kInPlace) delete[] heap();
+    set_heap(grown);
+  }
+  heap()[size_++] = r;
 }
 
 bool AddressMatch::matches(const IpAddress& address) const {

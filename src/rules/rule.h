@@ -4,16 +4,21 @@
 // text the administrator wrote is kept for display (`from_text`, `to_text`, `port_text`).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "clock/clock.h"
 #include "packet/ip_address.h"
+#include "rules/compact_text.h"
 
 namespace portwall {
 
@@ -36,38 +41,56 @@ struct Cidr {
 };
 std::string to_string(const Cidr&);
 
-// A list of prefixes that never changes once made, shared by whoever copies it: a 10^6-entry
-// set is held once however many rules name it and however many rule generations (a reload, a
-// change, a copy being edited) are alive, and copying a RuleSet costs nothing for it.
+// A list of prefixes that never changes once made. One prefix (what almost every rule names) is
+// held in place; longer lists are shared by whoever copies them: a 10^6-entry set is held once
+// however many rules name it and however many rule generations (a reload, a change, a copy
+// being edited) are alive, and copying a RuleSet costs nothing for it.
 class CidrList {
  public:
   using value_type = Cidr;
-  using iterator = std::vector<Cidr>::const_iterator;
+  using iterator = const Cidr*;
   using const_iterator = iterator;
 
   CidrList() = default;
-  CidrList(std::vector<Cidr> prefixes)  // NOLINT: a list is made from its prefixes
-      : items_(prefixes.empty() ? nullptr
-                                : std::make_shared<const std::vector<Cidr>>(std::move(prefixes))) {}
+  CidrList(std::vector<Cidr> prefixes);  // NOLINT: a list is made from its prefixes
   CidrList(std::initializer_list<Cidr> prefixes) : CidrList(std::vector<Cidr>(prefixes)) {}
+  CidrList(const CidrList& other);
+  CidrList(CidrList&& other) noexcept;
+  CidrList& operator=(CidrList other) noexcept;
+  ~CidrList();
 
-  iterator begin() const { return items().begin(); }
-  iterator end() const { return items().end(); }
-  std::size_t size() const { return items_ ? items_->size() : 0; }
-  bool empty() const { return size() == 0; }
-  const Cidr& operator[](std::size_t i) const { return (*items_)[i]; }
-  const std::vector<Cidr>& items() const;
+  iterator begin() const { return items().data(); }
+  iterator end() const { return items().data() + items().size(); }
+  std::size_t size() const { return items().size(); }
+  bool empty() const { return kind_ == Kind::none; }
+  const Cidr& operator[](std::size_t i) const { return items()[i]; }
+  std::span<const Cidr> items() const;
+  // What a shared list is held in, to tell the same list from an equal one (null: one held in
+  // place, or none).
+  const void* identity() const;
   // The same list, not only equal ones: what was compiled from one serves the other.
-  bool shares_with(const CidrList& other) const { return items_ == other.items_; }
+  bool shares_with(const CidrList& other) const {
+    return identity() != nullptr && identity() == other.identity();
+  }
 
   friend bool operator==(const CidrList& a, const CidrList& b) {
-    return a.items_ == b.items_ || a.items() == b.items();
+    return a.shares_with(b) || std::ranges::equal(a.items(), b.items());
   }
-  friend bool operator==(const CidrList& a, const std::vector<Cidr>& b) { return a.items() == b; }
+  friend bool operator==(const CidrList& a, const std::vector<Cidr>& b) {
+    return std::ranges::equal(a.items(), b);
+  }
 
  private:
-  std::shared_ptr<const std::vector<Cidr>> items_;
+  using Shared = std::shared_ptr<const std::vector<Cidr>>;
+  enum class Kind : std::uint8_t { none, one, shared };
+  Shared& shared() { return *std::launder(reinterpret_cast<Shared*>(storage_)); }
+  const Shared& shared() const { return *std::launder(reinterpret_cast<const Shared*>(storage_)); }
+
+  // Kind::one: a Cidr (trivially copyable) in place; Kind::shared: a Shared.
+  alignas(8) unsigned char storage_[std::max(sizeof(Cidr), sizeof(Shared))]{};
+  Kind kind_ = Kind::none;
 };
+static_assert(sizeof(CidrList) <= 24);
 
 // An address condition: any address, or any of a list of prefixes (a set may mix families).
 struct AddressMatch {
@@ -82,9 +105,54 @@ struct PortRange {
   friend bool operator==(const PortRange&, const PortRange&) = default;
 };
 
+// Port ranges: up to three in place (a port, a range, "80,443"), more in a block of their own.
+class PortRanges {
+ public:
+  PortRanges() = default;
+  PortRanges(std::initializer_list<PortRange> ranges) { assign(ranges.begin(), ranges.size()); }
+  PortRanges(const PortRanges& other) { assign(other.data(), other.size_); }
+  PortRanges(PortRanges&& other) noexcept;
+  PortRanges& operator=(PortRanges other) noexcept;
+  ~PortRanges();
+
+  const PortRange* data() const { return size_ <= kInPlace ? in_place_ : heap(); }
+  PortRange* data() { return size_ <= kInPlace ? in_place_ : heap(); }
+  const PortRange* begin() const { return data(); }
+  const PortRange* end() const { return data() + size_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const PortRange& operator[](std::size_t i) const { return data()[i]; }
+  PortRange& operator[](std::size_t i) { return data()[i]; }
+  void push_back(PortRange r);
+
+  friend bool operator==(const PortRanges& a, const PortRanges& b) {
+    return std::ranges::equal(a, b);
+  }
+  friend bool operator==(const PortRanges& a, const std::vector<PortRange>& b) {
+    return std::ranges::equal(a, b);
+  }
+
+ private:
+  static constexpr std::uint16_t kInPlace = 3;
+  void assign(const PortRange* from, std::size_t n);
+  // Out of place, the block's address is kept in the first bytes of in_place_ (so that the
+  // whole is 14 bytes, aligned as a port). Its capacity: the size rounded up to a power of two,
+  // at least kInPlace + 1.
+  PortRange* heap() const {
+    PortRange* p;
+    std::memcpy(&p, static_cast<const void*>(in_place_), sizeof p);
+    return p;
+  }
+  void set_heap(PortRange* p) { std::memcpy(static_cast<void*>(in_place_), &p, sizeof p); }
+
+  PortRange in_place_[kInPlace]{};
+  std::uint16_t size_ = 0;
+};
+static_assert(sizeof(PortRanges) <= 14);
+
 // A port condition: any port (empty), or any of the ranges.
 struct PortMatch {
-  std::vector<PortRange> ranges;
+  PortRanges ranges;
 
   bool any() const { return ranges.empty(); }
   bool matches(std::uint16_t port) const;
@@ -104,7 +172,7 @@ struct Rate {
 
 // Where a rule was written, for error messages and `status`.
 struct Origin {
-  std::string file;
+  CompactText file;
   int line = 0, column = 0;
 };
 
@@ -113,16 +181,16 @@ struct Rule {
   Direction direction = Direction::in;
   Proto proto = Proto::any;
   AddressMatch from, to;
-  PortMatch port;         // destination port
-  PortMatch from_port;    // source port
-  std::string interface;  // empty: any interface; else IN= (direction in) or OUT= (out)
+  PortMatch port;       // destination port
+  PortMatch from_port;  // source port
   bool log = false;
-  std::string comment;
+  CompactText interface;  // empty: any interface; else IN= (direction in) or OUT= (out)
+  CompactText comment;
   Rate rate;  // action limit only: `rate = "6/30s"`, `burst = 6`; count 0: ufw's 6/30s
 
   // As written, for display: "any", "10.0.0.0/8", "@admins"; "22", "80,443", "8000:8100", "ssh".
-  std::string from_text = "any", to_text = "any";
-  std::string port_text, from_port_text;  // empty: any
+  CompactText from_text = "any", to_text = "any";
+  CompactText port_text, from_port_text;  // empty: any
   Origin origin;
 };
 
@@ -160,7 +228,7 @@ struct IcmpPolicy {
 struct RuleSet {
   Defaults defaults;
   IcmpPolicy icmp;
-  bool has_icmp = false;      // the file had an [icmp] table (then written back)
+  bool has_icmp = false;  // the file had an [icmp] table (then written back)
   // Which keys of [defaults] the file holds: each overrides the configuration's, key by key.
   // Only `portwall default ...` adds one; a rule change writes back what was there.
   bool has_incoming = false, has_outgoing = false;
@@ -171,7 +239,7 @@ struct RuleSet {
     if (!has_incoming) defaults.incoming = in_force.incoming;
     if (!has_outgoing) defaults.outgoing = in_force.outgoing;
   }
-  std::vector<Rule> rules;    // ordered; rule number N is rules[N-1]
+  std::vector<Rule> rules;               // ordered; rule number N is rules[N-1]
   std::map<std::string, CidrList> sets;  // `[sets]` / `[[set]]` name -> prefixes
   // Sets whose entries come from a file (`[[set]] file = "..."`): the file as written, and how
   // many of the set's prefixes (the first ones) were written inline. The rules writer keeps

@@ -149,7 +149,7 @@ class RuleWords {
   }
 
   std::expected<void, std::string> address(const std::string& text, AddressMatch& out,
-                                           std::string& shown) {
+                                           CompactText& shown) {
     shown = text;
     if (text == "any") return {};
     if (!text.empty() && text[0] == '@') {

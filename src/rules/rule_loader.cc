@@ -241,7 +241,7 @@ void read_set_tables(TomlReader& r, const toml::node& node, const SetFileReading
 
 // from/to: "any", "@set", an address or a prefix.
 void read_address(TomlReader& r, const toml::node& node, std::string_view key, const RuleSet& set,
-                  AddressMatch& out, std::string& text_out) {
+                  AddressMatch& out, CompactText& text_out) {
   auto text = r.string(node, key);
   if (!text) return;
   text_out = *text;
@@ -262,8 +262,9 @@ void read_address(TomlReader& r, const toml::node& node, std::string_view key, c
   out.prefixes = {*cidr};
 }
 
+template <typename Text>
 void read_ports(TomlReader& r, const toml::node& node, std::string_view key, Proto proto,
-                PortMatch& out, std::string& text_out) {
+                PortMatch& out, Text& text_out) {
   std::string text;
   if (node.is_integer()) {
     auto v = r.integer(node, key, 1, 65535);
@@ -308,8 +309,10 @@ void read_rate(TomlReader& r, const toml::table& t, Rule& rule) {
   }
 }
 
-// `interface` and `comment` of a [[rule]] or a [[forward]], validated.
-void read_interface(TomlReader& r, const toml::table& t, std::string& out) {
+// `interface` and `comment` of a [[rule]] (CompactText) or a [[forward]] (std::string),
+// validated.
+template <typename Text>
+void read_interface(TomlReader& r, const toml::table& t, Text& out) {
   const toml::node* n = t.get("interface");
   if (!n) return;
   if (auto name = r.string(*n, "interface")) {
@@ -318,7 +321,8 @@ void read_interface(TomlReader& r, const toml::table& t, std::string& out) {
   }
 }
 
-void read_comment(TomlReader& r, const toml::table& t, std::string& out) {
+template <typename Text>
+void read_comment(TomlReader& r, const toml::table& t, Text& out) {
   const toml::node* n = t.get("comment");
   if (!n) return;
   if (auto c = r.string(*n, "comment")) {
@@ -327,7 +331,8 @@ void read_comment(TomlReader& r, const toml::table& t, std::string& out) {
   }
 }
 
-void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
+// `file`: r.file(), made once for every rule of the file to share.
+void read_rule(TomlReader& r, const toml::node& node, RuleSet& set, const CompactText& file) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "each [[rule]] must be a table");
   r.check_keys(*t,
@@ -335,7 +340,7 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set) {
                 "log", "comment", "rate", "burst"},
                "[[rule]]");
   Rule rule;
-  rule.origin = {r.file(), static_cast<int>(t->source().begin.line),
+  rule.origin = {file, static_cast<int>(t->source().begin.line),
                  static_cast<int>(t->source().begin.column)};
   if (const toml::node* n = t->get("action")) {
     if (auto i = r.choice(*n, "action", {"allow", "deny", "reject", "limit"})) {
@@ -451,7 +456,8 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
   if (const toml::node* n = doc->get("rule")) {
     if (const toml::array* rules = n->as_array()) {
       reserve_in_huge_pages(set.rules, rules->size());
-      for (const toml::node& rule : *rules) read_rule(r, rule, set);
+      const CompactText file = r.file();
+      for (const toml::node& rule : *rules) read_rule(r, rule, set, file);
     } else {
       r.error(*n, "rules are written as [[rule]] tables");
     }
@@ -464,7 +470,7 @@ std::expected<RuleSet, std::vector<ConfigError>> parse_document(
     }
     if (auto conflict = forward_conflict(set.forwards)) {
       const Origin& where = set.forwards[conflict->index].origin;
-      r.errors().push_back(ConfigError{where.file, where.line, where.column, conflict->why});
+      r.errors().push_back(ConfigError{where.file.str(), where.line, where.column, conflict->why});
     }
   }
   if (!r.ok()) return std::unexpected(std::move(r.errors()));
@@ -536,12 +542,12 @@ RuleSet rules_file_part(const RuleSet& in_force, const RuleSources& sources) {
 
 RuleSet with_rules_file_part(const RuleSet& in_force, RuleSources& sources, RuleSet part,
                              const WrittenLines& lines) {
+  const CompactText file = sources.main_file;  // one text every rule shares
   for (std::size_t i = 0; i < part.rules.size(); ++i) {
-    part.rules[i].origin = {sources.main_file, i < lines.rules.size() ? lines.rules[i] : 0, 1};
+    part.rules[i].origin = {file, i < lines.rules.size() ? lines.rules[i] : 0, 1};
   }
   for (std::size_t i = 0; i < part.forwards.size(); ++i) {
-    part.forwards[i].origin = {sources.main_file, i < lines.forwards.size() ? lines.forwards[i] : 0,
-                               1};
+    part.forwards[i].origin = {file, i < lines.forwards.size() ? lines.forwards[i] : 0, 1};
   }
   RuleSet all = std::move(part);
   const std::size_t rules = all.rules.size(), forwards = all.forwards.size();
@@ -619,8 +625,8 @@ std::expected<RuleSet, std::vector<ConfigError>> load_rules(
   if (!errors.empty()) return std::unexpected(std::move(errors));
   if (auto conflict = forward_conflict(set->forwards)) {
     const Origin& where = set->forwards[conflict->index].origin;
-    return std::unexpected(
-        std::vector<ConfigError>{ConfigError{where.file, where.line, where.column, conflict->why}});
+    return std::unexpected(std::vector<ConfigError>{
+        ConfigError{where.file.str(), where.line, where.column, conflict->why}});
   }
   if (sources) *sources = std::move(record);
   return set;

@@ -353,7 +353,7 @@ class LoadRules : public ::testing::Test {
   }
   std::vector<std::string> comments(const RuleSet& set) {
     std::vector<std::string> out;
-    for (const Rule& r : set.rules) out.push_back(r.comment);
+    for (const Rule& r : set.rules) out.push_back(r.comment.str());
     return out;
   }
 
