@@ -7,6 +7,10 @@
 //   pwload udp DST PORT SECONDS SIZE SRC...  UDP datagrams as fast as possible; "sent N"
 //   pwload rr DST PORT COUNT              1-byte request/response on one connection;
 //        prints "p50_us X p99_us Y"
+//   pwload echo PORT                     UDP: send every datagram back until SIGTERM
+//   pwload urr DST PORT SECONDS SRC...   UDP request/response (as DNS): one socket per source
+//        address, each with one 64-byte request in flight (a request unanswered for 200 ms is
+//        sent again and counted lost); prints "rr_per_s X p50_us Y p99_us Z lost N"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -75,14 +79,21 @@ int serve(int port) {
   return 0;
 }
 
-int sink(int port) {
+// A UDP socket on `port` of every address, with a receive buffer of `buffer` bytes and reads
+// that give up after 200 ms (to see SIGTERM); -1 if the port is taken.
+int udp_server(int port, int buffer) {
   const int s = socket(AF_INET, SOCK_DGRAM, 0);
-  int big = 32 << 20;
-  setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer);
   sockaddr_in a = address("0.0.0.0", port);
-  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a)) return perror("sink"), 1;
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a)) return close(s), -1;
   timeval tv{0, 200000};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return s;
+}
+
+int sink(int port) {
+  const int s = udp_server(port, 32 << 20);
+  if (s < 0) return perror("sink"), 1;
   std::uint64_t received = 0;
   char buf[2048];
   while (!stop) {
@@ -100,6 +111,76 @@ int sink(int port) {
   }
   (void)buf;
   std::printf("received %llu\n", static_cast<unsigned long long>(received));
+  return 0;
+}
+
+int echo(int port) {
+  const int s = udp_server(port, 8 << 20);
+  if (s < 0) return perror("echo"), 1;
+  char buf[2048];
+  while (!stop) {
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    const ssize_t n = recvfrom(s, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n > 0) {
+      sendto(s, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+  return 0;
+}
+
+int urr(const char* dst, int port, double seconds, std::vector<std::string> srcs) {
+  const sockaddr_in to = address(dst, port);
+  const int ep = epoll_create1(0);
+  struct Flow {
+    int fd;
+    Clock::time_point sent;
+  };
+  std::vector<Flow> flows;
+  char request[64] = {'q'};
+  for (auto& src : srcs) {
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_in f = address(src.c_str(), 0);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&f), sizeof f) ||
+        connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to)) {
+      return perror("urr"), 1;
+    }
+    epoll_event ev{EPOLLIN, {.u32 = static_cast<std::uint32_t>(flows.size())}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    flows.push_back({fd, Clock::now()});
+    send(fd, request, sizeof request, 0);
+  }
+  std::vector<double> us;
+  std::uint64_t lost = 0;
+  const auto t0 = Clock::now();
+  const auto until = t0 + std::chrono::duration<double>(seconds);
+  epoll_event events[256];
+  char buf[2048];
+  while (Clock::now() < until) {
+    const int n = epoll_wait(ep, events, 256, 50);
+    const auto now = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      Flow& f = flows[events[i].data.u32];
+      while (recv(f.fd, buf, sizeof buf, 0) > 0) {
+        us.push_back(std::chrono::duration<double, std::micro>(now - f.sent).count());
+        f.sent = Clock::now();
+        send(f.fd, request, sizeof request, 0);
+      }
+    }
+    for (Flow& f : flows) {
+      if (now - f.sent > std::chrono::milliseconds(200)) {
+        ++lost;
+        f.sent = now;
+        send(f.fd, request, sizeof request, 0);
+      }
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (us.empty()) return 1;
+  std::sort(us.begin(), us.end());
+  std::printf("rr_per_s %.0f p50_us %.1f p99_us %.1f lost %llu\n",
+              static_cast<double>(us.size()) / elapsed, us[us.size() / 2],
+              us[us.size() * 99 / 100], static_cast<unsigned long long>(lost));
   return 0;
 }
 
@@ -207,6 +288,10 @@ int main(int argc, char** argv) {
   };
   if (mode == "serve" && rest.size() == 1) return serve(std::atoi(rest[0].c_str()));
   if (mode == "sink" && rest.size() == 1) return sink(std::atoi(rest[0].c_str()));
+  if (mode == "echo" && rest.size() == 1) return echo(std::atoi(rest[0].c_str()));
+  if (mode == "urr" && rest.size() >= 4) {
+    return urr(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atof(rest[2].c_str()), srcs(3));
+  }
   if (mode == "conn" && rest.size() >= 5) {
     return conn(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atof(rest[2].c_str()),
                 std::atoi(rest[3].c_str()), srcs(4));

@@ -485,6 +485,31 @@ bool udp_send(const std::string& netns, const std::string& address, int port,
          static_cast<ssize_t>(data.size());
 }
 
+int udp_connect(const std::string& netns, const std::string& source, const std::string& address,
+                int port) {
+  const int fd = udp_bind(netns, source, 0);
+  if (fd < 0) return -1;
+  socklen_t len;
+  sockaddr_storage to = make_address(address, port, &len);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), len) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool udp_echo_one(int fd, std::chrono::milliseconds wait) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+  char buf[65536];
+  sockaddr_storage from{};
+  socklen_t len = sizeof from;
+  const ssize_t n = recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+  if (n < 0) return false;
+  return sendto(fd, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len) ==
+         n;
+}
+
 std::optional<std::string> receive(int fd, std::chrono::milliseconds wait) {
   pollfd p{fd, POLLIN, 0};
   if (poll(&p, 1, static_cast<int>(wait.count())) != 1) return std::nullopt;

@@ -162,6 +162,12 @@ int tcp_connect(const std::string& netns, const std::string& address, int port,
 int udp_bind(const std::string& netns, const std::string& address, int port);
 bool udp_send(const std::string& netns, const std::string& address, int port,
               const std::string& data);
+// A UDP socket of `netns` bound to `source` (any port) and connected to address:port: one flow
+// for as long as it lives; -1 on failure.
+int udp_connect(const std::string& netns, const std::string& source, const std::string& address,
+                int port);
+// Receives one datagram on `fd` within `wait` and sends it back to where it came from.
+bool udp_echo_one(int fd, std::chrono::milliseconds wait);
 // One datagram within `wait`, or nullopt.
 std::optional<std::string> receive(int fd, std::chrono::milliseconds wait);
 bool send_all(int fd, const std::string& data);

@@ -73,12 +73,13 @@ for i in $(seq 10 41); do
   sources+=("10.200.$net.$i")
 done
 
-# Servers: TCP accept/echo on 8000, a UDP sink per round, iperf3 on 5201.
+# Servers: TCP accept/echo on 8000, a UDP sink per round (9000), UDP echo on 9001, iperf3 on 5201.
 "${srv[@]}" build/pwload serve 8000 & pids+=($!)
+"${srv[@]}" build/pwload echo 9001 & pids+=($!)
 "${srv[@]}" iperf3 -s -p 5201 >/dev/null 2>&1 & pids+=($!)
 sleep 0.5
 
-# --- Rule sets: the ports the traffic uses, after N-3 filler rules in the shape of a real
+# --- Rule sets: the ports the traffic uses, after N-4 filler rules in the shape of a real
 # server (fail2ban denies, service ports, networks to a database) that never match it.
 rules_file() {  # rules_file N [SET]  -> path
   local n=$1 set=${2:-} f="$work/rules-$1${2:+-set}.toml"
@@ -89,7 +90,7 @@ rules_file() {  # rules_file N [SET]  -> path
       printf '[[rule]]\naction = "deny"\nfrom = "@blocklist"\n'
     fi
     awk -v n="$n" 'BEGIN {
-      for (i = 0; i < n - 3; i++) {
+      for (i = 0; i < n - 4; i++) {
         k = i % 3
         if (k == 0) printf "[[rule]]\naction = \"deny\"\nfrom = \"198.18.%d.%d\"\n", int(i / 256) % 256, i % 256
         else if (k == 1) printf "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"%d\"\n", 10000 + i % 50000
@@ -99,6 +100,7 @@ rules_file() {  # rules_file N [SET]  -> path
     printf '[[rule]]\naction = "allow"\nproto = "tcp"\nport = "8000"\n'
     printf '[[rule]]\naction = "allow"\nproto = "tcp"\nport = "5201"\n'
     printf '[[rule]]\naction = "allow"\nproto = "udp"\nport = "9000"\n'
+    printf '[[rule]]\naction = "allow"\nproto = "udp"\nport = "9001"\n'
   } >"$f"
   echo "$f"
 }
@@ -131,7 +133,7 @@ start_variant() {  # start_variant NAME [RULES]
         $t -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
         $t -A INPUT -m conntrack --ctstate INVALID -j DROP
         $t -A INPUT -p tcp -m multiport --dports 8000,5201 --syn -m conntrack --ctstate NEW -j ACCEPT
-        $t -A INPUT -p udp --dport 9000 -j ACCEPT
+        $t -A INPUT -p udp --dport 9000:9001 -j ACCEPT
         $t -A INPUT -j DROP
       done' ;;
     ceiling | ceiling+ct)
@@ -212,7 +214,7 @@ cpu_ticks() { [ -n "$daemon_pid" ] && awk '{print $14 + $15}' "/proc/$daemon_pid
 rss_kib() { [ -n "$daemon_pid" ] && awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status" || echo 0; }
 
 csv="$out/results.csv"
-echo "variant,rules,round,conn_per_s,udp_rx_pps,udp_inspected_pps,tcp_gbit,rr_p50_us,rr_p99_us,cpu_us_per_pkt,rss_kib" >"$csv"
+echo "variant,rules,round,conn_per_s,udp_rx_pps,udp_inspected_pps,tcp_gbit,rr_p50_us,rr_p99_us,cpu_us_per_pkt,rss_kib,urr_per_s,urr_p50_us,urr_p99_us,urr_inspected_pct" >"$csv"
 hz=$(getconf CLK_TCK)
 measure() {  # measure VARIANT RULES
   local v=$1 n=$2
@@ -233,7 +235,14 @@ measure() {  # measure VARIANT RULES
     gbit=$("${cli[@]}" iperf3 -c "$srv_ip" -p 5201 -t "$seconds" -J 2>/dev/null |
            awk -F: '/"bits_per_second"/ {v=$2} END {gsub(/[ ,]/, "", v); printf "%.2f", v / 1e9}')
     read -r _ p50 _ p99 < <("${cli[@]}" build/pwload rr "$srv_ip" 8000 5000)
-    echo "$v,$n,$r,$conn,$(awk -v x="$rx" -v s="$seconds" 'BEGIN {printf "%.0f", x / s}'),$(awk -v x="$insp" -v s="$seconds" 'BEGIN {printf "%.0f", x / s}'),$gbit,$p50,$p99,$cpu_us,$(rss_kib)" | tee -a "$csv"
+    # UDP request/response (as DNS), 32 flows with one request in flight each: what share of
+    # its datagrams the daemon saw (inspect = "new" offloads an answered flow).
+    local urr_before urr_after urr up50 up99 urr_pct
+    urr_before=$(inspected "$v")
+    read -r _ urr _ up50 _ up99 _ _ < <("${cli[@]}" build/pwload urr "$srv_ip" 9001 "$seconds" "${sources[@]}")
+    urr_after=$(inspected "$v")
+    urr_pct=$(awk -v i=$((urr_after - urr_before)) -v r="$urr" -v s="$seconds" 'BEGIN {if (r > 0) printf "%.1f", 100 * i / (2 * r * s); else print 0}')
+    echo "$v,$n,$r,$conn,$(awk -v x="$rx" -v s="$seconds" 'BEGIN {printf "%.0f", x / s}'),$(awk -v x="$insp" -v s="$seconds" 'BEGIN {printf "%.0f", x / s}'),$gbit,$p50,$p99,$cpu_us,$(rss_kib),$urr,$up50,$up99,$urr_pct" | tee -a "$csv"
   done
 }
 
@@ -263,12 +272,12 @@ awk -F, '
     return a[int((m + 1) / 2)]
   }
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
-  NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 11; c++) v[key, c, n[key]] = $c }
+  NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 15; c++) v[key, c, n[key]] = $c }
   END {
     split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-blocks-10 portwalld-1000+set portwalld-100000 portwalld-new-1000+set", order, " ")
-    for (k = 1; k <= 10; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 11; c++) md[key, c] = med(key, c) }
-    print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB |"
-    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for (k = 1; k <= 10; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 15; c++) md[key, c] = med(key, c) }
+    print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB | UDP RR/s | × none | UDP RR p50 / p99 µs | × none (p50) | UDP RR inspected % |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for (k = 1; k <= 10; k++) {
       key = order[k]
       if (!(key in seen)) continue
@@ -279,10 +288,11 @@ awk -F, '
       if (md[key, 10] > 0) cpu = sprintf("%.2f", md[key, 10])
       rss = "-"
       if (md[key, 11] > 0) rss = sprintf("%.0f", md[key, 11] / 1024)
-      printf "| %s | %s | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %.0f | %.0f | %s | %s |\n", \
+      printf "| %s | %s | %s | %s | %s | %.0f | %s | %s | %.2f | %s | %.0f | %.0f | %s | %s | %.0f | %s | %.0f / %.0f | %s | %s |\n", \
         key, rules[key], conn, ratio(md[key, 4], md["none", 4]), ratio(md[key, 4], md["ceiling", 4]), \
         md[key, 5], insp, ratio(md[key, 6], md["ceiling", 6]), md[key, 7], ratio(md[key, 7], md["none", 7]), \
-        md[key, 8], md[key, 9], cpu, rss
+        md[key, 8], md[key, 9], cpu, rss, md[key, 12], ratio(md[key, 12], md["none", 12]), md[key, 13], md[key, 14], \
+        ratio(md["none", 13], md[key, 13]), md[key, 15]
     }
     if (("opensnitch" in seen) && ("portwalld-1000+set" in seen)) {
       printf "\nportwalld (1,000 rules + 10^6 set) against OpenSnitch in new connections/s: %s ×\n", \
