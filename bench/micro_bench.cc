@@ -393,11 +393,13 @@ void BM_PolicyMemory(benchmark::State& state) {
   {
     std::ofstream out(dir / "rules.toml");
     out << "[defaults]\nincoming = \"deny\"\noutgoing = \"allow\"\n";
-    filler_rules(out, n - 3);
+    filler_rules(out, n - 4);
     for (const char* port : {"8000", "5201"}) {
       out << "[[rule]]\naction = \"allow\"\nproto = \"tcp\"\nport = \"" << port << "\"\n";
     }
-    out << "[[rule]]\naction = \"allow\"\nproto = \"udp\"\nport = \"9000\"\n";
+    for (const char* port : {"9000", "9001"}) {
+      out << "[[rule]]\naction = \"allow\"\nproto = \"udp\"\nport = \"" << port << "\"\n";
+    }
   }
   // In use: small chunks and the large ones malloc maps by themselves.
   auto held = [] {

@@ -9,8 +9,9 @@
 //        prints "p50_us X p99_us Y"
 //   pwload echo PORT                     UDP: send every datagram back until SIGTERM
 //   pwload urr DST PORT SECONDS SRC...   UDP request/response (as DNS): one socket per source
-//        address, each with one 64-byte request in flight (a request unanswered for 200 ms is
-//        sent again and counted lost); prints "rr_per_s X p50_us Y p99_us Z lost N"
+//        address, each with one 64-byte request in flight, numbered (a request unanswered for
+//        200 ms is counted lost and the next one sent; a late answer is ignored); prints
+//        "rr_per_s X p50_us Y p99_us Z lost N"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -135,9 +136,16 @@ int urr(const char* dst, int port, double seconds, std::vector<std::string> srcs
   struct Flow {
     int fd;
     Clock::time_point sent;
+    std::uint32_t number = 0;  // of the request in flight
   };
   std::vector<Flow> flows;
   char request[64] = {'q'};
+  auto ask = [&](Flow& f) {  // the next request, numbered
+    ++f.number;
+    std::memcpy(request, &f.number, sizeof f.number);
+    f.sent = Clock::now();
+    send(f.fd, request, sizeof request, 0);
+  };
   for (auto& src : srcs) {
     const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     sockaddr_in f = address(src.c_str(), 0);
@@ -148,7 +156,7 @@ int urr(const char* dst, int port, double seconds, std::vector<std::string> srcs
     epoll_event ev{EPOLLIN, {.u32 = static_cast<std::uint32_t>(flows.size())}};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     flows.push_back({fd, Clock::now()});
-    send(fd, request, sizeof request, 0);
+    ask(flows.back());
   }
   std::vector<double> us;
   std::uint64_t lost = 0;
@@ -158,20 +166,21 @@ int urr(const char* dst, int port, double seconds, std::vector<std::string> srcs
   char buf[2048];
   while (Clock::now() < until) {
     const int n = epoll_wait(ep, events, 256, 50);
-    const auto now = Clock::now();
     for (int i = 0; i < n; ++i) {
       Flow& f = flows[events[i].data.u32];
-      while (recv(f.fd, buf, sizeof buf, 0) > 0) {
-        us.push_back(std::chrono::duration<double, std::micro>(now - f.sent).count());
-        f.sent = Clock::now();
-        send(f.fd, request, sizeof request, 0);
+      for (ssize_t got; (got = recv(f.fd, buf, sizeof buf, 0)) > 0;) {
+        std::uint32_t number = 0;
+        if (got >= static_cast<ssize_t>(sizeof number)) std::memcpy(&number, buf, sizeof number);
+        if (number != f.number) continue;  // the answer to a request already counted lost
+        us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - f.sent).count());
+        ask(f);
       }
     }
+    const auto now = Clock::now();
     for (Flow& f : flows) {
       if (now - f.sent > std::chrono::milliseconds(200)) {
         ++lost;
-        f.sent = now;
-        send(f.fd, request, sizeof request, 0);
+        ask(f);
       }
     }
   }
@@ -179,8 +188,8 @@ int urr(const char* dst, int port, double seconds, std::vector<std::string> srcs
   if (us.empty()) return 1;
   std::sort(us.begin(), us.end());
   std::printf("rr_per_s %.0f p50_us %.1f p99_us %.1f lost %llu\n",
-              static_cast<double>(us.size()) / elapsed, us[us.size() / 2],
-              us[us.size() * 99 / 100], static_cast<unsigned long long>(lost));
+              static_cast<double>(us.size()) / elapsed, us[us.size() / 2], us[us.size() * 99 / 100],
+              static_cast<unsigned long long>(lost));
   return 0;
 }
 

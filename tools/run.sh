@@ -24,7 +24,9 @@ cleanup() {
   tools/lab.sh down "$lab"
   "${sudo[@]}" rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT  # through the EXIT trap: cleaned once, and the demo goes no further
+trap 'exit 143' TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -87,13 +87,9 @@ std::string answer_request_line(const ControlHandler& handler, std::string_view 
   }
   // Strings a client sent may not be UTF-8: replace rather than throw.
   std::string text = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() > kTrimAfter) {
-    // The tree of a large answer (status or blocked list at 100,000 entries: 100 MB and more
-    // of small nodes) is gone: its pages go back to the system rather than stay in the heap,
-    // where they would count as portwalld's memory until something else reused them.
-    response = nlohmann::json();
-    malloc_trim(0);
-  }
+  // The tree of a large answer (status or blocked list at 100,000 entries: 100 MB and more of
+  // small nodes) goes now; write_pending() hands its pages back once the text is sent.
+  response = nlohmann::json();
   return text;
 }
 
@@ -346,6 +342,10 @@ bool ControlServer::read_and_answer(Connection& c) {
         return false;
       }
       const std::string_view line(c.in.data() + begin, newline - begin);
+      if (c.sent > 0) {  // what the client took goes before more is added behind it
+        c.out.erase(0, c.sent);
+        c.sent = 0;
+      }
       c.out += answer_request_line(handler_, line, c.peer);
       c.out += '\n';
       c.last_request = std::chrono::steady_clock::now();
@@ -375,8 +375,9 @@ bool ControlServer::write_pending(Connection& c) {
     c.sent += static_cast<std::size_t>(n);
   }
   // All taken: a large answer's room goes back now, not when the client hangs up, and with it
-  // what its making freed (answer_request_line trims too, but the answer's text and this copy
-  // of it are made in the room that trim gave back, and fault it in again).
+  // what making it freed (its tree), which stays in the heap, counted as portwalld's memory,
+  // until trimmed. Trimmed here, after the send: a trim before it was undone by the answer's
+  // text and this copy of it, made in the room it had handed back.
   if (c.out.capacity() > kTrimAfter) {
     std::string().swap(c.out);
     malloc_trim(0);

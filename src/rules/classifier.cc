@@ -99,8 +99,10 @@ struct Group {
 
   void add(const Key& key, std::uint32_t rule) { pending.emplace_back(key, rule); }
 
-  static std::uint32_t tag_of(std::size_t hash) {
-    const auto tag = static_cast<std::uint32_t>(static_cast<std::uint64_t>(hash) >> 32);
+  std::uint32_t tag_mask = 0xffffffff;  // ClassifierTuning::fingerprint_mask
+
+  std::uint32_t tag_of(std::size_t hash) const {
+    const auto tag = static_cast<std::uint32_t>(static_cast<std::uint64_t>(hash) >> 32) & tag_mask;
     return tag ? tag : 1;
   }
 
@@ -254,12 +256,16 @@ struct Classifier::Index {
            (rule.interface.empty() || rule.interface == in.interface);
   }
 
+  std::uint32_t tag_mask = 0xffffffff;
+
   Group& group(const Shape& s) {
     for (Group& g : groups) {
       if (g.shape == s) return g;
     }
-    groups.emplace_back().shape = s;
-    return groups.back();
+    Group& g = groups.emplace_back();
+    g.shape = s;
+    g.tag_mask = tag_mask;
+    return g;
   }
 
   // What spread() fills for one rule, kept between rules so that compiling allocates per key
@@ -333,9 +339,10 @@ struct Classifier::Index {
   }
 };
 
-Classifier::Classifier(RuleSet rules, const Classifier* previous)
+Classifier::Classifier(RuleSet rules, const Classifier* previous, ClassifierTuning tuning)
     : rules_(std::move(rules)), index_(std::make_unique<Index>()) {
   Index& x = *index_;
+  x.tag_mask = tuning.fingerprint_mask;
   // The address sets the generation before compiled, by the list they were compiled from: a
   // list still shared (a set file that did not change) is not compiled again.
   std::unordered_map<const void*, std::shared_ptr<const AddressSet>> compiled_before;

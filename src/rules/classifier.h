@@ -32,12 +32,20 @@ struct MatchInput {
   std::string_view interface;                // IN= for direction in, OUT= for out; may be empty
 };
 
+// For tests: the bits of a key's fingerprint the index keeps. Fewer make different keys share
+// fingerprints, as two keys of 10^5 rarely do with all 32; a lookup must then still find the
+// first matching rule.
+struct ClassifierTuning {
+  std::uint32_t fingerprint_mask = 0xffffffff;
+};
+
 class Classifier {
  public:
   // `previous`: the classifier this one replaces; address sets compiled from a list both share
   // (a set file that did not change) are taken over instead of compiled again. It need not
   // outlive this one.
-  explicit Classifier(RuleSet rules, const Classifier* previous = nullptr);
+  explicit Classifier(RuleSet rules, const Classifier* previous = nullptr,
+                      ClassifierTuning tuning = {});
   ~Classifier();
   Classifier(Classifier&&) noexcept;
   Classifier& operator=(Classifier&&) noexcept;

@@ -3,6 +3,7 @@
 // bytes are held in place, longer texts in one shared block that copies take a reference to.
 // At 10^5 rules seven std::strings (32 bytes each, and a heap block for a long file path) were
 // a third of the rules' memory; most of these texts are empty or as short as "10.0.0.0/24".
+// A moved-from text is empty.
 #pragma once
 
 #include <atomic>
@@ -38,7 +39,11 @@ class CompactText {
     return *this;
   }
   CompactText& operator=(CompactText&& other) noexcept {
-    swap(other);
+    if (this != &other) {
+      release();
+      std::memcpy(bytes_, other.bytes_, sizeof bytes_);
+      other.bytes_[kTag] = 0;  // a moved-from text is empty
+    }
     return *this;
   }
   ~CompactText() { release(); }

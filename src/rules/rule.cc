@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "rules/config_error.h"
 
@@ -135,6 +136,7 @@ void PortRanges::assign(const PortRange* from, std::size_t n) {
 }
 
 void PortRanges::push_back(PortRange r) {
+  if (size_ == UINT16_MAX) throw std::length_error("more than 65535 port ranges");
   if (size_ < kInPlace) {
     in_place_[size_++] = r;
     return;

@@ -135,9 +135,9 @@ class PortRanges {
  private:
   static constexpr std::uint16_t kInPlace = 3;
   void assign(const PortRange* from, std::size_t n);
-  // Out of place, the block's address is kept in the first bytes of in_place_ (so that the
-  // whole is 14 bytes, aligned as a port). Its capacity: the size rounded up to a power of two,
-  // at least kInPlace + 1.
+  // Out of place, the block's address is kept in the first bytes of in_place_, which are aligned
+  // as a pointer (a leak checker looks for it there). Its capacity: the size rounded up to a
+  // power of two, at least kInPlace + 1.
   PortRange* heap() const {
     PortRange* p;
     std::memcpy(&p, static_cast<const void*>(in_place_), sizeof p);
@@ -145,10 +145,10 @@ class PortRanges {
   }
   void set_heap(PortRange* p) { std::memcpy(static_cast<void*>(in_place_), &p, sizeof p); }
 
-  PortRange in_place_[kInPlace]{};
+  alignas(8) PortRange in_place_[kInPlace]{};
   std::uint16_t size_ = 0;
 };
-static_assert(sizeof(PortRanges) <= 14);
+static_assert(sizeof(PortRanges) <= 16);
 
 // A port condition: any port (empty), or any of the ranges.
 struct PortMatch {

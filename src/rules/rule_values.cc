@@ -108,7 +108,9 @@ std::expected<PortMatch, std::string> parse_ports(std::string_view text, Proto p
       range = {*first, *last};
       count += 2;
     }
-    match.ranges.push_back(range);
+    // Past the bound the rest is still read (its errors and its count are said), not kept: a
+    // list of 100,000 items is refused without holding them.
+    if (count <= 15) match.ranges.push_back(range);
     start = comma + 1;
   }
   if (count > 15) {

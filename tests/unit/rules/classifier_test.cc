@@ -336,7 +336,8 @@ PortMatch random_ports(std::mt19937& rng) {
   return p;
 }
 
-TEST(CompiledClassifier, AgreesWithTheFirstMatchScan) {
+// Random rule sets against the plain first-match scan; `tuning` as the classifier is told.
+void agrees_with_the_scan(ClassifierTuning tuning) {
   std::mt19937 rng(42);
   for (int round = 0; round < 60; ++round) {
     RuleSet set;
@@ -354,7 +355,7 @@ TEST(CompiledClassifier, AgreesWithTheFirstMatchScan) {
       if (rng() % 8 == 0) r.interface = "eth0";
       set.rules.push_back(r);
     }
-    const Classifier c(set);
+    const Classifier c(set, nullptr, tuning);
     for (int k = 0; k < 400; ++k) {
       MatchInput in;
       const bool v6 = rng() % 3 == 0;
@@ -371,6 +372,15 @@ TEST(CompiledClassifier, AgreesWithTheFirstMatchScan) {
       ASSERT_EQ(c.match(in), first_match_by_scan(set, in)) << "round " << round << " probe " << k;
     }
   }
+}
+
+TEST(CompiledClassifier, AgreesWithTheFirstMatchScan) { agrees_with_the_scan({}); }
+
+// The index keeps a fingerprint of each key, not the key: with one or three bits of it, most
+// keys share a fingerprint, and every run a lookup meets must still be looked at.
+TEST(CompiledClassifier, AgreesWithTheScanWhenFingerprintsCollide) {
+  agrees_with_the_scan({.fingerprint_mask = 0x1});
+  agrees_with_the_scan({.fingerprint_mask = 0x7});
 }
 
 TEST(CompiledClassifier, ManyRulesOfOneShapeAreOneGroup) {

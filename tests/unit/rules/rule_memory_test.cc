@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
-#include "fs/file_system.h"
 #include "memory_file_system.h"
 #include "rules/compact_text.h"
 #include "rules/rule.h"
@@ -31,6 +31,11 @@ TEST(CompactText, HoldsEveryLengthAroundItsInPlaceLimit) {
     CompactText moved = std::move(copy);
     EXPECT_EQ(moved, s) << n;
     EXPECT_TRUE(copy.empty());  // NOLINT: a moved-from text is empty, as documented
+    CompactText target = "another text, long enough to be shared";
+    target = std::move(moved);
+    EXPECT_EQ(target, s) << n;
+    EXPECT_TRUE(moved.empty());  // NOLINT: moved from
+    moved = std::move(target);
     CompactText assigned = "other";
     assigned = moved;
     EXPECT_EQ(assigned, s) << n;
@@ -115,6 +120,8 @@ TEST(PortRanges, GrowsOutOfPlaceAndCopiesAsAVector) {
   EXPECT_EQ(ranges[0].last, 9);
 }
 
+void escape(char* p) { __asm__ volatile("" : : "g"(p) : "memory"); }
+
 std::size_t heap_in_use() {
   const struct mallinfo2 m = mallinfo2();
   return m.uordblks + m.hblkhd;
@@ -141,6 +148,13 @@ TEST(RuleMemory, UsualRulesHoldNothingBeyondTheirPlace) {
                 ".0/24\"\nport = \"5432\"\n";
     }
   }
+  {
+    // Under the sanitizers malloc is theirs, and mallinfo2 sees none of it: nothing to measure.
+    const std::size_t at = heap_in_use();
+    auto probe = std::make_unique<char[]>(1 << 20);
+    escape(probe.get());
+    if (heap_in_use() - at < (1 << 20)) GTEST_SKIP() << "mallinfo2 does not see this allocator";
+  }
   MemoryFileSystem fs;
   // A path longer than a text held in place: every rule's origin shares one block.
   fs.write("/etc/portwall/a-long-folder-name/rules.toml", text);
@@ -150,8 +164,9 @@ TEST(RuleMemory, UsualRulesHoldNothingBeyondTheirPlace) {
   ASSERT_EQ(loaded->rules.size(), 3000u);
   const std::size_t held = heap_in_use() - before;
   const double per_rule = static_cast<double>(held) / 3000.0;
-  RecordProperty("bytes_per_rule", std::to_string(per_rule));
-  EXPECT_LE(per_rule, sizeof(Rule) + 8.0) << "sizeof(Rule) = " << sizeof(Rule);
+  std::printf("[ figure ] %.0f bytes per rule loaded (sizeof(Rule) %zu)\n", per_rule, sizeof(Rule));
+  // The slack: what malloc's per-thread caches hold besides (they count as in use).
+  EXPECT_LE(per_rule, sizeof(Rule) + 16.0) << "sizeof(Rule) = " << sizeof(Rule);
   EXPECT_EQ(loaded->rules[1].port_text, "10001");
   EXPECT_EQ(loaded->rules[2].from_text, "10.0.2.0/24");
 }

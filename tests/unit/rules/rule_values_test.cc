@@ -201,6 +201,16 @@ TEST(ParsePorts, MoreThanFifteenPortsIsAnError) {
             "\"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16\"");
 }
 
+// A hostile list (a rules file, or a 1 MiB CLI request) of 70,000 items: refused with its
+// count, and never held (a rule holds at most 65,535 ranges).
+TEST(ParsePorts, AHugeListIsRefusedWithItsCount) {
+  std::string text = "1";
+  for (int i = 1; i < 70000; ++i) text += ",1";
+  const auto p = parse_ports(text, Proto::tcp);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().find("got 70000 in"), std::string::npos) << p.error().substr(0, 80);
+}
+
 TEST(ParsePorts, RangeCountsAsTwoPorts) {
   EXPECT_TRUE(parse_ports("1:2,3:4,5:6,7:8,9:10,11:12,13:14,15", Proto::tcp));
   EXPECT_EQ(parse_ports("1:2,3:4,5:6,7:8,9:10,11:12,13:14,15:16", Proto::tcp).error(),
