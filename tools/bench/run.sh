@@ -6,7 +6,8 @@
 #
 # Variants: none (no firewall), kernel (iptables conntrack rules doing the same stateful
 # filtering), ceiling (bench/nfq_accept: accept-all NFQUEUE with portwalld's I/O), ceiling+ct
-# (the same behind a conntrack match), opensnitch (Debian's OpenSnitch, default allow, in the
+# (the same behind a conntrack match), ceiling-1q and portwalld-1q (one queue and thread instead
+# of two), opensnitch (Debian's OpenSnitch, default allow, in the
 # client namespace where the connections start), and portwalld (inspect = "full", fail-closed) with 10 rules, 1,000 rules plus a 1,000,000-entry
 # address set, and 100,000 rules; portwalld-blocks: 10 rules and 100,000 blocks in the block
 # list (addresses, /24s and IPv6 /64s, none the traffic's) restored from a state file. Figures: new TCP connections/s (64 in flight, 32 client
@@ -138,17 +139,20 @@ start_variant() {  # start_variant NAME [RULES]
         $t -A INPUT -p udp --dport 9000:9001 -j ACCEPT
         $t -A INPUT -j DROP
       done' ;;
-    ceiling | ceiling+ct)
+    ceiling | ceiling+ct | ceiling-1q)
       # ceiling+ct: the same, with the conntrack match portwalld's diversion rules carry (it
       # loads the kernel's connection tracking in the namespace): what that costs by itself.
-      local ct=""
+      # ceiling-1q: one queue and one thread instead of two.
+      local ct="" target="--queue-balance 100:101" queues="100 101"
       [ "$1" = ceiling+ct ] && ct="-m conntrack --ctstate INVALID,NEW,RELATED,ESTABLISHED,UNTRACKED"
+      [ "$1" = ceiling-1q ] && { target="--queue-num 100"; queues=100; }
       "${srv[@]}" sh -c "for t in iptables ip6tables; do
         \$t -A INPUT -i lo -j ACCEPT; \$t -A OUTPUT -o lo -j ACCEPT
-        \$t -A INPUT $ct -j NFQUEUE --queue-balance 100:101
-        \$t -A OUTPUT $ct -j NFQUEUE --queue-balance 100:101
+        \$t -A INPUT $ct -j NFQUEUE $target
+        \$t -A OUTPUT $ct -j NFQUEUE $target
       done"
-      "${srv[@]}" build/nfq_accept 100 101 >"$work/nfq.out" 2>"$work/nfq.err" &
+      # shellcheck disable=SC2086  # the queue numbers are words
+      "${srv[@]}" build/nfq_accept $queues >"$work/nfq.out" 2>"$work/nfq.err" &
       daemon_pid=$!; pids+=("$daemon_pid"); sleep 0.5 ;;
     opensnitch)
       # OpenSnitch is an application firewall for outgoing connections: it runs where the
@@ -163,15 +167,16 @@ start_variant() {  # start_variant NAME [RULES]
         sleep 0.1
       done ;;
     portwalld*)
-      local inspect=full state='""'
+      local inspect=full state='""' queues="100, 101"
       [ "$1" = portwalld-new ] && inspect=new
+      [ "$1" = portwalld-1q ] && queues=100  # one queue and one thread
       if [ "$1" = portwalld-blocks ]; then
         cp "$blocks_file" "$work/state.json"
         state="\"$work/state.json\""
       fi
       cat >"$work/portwall.toml" <<CONF
 [daemon]
-queues = [100, 101]
+queues = [$queues]
 inspect = "$inspect"
 fail_open = false
 rules = "$2"
@@ -251,11 +256,11 @@ measure() {  # measure VARIANT RULES
   done
 }
 
-for v in none kernel ceiling ceiling+ct opensnitch "portwalld 10" "portwalld-blocks 10" \
-  "portwalld 1000+set" "portwalld 100000" "portwalld-new 1000+set"; do
+for v in none kernel ceiling ceiling+ct ceiling-1q opensnitch "portwalld 10" "portwalld-1q 10" \
+  "portwalld-blocks 10" "portwalld 1000+set" "portwalld 100000" "portwalld-new 1000+set"; do
   name=${v%% *}
   case $v in
-    "portwalld 10" | "portwalld-blocks 10") rules=$(rules_file 10); n=10 ;;
+    "portwalld 10" | "portwalld-1q 10" | "portwalld-blocks 10") rules=$(rules_file 10); n=10 ;;
     "portwalld 1000+set" | "portwalld-new 1000+set") rules=$(rules_file 1000 "$set_file"); n=1000 ;;
     "portwalld 100000") rules=$(rules_file 100000); n=100000 ;;
     *) rules=""; n=0 ;;
@@ -279,11 +284,11 @@ awk -F, '
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
   NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 15; c++) v[key, c, n[key]] = $c }
   END {
-    split("none kernel ceiling ceiling+ct opensnitch portwalld-10 portwalld-blocks-10 portwalld-1000+set portwalld-100000 portwalld-new-1000+set", order, " ")
-    for (k = 1; k <= 10; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 15; c++) md[key, c] = med(key, c) }
+    split("none kernel ceiling ceiling+ct ceiling-1q opensnitch portwalld-10 portwalld-1q-10 portwalld-blocks-10 portwalld-1000+set portwalld-100000 portwalld-new-1000+set", order, " ")
+    for (k = 1; k <= 12; k++) { key = order[k]; if (key in seen) for (c = 4; c <= 15; c++) md[key, c] = med(key, c) }
     print "| variant | rules | conn/s (min–max) | × none | × ceiling | UDP rx pps | UDP inspected pps (min–max) | × ceiling | TCP Gbit/s | × none | RR p50 µs | RR p99 µs | CPU µs/pkt | RSS MiB | UDP RR/s | × none | UDP RR p50 / p99 µs | p50 none / this | UDP RR inspected % |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for (k = 1; k <= 10; k++) {
+    for (k = 1; k <= 12; k++) {
       key = order[k]
       if (!(key in seen)) continue
       conn = sprintf("%.0f (%.0f–%.0f)", md[key, 4], lo[key, 4], hi[key, 4])
