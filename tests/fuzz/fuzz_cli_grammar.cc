@@ -89,14 +89,14 @@ const PolicySnapshot& snapshot() {
 // The rule in the full form, word by word: it must parse back as the same rule.
 std::vector<std::string> full_form(const Rule& r) {
   std::vector<std::string> w = {to_string(r.action), to_string(r.direction)};
-  if (!r.interface.empty()) w.insert(w.end(), {"on", r.interface});
+  if (!r.interface.empty()) w.insert(w.end(), {"on", r.interface.str()});
   if (r.log) w.push_back("log");
   if (r.proto != Proto::any) w.insert(w.end(), {"proto", to_string(r.proto)});
-  w.insert(w.end(), {"from", r.from_text});
-  if (!r.from_port_text.empty()) w.insert(w.end(), {"port", r.from_port_text});
-  w.insert(w.end(), {"to", r.to_text});
-  if (!r.port_text.empty()) w.insert(w.end(), {"port", r.port_text});
-  if (!r.comment.empty()) w.insert(w.end(), {"comment", r.comment});
+  w.insert(w.end(), {"from", r.from_text.str()});
+  if (!r.from_port_text.empty()) w.insert(w.end(), {"port", r.from_port_text.str()});
+  w.insert(w.end(), {"to", r.to_text.str()});
+  if (!r.port_text.empty()) w.insert(w.end(), {"port", r.port_text.str()});
+  if (!r.comment.empty()) w.insert(w.end(), {"comment", r.comment.str()});
   return w;
 }
 
