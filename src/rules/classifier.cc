@@ -142,7 +142,7 @@ struct Group {
   }
 
   // Calls `visit(begin, end)` with the run of every key whose fingerprint is `key`'s, in table
-  // order, until it returns false.
+  // order: any of them may hold the rule wanted.
   template <typename Visit>
   void find(const Key& key, Visit&& visit) const {
     if (slots.empty()) return;
@@ -152,7 +152,7 @@ struct Group {
     for (std::size_t at = hash & mask;; at = (at + 1) & mask) {
       const Slot& slot = slots[at];
       if (slot.tag == 0) return;
-      if (slot.tag == tag && !visit(runs[slot.run], runs[slot.run + 1])) return;
+      if (slot.tag == tag) visit(runs[slot.run], runs[slot.run + 1]);
     }
   }
 };
@@ -401,7 +401,6 @@ std::optional<std::size_t> Classifier::match(const MatchInput& in) const {
           break;
         }
       }
-      return true;  // another key with this fingerprint may hold an earlier rule
     });
   }
   for (std::uint32_t i : x.unindexed) {
