@@ -15,7 +15,7 @@ packages=(
   logrotate sudo python3
   # the firewall's own tools and what portwall's package depends on, so that `apt install
   # ./portwall_*.deb` needs no network inside
-  iptables nftables passwd libcap2 libfmt9 libmnl0 libnetfilter-queue1 libnftables1
+  iptables ipset nftables passwd libcap2 libfmt9 libmnl0 libnetfilter-queue1 libnftables1
   libspdlog1.10-fmt9 libssl3 libsystemd0 libtomlplusplus3 libcurl4
   # the clients and tools the wire tests run (in the nftables guest)
   netcat-openbsd nmap knockd python3-scapy hping3

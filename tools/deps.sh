@@ -14,7 +14,7 @@ packages=(
   # fuzzing (libFuzzer; clang 14 cannot compile libstdc++'s <expected>)
   clang-19 libclang-rt-19-dev
   # lab, demo and integration tests: namespaces, diversion rules, real clients
-  iproute2 iptables nftables netcat-openbsd nmap procps kmod util-linux iputils-ping
+  iproute2 iptables ipset nftables netcat-openbsd nmap procps kmod util-linux iputils-ping
   knockd python3-scapy hping3
   # the completion test
   bash-completion

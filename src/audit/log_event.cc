@@ -30,6 +30,13 @@ bool is_icmp(std::uint8_t protocol) {
   return protocol == ipproto::icmp || protocol == ipproto::icmpv6;
 }
 
+// The source of an in-kernel line: the block's address, or its range.
+std::string kernel_src(const LogEvent& e) {
+  const unsigned full = e.src.family == Family::ipv4 ? 32 : 128;
+  if (e.src_prefix == 0 || e.src_prefix >= full) return to_string(e.src);
+  return to_string(e.src) + "/" + std::to_string(e.src_prefix);
+}
+
 }  // namespace
 
 std::string tcp_flag_letters(std::uint8_t flags) {
@@ -63,6 +70,10 @@ std::string format_text(const LogEvent& e) {
   // IN= and OUT= as the kernel's LOG target prints them: empty when not applicable.
   line += fmt::format(" IN={} OUT={}", e.in_interface, e.out_interface);
   if (e.malformed) return line + " MALFORMED=1";
+  if (e.in_kernel) {
+    line += fmt::format(" SRC={} IN_KERNEL=1 COUNT={}", kernel_src(e), e.decision.count);
+    return e.decision.by_feed ? line + " BY=crowdsec" : line;
+  }
   line += fmt::format(" SRC={} DST={} LEN={}", to_string(e.src), to_string(e.dst), e.length);
   if (const char* name = proto_name(e.protocol)) {
     line += fmt::format(" PROTO={}", name);
@@ -92,6 +103,13 @@ std::string format_json(const LogEvent& e) {
   j["out"] = e.out_interface;
   if (e.malformed) {
     j["malformed"] = true;
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  if (e.in_kernel) {
+    j["src"] = kernel_src(e);
+    j["in_kernel"] = true;
+    j["count"] = e.decision.count;
+    if (e.decision.by_feed) j["by"] = "crowdsec";
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   j["src"] = to_string(e.src);

@@ -27,6 +27,11 @@ struct LogEvent {
   std::uint32_t length = 0;
   char knock[24] = {};  // the [[knock]]'s name, for knock events and connections a knock let in
   bool monitor = false;  // monitor mode: the verdict was logged, the packet accepted anyway
+  // Packets of a blocked source that the kernel's set of blocks dropped before the queue
+  // (block_mirror.h): known by its counter only, so the line has the block's range for SRC
+  // (`src_prefix` its length), IN_KERNEL=1 and COUNT, and no packet fields.
+  bool in_kernel = false;
+  std::uint8_t src_prefix = 0;
 };
 
 // The decision log line of DESIGN.md, kernel-LOG style:

@@ -163,6 +163,12 @@ std::string render_defenses(const nlohmann::json& d) {
                      n(scan, "packets_dropped"));
   out += fmt::format("  block list: {} of {} ({} evicted)\n", n(blocks, "entries"),
                      n(blocks, "max"), n(blocks, "evicted"));
+  if (const auto k = blocks.find("in_kernel"); k != blocks.end() && k->is_object()) {
+    const std::string problem = k->value("problem", "");
+    out += problem.empty() ? fmt::format("  in the kernel: {} block(s), {} packet(s) dropped\n",
+                                         n(*k, "entries"), n(*k, "packets_dropped"))
+                           : fmt::format("  in the kernel: none ({})\n", problem);
+  }
   out += fmt::format("  sources tracked: {} of {} ({} evicted)\n", n(sources, "entries"),
                      n(sources, "max"), n(sources, "evicted"));
   out += fmt::format(

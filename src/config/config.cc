@@ -27,7 +27,7 @@ const toml::table* table_of(TomlReader& r, const toml::node& node, std::string_v
 void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
   r.check_keys(t,
                {"queues", "queue_length", "fail_open", "mode", "backend", "inspect", "socket",
-                "rules", "rules_dir", "admin_group", "read_group", "state_file"},
+                "rules", "rules_dir", "admin_group", "read_group", "state_file", "kernel_blocks"},
                "[daemon]");
   if (const toml::node* n = t.get("queues")) {
     const toml::array* list = n->as_array();
@@ -53,6 +53,9 @@ void read_daemon(TomlReader& r, const toml::table& t, DaemonSection& d) {
   }
   if (const toml::node* n = t.get("fail_open")) {
     if (auto b = r.boolean(*n, "fail_open")) d.fail_open = *b;
+  }
+  if (const toml::node* n = t.get("kernel_blocks")) {
+    if (auto b = r.boolean(*n, "kernel_blocks")) d.kernel_blocks = *b;
   }
   if (const toml::node* n = t.get("mode")) {
     if (auto i = r.choice(*n, "mode", {"enforce", "monitor"}))
@@ -578,6 +581,7 @@ std::vector<std::string> keys_needing_restart(const Config& running, const Confi
   note(a.admin_group != b.admin_group, "[daemon] admin_group");
   note(a.read_group != b.read_group, "[daemon] read_group");
   note(a.state_file != b.state_file, "[daemon] state_file");
+  note(a.kernel_blocks != b.kernel_blocks, "[daemon] kernel_blocks");
   const LogSection &l = running.log, &m = fresh.log;
   note(l.file != m.file, "[log] file");
   note(l.audit_file != m.audit_file, "[log] audit_file");

@@ -46,6 +46,9 @@ struct DaemonSection {
   // What must survive a restart: blocked sources and used one-time knock sequences (JSON,
   // written atomically). "" keeps nothing.
   std::string state_file = "/var/lib/portwall/state.json";
+  // Blocked sources' packets are dropped by a kernel set that copies the block list (an ipset,
+  // or a named set with nftables) before they reach the queue; false: portwalld drops them.
+  bool kernel_blocks = true;
 };
 
 struct LogSection {

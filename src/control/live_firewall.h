@@ -48,6 +48,14 @@ using QueueTask = std::function<void(Engine&, Timestamp)>;
 
 // Thread-safety: every method may be called from the control thread and the main thread at
 // once, except install() and set_mode(), which the caller serializes (ControlService does).
+// The kernel's set of blocks, for status: its entries, the packets it dropped (read once a
+// second), and why there is none ("" when in place).
+struct KernelBlockFigures {
+  std::size_t entries = 0;
+  std::uint64_t packets_dropped = 0;
+  std::string problem;
+};
+
 class LiveFirewall {
  public:
   virtual ~LiveFirewall() = default;
@@ -91,6 +99,14 @@ class LiveFirewall {
   virtual DecisionLogStats decision_log_stats() const = 0;
   // The CrowdSec Local API's link ([crowdsec]): its pulls and pushes; nullopt when off.
   virtual std::optional<CrowdSecFigures> crowdsec_figures() const { return std::nullopt; }
+  // The block list's copy in the kernel (detect/block_mirror.h) follows the list now, after a
+  // request changed it, rather than within the second. `spared`: a range blocked with
+  // --keep-established, whose kept connections a kernel drop would cut: left to portwalld for
+  // as long as that block lasts.
+  virtual void follow_blocks(const std::optional<Cidr>& spared = std::nullopt) { (void)spared; }
+  // What that copy holds and has dropped (its counters read now, unless they are many);
+  // nullopt when there is none.
+  virtual std::optional<KernelBlockFigures> kernel_block_figures() { return std::nullopt; }
 };
 
 }  // namespace portwall

@@ -231,6 +231,7 @@ nlohmann::json ControlService::blocked_request(const nlohmann::json& request, co
   if (action == "remove") {
     const bool removed = blocks_->remove(range->network, range->prefix_length);
     audit_.record(peer.uid, "unblock", removed ? "ok" : "unchanged", shown);
+    if (removed) live_.follow_blocks();
     // Its connections cut by the block come back if the rules allow them.
     const nlohmann::json connections =
         removed ? recheck_flows(Engine::Denied::leave, peer.uid, "blocked remove " + shown)
@@ -264,6 +265,8 @@ nlohmann::json ControlService::blocked_request(const nlohmann::json& request, co
         "): remove some (portwall blocked remove ADDR) or raise max_blocks");
   }
   audit_.record(peer.uid, "block", "ok", shown + (for_text.empty() ? "" : " for " + for_text));
+  // The kernel drops it from now on; not when connections are to be kept through it.
+  live_.follow_blocks(keep ? std::optional<Cidr>(*range) : std::nullopt);
   const nlohmann::json connections =
       recheck_flows(denied_by(keep), peer.uid, "blocked add " + shown, *range);
   if (!keep) live_.bring_back_offloaded("blocked add");

@@ -147,6 +147,10 @@ nlohmann::json ControlService::status() {
         Counter::scan_blocked, Counter::lost_messages, Counter::monitor_passed}) {
     j["counters"][to_string(c)] = sum[c];
   }
+  // Blocked sources' packets the kernel's set dropped before the queue count as blocked too.
+  const std::optional<KernelBlockFigures> in_kernel = live_.kernel_block_figures();
+  const std::uint64_t kernel_dropped = in_kernel ? in_kernel->packets_dropped : 0;
+  j["counters"][to_string(Counter::scan_blocked)] = sum[Counter::scan_blocked] + kernel_dropped;
   // Every decision by verdict and reason: {"drop": {"default": 12, ...}, ...}.
   for (std::size_t v = 0; v < kVerdicts; ++v) {
     nlohmann::json& by_reason = j["decisions"][to_lower(to_string(static_cast<Verdict>(v)))];
@@ -199,38 +203,43 @@ nlohmann::json ControlService::status() {
   for (const KnockSection& k : live->knocks) knocks.push_back(k.name);
   nlohmann::json trusted = nlohmann::json::array();
   for (const IpAddress& a : sources_->trusted()) trusted.push_back(to_string(a));
-  j["defenses"] = {{"scan",
-                    {{"enabled", live->scan_detection.enabled},
-                     {"sources_blocked", sum[Counter::scan_blocks]},
-                     {"packets_dropped", sum[Counter::scan_blocked]},
-                     {"spared", n(st.scan_spared)},
-                     {"vouched_sources", sources_->vouched()},
-                     {"trusted", trusted}}},
-                   {"blocks",
-                    {{"entries", blocks_->size()},
-                     {"max", blocks_->max_entries()},
-                     {"evicted", blocks_->evicted()},
-                     {"scan_blocks_not_made_rate", blocks_->refused_rate()},
-                     {"scan_blocks_not_made_full", blocks_->refused_full()}}},
-                   {"sources",
-                    {{"entries", sources_->size()},
-                     {"max", sources_->max_sources()},
-                     {"evicted", n(st.evicted)},
-                     {"evicted_holding", n(st.evicted_holding)}}},
-                   {"limits",
-                    {{"rule_rate_drops", n(st.rule_rate_drops)},
-                     {"source_rate_drops", n(st.source_rate_drops)},
-                     {"source_connection_drops", n(st.source_flow_drops)}}},
-                   {"knock",
-                    {{"doors", knocks},
-                     {"packets", sum[Counter::knocks]},
-                     {"opened", n(st.knock_opened)},
-                     {"failed", n(st.knock_failed)},
-                     {"spa_opened", n(st.spa_opened)},
-                     {"spa_rejected", n(st.spa_rejected)},
-                     {"spa_replayed", n(st.spa_replayed)},
-                     {"spa_misbound", n(st.spa_misbound)},
-                     {"connections_let_in", sum[Counter::knock_opened]}}}};
+  j["defenses"] = {
+      {"scan",
+       {{"enabled", live->scan_detection.enabled},
+        {"sources_blocked", sum[Counter::scan_blocks]},
+        {"packets_dropped", sum[Counter::scan_blocked] + kernel_dropped},
+        {"spared", n(st.scan_spared)},
+        {"vouched_sources", sources_->vouched()},
+        {"trusted", trusted}}},
+      {"blocks",
+       {{"entries", blocks_->size()},
+        {"max", blocks_->max_entries()},
+        {"evicted", blocks_->evicted()},
+        {"scan_blocks_not_made_rate", blocks_->refused_rate()},
+        {"scan_blocks_not_made_full", blocks_->refused_full()},
+        {"in_kernel", in_kernel ? nlohmann::json{{"entries", in_kernel->entries},
+                                                 {"packets_dropped", in_kernel->packets_dropped},
+                                                 {"problem", in_kernel->problem}}
+                                : nlohmann::json(nullptr)}}},
+      {"sources",
+       {{"entries", sources_->size()},
+        {"max", sources_->max_sources()},
+        {"evicted", n(st.evicted)},
+        {"evicted_holding", n(st.evicted_holding)}}},
+      {"limits",
+       {{"rule_rate_drops", n(st.rule_rate_drops)},
+        {"source_rate_drops", n(st.source_rate_drops)},
+        {"source_connection_drops", n(st.source_flow_drops)}}},
+      {"knock",
+       {{"doors", knocks},
+        {"packets", sum[Counter::knocks]},
+        {"opened", n(st.knock_opened)},
+        {"failed", n(st.knock_failed)},
+        {"spa_opened", n(st.spa_opened)},
+        {"spa_rejected", n(st.spa_rejected)},
+        {"spa_replayed", n(st.spa_replayed)},
+        {"spa_misbound", n(st.spa_misbound)},
+        {"connections_let_in", sum[Counter::knock_opened]}}}};
   if (const std::optional<CrowdSecFigures> cs = live_.crowdsec_figures()) {
     j["crowdsec"] = crowdsec_json(*cs, clock_.unix_ms());
   }

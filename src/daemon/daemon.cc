@@ -136,6 +136,7 @@ std::expected<void, std::string> Daemon::start() {
   // inspect = "new": established connections are offloaded to the kernel by a connmark bit.
   offload_mark_ = cfg.daemon.inspect == Inspect::new_only ? kOffloadMark : 0;
   spec.offload_mark = offload_mark_;
+  spec.block_set_size = cfg.daemon.kernel_blocks ? cfg.limits.max_blocks : 0;
 
   // Bind every queue before the diversion rules exist, so that no packet meets an empty queue.
   EngineOptions options;
@@ -156,6 +157,8 @@ std::expected<void, std::string> Daemon::start() {
   options.sources = sources_;
   options.blocks = blocks_;
   options.blocked_log = std::make_shared<BlockedLogGate>(cfg.limits.max_blocks);
+  blocked_log_ = options.blocked_log;
+  max_lines_per_second_ = cfg.log.max_lines_per_second;
   const std::uint32_t lines =
       cfg.log.max_lines_per_second == 0
           ? 0
@@ -199,6 +202,18 @@ std::expected<void, std::string> Daemon::start() {
   }
   diversion_installed_ = true;
   spec_ = spec;
+  if (const std::string problem = diversion_->block_set_problem(); problem.empty()) {
+    std::lock_guard<std::mutex> lock(mirror_mutex_);
+    mirroring_ = true;
+    mirror_.forget();  // install() made the set empty
+    mirror_blocks_locked(Counts::no);
+    say("blocked sources are dropped in the kernel (" + std::to_string(mirror_.size()) +
+        " block(s) copied)");
+  } else if (spec.block_set_size) {
+    std::lock_guard<std::mutex> lock(mirror_mutex_);
+    kernel_block_problem_ = problem;
+    say("blocked sources are dropped by portwalld, not in the kernel: " + problem);
+  }
   // The forwarding switches an earlier run turned on (handed over by a re-exec, or left by a
   // crash: the marker file) are still portwalld's, and so is dropping the routed traffic the
   // forwards do not carry: in place in the same transaction that replaces the earlier run's
@@ -255,6 +270,10 @@ void Daemon::shutdown() {
   control_server_.reset();
   stop_crowdsec();
   // Remove the diversion first: packets then stop coming rather than meeting a closed queue.
+  {
+    std::lock_guard<std::mutex> lock(mirror_mutex_);
+    mirroring_ = false;  // the set goes with the diversion
+  }
   if (diversion_installed_) {
     // Forwarding off first (when portwalld turned it on), then the rules that drop what it
     // would route: never the other way round.
@@ -327,6 +346,9 @@ void Daemon::set_mode(Mode next) {
     policy = policy_;
   }
   for (auto& w : workers_) w->set_policy(policy, next);
+  // Monitor mode lets blocked sources through too: the kernel's copy of the blocks empties
+  // (and fills again with enforce).
+  if (blocks_) follow_blocks(std::nullopt);
 }
 
 std::expected<std::size_t, std::string> Daemon::end_kernel_entries(std::span<const FlowKey> cut) {

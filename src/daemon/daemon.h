@@ -18,6 +18,8 @@
 #include "control/control_server.h"
 #include "control/control_service.h"
 #include "control/live_firewall.h"
+#include "detect/block_mirror.h"
+#include "detect/blocked_log_gate.h"
 #include "netfilter/diversion.h"
 #include "pipeline/queue_worker.h"
 
@@ -103,6 +105,29 @@ class Daemon final : private LiveFirewall {
   }
   DecisionLogStats decision_log_stats() const override { return decision_log_->stats(); }
   std::optional<CrowdSecFigures> crowdsec_figures() const override;
+  void follow_blocks(const std::optional<Cidr>& spared) override;
+  std::optional<KernelBlockFigures> kernel_block_figures() override;
+
+  // The block list's copy in the kernel (block_mirror.h, DiversionSpec::block_set_size):
+  // follows the list once a second (from keep_defenses()) and after a request changed it; once
+  // a second its counters are read (every few seconds with many entries), and what each block
+  // dropped is logged as the queue threads log a blocked source: its first packets, then once a
+  // minute with a count (the shared BlockedLogGate). REQUIRES: mirror_mutex_ held.
+  // `read_counts`: the counters too, when due (`now`: at once, unless the entries are many).
+  enum class Counts { no, when_due, now };
+  void mirror_blocks_locked(Counts read_counts);
+  void log_kernel_drops_locked(const std::vector<KernelDrops>& drops, Timestamp now);
+  mutable std::mutex mirror_mutex_;
+  bool mirroring_ = false;                  // the kernel set is in place
+  BlockMirror mirror_;                      // guarded by mirror_mutex_
+  std::vector<Cidr> spared_;                // guarded: ranges blocked with --keep-established
+  std::uint64_t mirrored_version_ = ~0ull;  // the list's version last followed
+  Mode mirrored_mode_ = Mode::enforce;
+  Timestamp mirrored_at_{}, counts_read_at_{};
+  bool mirror_failing_ = false;
+  std::string kernel_block_problem_;
+  std::shared_ptr<BlockedLogGate> blocked_log_;
+  std::uint32_t max_lines_per_second_ = 0;
 
   // Starting without locking the administrator out (first_start.cc): the files beside the state
   // file that ask for a lockout check (`first-start`) and an enable confirmation

@@ -128,6 +128,10 @@ void Daemon::keep_defenses() {
     blocks_seen_ = g;
     bring_back_offloaded("block list changed");
   }
+  {
+    std::lock_guard<std::mutex> lock(mirror_mutex_);
+    mirror_blocks_locked(Counts::when_due);
+  }
   save_defense_state(false);
   bool due = false;
   {

@@ -389,6 +389,11 @@ void BlockList::set_feed_exempt(ExemptFor whose, std::vector<Cidr> networks) {
   publish_locked(last_publish_, true);
 }
 
+std::vector<Cidr> BlockList::feed_exempt() const {
+  std::shared_lock lock(mutex_);
+  return impl_->feed_exempt;
+}
+
 std::uint32_t BlockList::tag_of(const std::string& name) {
   std::unique_lock lock(mutex_);
   Impl& m = *impl_;

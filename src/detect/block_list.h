@@ -85,6 +85,7 @@ class BlockList {
   enum class ExemptFor : std::uint8_t { lapi, host };
   void set_feed_exempt(ExemptFor whose, std::vector<Cidr> networks);
   // A tag for feed blocks: the same text gives the same tag. tag_name(0) is "".
+  std::vector<Cidr> feed_exempt() const;
   std::uint32_t tag_of(const std::string& name);
   std::string tag_name(std::uint32_t tag) const;
   std::size_t feed_size() const { return feed_count_.load(std::memory_order_relaxed); }
@@ -140,6 +141,9 @@ class BlockList {
   std::size_t max_feed() const {
     return std::max<std::size_t>(max_entries_ - max_entries_ / 10, 1);
   }
+  // Changes whenever what the packet path sees does (every publication): the kernel's copy
+  // (block_mirror.h) follows it.
+  std::uint64_t version() const { return published_version_.load(std::memory_order_acquire); }
   // Changes when a manual block is added or a block removed: written at once, not batched.
   std::uint64_t manual_generation() const {
     return manual_generation_.load(std::memory_order_relaxed);

@@ -5,7 +5,7 @@ namespace portwall {
 BlockedLogGate::BlockedLogGate(std::size_t max_sources, Duration every)
     : max_sources_(max_sources), every_(every) {}
 
-std::uint64_t BlockedLogGate::note(const IpAddress& source, Timestamp now) {
+std::uint64_t BlockedLogGate::note(const IpAddress& source, Timestamp now, std::uint64_t packets) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(source);
   if (it == entries_.end()) {
@@ -18,10 +18,10 @@ std::uint64_t BlockedLogGate::note(const IpAddress& source, Timestamp now) {
       if (entries_.size() >= max_sources_) return 0;
     }
     entries_.emplace(source, Entry{now + every_, 0});
-    return 1;
+    return packets;
   }
   Entry& e = it->second;
-  ++e.count;
+  e.count += packets;
   if (now < e.next_line) return 0;
   const std::uint64_t count = e.count;
   e = Entry{now + every_, 0};

@@ -22,7 +22,8 @@ class BlockedLogGate {
 
   // Counts one dropped packet of `source`: how many packets the line now due stands for (this
   // one included; 1 for a source's first packet), or 0 when no line is due.
-  std::uint64_t note(const IpAddress& source, Timestamp now);
+  // `packets`: as many dropped at once (counted by the kernel's set of blocks).
+  std::uint64_t note(const IpAddress& source, Timestamp now, std::uint64_t packets = 1);
   std::size_t size() const;
 
  private:

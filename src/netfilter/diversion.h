@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "detect/block_mirror.h"
 #include "rules/rule.h"
 
 namespace portwall {
@@ -34,6 +35,10 @@ struct DiversionSpec {
   // leaving the host an open router under the FORWARD policy. Off when forwarding was on
   // before: the host was a router by its administrator's choice.
   std::array<bool, 2> routed_deny{};
+  // The block list's copy in the kernel (detect/block_mirror.h): a set per family, with room
+  // for this many entries, whose members' packets are dropped before the queue (an IPv6
+  // member's neighbour discovery still goes to portwalld, which lets it through). 0: none.
+  std::size_t block_set_size = 0;
 };
 
 class Diversion {
@@ -51,13 +56,27 @@ class Diversion {
   // Packets the queue rules have sent toward the queues (IPv4 + IPv6, in + out), from the
   // kernel's own rule counters: what the daemon did not receive of these passed uninspected.
   virtual std::expected<std::uint64_t, std::string> queued_packets() = 0;
+
+  // The kernel set of blocks (DiversionSpec::block_set_size), made empty by install(): "" when
+  // it is in place, else why not (not asked for, no ipset, refused by the kernel); without it
+  // portwalld drops blocked sources' packets itself.
+  virtual std::string block_set_problem() const = 0;
+  // Whether two entries of the set may overlap (ipset's hash:net: yes; an nftables interval
+  // set: no).
+  virtual bool block_overlaps_allowed() const = 0;
+  // Adds (an entry already there takes the new timeout) and removals, in as few transactions as
+  // the backend allows. An entry to remove that the kernel already expired is no error.
+  virtual std::expected<void, std::string> change_blocks(const BlockSetChanges& changes) = 0;
+  // Every entry of the set with its packet counter.
+  virtual std::expected<std::vector<KernelBlockCount>, std::string> block_counts() = 0;
 };
 
 std::unique_ptr<Diversion> make_iptables_diversion();
 // What the backends load, exposed so that tests can pin the exact rules.
 // `leftover_jumps`: as many jumps to each of portwall's chains an earlier run left (deleted
 // in the same transaction).
-std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps = 0);
+std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps = 0,
+                                    bool block_set = false);
 // "" if none; `leftover_jumps` as above, to the forward chains.
 std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps = 0);
 std::string nftables_table_text(const DiversionSpec& spec);

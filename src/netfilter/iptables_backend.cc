@@ -10,6 +10,7 @@
 
 #include "netfilter/command.h"
 #include "netfilter/diversion.h"
+#include "netfilter/kernel_block_set.h"
 #include "packet/ip_address.h"
 
 namespace portwall {
@@ -21,10 +22,12 @@ struct Family {
   const char* save;
   const char* icmp_reject;
   bool ipv6;
+  const char* block_set;
 };
 constexpr Family kFamilies[] = {
-    {"iptables", "iptables-restore", "iptables-save", "icmp-port-unreachable", false},
-    {"ip6tables", "ip6tables-restore", "ip6tables-save", "icmp6-port-unreachable", true},
+    {"iptables", "iptables-restore", "iptables-save", "icmp-port-unreachable", false, kIpsetBlock4},
+    {"ip6tables", "ip6tables-restore", "ip6tables-save", "icmp6-port-unreachable", true,
+     kIpsetBlock6},
 };
 constexpr struct {
   const char* builtin;
@@ -33,6 +36,10 @@ constexpr struct {
 } kHooks[] = {{"INPUT", "PORTWALL_INPUT", "-i lo"}, {"OUTPUT", "PORTWALL_OUTPUT", "-o lo"}};
 constexpr const char* kDefragChain = "PORTWALL_DEFRAG";
 constexpr const char* kSaveChain = "PORTWALL_SAVE";
+constexpr const char* kBlockedChain = "PORTWALL_BLOCKED";
+// ICMPv6 that portwalld lets through from blocked sources too (engine.cc,
+// is_neighbour_discovery): router and neighbour solicitations and advertisements, MLD.
+constexpr int kDiscoveryTypes[] = {130, 131, 132, 133, 134, 135, 136, 143};
 constexpr std::pair<const char*, const char*> kSaveHooks[] = {{"security", "INPUT"},
                                                               {"mangle", "POSTROUTING"}};
 
@@ -67,14 +74,30 @@ struct LeftoverJumps {
 // then deletes them, flushes and refills the chains (a chain line flushes an existing chain,
 // with --noflush too) and jumps again, in the same transaction: a restart replaces the rules
 // without a moment in which packets pass unjudged.
+// `block_set`: the family's ipset of blocks exists; its members' packets are dropped here,
+// before the queue (those of neighbour discovery go on to portwalld).
 std::string restore_script(const Family& family, const DiversionSpec& spec,
-                           const LeftoverJumps& left) {
+                           const LeftoverJumps& left, bool block_set) {
   std::ostringstream s;
   s << "*filter\n";
   for (const auto& h : kHooks) s << ':' << h.chain << " - [0:0]\n";
   if (family.ipv6) s << ':' << kDefragChain << " - [0:0]\n";
+  if (block_set) {
+    s << ':' << kBlockedChain << " - [0:0]\n";
+    if (family.ipv6) {
+      for (int type : kDiscoveryTypes) {
+        s << fmt::format("-A {} -p ipv6-icmp -m icmp6 --icmpv6-type {} -j RETURN\n", kBlockedChain,
+                         type);
+      }
+    }
+    s << fmt::format("-A {} -j DROP\n", kBlockedChain);
+  }
   for (const auto& h : kHooks) {
     s << fmt::format("-A {} {} -j RETURN\n", h.chain, h.loopback);
+    if (block_set) {
+      s << fmt::format("-A {} -m set --match-set {} {} -j {}\n", h.chain, family.block_set,
+                       std::string_view(h.builtin) == "INPUT" ? "src" : "dst", kBlockedChain);
+    }
     s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -p tcp -j REJECT --reject-with tcp-reset\n",
                      h.chain, spec.reject_mark, spec.reject_mark);
     s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", h.chain,
@@ -112,6 +135,12 @@ std::string restore_script(const Family& family, const DiversionSpec& spec,
     }
   }
   return s.str();
+}
+
+std::string failure(const std::vector<std::string>& argv, const CommandResult& r) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  return fmt::format("{} failed ({}): {}", cmd, r.exit_code, r.err.empty() ? r.out : r.err);
 }
 
 // Forwarding: chains of their own in mangle, nat and filter, only while forwards exist (NAT
@@ -218,12 +247,6 @@ void remove_forwards(const Family& family) {
   }
 }
 
-std::string failure(const std::vector<std::string>& argv, const CommandResult& r) {
-  std::string cmd;
-  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-  return fmt::format("{} failed ({}): {}", cmd, r.exit_code, r.err.empty() ? r.out : r.err);
-}
-
 void remove_save_chains(const Family& family) {
   for (const auto& [table, builtin] : kSaveHooks) {
     for (int i = 0; i < 16; ++i) {
@@ -235,6 +258,44 @@ void remove_save_chains(const Family& family) {
     run_command({family.iptables, "-w", "-t", table, "-F", kSaveChain});
     run_command({family.iptables, "-w", "-t", table, "-X", kSaveChain});
   }
+}
+
+// The chain that drops blocked sources and the family's set (once no rule names it any more).
+void remove_block_set(const Family& family) {
+  run_command({family.iptables, "-w", "-F", kBlockedChain});
+  run_command({family.iptables, "-w", "-X", kBlockedChain});
+  run_command({"ipset", "destroy", family.block_set});
+}
+
+// Makes the family's set of blocks, empty, with room for `size` entries: an earlier run's is
+// emptied, or replaced (swapped, so that its rules stay valid) when its room differs.
+std::expected<void, std::string> make_block_set(const Family& family, std::size_t size) {
+  std::vector<std::string> create = {"ipset", "create"};
+  for (std::string& a : ipset_create_args(family.block_set, family.ipv6, size)) {
+    create.push_back(std::move(a));
+  }
+  create.push_back("-exist");
+  if (const CommandResult made = run_command(create); made.ok()) {
+    const std::vector<std::string> flush = {"ipset", "flush", family.block_set};
+    if (const CommandResult r = run_command(flush); !r.ok())
+      return std::unexpected(failure(flush, r));
+    return {};
+  } else if (made.exit_code < 0 || made.err.find("already exists") == std::string::npos) {
+    return std::unexpected(failure(create, made));
+  }
+  const std::string fresh = std::string(family.block_set) + "-new";
+  run_command({"ipset", "destroy", fresh});
+  create[2] = fresh;
+  create.pop_back();
+  const std::vector<std::string> swap = {"ipset", "swap", fresh, family.block_set};
+  if (const CommandResult r = run_command(create); !r.ok())
+    return std::unexpected(failure(create, r));
+  if (const CommandResult r = run_command(swap); !r.ok()) {
+    run_command({"ipset", "destroy", fresh});
+    return std::unexpected(failure(swap, r));
+  }
+  run_command({"ipset", "destroy", fresh});
+  return {};
 }
 
 // Deletes every jump to our chain from the built-in chain (a crashed run may have left one, or
@@ -252,6 +313,7 @@ void remove_family(const Family& family) {
     run_command({family.iptables, "-w", "-X", kDefragChain});
   }
   remove_save_chains(family);
+  remove_block_set(family);
 }
 
 // How many jumps to `chain` the built-in chain holds now, as `iptables -S` lists them.
@@ -291,17 +353,53 @@ class IptablesDiversion final : public Diversion {
   const char* name() const override { return "iptables"; }
 
   std::expected<void, std::string> install(const DiversionSpec& spec) override {
+    block_set_problem_ = spec.block_set_size ? "" : "not asked for";
+    for (const Family& family : kFamilies) {
+      if (spec.block_set_size && block_set_problem_.empty()) {
+        if (auto made = make_block_set(family, spec.block_set_size); !made) {
+          block_set_problem_ = made.error();
+        }
+      }
+    }
+    const bool block_set = block_set_problem_.empty();
     for (const Family& family : kFamilies) {
       const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
-      const CommandResult r = run_command(argv, restore_script(family, spec, leftovers(family)));
+      const CommandResult r =
+          run_command(argv, restore_script(family, spec, leftovers(family), block_set));
       if (!r.ok()) {
         remove();
         return std::unexpected(failure(argv, r));
       }
       // An earlier run's inspect = "new" chains, when this one has none: they only save marks.
       if (!spec.offload_mark) remove_save_chains(family);
+      // An earlier run's set of blocks, when this one has none (no rule names it now).
+      if (!block_set) remove_block_set(family);
     }
     return {};
+  }
+
+  std::string block_set_problem() const override { return block_set_problem_; }
+  bool block_overlaps_allowed() const override { return true; }
+
+  std::expected<void, std::string> change_blocks(const BlockSetChanges& changes) override {
+    if (changes.empty()) return {};
+    const std::vector<std::string> argv = {"ipset", "restore", "-exist"};
+    if (const CommandResult r = run_command(argv, ipset_changes_script(changes)); !r.ok()) {
+      return std::unexpected(failure(argv, r));
+    }
+    return {};
+  }
+
+  std::expected<std::vector<KernelBlockCount>, std::string> block_counts() override {
+    std::vector<KernelBlockCount> all;
+    for (const Family& family : kFamilies) {
+      const std::vector<std::string> argv = {"ipset", "save", family.block_set};
+      const CommandResult r = run_command(argv);
+      if (!r.ok()) return std::unexpected(failure(argv, r));
+      std::vector<KernelBlockCount> some = parse_ipset_save(r.out);
+      all.insert(all.end(), some.begin(), some.end());
+    }
+    return all;
   }
 
   std::expected<void, std::string> remove() override {
@@ -348,17 +446,21 @@ class IptablesDiversion final : public Diversion {
     }
     return total;
   }
+
+ private:
+  std::string block_set_problem_ = "not installed";
 };
 
 }  // namespace
 
-std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps) {
+std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps,
+                                    bool block_set) {
   LeftoverJumps left;
   for (const auto& h : kHooks) left.counts.emplace_back("filter", h.builtin, leftover_jumps);
   for (const auto& [table, builtin] : kSaveHooks) {
     left.counts.emplace_back(table, builtin, leftover_jumps);
   }
-  return restore_script(kFamilies[ipv6 ? 1 : 0], spec, left);
+  return restore_script(kFamilies[ipv6 ? 1 : 0], spec, left, block_set);
 }
 
 std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps) {

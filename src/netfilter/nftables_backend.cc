@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "netfilter/diversion.h"
+#include "netfilter/kernel_block_set.h"
 #include "packet/ip_address.h"
 
 namespace portwall {
@@ -20,9 +21,11 @@ struct NftDeleter {
 };
 
 // Runs nft commands; the error text on failure.
-std::expected<std::string, std::string> run_nft(const std::string& commands, bool dry_run) {
+std::expected<std::string, std::string> run_nft(const std::string& commands, bool dry_run,
+                                                bool json = false) {
   std::unique_ptr<nft_ctx, NftDeleter> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!ctx) return std::unexpected(std::string("nft_ctx_new failed"));
+  if (json) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON);
   nft_ctx_buffer_output(ctx.get());
   nft_ctx_buffer_error(ctx.get());
   nft_ctx_set_dry_run(ctx.get(), dry_run);
@@ -34,18 +37,37 @@ std::expected<std::string, std::string> run_nft(const std::string& commands, boo
   return std::string(nft_ctx_get_output_buffer(ctx.get()));
 }
 
-std::string table_text(const DiversionSpec& spec) {
+// `block_sets`: the table holds the sets of blocks (DiversionSpec::block_set_size), whose
+// members' packets are dropped before the queue (those of IPv6 neighbour discovery go on to
+// portwalld, which lets them through). The lookups come after the cheaper matches, so that an
+// entry's counter counts each packet once.
+std::string table_text(const DiversionSpec& spec, bool block_sets) {
   const std::string queues = spec.queues.size() == 1
                                  ? fmt::format("{}", spec.queues.front())
                                  : fmt::format("{}-{}", spec.queues.front(), spec.queues.back());
   std::ostringstream s;
   // "add; delete; define" replaces a leftover table in the same transaction, or creates it.
   s << "add table inet portwall\ndelete table inet portwall\ntable inet portwall {\n";
+  if (block_sets) {
+    for (const auto& [name, type] :
+         {std::pair{"block4", "ipv4_addr"}, std::pair{"block6", "ipv6_addr"}}) {
+      s << fmt::format(
+          "  set {} {{\n    type {}\n    flags interval, timeout\n    counter\n"
+          "    size {}\n  }}\n",
+          name, type, spec.block_set_size);
+    }
+  }
   for (const auto& [chain, hook, lo] :
        {std::tuple{"input", "input", "iif"}, std::tuple{"output", "output", "oif"}}) {
     s << fmt::format("  chain {} {{\n    type filter hook {} priority 0; policy accept;\n", chain,
                      hook);
     s << fmt::format("    {} \"lo\" return\n", lo);
+    if (block_sets) {
+      const char* remote = std::string_view(chain) == "input" ? "saddr" : "daddr";
+      s << fmt::format("    ip {} @block4 drop\n", remote);
+      s << fmt::format("    meta l4proto != ipv6-icmp ip6 {} @block6 drop\n", remote);
+      s << fmt::format("    icmpv6 type != {{ 130-136, 143 }} ip6 {} @block6 drop\n", remote);
+    }
     s << fmt::format("    meta mark & {0:#x} == {0:#x} meta l4proto tcp reject with tcp reset\n",
                      spec.reject_mark);
     s << fmt::format("    meta mark & {0:#x} == {0:#x} reject\n", spec.reject_mark);
@@ -149,9 +171,43 @@ class NftablesDiversion final : public Diversion {
   const char* name() const override { return "nftables"; }
 
   std::expected<void, std::string> install(const DiversionSpec& spec) override {
-    auto r = run_nft(table_text(spec), false);
+    block_set_problem_ = spec.block_set_size ? "" : "not asked for";
+    if (spec.block_set_size) {
+      if (auto r = run_nft(table_text(spec, true), false))
+        return {};
+      else
+        block_set_problem_ =
+            "the kernel refused the sets of blocks: " + r.error().substr(0, r.error().find('\n'));
+    }
+    auto r = run_nft(table_text(spec, false), false);
     if (!r) return std::unexpected(r.error());
     return {};
+  }
+
+  std::string block_set_problem() const override { return block_set_problem_; }
+  bool block_overlaps_allowed() const override { return false; }
+
+  std::expected<void, std::string> change_blocks(const BlockSetChanges& changes) override {
+    if (!changes.remove.empty() && !run_nft(nft_block_deletes(changes.remove), false)) {
+      // One of them was gone (expired meanwhile): nft refuses the whole batch, so one by one.
+      for (const Cidr& c : changes.remove) (void)run_nft(nft_block_deletes({c}), false);
+    }
+    if (changes.add.empty()) return {};
+    auto r = run_nft(nft_block_adds(changes), false);
+    if (!r) return std::unexpected(r.error().substr(0, r.error().find('\n')));
+    return {};
+  }
+
+  std::expected<std::vector<KernelBlockCount>, std::string> block_counts() override {
+    std::vector<KernelBlockCount> all;
+    for (const char* set : {"block4", "block6"}) {
+      auto listing = run_nft(fmt::format("list set inet portwall {}\n", set), false, true);
+      if (!listing) return std::unexpected(listing.error());
+      auto some = parse_nft_set_json(*listing);
+      if (!some) return std::unexpected(some.error());
+      all.insert(all.end(), some->begin(), some->end());
+    }
+    return all;
   }
 
   std::expected<void, std::string> remove() override {
@@ -186,11 +242,16 @@ class NftablesDiversion final : public Diversion {
     }
     return total;
   }
+
+ private:
+  std::string block_set_problem_ = "not installed";
 };
 
 }  // namespace
 
-std::string nftables_table_text(const DiversionSpec& spec) { return table_text(spec); }
+std::string nftables_table_text(const DiversionSpec& spec) {
+  return table_text(spec, spec.block_set_size > 0);
+}
 std::string nftables_forward_text(const DiversionSpec& spec) { return forward_text(spec); }
 
 std::unique_ptr<Diversion> make_nftables_diversion() {
@@ -198,7 +259,7 @@ std::unique_ptr<Diversion> make_nftables_diversion() {
 }
 
 std::expected<void, std::string> nftables_supported(const DiversionSpec& spec) {
-  auto r = run_nft(table_text(spec), true);
+  auto r = run_nft(table_text(spec, false), true);
   if (!r) return std::unexpected(r.error());
   return {};
 }

@@ -35,6 +35,9 @@ subset=(
   Faults.SigkillWithFailOpenKeepsConnectionsAndLetsNewOnesInUninspected
   Faults.SigkillWithFailClosedStopsTrafficUntilTheRestart
   Wire.SigtermRemovesEveryRuleAndExitsZero
+  # blocked sources dropped by the table's named sets, kept equal to the block list
+  KernelBlocks.TheSetEqualsTheBlockListAfterEveryChangeExpiryRestartReloadAndModeSwitch
+  KernelBlocks.ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogged
   # the upgrade's re-exec (SIGUSR2), on the backend a Debian server picks
   Reexec.SigusrTwoReexecutesInPlaceAndNoPacketPassesUnjudged
   Reexec.AnIdleConnectionOutlivesThePickupGrace

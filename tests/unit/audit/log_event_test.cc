@@ -125,3 +125,37 @@ TEST(LogRateLimiter, ZeroMeansUnlimited) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+// What the kernel's set of blocks dropped is known by its counter only: the block's address or
+// range for SRC, and the count, even of one packet.
+TEST(DecisionLogLine, DropsCountedInTheKernelNameTheBlockAndTheCountOnly) {
+  LogEvent e;
+  e.unix_ms = 1795473667123;
+  e.decision = {Verdict::drop, Reason::scan_block, 0, true};
+  e.decision.count = 1;
+  e.src = *parse_ip_address("203.0.113.9");
+  e.src_prefix = 32;
+  e.in_kernel = true;
+  EXPECT_EQ(format_text(e),
+            "2026-11-23T22:41:07.123Z portwall ACTION=DROP RULE=- REASON=scan-block DIR=in IN= "
+            "OUT= SRC=203.0.113.9 IN_KERNEL=1 COUNT=1");
+  e.decision.reason = Reason::blocked;
+  e.decision.by_feed = true;
+  e.decision.count = 4000;
+  e.src = *parse_ip_address("2001:db8:7::");
+  e.src_prefix = 48;
+  EXPECT_TRUE(format_text(e).ends_with(" SRC=2001:db8:7::/48 IN_KERNEL=1 COUNT=4000 BY=crowdsec"))
+      << format_text(e);
+  const nlohmann::json j = nlohmann::json::parse(format_json(e));
+  EXPECT_EQ(j["src"], "2001:db8:7::/48");
+  EXPECT_EQ(j["in_kernel"], true);
+  EXPECT_EQ(j["count"], 4000);
+  EXPECT_EQ(j["by"], "crowdsec");
+  EXPECT_FALSE(j.contains("dst"));
+}
+
+}  // namespace
+}  // namespace portwall

@@ -102,3 +102,26 @@ TEST(StatusView, VerboseShowsEachDefenseWithItsCounters) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(StatusView, VerboseSaysWhatTheKernelsSetOfBlocksHoldsAndDroppedOrWhyThereIsNone) {
+  auto d = nlohmann::json::parse(R"({
+    "scan": {}, "sources": {}, "limits": {}, "knock": {},
+    "blocks": {"entries": 3, "max": 65536, "evicted": 0,
+               "in_kernel": {"entries": 2, "packets_dropped": 4000, "problem": ""}}})");
+  EXPECT_NE(render_defenses(d).find("  block list: 3 of 65536 (0 evicted)\n"
+                                    "  in the kernel: 2 block(s), 4000 packet(s) dropped\n"),
+            std::string::npos)
+      << render_defenses(d);
+  d["blocks"]["in_kernel"]["problem"] = "ipset create failed (-1)";
+  EXPECT_NE(render_defenses(d).find("  in the kernel: none (ipset create failed (-1))\n"),
+            std::string::npos)
+      << render_defenses(d);
+  d["blocks"]["in_kernel"] = nullptr;  // [daemon] kernel_blocks = false
+  EXPECT_EQ(render_defenses(d).find("in the kernel"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portwall

@@ -70,11 +70,14 @@ rules = "/tmp/rules.toml"
 rules_dir = "/tmp/rules.d"
 admin_group = "netadmin"
 read_group = "adm"
+kernel_blocks = false
 )",
                         "portwall.toml");
   ASSERT_TRUE(c) << to_string(c.error());
   EXPECT_EQ(c->daemon.queues, (std::vector<std::uint16_t>{7, 8}));
   EXPECT_FALSE(c->daemon.fail_open);
+  EXPECT_FALSE(c->daemon.kernel_blocks);
+  EXPECT_TRUE(Config{}.daemon.kernel_blocks);
   EXPECT_EQ(c->daemon.mode, Mode::monitor);
   EXPECT_EQ(c->daemon.backend, Backend::nftables);
   EXPECT_EQ(c->daemon.inspect, Inspect::new_only);
@@ -253,7 +256,7 @@ TEST(ParseConfig, UnknownKeyInASectionListsTheExpectedKeys) {
       errors_of("[daemon]\nqueue = [100]\n"),
       "portwall.toml:2:1: unknown key 'queue' in [daemon]; expected one of queues, "
       "queue_length, fail_open, mode, backend, inspect, socket, rules, rules_dir, admin_group, "
-      "read_group, state_file");
+      "read_group, state_file, kernel_blocks");
   EXPECT_EQ(errors_of("[conntrack]\ntcp_timeout = \"5d\"\n"),
             "portwall.toml:2:1: unknown key 'tcp_timeout' in [conntrack]; expected one of "
             "max_entries, tcp_established_timeout, udp_timeout, pickup_grace");

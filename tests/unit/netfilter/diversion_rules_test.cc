@@ -270,3 +270,63 @@ TEST(NftablesDiversion, ForwardsLiveInATableOfTheirOwn) {
 
 }  // namespace
 }  // namespace portwall
+
+namespace portwall {
+namespace {
+
+TEST(IptablesDiversion, BlockedSourcesAreDroppedByTheSetBeforeAnythingElseButLoopback) {
+  DiversionSpec spec = two_queues();
+  spec.offload_mark = 0x400000;
+  spec.block_set_size = 1000;
+  const std::string v4 = iptables_restore_script(false, spec, 0, true);
+  EXPECT_NE(v4.find(":PORTWALL_BLOCKED - [0:0]\n-A PORTWALL_BLOCKED -j DROP\n"), std::string::npos)
+      << v4;
+  const std::string in =
+      "-A PORTWALL_INPUT -i lo -j RETURN\n"
+      "-A PORTWALL_INPUT -m set --match-set portwall-block4 src -j PORTWALL_BLOCKED\n";
+  const std::string out =
+      "-A PORTWALL_OUTPUT -o lo -j RETURN\n"
+      "-A PORTWALL_OUTPUT -m set --match-set portwall-block4 dst -j PORTWALL_BLOCKED\n";
+  ASSERT_NE(v4.find(in), std::string::npos) << v4;
+  ASSERT_NE(v4.find(out), std::string::npos) << v4;
+  EXPECT_LT(v4.find(in), v4.find("-A PORTWALL_INPUT -m connmark")) << "offloaded ones too";
+  // IPv6: neighbour discovery and MLD go on to portwalld (which lets them through), the rest
+  // is dropped.
+  const std::string v6 = iptables_restore_script(true, spec, 0, true);
+  EXPECT_NE(v6.find("--match-set portwall-block6 src -j PORTWALL_BLOCKED"), std::string::npos);
+  for (int type : {130, 131, 132, 133, 134, 135, 136, 143}) {
+    EXPECT_NE(v6.find("-A PORTWALL_BLOCKED -p ipv6-icmp -m icmp6 --icmpv6-type " +
+                      std::to_string(type) + " -j RETURN\n"),
+              std::string::npos)
+        << type << "\n"
+        << v6;
+  }
+  EXPECT_LT(v6.find("--icmpv6-type 143 -j RETURN"), v6.find("-A PORTWALL_BLOCKED -j DROP"));
+  EXPECT_EQ(iptables_restore_script(false, spec, 0, false).find("PORTWALL_BLOCKED"),
+            std::string::npos)
+      << "without the set nothing names it";
+}
+
+TEST(NftablesDiversion, BlockedSourcesAreDroppedByNamedSetsWithTimeoutsAndCounters) {
+  DiversionSpec spec = two_queues();
+  spec.block_set_size = 200000;
+  const std::string text = nftables_table_text(spec);
+  EXPECT_NE(text.find("  set block4 {\n    type ipv4_addr\n    flags interval, timeout\n"
+                      "    counter\n    size 200000\n  }\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("set block6 {\n    type ipv6_addr\n"), std::string::npos) << text;
+  const std::size_t drop = text.find("    ip saddr @block4 drop\n");
+  ASSERT_NE(drop, std::string::npos) << text;
+  EXPECT_GT(drop, text.find("iif \"lo\" return"));
+  EXPECT_LT(drop, text.find(" queue flags bypass"));
+  EXPECT_NE(text.find("    meta l4proto != ipv6-icmp ip6 saddr @block6 drop\n"
+                      "    icmpv6 type != { 130-136, 143 } ip6 saddr @block6 drop\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("    ip daddr @block4 drop\n"), std::string::npos) << text;
+  EXPECT_EQ(nftables_table_text(two_queues()).find("@block"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portwall
