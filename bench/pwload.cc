@@ -12,12 +12,23 @@
 //        address, each with one 64-byte request in flight, numbered (a request unanswered for
 //        200 ms is counted lost and the next one sent; a late answer is ignored); prints
 //        "rr_per_s X p50_us Y p99_us Z lost N"
+//   pwload spoof IFACE DST_MAC DST_IP FIRST_SRC COUNT SECONDS
+//        a flood from COUNT forged IPv4 sources (FIRST_SRC and the COUNT-1 after it): each
+//        sends a UDP datagram to port 9000 and a TCP SYN to port 8000 in turn, prebuilt
+//        Ethernet frames written to IFACE's packet socket as fast as it takes them, for SECONDS;
+//        prints "sent N pps X"
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -284,6 +295,114 @@ int rr(const char* dst, int port, int count) {
   return 0;
 }
 
+std::uint16_t checksum(const void* data, std::size_t length, std::uint32_t sum = 0) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  for (std::size_t i = 0; i + 1 < length; i += 2)
+    sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+  if (length & 1) sum += static_cast<std::uint32_t>(p[length - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons(static_cast<std::uint16_t>(~sum));
+}
+
+// One Ethernet frame from `src` to `dst`: a 64-byte UDP datagram to port 9000, or a TCP SYN to
+// port 8000, with valid IP and L4 checksums.
+std::vector<std::uint8_t> forged_frame(const std::uint8_t* src_mac, const std::uint8_t* dst_mac,
+                                       in_addr src, in_addr dst, bool syn, std::uint16_t sport) {
+  const std::size_t l4 = syn ? sizeof(tcphdr) : sizeof(udphdr) + 64;
+  std::vector<std::uint8_t> f(sizeof(ether_header) + sizeof(iphdr) + l4);
+  auto* eth = reinterpret_cast<ether_header*>(f.data());
+  std::memcpy(eth->ether_dhost, dst_mac, 6);
+  std::memcpy(eth->ether_shost, src_mac, 6);
+  eth->ether_type = htons(ETHERTYPE_IP);
+  auto* ip = reinterpret_cast<iphdr*>(f.data() + sizeof(ether_header));
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->ttl = 64;
+  ip->tot_len = htons(static_cast<std::uint16_t>(sizeof(iphdr) + l4));
+  ip->protocol = syn ? IPPROTO_TCP : IPPROTO_UDP;
+  ip->saddr = src.s_addr;
+  ip->daddr = dst.s_addr;
+  ip->check = checksum(ip, sizeof(iphdr));
+  std::uint8_t* body = f.data() + sizeof(ether_header) + sizeof(iphdr);
+  // The pseudo-header's sum: addresses, protocol, length.
+  std::uint32_t pseudo = 0;
+  for (std::uint32_t a : {ntohl(src.s_addr), ntohl(dst.s_addr)}) pseudo += (a >> 16) + (a & 0xffff);
+  pseudo += ip->protocol + static_cast<std::uint32_t>(l4);
+  if (syn) {
+    auto* t = reinterpret_cast<tcphdr*>(body);
+    t->source = htons(sport);
+    t->dest = htons(8000);
+    t->seq = htonl(0x1000u + sport);
+    t->doff = 5;
+    t->syn = 1;
+    t->window = htons(64240);
+    t->check = checksum(body, l4, pseudo);
+  } else {
+    auto* u = reinterpret_cast<udphdr*>(body);
+    u->source = htons(sport);
+    u->dest = htons(9000);
+    u->len = htons(static_cast<std::uint16_t>(l4));
+    u->check = checksum(body, l4, pseudo);
+  }
+  return f;
+}
+
+int spoof(const char* iface, const char* dst_mac_text, const char* dst_ip, const char* first_src,
+          int count, double seconds) {
+  const int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP));
+  if (s < 0) return perror("spoof: packet socket"), 1;
+  int on = 1;
+  setsockopt(s, SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof on);
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface);
+  if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0) return perror("spoof: interface"), 1;
+  std::uint8_t src_mac[6], dst_mac[6];
+  std::memcpy(src_mac, ifr.ifr_hwaddr.sa_data, 6);
+  if (std::sscanf(dst_mac_text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dst_mac[0], &dst_mac[1],
+                  &dst_mac[2], &dst_mac[3], &dst_mac[4], &dst_mac[5]) != 6) {
+    std::fprintf(stderr, "pwload: bad MAC %s\n", dst_mac_text);
+    return 2;
+  }
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = static_cast<int>(if_nametoindex(iface));
+  to.sll_halen = 6;
+  std::memcpy(to.sll_addr, dst_mac, 6);
+  const in_addr dst = address(dst_ip, 0).sin_addr;
+  const std::uint32_t first = ntohl(address(first_src, 0).sin_addr.s_addr);
+  std::vector<std::vector<std::uint8_t>> frames;
+  for (int i = 0; i < count; ++i) {
+    const in_addr src{htonl(first + static_cast<std::uint32_t>(i))};
+    for (bool syn : {false, true}) {
+      frames.push_back(forged_frame(src_mac, dst_mac, src, dst, syn,
+                                    static_cast<std::uint16_t>(20000 + i % 40000)));
+    }
+  }
+  constexpr std::size_t kBatch = 64;
+  std::vector<mmsghdr> msgs(kBatch);
+  std::vector<iovec> iov(kBatch);
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  const auto start = Clock::now();
+  std::uint64_t sent = 0;
+  std::size_t next = 0;
+  while (!stop && Clock::now() < end) {
+    for (std::size_t i = 0; i < kBatch; ++i, next = (next + 1) % frames.size()) {
+      iov[i] = {frames[next].data(), frames[next].size()};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_name = &to;
+      msgs[i].msg_hdr.msg_namelen = sizeof to;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = sendmmsg(s, msgs.data(), kBatch, 0);
+    if (n > 0) sent += static_cast<std::uint64_t>(n);
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("sent %llu pps %.0f\n", static_cast<unsigned long long>(sent), sent / took);
+  close(s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -308,6 +427,10 @@ int main(int argc, char** argv) {
   if (mode == "udp" && rest.size() >= 5) {
     return udp(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atof(rest[2].c_str()),
                std::atoi(rest[3].c_str()), srcs(4));
+  }
+  if (mode == "spoof" && rest.size() == 6) {
+    return spoof(rest[0].c_str(), rest[1].c_str(), rest[2].c_str(), rest[3].c_str(),
+                 std::atoi(rest[4].c_str()), std::atof(rest[5].c_str()));
   }
   if (mode == "rr" && rest.size() == 3) {
     return rr(rest[0].c_str(), std::atoi(rest[1].c_str()), std::atoi(rest[2].c_str()));

@@ -10,7 +10,13 @@
 # of two), opensnitch (Debian's OpenSnitch, default allow, in the
 # client namespace where the connections start), and portwalld (inspect = "full", fail-closed) with 10 rules, 1,000 rules plus a 1,000,000-entry
 # address set, and 100,000 rules; portwalld-blocks: 10 rules and 100,000 blocks in the block
-# list (addresses, /24s and IPv6 /64s, none the traffic's) restored from a state file. Figures: new TCP connections/s (64 in flight, 32 client
+# list (addresses, /24s and IPv6 /64s, none the traffic's) restored from a state file;
+# blocked-noflood, blocked-flood and blocked-flood-nokernel (issue 20, point 1): 10 rules and
+# 1,000 blocked addresses, with no flood, then with a UDP and SYN flood from those 1,000 forged
+# sources at the rate the client namespace's packet socket takes (pwload spoof) while the
+# allowed client connects, their packets dropped by the kernel set, then by portwalld
+# ([daemon] kernel_blocks = false): the client's connections/s and portwalld's CPU share, in a
+# table of their own. Figures: new TCP connections/s (64 in flight, 32 client
 # addresses), UDP 64-byte datagrams received and inspected per second, TCP single-stream
 # throughput (iperf3), request/response latency p50/p99, the daemon's CPU µs per inspected
 # packet and its RSS. Writes build/bench/results.md, results.csv and conn_us_vs_rules.png.
@@ -126,6 +132,20 @@ awk -v until="$(( ($(date +%s) + 365 * 86400) * 1000 ))" 'BEGIN {
   print "]}"
 }' >"$blocks_file"
 
+# 1,000 blocks for the blocked-* variants: the flood's forged sources 10.200.64.0 onwards (on
+# the server's link by a route of their own, so that the server takes them in), a day long.
+flood_first=10.200.64.0
+flood_sources=1000
+flood_state="$work/flood-state.json"
+awk -v until="$(( ($(date +%s) + 86400) * 1000 ))" -v n="$flood_sources" 'BEGIN {
+  printf "{\"version\": 1, \"blocks\": ["
+  for (i = 0; i < n; i++)
+    printf "%s{\"address\": \"10.200.%d.%d\", \"reason\": \"manual\", \"expires_unix_ms\": %s}", (i ? "," : ""), 64 + int(i / 256), i % 256, until
+  print "]}"
+}' >"$flood_state"
+"${sudo[@]}" ip -n "$lab-srv" route add 10.200.64.0/22 dev srv0
+srv_mac=$("${srv[@]}" cat /sys/class/net/srv0/address)
+
 daemon_pid=""
 start_variant() {  # start_variant NAME [RULES]
   case $1 in
@@ -166,13 +186,18 @@ start_variant() {  # start_variant NAME [RULES]
         "${cli[@]}" iptables-save | grep -q NFQUEUE && break
         sleep 0.1
       done ;;
-    portwalld*)
-      local inspect=full state='""' queues="100, 101"
+    portwalld* | blocked-*)
+      local inspect=full state='""' queues="100, 101" kernel_blocks=true
       [ "$1" = portwalld-new ] && inspect=new
       [ "$1" = portwalld-1q ] && queues=100  # one queue and one thread
       if [ "$1" = portwalld-blocks ]; then
         cp "$blocks_file" "$work/state.json"
         state="\"$work/state.json\""
+      fi
+      if [[ $1 == blocked-* ]]; then
+        cp "$flood_state" "$work/state.json"
+        state="\"$work/state.json\""
+        [ "$1" = blocked-flood-nokernel ] && kernel_blocks=false
       fi
       cat >"$work/portwall.toml" <<CONF
 [daemon]
@@ -182,6 +207,7 @@ fail_open = false
 rules = "$2"
 socket = "$work/portwall.sock"
 state_file = $state
+kernel_blocks = $kernel_blocks
 [log]
 file = "$work/portwall.log"
 audit_file = "$work/audit.log"
@@ -212,7 +238,7 @@ inspected() {  # packets the userspace program has received so far
   case $1 in
     ceiling*) "${sudo[@]}" kill -USR1 "$daemon_pid"; sleep 0.2; tail -1 "$work/nfq.out" | awk '{print $2}' ;;
     # counters.received: every queue's (the per-queue figures say "received" too).
-    portwalld*) "${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
+    portwalld* | blocked-*) "${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
                   /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["counters"]["received"])' ;;
     *) echo 0 ;;
   esac
@@ -256,11 +282,40 @@ measure() {  # measure VARIANT RULES
   done
 }
 
+flood_csv="$out/flood.csv"
+echo "variant,round,conn_per_s,flood_pps,daemon_cpu_pct,kernel_dropped" >"$flood_csv"
+measure_flood() {  # measure_flood VARIANT: portwalld's CPU under the flood alone, then the
+  # client's connections/s under it. The flooder stands for other machines: it has the second
+  # core to itself (taskset), where the kernel also drops what it sends (veth runs the
+  # receiver's stack on the sender's core).
+  local v=$1
+  for r in $(seq "$rounds"); do
+    local spoof="" before_cpu after_cpu cpu conn pps=0 dropped
+    if [ "$v" != blocked-noflood ]; then
+      # blocked-flood-elsewhere: the same frames to a MAC address nobody has: the server's link
+      # drops them before IP, so this is what the flooder's core alone costs the client.
+      local mac=$srv_mac
+      [ "$v" = blocked-flood-elsewhere ] && mac=02:00:00:00:00:01
+      "${cli[@]}" taskset -c 1 build/pwload spoof cli0 "$mac" "$srv_ip" "$flood_first" \
+        "$flood_sources" "$((2 * seconds + 2))" >"$work/spoof.out" & spoof=$!
+    fi
+    sleep 1
+    before_cpu=$(cpu_ticks); sleep "$seconds"; after_cpu=$(cpu_ticks)
+    cpu=$(awk -v t=$((after_cpu - before_cpu)) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.1f", 100 * t / hz / s}')
+    conn=$("${cli[@]}" taskset -c 0 build/pwload conn "$srv_ip" 8000 "$seconds" 64 "${sources[@]}" | awk '{print $2}')
+    if [ -n "$spoof" ]; then wait "$spoof" || true; pps=$(awk '{print $4}' "$work/spoof.out"); fi
+    dropped=$("${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
+              /usr/bin/python3 -c 'import json, sys; k = json.load(sys.stdin)["defenses"]["blocks"]["in_kernel"]; print(k["packets_dropped"] if k else 0)')
+    echo "$v,$r,$conn,$pps,$cpu,$dropped" | tee -a "$flood_csv"
+  done
+}
+
 for v in none kernel ceiling ceiling+ct ceiling-1q opensnitch "portwalld 10" "portwalld-1q 10" \
-  "portwalld-blocks 10" "portwalld 1000+set" "portwalld 100000" "portwalld-new 1000+set"; do
+  "portwalld-blocks 10" "portwalld 1000+set" "portwalld 100000" "portwalld-new 1000+set" \
+  "blocked-noflood 10" "blocked-flood-elsewhere 10" "blocked-flood 10" "blocked-flood-nokernel 10"; do
   name=${v%% *}
   case $v in
-    "portwalld 10" | "portwalld-1q 10" | "portwalld-blocks 10") rules=$(rules_file 10); n=10 ;;
+    "portwalld 10" | "portwalld-1q 10" | "portwalld-blocks 10" | blocked-*) rules=$(rules_file 10); n=10 ;;
     "portwalld 1000+set" | "portwalld-new 1000+set") rules=$(rules_file 1000 "$set_file"); n=1000 ;;
     "portwalld 100000") rules=$(rules_file 100000); n=100000 ;;
     *) rules=""; n=0 ;;
@@ -268,12 +323,16 @@ for v in none kernel ceiling ceiling+ct ceiling-1q opensnitch "portwalld 10" "po
   if [ -n "$only" ] && ! [[ " $only " == *" $(echo "$v" | tr ' ' '-') "* ]]; then continue; fi
   echo "== $v" >&2
   start_variant "$name" "$rules"
-  measure "$(echo "$v" | tr ' ' '-')" "$n"
+  case $name in
+    blocked-*) measure_flood "$name" ;;
+    *) measure "$(echo "$v" | tr ' ' '-')" "$n" ;;
+  esac
   stop_variant
 done
 
 # --- Medians (min–max) per variant, ratios to "none" and to "ceiling".
-awk -F, '
+# The median of column c of `key`'s rows (v[key, c, 1..n[key]]), its extremes in lo and hi.
+median_fn='
   function med(key, c,   i, j, t, a, m) {
     m = n[key]
     for (i = 1; i <= m; i++) a[i] = v[key, c, i] + 0
@@ -281,6 +340,8 @@ awk -F, '
     lo[key, c] = a[1]; hi[key, c] = a[m]
     return a[int((m + 1) / 2)]
   }
+'
+awk -F, "$median_fn"'
   function ratio(x, y) { if (y > 0 && x > 0) return sprintf("%.2f", x / y); return "-" }
   NR > 1 { key = $1; seen[key] = 1; rules[key] = $2; n[key]++; for (c = 4; c <= 15; c++) v[key, c, n[key]] = $c }
   END {
@@ -309,6 +370,24 @@ awk -F, '
         ratio(md["portwalld-1000+set", 4], md["opensnitch", 4])
     }
   }' "$csv" >"$out/results.md"
+# The flood from blocked sources: medians per variant, against no flood and no kernel set.
+awk -F, "$median_fn"'
+  function ratio(x, y) { if (y > 0) return sprintf("%.2f", x / y); return "-" }
+  NR > 1 { key = $1; seen[key] = 1; n[key]++; for (c = 3; c <= 6; c++) v[key, c, n[key]] = $c }
+  END {
+    if (!("blocked-noflood" in seen)) exit
+    split("blocked-noflood blocked-flood-elsewhere blocked-flood blocked-flood-nokernel", order, " ")
+    for (k = 1; k <= 4; k++) { key = order[k]; if (key in seen) for (c = 3; c <= 6; c++) md[key, c] = med(key, c) }
+    print "\n| blocked sources flooding (1,000 forged, UDP + SYN) | client conn/s | × no flood | × flooder elsewhere | flood pps sent | portwalld CPU %, flood alone | × without the kernel set | dropped in the kernel |"
+    print "|---|---|---|---|---|---|---|---|"
+    for (k = 1; k <= 4; k++) {
+      key = order[k]
+      if (!(key in seen)) continue
+      printf "| %s | %.0f | %s | %s | %.0f | %.1f | %s | %.0f |\n", key, md[key, 3], ratio(md[key, 3], md["blocked-noflood", 3]), \
+        ratio(md[key, 3], md["blocked-flood-elsewhere", 3]), md[key, 4], md[key, 5], \
+        (key == "blocked-flood" || key == "blocked-flood-nokernel" ? ratio(md[key, 5], md["blocked-flood-nokernel", 5]) : "-"), md[key, 6]
+    }
+  }' "$flood_csv" >>"$out/results.md"
 cat "$out/results.md"
 
 # --- The plot: connections/s and µs/packet against the rule count (portwalld variants).
