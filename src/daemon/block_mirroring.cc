@@ -33,7 +33,7 @@ std::optional<KernelBlockFigures> Daemon::kernel_block_figures() {
   std::lock_guard<std::mutex> lock(mirror_mutex_);
   if (!mirroring_ && kernel_block_problem_.empty()) return std::nullopt;
   mirror_blocks_locked(Counts::now);
-  return KernelBlockFigures{mirror_.size(), mirror_.dropped(), kernel_block_problem_};
+  return KernelBlockFigures{mirror_.held(clock_.now()), mirror_.dropped(), kernel_block_problem_};
 }
 
 void Daemon::mirror_blocks_locked(Counts read_counts) {
@@ -57,10 +57,17 @@ void Daemon::mirror_blocks_locked(Counts read_counts) {
     limits.overlaps_allowed = diversion_->block_overlaps_allowed();
     const MirrorPlan plan = mirror_.plan(list, limits, now);
     if (auto ok = diversion_->change_blocks(plan.changes); !ok) {
-      // portwalld still drops them all; said once, and again after a success.
+      // portwalld still drops them all; said once, and again after a success. What part of
+      // the batch the kernel took is unknown: the set is emptied, and filled again whole by
+      // the next plan (a second later), so that it never holds what the list lost.
       if (!mirror_failing_) say("cannot copy the blocks into the kernel: " + ok.error());
       mirror_failing_ = true;
       kernel_block_problem_ = ok.error();
+      if (auto cleared = diversion_->clear_blocks(); !cleared) {
+        say("cannot empty the kernel's set of blocks: " + cleared.error());
+      }
+      mirror_.forget();
+      mirrored_version_ = ~0ull;
       return;
     }
     if (mirror_failing_) say("the blocks are copied into the kernel again");
@@ -79,9 +86,15 @@ void Daemon::mirror_blocks_locked(Counts read_counts) {
   counts_read_at_ = now;
   auto counts = diversion_->block_counts();
   if (!counts) {
-    if (!mirror_failing_) say("cannot read the kernel's counters of blocks: " + counts.error());
-    mirror_failing_ = true;
+    if (!counts_failing_) say("cannot read the kernel's counters of blocks: " + counts.error());
+    counts_failing_ = true;
     return;
+  }
+  counts_failing_ = false;
+  if (BlockSetChanges stray{{}, mirror_.strays(*counts)}; !stray.empty()) {
+    say(std::to_string(stray.remove.size()) +
+        " entr(ies) in the kernel's set of blocks that portwalld did not put there: removed");
+    if (auto ok = diversion_->change_blocks(stray); !ok) say("cannot remove them: " + ok.error());
   }
   log_kernel_drops_locked(mirror_.take_counts(*counts), now);
 }

@@ -136,7 +136,10 @@ std::expected<void, std::string> Daemon::start() {
   // inspect = "new": established connections are offloaded to the kernel by a connmark bit.
   offload_mark_ = cfg.daemon.inspect == Inspect::new_only ? kOffloadMark : 0;
   spec.offload_mark = offload_mark_;
-  spec.block_set_size = cfg.daemon.kernel_blocks ? cfg.limits.max_blocks : 0;
+  // Room for every block, and a quarter more: the kernel counts an expired entry until its
+  // garbage collection, and a full set refuses the whole batch of changes.
+  spec.block_set_size =
+      cfg.daemon.kernel_blocks ? cfg.limits.max_blocks + cfg.limits.max_blocks / 4 + 1024 : 0;
 
   // Bind every queue before the diversion rules exist, so that no packet meets an empty queue.
   EngineOptions options;
@@ -179,8 +182,15 @@ std::expected<void, std::string> Daemon::start() {
     workers_.push_back(std::make_unique<QueueWorker>(std::move(*queue), policy_, options, mode_,
                                                      lines, decision_log_.get(), clock_));
     if (auto flows = handed.flows.find(number); flows != handed.flows.end()) {
-      const std::size_t taken = workers_.back()->take_over(
-          read_handed_flows(flows->second, options.conntrack.max_entries));
+      std::vector<HandedFlow> handed_flows =
+          read_handed_flows(flows->second, options.conntrack.max_entries);
+      // Connections kept through a block (--keep-established) stay out of the kernel's copy.
+      for (const HandedFlow& h : handed_flows) {
+        if (!h.flow.outlives_block) continue;
+        const IpAddress& remote = h.flow.outbound ? h.flow.key.dst : h.flow.key.src;
+        spared_.push_back({remote, static_cast<std::uint8_t>(remote.size() * 8)});
+      }
+      const std::size_t taken = workers_.back()->take_over(std::move(handed_flows));
       handed.flows.erase(flows);
       say("queue " + std::to_string(number) + ": took over " + std::to_string(taken) +
           " tracked connection(s)");
@@ -207,7 +217,7 @@ std::expected<void, std::string> Daemon::start() {
     mirroring_ = true;
     mirror_.forget();  // install() made the set empty
     mirror_blocks_locked(Counts::no);
-    say("blocked sources are dropped in the kernel (" + std::to_string(mirror_.size()) +
+    say("blocked sources are dropped in the kernel (" + std::to_string(mirror_.held(clock_.now())) +
         " block(s) copied)");
   } else if (spec.block_set_size) {
     std::lock_guard<std::mutex> lock(mirror_mutex_);
@@ -345,10 +355,11 @@ void Daemon::set_mode(Mode next) {
     mode_ = next;
     policy = policy_;
   }
-  for (auto& w : workers_) w->set_policy(policy, next);
   // Monitor mode lets blocked sources through too: the kernel's copy of the blocks empties
-  // (and fills again with enforce).
-  if (blocks_) follow_blocks(std::nullopt);
+  // before the queue threads let them through, and fills again after they enforce.
+  if (next == Mode::monitor && blocks_) follow_blocks(std::nullopt);
+  for (auto& w : workers_) w->set_policy(policy, next);
+  if (next == Mode::enforce && blocks_) follow_blocks(std::nullopt);
 }
 
 std::expected<std::size_t, std::string> Daemon::end_kernel_entries(std::span<const FlowKey> cut) {
@@ -415,7 +426,11 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) 
   blocks_->set_scan_rate(fresh.config.scan_detection.new_blocks_per_second);
   follow_crowdsec(fresh.config.crowdsec);
   trust_infrastructure();
+  // The kernel's copy of the blocks follows the mode and the exemptions: emptied before the
+  // queue threads go to monitor mode, filled after they enforce.
+  if (mode == Mode::monitor) follow_blocks(std::nullopt);
   for (auto& w : workers_) w->set_policy(next, mode);
+  if (mode == Mode::enforce) follow_blocks(std::nullopt);
   if (forwards_installed) {
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
     follow_forwards();

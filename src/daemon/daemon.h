@@ -124,7 +124,7 @@ class Daemon final : private LiveFirewall {
   std::uint64_t mirrored_version_ = ~0ull;  // the list's version last followed
   Mode mirrored_mode_ = Mode::enforce;
   Timestamp mirrored_at_{}, counts_read_at_{};
-  bool mirror_failing_ = false;
+  bool mirror_failing_ = false, counts_failing_ = false;
   std::string kernel_block_problem_;
   std::shared_ptr<BlockedLogGate> blocked_log_;
   std::uint32_t max_lines_per_second_ = 0;

@@ -128,10 +128,6 @@ void Daemon::keep_defenses() {
     blocks_seen_ = g;
     bring_back_offloaded("block list changed");
   }
-  {
-    std::lock_guard<std::mutex> lock(mirror_mutex_);
-    mirror_blocks_locked(Counts::when_due);
-  }
   save_defense_state(false);
   bool due = false;
   {
@@ -139,6 +135,9 @@ void Daemon::keep_defenses() {
     due = clock_.now() - infrastructure_read_ >= kInfrastructureEvery;
   }
   if (due) trust_infrastructure();
+  // Last: after the expiries and the exemptions read again.
+  std::lock_guard<std::mutex> lock(mirror_mutex_);
+  mirror_blocks_locked(Counts::when_due);
 }
 
 void Daemon::trust_infrastructure() {

@@ -21,7 +21,9 @@ bool overlaps_any(const Cidr& range, const std::vector<Cidr>& list) {
 // never outlasts the block; 0 with a block without an end.
 std::uint32_t timeout_for(Timestamp until, Timestamp now) {
   if (until == Timestamp::max()) return 0;
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(until - now).count();
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(until - now - BlockMirror::kApplyMargin)
+          .count();
   return static_cast<std::uint32_t>(std::clamp<std::int64_t>(seconds, 0, BlockMirror::kMaxTimeout));
 }
 
@@ -42,7 +44,7 @@ MirrorPlan BlockMirror::plan(std::span<const BlockEntry> blocks, const MirrorLim
     for (const BlockEntry& e : blocks) {
       const unsigned length = std::min<unsigned>(e.prefix_length, full_length(e.address.family));
       // hash:net takes no /0, and a block of everything is portwalld's to judge.
-      // Less than a second left: portwalld drops its last packets.
+      // Less than a second left (past the margin): portwalld drops its last packets.
       if (length == 0 || e.until <= now ||
           (e.until != Timestamp::max() && timeout_for(e.until, now) == 0)) {
         continue;
@@ -82,9 +84,10 @@ MirrorPlan BlockMirror::plan(std::span<const BlockEntry> blocks, const MirrorLim
       const bool same_end = m.block_until == w.source.until;
       // A block longer than the kernel's longest timeout is given it again before it runs out.
       const bool renew = m.kernel_until != Timestamp::max() &&
-                         w.source.until - m.kernel_until >= std::chrono::seconds(1) &&
+                         w.source.until - m.kernel_until > kApplyMargin + std::chrono::seconds(1) &&
                          m.kernel_until - now < kRenewBefore;
       if (same_end && !renew) continue;
+      plan.changes.remove.push_back(key.range);
     }
     plan.changes.add.push_back({key.range, timeout});
     plan.added_from.push_back(w.source);
@@ -107,8 +110,12 @@ void BlockMirror::applied(const MirrorPlan& plan, Timestamp now) {
     m.kernel_until = kernel_until(k.timeout_s, now);
     m.reason = plan.added_from[i].reason;
   }
-  // What the kernel has dropped by itself on time.
-  std::erase_if(mirrored_, [now](const auto& entry) { return entry.second.kernel_until <= now; });
+  // What the kernel has dropped by itself on time (a little later than planned: its timer
+  // started when the change was applied), forgotten once surely gone.
+  std::erase_if(mirrored_, [now](const auto& entry) {
+    return entry.second.kernel_until != Timestamp::max() &&
+           entry.second.kernel_until + kForgetAfter <= now;
+  });
 }
 
 void BlockMirror::forget() { mirrored_.clear(); }
@@ -126,6 +133,20 @@ std::vector<KernelDrops> BlockMirror::take_counts(std::span<const KernelBlockCou
     drops.push_back({c.range, m.reason, delta});
   }
   return drops;
+}
+
+std::vector<Cidr> BlockMirror::strays(std::span<const KernelBlockCount> counts) const {
+  std::vector<Cidr> out;
+  for (const KernelBlockCount& c : counts) {
+    if (!mirrored_.contains(Key{c.range})) out.push_back(c.range);
+  }
+  return out;
+}
+
+std::size_t BlockMirror::held(Timestamp now) const {
+  return static_cast<std::size_t>(
+      std::count_if(mirrored_.begin(), mirrored_.end(),
+                    [now](const auto& e) { return e.second.kernel_until > now; }));
 }
 
 bool BlockMirror::holds(const Cidr& range, Timestamp now) const {

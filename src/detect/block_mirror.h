@@ -79,9 +79,18 @@ class BlockMirror {
   static constexpr std::uint32_t kMaxTimeout = 2'000'000;
   static constexpr Duration kRenewBefore = std::chrono::hours(24);
 
+  // Taken off every timeout: the kernel's timer starts when the changes are applied, a little
+  // after the plan (a batch of 100,000 takes a fraction of a second).
+  static constexpr Duration kApplyMargin = std::chrono::seconds(1);
+  // An entry the kernel expired is forgotten this long after, so that a reading of the set
+  // just after its expiry does not find it a stray.
+  static constexpr Duration kForgetAfter = std::chrono::seconds(5);
+
   // The changes that make the kernel set hold `blocks` (the list's blocks in force, in any
   // order; a range may come twice, the feed's and a local one) within `limits`. Timeouts are
-  // rounded down to whole seconds, so that the kernel never drops past a block's end.
+  // rounded down to whole seconds, less kApplyMargin, so that the kernel never drops past a
+  // block's end. An entry whose end changed is removed and added again (nftables before 6.12
+  // keeps an element's old timeout when it is added again).
   MirrorPlan plan(std::span<const BlockEntry> blocks, const MirrorLimits& limits,
                   Timestamp now) const;
   // The kernel took the plan's changes at `now`.
@@ -92,9 +101,15 @@ class BlockMirror {
   // The set's counters as read now: what each block dropped since the last reading (a counter
   // that went back, an entry added again, counts from zero). Entries not mirrored are ignored.
   std::vector<KernelDrops> take_counts(std::span<const KernelBlockCount> counts);
+  // Entries of `counts` (a reading of the whole set) that no plan put there: what a failed
+  // change left behind, or another program added. The caller removes them.
+  std::vector<Cidr> strays(std::span<const KernelBlockCount> counts) const;
   // Packets the kernel set has dropped since start, as read so far.
   std::uint64_t dropped() const { return dropped_; }
+  // Entries believed in the kernel set (those it expired within kForgetAfter included).
   std::size_t size() const { return mirrored_.size(); }
+  // Entries in force in the kernel set at `now`.
+  std::size_t held(Timestamp now) const;
   // Whether `range` is in the kernel set now (by what was applied, kernel expiry included).
   bool holds(const Cidr& range, Timestamp now) const;
 

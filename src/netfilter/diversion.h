@@ -37,7 +37,8 @@ struct DiversionSpec {
   std::array<bool, 2> routed_deny{};
   // The block list's copy in the kernel (detect/block_mirror.h): a set per family, with room
   // for this many entries, whose members' packets are dropped before the queue (an IPv6
-  // member's neighbour discovery still goes to portwalld, which lets it through). 0: none.
+  // member's neighbour discovery and ICMP redirects still go to portwalld, which decides them
+  // before blocks). 0: none.
   std::size_t block_set_size = 0;
 };
 
@@ -67,6 +68,8 @@ class Diversion {
   // Adds (an entry already there takes the new timeout) and removals, in as few transactions as
   // the backend allows. An entry to remove that the kernel already expired is no error.
   virtual std::expected<void, std::string> change_blocks(const BlockSetChanges& changes) = 0;
+  // Empties the set (after a failed change, whose part the kernel took is unknown).
+  virtual std::expected<void, std::string> clear_blocks() = 0;
   // Every entry of the set with its packet counter.
   virtual std::expected<std::vector<KernelBlockCount>, std::string> block_counts() = 0;
 };

@@ -37,9 +37,10 @@ constexpr struct {
 constexpr const char* kDefragChain = "PORTWALL_DEFRAG";
 constexpr const char* kSaveChain = "PORTWALL_SAVE";
 constexpr const char* kBlockedChain = "PORTWALL_BLOCKED";
-// ICMPv6 that portwalld lets through from blocked sources too (engine.cc,
-// is_neighbour_discovery): router and neighbour solicitations and advertisements, MLD.
-constexpr int kDiscoveryTypes[] = {130, 131, 132, 133, 134, 135, 136, 143};
+// ICMPv6 that portwalld decides before blocks (engine.cc: is_neighbour_discovery, lets it
+// through; is_redirect, [icmp] redirects): router and neighbour solicitations and
+// advertisements, MLD, redirects. ICMP's redirect likewise.
+constexpr int kDiscoveryTypes[] = {130, 131, 132, 133, 134, 135, 136, 137, 143};
 constexpr std::pair<const char*, const char*> kSaveHooks[] = {{"security", "INPUT"},
                                                               {"mangle", "POSTROUTING"}};
 
@@ -89,6 +90,8 @@ std::string restore_script(const Family& family, const DiversionSpec& spec,
         s << fmt::format("-A {} -p ipv6-icmp -m icmp6 --icmpv6-type {} -j RETURN\n", kBlockedChain,
                          type);
       }
+    } else {
+      s << fmt::format("-A {} -p icmp -m icmp --icmp-type 5 -j RETURN\n", kBlockedChain);
     }
     s << fmt::format("-A {} -j DROP\n", kBlockedChain);
   }
@@ -361,15 +364,29 @@ class IptablesDiversion final : public Diversion {
         }
       }
     }
-    const bool block_set = block_set_problem_.empty();
-    for (const Family& family : kFamilies) {
-      const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
-      const CommandResult r =
-          run_command(argv, restore_script(family, spec, leftovers(family), block_set));
-      if (!r.ok()) {
-        remove();
-        return std::unexpected(failure(argv, r));
+    bool block_set = block_set_problem_.empty();
+    auto load = [&](bool with_set) -> std::expected<void, std::string> {
+      for (const Family& family : kFamilies) {
+        const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
+        const CommandResult r =
+            run_command(argv, restore_script(family, spec, leftovers(family), with_set));
+        if (!r.ok()) return std::unexpected(failure(argv, r));
       }
+      return {};
+    };
+    auto loaded = load(block_set);
+    if (!loaded && block_set) {
+      // The set's match was refused (no xt_set?): the rules again without it (each family's
+      // script replaces what an earlier one loaded); portwalld drops blocked sources itself.
+      block_set_problem_ = loaded.error();
+      block_set = false;
+      loaded = load(false);
+    }
+    if (!loaded) {
+      remove();
+      return std::unexpected(loaded.error());
+    }
+    for (const Family& family : kFamilies) {
       // An earlier run's inspect = "new" chains, when this one has none: they only save marks.
       if (!spec.offload_mark) remove_save_chains(family);
       // An earlier run's set of blocks, when this one has none (no rule names it now).
@@ -386,6 +403,16 @@ class IptablesDiversion final : public Diversion {
     const std::vector<std::string> argv = {"ipset", "restore", "-exist"};
     if (const CommandResult r = run_command(argv, ipset_changes_script(changes)); !r.ok()) {
       return std::unexpected(failure(argv, r));
+    }
+    return {};
+  }
+
+  std::expected<void, std::string> clear_blocks() override {
+    for (const Family& family : kFamilies) {
+      const std::vector<std::string> argv = {"ipset", "flush", family.block_set};
+      if (const CommandResult r = run_command(argv); !r.ok()) {
+        return std::unexpected(failure(argv, r));
+      }
     }
     return {};
   }

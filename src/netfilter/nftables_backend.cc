@@ -38,9 +38,9 @@ std::expected<std::string, std::string> run_nft(const std::string& commands, boo
 }
 
 // `block_sets`: the table holds the sets of blocks (DiversionSpec::block_set_size), whose
-// members' packets are dropped before the queue (those of IPv6 neighbour discovery go on to
-// portwalld, which lets them through). The lookups come after the cheaper matches, so that an
-// entry's counter counts each packet once.
+// members' packets are dropped before the queue (ICMP redirects and IPv6 neighbour discovery
+// go on to portwalld, which decides them before blocks). The lookups come after the cheaper
+// matches, so that an entry's counter counts each packet once.
 std::string table_text(const DiversionSpec& spec, bool block_sets) {
   const std::string queues = spec.queues.size() == 1
                                  ? fmt::format("{}", spec.queues.front())
@@ -54,7 +54,7 @@ std::string table_text(const DiversionSpec& spec, bool block_sets) {
       s << fmt::format(
           "  set {} {{\n    type {}\n    flags interval, timeout\n    counter\n"
           "    size {}\n  }}\n",
-          name, type, spec.block_set_size);
+          name, type, 2 * spec.block_set_size);  // an interval takes two elements
     }
   }
   for (const auto& [chain, hook, lo] :
@@ -64,9 +64,10 @@ std::string table_text(const DiversionSpec& spec, bool block_sets) {
     s << fmt::format("    {} \"lo\" return\n", lo);
     if (block_sets) {
       const char* remote = std::string_view(chain) == "input" ? "saddr" : "daddr";
-      s << fmt::format("    ip {} @block4 drop\n", remote);
+      s << fmt::format("    meta l4proto != icmp ip {} @block4 drop\n", remote);
+      s << fmt::format("    icmp type != redirect ip {} @block4 drop\n", remote);
       s << fmt::format("    meta l4proto != ipv6-icmp ip6 {} @block6 drop\n", remote);
-      s << fmt::format("    icmpv6 type != {{ 130-136, 143 }} ip6 {} @block6 drop\n", remote);
+      s << fmt::format("    icmpv6 type != {{ 130-137, 143 }} ip6 {} @block6 drop\n", remote);
     }
     s << fmt::format("    meta mark & {0:#x} == {0:#x} meta l4proto tcp reject with tcp reset\n",
                      spec.reject_mark);
@@ -188,12 +189,27 @@ class NftablesDiversion final : public Diversion {
   bool block_overlaps_allowed() const override { return false; }
 
   std::expected<void, std::string> change_blocks(const BlockSetChanges& changes) override {
-    if (!changes.remove.empty() && !run_nft(nft_block_deletes(changes.remove), false)) {
-      // One of them was gone (expired meanwhile): nft refuses the whole batch, so one by one.
-      for (const Cidr& c : changes.remove) (void)run_nft(nft_block_deletes({c}), false);
+    if (changes.empty()) return {};
+    // One transaction: an entry given a new end is deleted and added again in it.
+    const std::string deletes = nft_block_deletes(changes.remove);
+    if (run_nft(deletes + nft_block_adds(changes), false)) return {};
+    // Refused as a whole: most likely an entry to delete was gone (the kernel expired it).
+    // The deletions one by one, then the additions.
+    for (const Cidr& c : changes.remove) {
+      auto r = run_nft(nft_block_deletes({c}), false);
+      if (!r && r.error().find("does not exist") == std::string::npos &&
+          r.error().find("No such file") == std::string::npos) {
+        return std::unexpected(r.error().substr(0, r.error().find('\n')));
+      }
     }
     if (changes.add.empty()) return {};
     auto r = run_nft(nft_block_adds(changes), false);
+    if (!r) return std::unexpected(r.error().substr(0, r.error().find('\n')));
+    return {};
+  }
+
+  std::expected<void, std::string> clear_blocks() override {
+    auto r = run_nft("flush set inet portwall block4\nflush set inet portwall block6\n", false);
     if (!r) return std::unexpected(r.error().substr(0, r.error().find('\n')));
     return {};
   }

@@ -284,28 +284,36 @@ measure() {  # measure VARIANT RULES
 
 flood_csv="$out/flood.csv"
 echo "variant,round,conn_per_s,flood_pps,daemon_cpu_pct,kernel_dropped" >"$flood_csv"
+kernel_dropped() {  # packets the kernel's set of blocks has dropped since portwalld started
+  "${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
+    /usr/bin/python3 -c 'import json, sys; k = json.load(sys.stdin)["defenses"]["blocks"]["in_kernel"]; print(k["packets_dropped"] if k else 0)'
+}
 measure_flood() {  # measure_flood VARIANT: portwalld's CPU under the flood alone, then the
   # client's connections/s under it. The flooder stands for other machines: it has the second
   # core to itself (taskset), where the kernel also drops what it sends (veth runs the
   # receiver's stack on the sender's core).
   local v=$1
   for r in $(seq "$rounds"); do
-    local spoof="" before_cpu after_cpu cpu conn pps=0 dropped
+    local spoof="" before_cpu after_cpu cpu conn pps=0 dropped_before dropped
     if [ "$v" != blocked-noflood ]; then
       # blocked-flood-elsewhere: the same frames to a MAC address nobody has: the server's link
       # drops them before IP, so this is what the flooder's core alone costs the client.
       local mac=$srv_mac
       [ "$v" = blocked-flood-elsewhere ] && mac=02:00:00:00:00:01
       "${cli[@]}" taskset -c 1 build/pwload spoof cli0 "$mac" "$srv_ip" "$flood_first" \
-        "$flood_sources" "$((2 * seconds + 2))" >"$work/spoof.out" & spoof=$!
+        "$flood_sources" "$((2 * seconds + 2))" >"$work/spoof.out" & spoof=$!; pids+=("$spoof")
     fi
+    dropped_before=$(kernel_dropped)
     sleep 1
     before_cpu=$(cpu_ticks); sleep "$seconds"; after_cpu=$(cpu_ticks)
     cpu=$(awk -v t=$((after_cpu - before_cpu)) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.1f", 100 * t / hz / s}')
     conn=$("${cli[@]}" taskset -c 0 build/pwload conn "$srv_ip" 8000 "$seconds" 64 "${sources[@]}" | awk '{print $2}')
-    if [ -n "$spoof" ]; then wait "$spoof" || true; pps=$(awk '{print $4}' "$work/spoof.out"); fi
-    dropped=$("${srv[@]}" build/portwall --json --socket "$work/portwall.sock" status |
-              /usr/bin/python3 -c 'import json, sys; k = json.load(sys.stdin)["defenses"]["blocks"]["in_kernel"]; print(k["packets_dropped"] if k else 0)')
+    if [ -n "$spoof" ]; then
+      wait "$spoof"
+      pps=$(awk '{print $4}' "$work/spoof.out")
+      [ -n "$pps" ] || { echo "run.sh: the flood did not run: $(cat "$work/spoof.out")" >&2; exit 1; }
+    fi
+    dropped=$(( $(kernel_dropped) - dropped_before ))
     echo "$v,$r,$conn,$pps,$cpu,$dropped" | tee -a "$flood_csv"
   done
 }
@@ -378,14 +386,16 @@ awk -F, "$median_fn"'
     if (!("blocked-noflood" in seen)) exit
     split("blocked-noflood blocked-flood-elsewhere blocked-flood blocked-flood-nokernel", order, " ")
     for (k = 1; k <= 4; k++) { key = order[k]; if (key in seen) for (c = 3; c <= 6; c++) md[key, c] = med(key, c) }
-    print "\n| blocked sources flooding (1,000 forged, UDP + SYN) | client conn/s | × no flood | × flooder elsewhere | flood pps sent | portwalld CPU %, flood alone | × without the kernel set | dropped in the kernel |"
-    print "|---|---|---|---|---|---|---|---|"
+    print "\n| blocked sources flooding (1,000 forged, UDP + SYN) | client conn/s | × no flood | × flooder elsewhere | flood pps sent | portwalld CPU %, flood alone | × without the kernel set | portwalld CPU µs per flood packet | dropped in the kernel |"
+    print "|---|---|---|---|---|---|---|---|---|"
     for (k = 1; k <= 4; k++) {
       key = order[k]
       if (!(key in seen)) continue
-      printf "| %s | %.0f | %s | %s | %.0f | %.1f | %s | %.0f |\n", key, md[key, 3], ratio(md[key, 3], md["blocked-noflood", 3]), \
+      per = "-"
+      if (key == "blocked-flood" || key == "blocked-flood-nokernel") per = sprintf("%.2f", md[key, 5] * 1e4 / md[key, 4])
+      printf "| %s | %.0f | %s | %s | %.0f | %.1f | %s | %s | %.0f |\n", key, md[key, 3], ratio(md[key, 3], md["blocked-noflood", 3]), \
         ratio(md[key, 3], md["blocked-flood-elsewhere", 3]), md[key, 4], md[key, 5], \
-        (key == "blocked-flood" || key == "blocked-flood-nokernel" ? ratio(md[key, 5], md["blocked-flood-nokernel", 5]) : "-"), md[key, 6]
+        (key == "blocked-flood" || key == "blocked-flood-nokernel" ? sprintf("%.3f", md[key, 5] / md["blocked-flood-nokernel", 5]) : "-"), per, md[key, 6]
     }
   }' "$flood_csv" >>"$out/results.md"
 cat "$out/results.md"

@@ -279,7 +279,11 @@ TEST(IptablesDiversion, BlockedSourcesAreDroppedByTheSetBeforeAnythingElseButLoo
   spec.offload_mark = 0x400000;
   spec.block_set_size = 1000;
   const std::string v4 = iptables_restore_script(false, spec, 0, true);
-  EXPECT_NE(v4.find(":PORTWALL_BLOCKED - [0:0]\n-A PORTWALL_BLOCKED -j DROP\n"), std::string::npos)
+  // ICMP redirects go on to portwalld, which decides them before blocks ([icmp] redirects).
+  EXPECT_NE(v4.find(":PORTWALL_BLOCKED - [0:0]\n"
+                    "-A PORTWALL_BLOCKED -p icmp -m icmp --icmp-type 5 -j RETURN\n"
+                    "-A PORTWALL_BLOCKED -j DROP\n"),
+            std::string::npos)
       << v4;
   const std::string in =
       "-A PORTWALL_INPUT -i lo -j RETURN\n"
@@ -294,7 +298,7 @@ TEST(IptablesDiversion, BlockedSourcesAreDroppedByTheSetBeforeAnythingElseButLoo
   // is dropped.
   const std::string v6 = iptables_restore_script(true, spec, 0, true);
   EXPECT_NE(v6.find("--match-set portwall-block6 src -j PORTWALL_BLOCKED"), std::string::npos);
-  for (int type : {130, 131, 132, 133, 134, 135, 136, 143}) {
+  for (int type : {130, 131, 132, 133, 134, 135, 136, 137, 143}) {
     EXPECT_NE(v6.find("-A PORTWALL_BLOCKED -p ipv6-icmp -m icmp6 --icmpv6-type " +
                       std::to_string(type) + " -j RETURN\n"),
               std::string::npos)
@@ -307,24 +311,28 @@ TEST(IptablesDiversion, BlockedSourcesAreDroppedByTheSetBeforeAnythingElseButLoo
       << "without the set nothing names it";
 }
 
+// Room for twice as many elements: an interval set's range takes two of them.
 TEST(NftablesDiversion, BlockedSourcesAreDroppedByNamedSetsWithTimeoutsAndCounters) {
   DiversionSpec spec = two_queues();
   spec.block_set_size = 200000;
   const std::string text = nftables_table_text(spec);
   EXPECT_NE(text.find("  set block4 {\n    type ipv4_addr\n    flags interval, timeout\n"
-                      "    counter\n    size 200000\n  }\n"),
+                      "    counter\n    size 400000\n  }\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("set block6 {\n    type ipv6_addr\n"), std::string::npos) << text;
-  const std::size_t drop = text.find("    ip saddr @block4 drop\n");
+  const std::size_t drop = text.find(
+      "    meta l4proto != icmp ip saddr @block4 drop\n"
+      "    icmp type != redirect ip saddr @block4 drop\n");
   ASSERT_NE(drop, std::string::npos) << text;
   EXPECT_GT(drop, text.find("iif \"lo\" return"));
   EXPECT_LT(drop, text.find(" queue flags bypass"));
   EXPECT_NE(text.find("    meta l4proto != ipv6-icmp ip6 saddr @block6 drop\n"
-                      "    icmpv6 type != { 130-136, 143 } ip6 saddr @block6 drop\n"),
+                      "    icmpv6 type != { 130-137, 143 } ip6 saddr @block6 drop\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("    ip daddr @block4 drop\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    meta l4proto != icmp ip daddr @block4 drop\n"), std::string::npos)
+      << text;
   EXPECT_EQ(nftables_table_text(two_queues()).find("@block"), std::string::npos);
 }
 
