@@ -275,7 +275,8 @@ BlockAdded BlockList::restore(const BlockEntry& entry, Timestamp now) {
   return added;
 }
 
-BlockAdded BlockList::add_locked(const BlockEntry& given, Timestamp now, bool rate_bound) {
+BlockAdded BlockList::add_locked(const BlockEntry& given, Timestamp now, bool rate_bound,
+                                 bool store_counts) {
   Impl& m = *impl_;
   BlockEntry wanted = normalized(given);
   const bool scan = wanted.reason == BlockReason::scan;
@@ -326,8 +327,10 @@ BlockAdded BlockList::add_locked(const BlockEntry& given, Timestamp now, bool ra
     }
     m.place(wanted);
   }
-  count_.store(m.blocks.size(), std::memory_order_relaxed);
-  feed_count_.store(m.feed, std::memory_order_relaxed);
+  if (store_counts) {
+    count_.store(m.blocks.size(), std::memory_order_relaxed);
+    feed_count_.store(m.feed, std::memory_order_relaxed);
+  }
   if (!feed) generation_.fetch_add(1, std::memory_order_relaxed);
   additions_.fetch_add(1, std::memory_order_relaxed);
   return BlockAdded::added;
@@ -368,13 +371,16 @@ FeedApplied BlockList::apply_feed(const std::vector<BlockEntry>& set,
   for (BlockEntry e : set) {
     e.reason = BlockReason::crowdsec;
     if (e.until <= now) continue;
-    const BlockAdded added = add_locked(e, now, false);
+    const BlockAdded added = add_locked(e, now, false, false);
     applied.added += added == BlockAdded::added;
     applied.refused_full += added == BlockAdded::refused_full;
   }
+  // Published first, counted after: a feed's count (status) is in force when it is read. A
+  // snapshot of 100,000 blocks takes a fraction of a second to build, during which the queue
+  // threads still judge by the old one.
+  if (applied.added + applied.removed > 0) publish_locked(now, true);
   count_.store(m.blocks.size(), std::memory_order_relaxed);
   feed_count_.store(m.feed, std::memory_order_relaxed);
-  if (applied.added + applied.removed > 0) publish_locked(now, true);
   return applied;
 }
 

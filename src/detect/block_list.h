@@ -151,7 +151,10 @@ class BlockList {
 
  private:
   struct Impl;
-  BlockAdded add_locked(const BlockEntry& entry, Timestamp now, bool rate_bound);
+  // `store_counts`: size() and feed_size() follow at once (apply_feed stores them after its
+  // publication, so that a count a status reads is in force).
+  BlockAdded add_locked(const BlockEntry& entry, Timestamp now, bool rate_bound,
+                        bool store_counts = true);
   // REQUIRES: mutex_ held exclusively. `force`: publish even if the last one was recent.
   void publish_locked(Timestamp now, bool force);
   std::unique_ptr<Impl> impl_;
