@@ -104,7 +104,7 @@ class LiveFirewall {
   // --keep-established, whose kept connections a kernel drop would cut: left to portwalld for
   // as long as that block lasts.
   virtual void follow_blocks(const std::optional<Cidr>& spared = std::nullopt) { (void)spared; }
-  // What that copy holds and has dropped (its counters read now, unless they are many);
+  // What that copy holds and has dropped (its counters read when due: at most once a second);
   // nullopt when there is none.
   virtual std::optional<KernelBlockFigures> kernel_block_figures() { return std::nullopt; }
 };

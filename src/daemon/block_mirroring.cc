@@ -16,8 +16,6 @@ Duration counts_every(std::size_t entries) {
 // A plan even when nothing changed: blocks beyond the kernel's longest timeout are renewed,
 // and the ranges spared for kept connections forgotten once their block is gone.
 constexpr Duration kReplanEvery = std::chrono::minutes(1);
-// Entries whose counters a status may read at once (a few milliseconds).
-constexpr std::size_t kCheapCounts = 20'000;
 
 }  // namespace
 
@@ -26,17 +24,17 @@ void Daemon::follow_blocks(const std::optional<Cidr>& spared) {
   std::lock_guard<std::mutex> lock(mirror_mutex_);
   if (spared) spared_.push_back(*spared);
   mirrored_version_ = ~0ull;
-  mirror_blocks_locked(Counts::no);
+  plan_blocks_locked();
 }
 
 std::optional<KernelBlockFigures> Daemon::kernel_block_figures() {
   std::lock_guard<std::mutex> lock(mirror_mutex_);
   if (!mirroring_ && kernel_block_problem_.empty()) return std::nullopt;
-  mirror_blocks_locked(Counts::now);
+  read_block_counts_locked();  // when due; the plan is the upkeep's and the requests' business
   return KernelBlockFigures{mirror_.held(clock_.now()), mirror_.dropped(), kernel_block_problem_};
 }
 
-void Daemon::mirror_blocks_locked(Counts read_counts) {
+void Daemon::plan_blocks_locked() {
   if (!mirroring_) return;
   const Timestamp now = clock_.now();
   const Mode current = mode();
@@ -44,10 +42,13 @@ void Daemon::mirror_blocks_locked(Counts read_counts) {
   if (version != mirrored_version_ || current != mirrored_mode_ ||
       now - mirrored_at_ >= kReplanEvery) {
     const std::vector<BlockEntry> list = blocks_->list(now);
-    // A spared range is forgotten with its block.
+    // A spared range (or, after a re-exec, a kept connection's remote) is forgotten once no
+    // block overlaps it any more.
     std::erase_if(spared_, [&](const Cidr& c) {
       return std::none_of(list.begin(), list.end(), [&](const BlockEntry& e) {
-        return e.prefix_length == c.prefix_length && e.address == c.network;
+        const unsigned shorter = std::min<unsigned>(e.prefix_length, c.prefix_length);
+        return e.address.family == c.network.family &&
+               masked(e.address, shorter) == masked(c.network, shorter);
       });
     });
     MirrorLimits limits;
@@ -78,11 +79,15 @@ void Daemon::mirror_blocks_locked(Counts read_counts) {
     mirrored_mode_ = current;
     mirrored_at_ = now;
   }
-  // Read now (a status) only while that is cheap; with many entries at their pace.
-  const Duration every = read_counts == Counts::now && mirror_.size() <= kCheapCounts
-                             ? Duration::zero()
-                             : counts_every(mirror_.size());
-  if (read_counts == Counts::no || mirror_.size() == 0 || now - counts_read_at_ < every) return;
+}
+
+void Daemon::read_block_counts_locked() {
+  const Timestamp now = clock_.now();
+  // At their pace, whoever asks: a reader asking for status in a loop runs ipset (or lists the
+  // nft set) at most once a second, as it runs iptables-save.
+  if (!mirroring_ || mirror_.size() == 0 || now - counts_read_at_ < counts_every(mirror_.size())) {
+    return;
+  }
   counts_read_at_ = now;
   auto counts = diversion_->block_counts();
   if (!counts) {

@@ -216,7 +216,7 @@ std::expected<void, std::string> Daemon::start() {
     std::lock_guard<std::mutex> lock(mirror_mutex_);
     mirroring_ = true;
     mirror_.forget();  // install() made the set empty
-    mirror_blocks_locked(Counts::no);
+    plan_blocks_locked();
     say("blocked sources are dropped in the kernel (" + std::to_string(mirror_.held(clock_.now())) +
         " block(s) copied)");
   } else if (spec.block_set_size) {

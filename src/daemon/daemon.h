@@ -110,12 +110,13 @@ class Daemon final : private LiveFirewall {
 
   // The block list's copy in the kernel (block_mirror.h, DiversionSpec::block_set_size):
   // follows the list once a second (from keep_defenses()) and after a request changed it; once
-  // a second its counters are read (every few seconds with many entries), and what each block
-  // dropped is logged as the queue threads log a blocked source: its first packets, then once a
-  // minute with a count (the shared BlockedLogGate). REQUIRES: mirror_mutex_ held.
-  // `read_counts`: the counters too, when due (`now`: at once, unless the entries are many).
-  enum class Counts { no, when_due, now };
-  void mirror_blocks_locked(Counts read_counts);
+  // a second its counters are read (every few seconds with many entries; a status reads them
+  // when due too), and what each block dropped is logged as the queue threads log a blocked
+  // source: its first packets, then once a minute with a count (the shared BlockedLogGate).
+  // REQUIRES: mirror_mutex_ held.
+  void plan_blocks_locked();
+  // The counters, when due: once a second, less often past 20,000 entries.
+  void read_block_counts_locked();
   void log_kernel_drops_locked(const std::vector<KernelDrops>& drops, Timestamp now);
   mutable std::mutex mirror_mutex_;
   bool mirroring_ = false;                  // the kernel set is in place

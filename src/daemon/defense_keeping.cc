@@ -137,7 +137,8 @@ void Daemon::keep_defenses() {
   if (due) trust_infrastructure();
   // Last: after the expiries and the exemptions read again.
   std::lock_guard<std::mutex> lock(mirror_mutex_);
-  mirror_blocks_locked(Counts::when_due);
+  plan_blocks_locked();
+  read_block_counts_locked();
 }
 
 void Daemon::trust_infrastructure() {

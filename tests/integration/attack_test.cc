@@ -275,37 +275,49 @@ TEST(Attack, AFloodOfForgedScannersLiftsNoBlockClosesNoDoorAndResetsNoLimit) {
 // asked, readers included: a reader asking in a loop kept the machine busy. Now the kernel's
 // counters are read at most once a second. Counted by a wrapper that every run of
 // iptables-save / ip6tables-save in the daemon's PATH goes through.
+// The same for the kernel's set of blocks: its counters are read with `ipset save` (one per
+// family), at most once a second however often status asks.
 TEST(Attack, AReaderAskingForStatusInALoopRunsIptablesSaveAtMostOnceASecond) {
   Lab lab;
   char dir[] = "/tmp/pw-wrap.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string spawns = std::string(dir) + "/spawns";
-  for (const char* tool : {"iptables-save", "ip6tables-save"}) {
+  for (const char* tool : {"iptables-save", "ip6tables-save", "ipset"}) {
     const std::string wrapper = std::string(dir) + "/" + tool;
-    std::ofstream(wrapper) << "#!/bin/sh\necho " << tool << " >> " << spawns
+    std::ofstream(wrapper) << "#!/bin/sh\necho " << tool << " \"$1\" >> " << spawns
                            << "\nexec /usr/sbin/" << tool << " \"$@\"\n";
     chmod(wrapper.c_str(), 0755);
   }
   Daemon daemon(lab, kRules, "", "", std::string("export PATH=") + dir + ":$PATH");
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+  ASSERT_EQ(daemon.cli("blocked add 203.0.113.9").exit_code, 0);  // a set with an entry to read
   std::this_thread::sleep_for(1100ms);
-  const auto lines = [&] {
+  const auto lines = [&](const std::string& word) {
     std::ifstream in(spawns);
-    return static_cast<int>(std::count(std::istreambuf_iterator<char>(in),
-                                       std::istreambuf_iterator<char>(), '\n'));
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(word) != std::string::npos;
+    return n;
   };
-  const int before = lines();
+  const int before = lines("tables-save"), ipset_before = lines("ipset save");
   const auto start = std::chrono::steady_clock::now();
   int answered = 0;
-  for (int i = 0; i < 40; ++i) answered += status_of(daemon).is_object();
+  for (int i = 0; i < 40; ++i, std::this_thread::sleep_for(50ms)) {
+    answered += status_of(daemon).is_object();
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const int runs = lines() - before;
-  std::printf("[ figure ] 40 status requests in %.2f s ran iptables-save/ip6tables-save %d time(s)\n",
-              seconds, runs);
+  const int runs = lines("tables-save") - before;
+  const int ipset_runs = lines("ipset save") - ipset_before;
+  std::printf(
+      "[ figure ] 40 status requests in %.2f s ran iptables-save/ip6tables-save %d time(s), "
+      "ipset save %d time(s)\n",
+      seconds, runs, ipset_runs);
   EXPECT_EQ(answered, 40);
   EXPECT_GE(runs, 2) << "read at least once";
   EXPECT_LE(runs, 2 * (1 + static_cast<int>(seconds))) << "at most once a second";
+  EXPECT_GE(ipset_runs, 2) << "read at least once";
+  // Once a second for status, and once a second for the daemon's own upkeep at most.
+  EXPECT_LE(ipset_runs, 2 * (2 + static_cast<int>(seconds))) << "at most once a second";
   std::filesystem::remove_all(dir);
 }
 
