@@ -5,6 +5,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "detect/block_list.h"
+
 namespace portwall {
 namespace {
 
@@ -32,9 +34,7 @@ bool is_icmp(std::uint8_t protocol) {
 
 // The source of an in-kernel line: the block's address, or its range.
 std::string kernel_src(const LogEvent& e) {
-  const unsigned full = e.src.family == Family::ipv4 ? 32 : 128;
-  if (e.src_prefix == 0 || e.src_prefix >= full) return to_string(e.src);
-  return to_string(e.src) + "/" + std::to_string(e.src_prefix);
+  return e.src_prefix == 0 ? to_string(e.src) : range_text(Cidr{e.src, e.src_prefix});
 }
 
 }  // namespace

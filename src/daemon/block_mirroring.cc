@@ -22,9 +22,11 @@ constexpr Duration kReplanEvery = std::chrono::minutes(1);
 void Daemon::follow_blocks(const std::optional<Cidr>& spared) {
   blocks_->publish_pending(clock_.now());
   std::lock_guard<std::mutex> lock(mirror_mutex_);
-  if (spared) spared_.push_back(*spared);
-  mirrored_version_ = ~0ull;
-  plan_blocks_locked();
+  if (spared) {
+    spared_.push_back(*spared);
+    mirrored_version_ = ~0ull;  // a plan even if the list did not change
+  }
+  plan_blocks_locked();  // only when the list, the mode or the exemptions changed
 }
 
 std::optional<KernelBlockFigures> Daemon::kernel_block_figures() {
@@ -46,9 +48,7 @@ void Daemon::plan_blocks_locked() {
     // block overlaps it any more.
     std::erase_if(spared_, [&](const Cidr& c) {
       return std::none_of(list.begin(), list.end(), [&](const BlockEntry& e) {
-        const unsigned shorter = std::min<unsigned>(e.prefix_length, c.prefix_length);
-        return e.address.family == c.network.family &&
-               masked(e.address, shorter) == masked(c.network, shorter);
+        return overlaps(Cidr{e.address, e.prefix_length}, c);
       });
     });
     MirrorLimits limits;

@@ -23,8 +23,14 @@ const char* to_string(BlockReason reason) {
 }
 
 std::string range_text(const BlockEntry& entry) {
-  return entry.single() ? to_string(entry.address)
-                        : to_string(entry.address) + "/" + std::to_string(entry.prefix_length);
+  return range_text(Cidr{entry.address, entry.prefix_length});
+}
+
+std::string range_text(const Cidr& range) {
+  const unsigned full = range.network.family == Family::ipv4 ? 32 : 128;
+  return range.prefix_length >= full
+             ? to_string(range.network)
+             : to_string(range.network) + "/" + std::to_string(range.prefix_length);
 }
 
 namespace {

@@ -46,8 +46,9 @@ struct BlockEntry {
     return a.family == address.family && masked(a, prefix_length) == address;
   }
 };
-// "203.0.113.9", or "198.51.100.0/24" for a range.
+// "203.0.113.9", or "198.51.100.0/24" for a range (as ipset and nft name a set's entries too).
 std::string range_text(const BlockEntry& entry);
+std::string range_text(const Cidr& range);
 
 // What one feed answer changed (BlockList::apply_feed).
 struct FeedApplied {

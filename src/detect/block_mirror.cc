@@ -7,14 +7,8 @@ namespace {
 
 unsigned full_length(Family family) { return family == Family::ipv4 ? 32 : 128; }
 
-bool overlap(const Cidr& a, const Cidr& b) {
-  if (a.network.family != b.network.family) return false;
-  const unsigned shorter = std::min(a.prefix_length, b.prefix_length);
-  return masked(a.network, shorter) == masked(b.network, shorter);
-}
-
 bool overlaps_any(const Cidr& range, const std::vector<Cidr>& list) {
-  return std::any_of(list.begin(), list.end(), [&](const Cidr& c) { return overlap(range, c); });
+  return std::any_of(list.begin(), list.end(), [&](const Cidr& c) { return overlaps(range, c); });
 }
 
 // Whole seconds the kernel may keep a block that ends at `until`: rounded down, so that it
@@ -32,6 +26,12 @@ Timestamp kernel_until(std::uint32_t timeout_s, Timestamp now) {
 }
 
 }  // namespace
+
+bool overlaps(const Cidr& a, const Cidr& b) {
+  if (a.network.family != b.network.family) return false;
+  const unsigned shorter = std::min(a.prefix_length, b.prefix_length);
+  return masked(a.network, shorter) == masked(b.network, shorter);
+}
 
 MirrorPlan BlockMirror::plan(std::span<const BlockEntry> blocks, const MirrorLimits& limits,
                              Timestamp now) const {
@@ -62,7 +62,7 @@ MirrorPlan BlockMirror::plan(std::span<const BlockEntry> blocks, const MirrorLim
     std::vector<Wanted*> open;
     std::vector<const Key*> open_keys;
     for (auto& [key, w] : wanted) {
-      while (!open_keys.empty() && !overlap(open_keys.back()->range, key.range)) {
+      while (!open_keys.empty() && !overlaps(open_keys.back()->range, key.range)) {
         open_keys.pop_back();
         open.pop_back();
       }
@@ -152,11 +152,6 @@ std::size_t BlockMirror::held(Timestamp now) const {
 bool BlockMirror::holds(const Cidr& range, Timestamp now) const {
   const auto it = mirrored_.find(Key{range});
   return it != mirrored_.end() && it->second.kernel_until > now;
-}
-
-std::string kernel_entry_text(const Cidr& range) {
-  if (range.prefix_length >= full_length(range.network.family)) return to_string(range.network);
-  return to_string(range.network) + "/" + std::to_string(range.prefix_length);
 }
 
 }  // namespace portwall

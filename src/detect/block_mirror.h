@@ -72,6 +72,9 @@ struct MirrorLimits {
   bool overlaps_allowed = true;
 };
 
+// Whether the two ranges share an address (one holds the other).
+bool overlaps(const Cidr& a, const Cidr& b);
+
 class BlockMirror {
  public:
   // The longest timeout the kernel set is given (ipset caps it near 24.8 days); a longer
@@ -130,9 +133,5 @@ class BlockMirror {
   std::map<Key, Mirrored> mirrored_;
   std::uint64_t dropped_ = 0;
 };
-
-// "203.0.113.9" for one address, "198.51.100.0/24" for a range: how both ipset and nft name a
-// set's entries.
-std::string kernel_entry_text(const Cidr& range);
 
 }  // namespace portwall

@@ -52,11 +52,11 @@ std::vector<std::string> ipset_create_args(const char* name, bool ipv6, std::siz
 std::string ipset_changes_script(const BlockSetChanges& changes) {
   std::string s;
   for (const Cidr& c : changes.remove) {
-    s += fmt::format("del {} {}\n", is_v6(c) ? kIpsetBlock6 : kIpsetBlock4, kernel_entry_text(c));
+    s += fmt::format("del {} {}\n", is_v6(c) ? kIpsetBlock6 : kIpsetBlock4, range_text(c));
   }
   for (const KernelBlock& k : changes.add) {
     s += fmt::format("add {} {} timeout {}\n", is_v6(k.range) ? kIpsetBlock6 : kIpsetBlock4,
-                     kernel_entry_text(k.range), k.timeout_s);
+                     range_text(k.range), k.timeout_s);
   }
   return s;
 }
@@ -85,7 +85,7 @@ std::string nft_block_adds(const BlockSetChanges& changes) {
   std::string sets[2];
   for (const KernelBlock& k : changes.add) {
     std::string& s = sets[is_v6(k.range) ? 1 : 0];
-    s += (s.empty() ? "" : ", ") + kernel_entry_text(k.range);
+    s += (s.empty() ? "" : ", ") + range_text(k.range);
     if (k.timeout_s) s += fmt::format(" timeout {}s", k.timeout_s);
   }
   std::string out;
@@ -101,7 +101,7 @@ std::string nft_block_deletes(const std::vector<Cidr>& ranges) {
   std::string sets[2];
   for (const Cidr& c : ranges) {
     std::string& s = sets[is_v6(c) ? 1 : 0];
-    s += (s.empty() ? "" : ", ") + kernel_entry_text(c);
+    s += (s.empty() ? "" : ", ") + range_text(c);
   }
   std::string out;
   for (int i = 0; i < 2; ++i) {

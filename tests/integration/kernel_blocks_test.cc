@@ -36,7 +36,7 @@ Entries kernel_entries(const Lab& lab) {
   const auto set = kernel_set(lab);
   if (!set) return {"(the kernel set could not be listed)"};
   Entries out;
-  for (const KernelBlockCount& c : *set) out.insert(kernel_entry_text(c.range));
+  for (const KernelBlockCount& c : *set) out.insert(range_text(c.range));
   return out;
 }
 
@@ -49,7 +49,7 @@ bool any_kernel_set(const Lab& lab) {
 
 std::uint64_t kernel_packets(const Lab& lab, const std::string& entry) {
   for (const KernelBlockCount& c : kernel_set(lab).value_or(std::vector<KernelBlockCount>{})) {
-    if (kernel_entry_text(c.range) == entry) return c.packets;
+    if (range_text(c.range) == entry) return c.packets;
   }
   return 0;
 }
@@ -79,11 +79,8 @@ bool kernel_holds(const Lab& lab, const Entries& want) {
   return false;
 }
 
-std::uint64_t received(const Daemon& daemon) {
-  const nlohmann::json s =
-      nlohmann::json::parse(daemon.cli("--json status").output, nullptr, false);
-  return s.is_discarded() ? 0 : s["counters"]["received"].get<std::uint64_t>();
-}
+// A lab and portwalld with the wire tests' rules (kernel_blocks on, the default).
+class KernelBlocks : public Wire {};
 
 // A TCP connection from the client to the server's port 22 (server invalid if it failed).
 struct Connection {
@@ -97,10 +94,7 @@ Connection connect_to_ssh(const Lab& lab) {
   return c;
 }
 
-TEST(KernelBlocks, TheSetEqualsTheBlockListAfterEveryChangeExpiryRestartReloadAndModeSwitch) {
-  Lab lab;
-  Daemon daemon(lab, kRules);
-  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+TEST_F(KernelBlocks, TheSetEqualsTheBlockListAfterEveryChangeExpiryRestartReloadAndModeSwitch) {
   EXPECT_NE(daemon.daemon_output().find("blocked sources are dropped in the kernel"),
             std::string::npos)
       << daemon.daemon_output();
@@ -162,10 +156,7 @@ TEST(KernelBlocks, TheSetEqualsTheBlockListAfterEveryChangeExpiryRestartReloadAn
   EXPECT_TRUE(kernel_holds(lab, {lab.cli_v4(), v6})) << text(kernel_entries(lab));
 }
 
-TEST(KernelBlocks, ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogged) {
-  Lab lab;
-  Daemon daemon(lab, kRules);
-  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+TEST_F(KernelBlocks, ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogged) {
   // A connection of the client's, up before the block.
   const Connection c = connect_to_ssh(lab);
   ASSERT_TRUE(c.server.valid());
@@ -176,7 +167,7 @@ TEST(KernelBlocks, ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogge
   ASSERT_EQ(daemon.cli("blocked add " + lab.cli_v4()).exit_code, 0);
   ASSERT_TRUE(kernel_holds(lab, {lab.cli_v4()}));
   daemon.wait_until_quiet();
-  const std::uint64_t seen_before = received(daemon);
+  const std::uint64_t seen_before = received_packets(daemon);
   const RunResult sent =
       lab.in(lab.cli(), "hping3 -S -p 22 -c 200 -i u2000 " + lab.srv_v4() + " 2>&1", 20s);
   ASSERT_NE(sent.output.find("200 packets transmitted"), std::string::npos) << sent.output;
@@ -185,7 +176,7 @@ TEST(KernelBlocks, ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogge
   EXPECT_FALSE(receive(server, 1000ms).has_value());
   EXPECT_TRUE(send_all(server, "after"));
   EXPECT_FALSE(receive(client, 1000ms).has_value());
-  const std::uint64_t seen = received(daemon) - seen_before;
+  const std::uint64_t seen = received_packets(daemon) - seen_before;
   const std::uint64_t dropped = kernel_packets(lab, lab.cli_v4());
   std::printf(
       "[kernel-blocks] 200 SYNs and a cut connection's data from a blocked source: "
@@ -219,10 +210,7 @@ TEST(KernelBlocks, ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogge
   EXPECT_TRUE(again.valid());
 }
 
-TEST(KernelBlocks, ABlockThatKeepsEstablishedConnectionsStaysPortwalldsAndTheConnectionLives) {
-  Lab lab;
-  Daemon daemon(lab, kRules);
-  ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();
+TEST_F(KernelBlocks, ABlockThatKeepsEstablishedConnectionsStaysPortwalldsAndTheConnectionLives) {
   const Connection c = connect_to_ssh(lab);
   ASSERT_TRUE(c.server.valid());
   // A range that holds the client (and not the server: 10.200.N.2/31).
@@ -255,7 +243,7 @@ TEST(KernelBlocks, ABlockThatKeepsEstablishedConnectionsStaysPortwalldsAndTheCon
   EXPECT_TRUE(kernel_holds(lab, {range}));
 }
 
-TEST(KernelBlocks, WithKernelBlocksOffPortwalldDropsThemItselfAndNoSetIsMade) {
+TEST(KernelBlocksOff, PortwalldDropsThemItselfAndNoSetIsMade) {
   Lab lab;
   Daemon daemon(lab, kRules, "kernel_blocks = false\n");
   ASSERT_TRUE(daemon.ready()) << daemon.daemon_output();

@@ -6,12 +6,6 @@
 namespace portwall::lab {
 namespace {
 
-std::uint64_t received(const Daemon& daemon) {
-  const RunResult r = daemon.cli("--json status");
-  const nlohmann::json s = nlohmann::json::parse(r.output, nullptr, false);
-  return s.is_discarded() ? 0 : s["counters"]["received"].get<std::uint64_t>();
-}
-
 TEST(InspectNew, EstablishedConnectionsBypassTheQueueAndABlockStillEndsThem) {
   Lab lab;
   Daemon daemon(lab, kRules, "inspect = \"new\"\n");
@@ -28,7 +22,7 @@ TEST(InspectNew, EstablishedConnectionsBypassTheQueueAndABlockStillEndsThem) {
     ASSERT_TRUE(send_all(server.get(), "pong"));
     ASSERT_EQ(receive(client.get(), 2000ms), "pong");
   }
-  const std::uint64_t before = received(daemon);
+  const std::uint64_t before = received_packets(daemon);
   for (int i = 0; i < 200; ++i) {
     ASSERT_TRUE(send_all(client.get(), std::string(1000, 'x')));
     std::string got;
@@ -40,7 +34,7 @@ TEST(InspectNew, EstablishedConnectionsBypassTheQueueAndABlockStillEndsThem) {
     ASSERT_TRUE(send_all(server.get(), "k"));
     ASSERT_EQ(receive(client.get(), 2000ms), "k");
   }
-  const std::uint64_t seen = received(daemon) - before;
+  const std::uint64_t seen = received_packets(daemon) - before;
   EXPECT_LT(seen, 40u) << "400+ packets went by; portwalld saw " << seen;
   EXPECT_TRUE(has_offload_accept(diversion_rules(lab))) << diversion_rules(lab);
 
@@ -74,20 +68,20 @@ TEST(InspectNew, AnsweredUdpBypassesTheQueueOneWayUdpDoesNotAndABlockEndsIt) {
            receive(client.get(), 2000ms) == what;
   };
   ASSERT_TRUE(exchange("first"));  // the request is judged; the answer settles the flow
-  const std::uint64_t before = received(daemon);
+  const std::uint64_t before = received_packets(daemon);
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(exchange("query " + std::to_string(i))) << i;
-  const std::uint64_t seen = received(daemon) - before;
+  const std::uint64_t seen = received_packets(daemon) - before;
   EXPECT_LT(seen, 40u) << "400 datagrams went by; portwalld saw " << seen;
 
   // One-way: 100 datagrams to the same port from another flow, never answered.
   Fd one_way(udp_connect(lab.cli(), lab.cli_v4(), lab.srv_v4(), 5353));
   ASSERT_TRUE(one_way.valid());
-  const std::uint64_t before_one_way = received(daemon);
+  const std::uint64_t before_one_way = received_packets(daemon);
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(send_all(one_way.get(), "log line"));
   std::uint64_t one_way_seen = 0;
   for (int i = 0; i < 20 && one_way_seen < 100; ++i) {
     std::this_thread::sleep_for(100ms);
-    one_way_seen = received(daemon) - before_one_way;
+    one_way_seen = received_packets(daemon) - before_one_way;
   }
   EXPECT_GE(one_way_seen, 100u) << "one-way UDP must stay inspected";
   while (receive(server.get(), 200ms)) {

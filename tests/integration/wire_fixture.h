@@ -57,6 +57,13 @@ inline bool log_line_with(const Daemon& daemon, std::initializer_list<std::strin
   return false;
 }
 
+// What portwalld has received so far (its status' counters.received; 0 if unreadable).
+inline std::uint64_t received_packets(const Daemon& daemon) {
+  const nlohmann::json s =
+      nlohmann::json::parse(daemon.cli("--json status").output, nullptr, false);
+  return s.is_discarded() ? 0 : s["counters"]["received"].get<std::uint64_t>();
+}
+
 class Wire : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(daemon.ready()) << daemon.daemon_output(); }

@@ -453,6 +453,28 @@ TEST_F(Journey, S10_AForwardToAnotherHostWorksUnderTheSandbox) {
   EXPECT_EQ(ssh("portwall forward delete 1 && portwall delete allow 8081/tcp").exit_code, 0);
 }
 
+// The kernel's set of blocks under the unit's sandbox: ipset runs as portwalld's child with its
+// capabilities, the set holds the block and drops the blocked client's packets, and lets them
+// through again once it is lifted.
+TEST_F(Journey, S10b_ABlockIsDroppedByTheKernelSetUnderTheSandbox) {
+  const std::string journal = ssh("journalctl -u portwall -o cat --no-pager").output;
+  EXPECT_TRUE(contains(journal, "blocked sources are dropped in the kernel")) << journal;
+  EXPECT_FALSE(contains(journal, "not in the kernel")) << journal;
+  // The backend client, on the server's second link (10.200.N.129): the SSH session stays.
+  const std::string near = "10.200." + std::to_string(net_) + ".129";
+  const auto from_backend = [&] { return Fd(tcp_connect(backend_ns(), near, 22, 1500ms)).valid(); };
+  ASSERT_TRUE(from_backend());
+  ASSERT_EQ(ssh("portwall blocked add " + backend()).exit_code, 0);
+  EXPECT_FALSE(from_backend());
+  const std::string listing = inside("ipset save portwall-block4").output;
+  std::printf("[ figure ] under systemd: %s", listing.c_str());
+  EXPECT_TRUE(std::regex_search(
+      listing, std::regex("add portwall-block4 " + backend() + " timeout 0 packets [1-9]")))
+      << listing;
+  ASSERT_EQ(ssh("portwall blocked remove " + backend()).exit_code, 0);
+  EXPECT_TRUE(from_backend());
+}
+
 TEST_F(Journey, S11_AnEnableNotConfirmedUndoesTheLockoutByItself) {
   ASSERT_EQ(ssh("portwall disable").output, "Firewall stopped and disabled on system startup\n");
   EXPECT_TRUE(reaches(8080));

@@ -20,12 +20,12 @@ BlockEntry block(const char* text, Timestamp until, BlockReason reason = BlockRe
 }
 std::vector<std::string> texts(const std::vector<KernelBlock>& list) {
   std::vector<std::string> out;
-  for (const KernelBlock& k : list) out.push_back(kernel_entry_text(k.range));
+  for (const KernelBlock& k : list) out.push_back(range_text(k.range));
   return out;
 }
 std::vector<std::string> texts(const std::vector<Cidr>& list) {
   std::vector<std::string> out;
-  for (const Cidr& c : list) out.push_back(kernel_entry_text(c));
+  for (const Cidr& c : list) out.push_back(range_text(c));
   return out;
 }
 using Texts = std::vector<std::string>;
@@ -174,7 +174,7 @@ TEST(BlockMirror, CountersAddUpWhatEachBlockDroppedSinceTheLastReading) {
                                           {cidr("192.0.2.1/32"), 7}};  // not ours
   std::vector<KernelDrops> drops = m.take_counts(counts);
   ASSERT_EQ(drops.size(), 1u);
-  EXPECT_EQ(kernel_entry_text(drops[0].range), "203.0.113.9");
+  EXPECT_EQ(range_text(drops[0].range), "203.0.113.9");
   EXPECT_EQ(drops[0].reason, BlockReason::scan);
   EXPECT_EQ(drops[0].packets, 5u);
   counts[0].packets = 12;
