@@ -501,8 +501,8 @@ int main(int argc, char** argv) {
                     "the address the server sees this client come from (behind NAT); "
                     "default: the local address of the route");
   std::vector<CLI::App*> rule_verbs;
-  for (const char* verb :
-       {"allow", "deny", "reject", "limit", "insert", "prepend", "delete", "default", "forward"}) {
+  for (const char* verb : {"allow", "deny", "reject", "limit", "insert", "prepend", "delete",
+                           "default", "forward", "route"}) {
     // The rest of the line is ufw's grammar, parsed by parse_rule_command.
     rule_verbs.push_back(
         app.add_subcommand(verb, std::string(verb) + " RULE (ufw's grammar)")

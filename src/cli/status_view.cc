@@ -25,7 +25,9 @@ std::string where_to(const nlohmann::json& r) {
     text += (text.empty() ? "" : " ") + std::string("(") + proto + ")";
   }
   if (text.empty()) text = "Anywhere";
-  if (r.contains("interface")) text += " on " + r["interface"].get<std::string>();
+  // As ufw: a route rule's outgoing interface on the To side, its incoming one on the From side.
+  const char* key = r.value("direction", "in") == "route" ? "out_interface" : "interface";
+  if (r.contains(key)) text += " on " + r[key].get<std::string>();
   return text;
 }
 
@@ -33,6 +35,9 @@ std::string where_from(const nlohmann::json& r) {
   const std::string from = r.value("from", "any");
   std::string text = from == "any" ? "Anywhere" : from;
   if (r.contains("from_port")) text += " port " + r["from_port"].get<std::string>();
+  if (r.value("direction", "in") == "route" && r.contains("interface")) {
+    text += " on " + r["interface"].get<std::string>();
+  }
   return text;
 }
 
@@ -71,8 +76,9 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
   std::string out = fmt::format("Status: active ({})\n", s.value("mode", "enforce"));
   if (style == StatusStyle::verbose) {
     const auto& d = s["defaults"];
-    out += fmt::format("Default: {} (incoming), {} (outgoing)\n", d.value("incoming", "?"),
-                       d.value("outgoing", "?"));
+    out += fmt::format("Default: {} (incoming), {} (outgoing), {} (routed)\n",
+                       d.value("incoming", "?"), d.value("outgoing", "?"),
+                       d.value("routed", "disabled"));
     out += fmt::format("Backend: {}, queues {}\n", s.value("backend", "?"), s["queues"].dump());
     out += fmt::format("Rules: {}\n", s.value("rules_file", "?"));
   }
@@ -85,9 +91,10 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
       const std::string number =
           style == StatusStyle::numbered ? fmt::format("[{:2}] ", r.value("number", 0)) : "";
       std::string action = upper(r.value("action", "?"));
-      action += r.value("direction", "in") == "out" ? " OUT" : " IN";
+      const std::string direction = r.value("direction", "in");
+      action += direction == "out" ? " OUT" : direction == "route" ? " FWD" : " IN";
       std::string line =
-          fmt::format("{}{:<27}{:<12}{}", number, where_to(r), action, where_from(r));
+          fmt::format("{}{:<26} {:<11} {}", number, where_to(r), action, where_from(r));
       if (style == StatusStyle::verbose) {
         line += fmt::format("  ({} pkts, {} bytes)", r.value("packets", 0), r.value("bytes", 0));
       }

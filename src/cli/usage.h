@@ -13,7 +13,9 @@ Rule grammar (as ufw):
   PORTS is 22, 8000:8100, 80,443 (at most 15, a range counting as 2) or a service name.
   Without a protocol a port means tcp and udp; without in/out a rule is for incoming.
 Forwards: forward [in on IFACE] PORT[/tcp|/udp] to PORT|ADDR|ADDR:PORT [comment TEXT],
-  forward delete N, forward list. The rules judge forwarded connections by PORT.)";
+  forward delete N, forward list. The rules judge forwarded connections by PORT.
+Routed traffic: route allow|deny|reject|limit [in on IFACE] [out on IFACE] RULE, route delete N,
+  route insert N ..., default allow|deny|reject routed (judged only once one is given).)";
 
 inline constexpr const char* kFooter = R"(
 Examples:
@@ -32,6 +34,10 @@ Examples:
   portwall forward 80/tcp to 8080
   portwall forward in on eth0 443/tcp to 10.0.0.5:8443
   portwall forward delete 1
+  portwall route allow in on eth0 out on br0 to 172.18.0.2 port 80 proto tcp
+  portwall route allow in on wg0 out on eth0
+  portwall route delete 4
+  portwall default deny routed
   portwall apply new-rules.toml --confirm 60s
   portwall confirm
   portwall deny 8080/tcp --keep-established

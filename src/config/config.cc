@@ -105,9 +105,10 @@ void read_log(TomlReader& r, const toml::table& t, LogSection& l) {
 }
 
 void read_defaults(TomlReader& r, const toml::table& t, Config& c) {
-  r.check_keys(t, {"incoming", "outgoing"}, "[defaults]");
+  r.check_keys(t, {"incoming", "outgoing", "routed"}, "[defaults]");
   for (auto [key, field, given] : {std::tuple{"incoming", &c.defaults.incoming, &c.has_incoming},
-                                   std::tuple{"outgoing", &c.defaults.outgoing, &c.has_outgoing}}) {
+                                   std::tuple{"outgoing", &c.defaults.outgoing, &c.has_outgoing},
+                                   std::tuple{"routed", &c.defaults.routed, &c.has_routed}}) {
     if (const toml::node* n = t.get(key)) {
       if (auto i = r.choice(*n, key, {"allow", "deny", "reject"})) {
         *field = std::array{Action::allow, Action::deny, Action::reject}[*i];
@@ -115,6 +116,7 @@ void read_defaults(TomlReader& r, const toml::table& t, Config& c) {
       *given = true;
     }
   }
+  c.defaults.routed_given = c.has_routed;
 }
 
 void read_conntrack(TomlReader& r, const toml::table& t, ConntrackSection& c) {

@@ -160,8 +160,8 @@ struct Config {
   DaemonSection daemon;
   LogSection log;
   Defaults defaults;  // the rules file's [defaults], when present, overrides these
-  bool has_incoming = false, has_outgoing = false;  // [defaults] keys given
-  bool has_defaults() const { return has_incoming || has_outgoing; }
+  bool has_incoming = false, has_outgoing = false, has_routed = false;  // [defaults] keys given
+  bool has_defaults() const { return has_incoming || has_outgoing || has_routed; }
   ConntrackSection conntrack;
   ScanDetectionSection scan_detection;
   std::vector<KnockSection> knocks;

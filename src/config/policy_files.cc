@@ -45,7 +45,9 @@ std::vector<std::string> default_override_notes(const std::string& config_file,
        {std::tuple{"incoming", rules.has_incoming, config.has_incoming, rules.defaults.incoming,
                    config.defaults.incoming},
         std::tuple{"outgoing", rules.has_outgoing, config.has_outgoing, rules.defaults.outgoing,
-                   config.defaults.outgoing}}) {
+                   config.defaults.outgoing},
+        std::tuple{"routed", rules.has_routed, config.has_routed, rules.defaults.routed,
+                   config.defaults.routed}}) {
     if (rules_given && config_given && effective != configured) {
       notes.push_back(config_file + ": [defaults] " + key + " = \"" + to_string(configured) +
                       "\" is overridden by " + rules_file + "'s \"" + to_string(effective) +

@@ -17,7 +17,7 @@ std::string marks_of(const Flow& f) {
         std::pair{'k', bool{f.cut}}, std::pair{'c', bool{f.cut_logged}},
         std::pair{'l', bool{f.outlives_block}}, std::pair{'f', bool{f.forwarded}},
         std::pair{'d', bool{f.redirected}}, std::pair{'K', bool{f.kept}},
-        std::pair{'O', bool{f.offloaded}}}) {
+        std::pair{'O', bool{f.offloaded}}, std::pair{'R', bool{f.routed}}}) {
     if (set) out += letter;
   }
   return out.empty() ? "-" : out;
@@ -37,6 +37,7 @@ void set_marks(Flow& f, std::string_view marks) {
   f.redirected = has('d');
   f.kept = has('K');
   f.offloaded = has('O');
+  f.routed = has('R');
 }
 
 template <typename T>
@@ -70,7 +71,10 @@ std::string encode_flows(const std::vector<HandedFlow>& flows, Timestamp now) {
         << to_string(f.key.dst) << ' ' << f.key.dst_port << ' '
         << static_cast<unsigned>(f.tcp_state) << ' ' << marks_of(f) << ' ' << f.rule_number << ' '
         << f.packets[0] << ' ' << f.packets[1] << ' ' << f.bytes[0] << ' ' << f.bytes[1] << ' '
-        << left << ' ' << (h.interface.empty() ? "-" : h.interface) << '\n';
+        << left << ' ' << (h.interface.empty() ? "-" : h.interface);
+    // A routed flow's outgoing interface: a 15th word (an image without it reads 14).
+    if (f.routed) out << ' ' << (h.out_interface.empty() ? "-" : h.out_interface);
+    out << '\n';
   }
   return out.str();
 }
@@ -85,7 +89,7 @@ std::vector<HandedFlow> decode_flows(std::string_view text, Timestamp now, std::
     const std::string_view line = text.substr(0, end);
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
     const std::vector<std::string_view> w = words_of(line);
-    if (w.size() != 14) continue;
+    if (w.size() != 14 && w.size() != 15) continue;
     HandedFlow h;
     Flow& f = h.flow;
     unsigned protocol = 0, state = 0;
@@ -108,6 +112,7 @@ std::vector<HandedFlow> decode_flows(std::string_view text, Timestamp now, std::
     f.expires = now + std::chrono::milliseconds(left);
     f.last_seen = now;
     if (w[13] != "-") h.interface = std::string(w[13]);
+    if (w.size() == 15 && w[14] != "-") h.out_interface = std::string(w[14]);
     out.push_back(std::move(h));
   }
   return out;

@@ -17,6 +17,7 @@ namespace portwall {
 struct HandedFlow {
   Flow flow;
   std::string interface;  // its name ("" none); ids are the image's own (Engine::interface_id)
+  std::string out_interface;  // a routed flow's outgoing interface ("" none)
 };
 
 // `now`: expiries are written as time left, so that they mean the same to the reader.

@@ -43,7 +43,9 @@ DefenseFacts ControlService::defense_facts(const Probe& probe, const PolicySnaps
   const Timestamp now = clock_.now();
   const MatchInput& in = probe.input;
   const bool inbound = in.direction == Direction::in;
-  const IpAddress& remote = inbound ? in.src : in.dst;
+  // Routed: a block of either end drops it (the engine's rule).
+  const IpAddress& remote =
+      inbound || (in.direction == Direction::route && blocks_->find(in.src, now)) ? in.src : in.dst;
   if (const std::optional<BlockEntry> b = blocks_->find(remote, now)) {
     const SavedBlock saved = save_block(*b, now, clock_.unix_ms());
     std::string by = to_string(b->reason);

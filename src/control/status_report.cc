@@ -33,6 +33,7 @@ nlohmann::json rule_json(const Rule& rule, std::uint32_t number, const PolicySna
                       {"bytes", hits.bytes.load(std::memory_order_relaxed)}};
   if (!rule.from_port_text.empty()) j["from_port"] = rule.from_port_text;
   if (!rule.interface.empty()) j["interface"] = rule.interface;
+  if (!rule.out_interface.empty()) j["out_interface"] = rule.out_interface;
   if (rule.log) j["log"] = true;
   j["origin"] = rule.origin.file + ":" + std::to_string(rule.origin.line);
   return j;
@@ -89,8 +90,11 @@ nlohmann::json ControlService::status() {
   const bool mode_by_cli = mode_by_cli_.load();
   j["mode"] = mode_now == Mode::monitor ? "monitor" : "enforce";
   j["mode_set_by"] = mode_by_cli ? "portwall mode" : "configuration";
-  j["defaults"] = {{"incoming", to_string(rules.defaults.incoming)},
-                   {"outgoing", to_string(rules.defaults.outgoing)}};
+  // Routed traffic no rule names is not judged at all: "disabled", as ufw says.
+  j["defaults"] = {
+      {"incoming", to_string(rules.defaults.incoming)},
+      {"outgoing", to_string(rules.defaults.outgoing)},
+      {"routed", rules.judges_routed() ? to_string(rules.defaults.routed) : "disabled"}};
   j["rules"] = nlohmann::json::array();
   for (std::size_t i = 0; i < rules.rules.size(); ++i) {
     j["rules"].push_back(rule_json(rules.rules[i], static_cast<std::uint32_t>(i + 1), *policy));

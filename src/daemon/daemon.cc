@@ -172,6 +172,7 @@ std::expected<void, std::string> Daemon::start() {
   qopts.reject_mark = spec.reject_mark;
   qopts.offload_mark = offload_mark_;
   qopts.redirect_mark = spec.redirect_mark;
+  qopts.routed_mark = spec.routed_mark;
   std::map<std::uint16_t, int>& inherited = handed.queues;
   for (std::uint16_t number : cfg.daemon.queues) {
     auto found = inherited.find(number);
@@ -233,6 +234,7 @@ std::expected<void, std::string> Daemon::start() {
     forwarding_turned_on_[i] = handed.forwarding_ours[i] || marked[i];
   }
   spec.forwards = policy_->rule_set().forwards;
+  spec.route_queue = policy_->rule_set().judges_routed();
   spec.routed_deny = forwarding_turned_on_;
   // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
   spec_ = spec;
@@ -379,13 +381,18 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) 
   auto same_forwards = [](const std::vector<Forward>& a, const std::vector<Forward>& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_forward);
   };
-  const bool forwards_changed = !same_forwards(forwards, spec_.forwards);
+  // Routed traffic is queued from the first `route` rule (or a routed default) on, and no
+  // longer once none is left: the forward chain changes with it.
+  const bool route_queue = fresh.rules.judges_routed();
+  const bool forwards_changed =
+      !same_forwards(forwards, spec_.forwards) || route_queue != spec_.route_queue;
   bool forwards_installed = false;
   if (forwards_changed) {
     // Forwarding the new forwards no longer need goes off before their rules change.
     release_forwarding(forwards);
     DiversionSpec next_spec = spec_;
     next_spec.forwards = forwards;
+    next_spec.route_queue = route_queue;
     if (auto ok = diversion_->set_forwards(next_spec); !ok) {
       const std::string why = "the forwards' NAT rules were refused: " + ok.error();
       // The forwards in force stay, and so does everything else, as for a broken file. If they

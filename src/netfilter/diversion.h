@@ -30,6 +30,12 @@ struct DiversionSpec {
   // none of these rules exist, and nothing here turns the kernel's connection tracking on.
   std::vector<Forward> forwards;
   std::uint32_t redirect_mark = 0x00200000;
+  // Routed traffic (`route` rules, [defaults] routed: RuleSet::judges_routed): every forwarded
+  // packet that no forward carries goes to the queue, in both directions, marked with
+  // `routed_mark` so that portwalld judges it by the route rules. Off: FORWARD is left alone
+  // (but for the forwards and routed_deny).
+  bool route_queue = false;
+  std::uint32_t routed_mark = 0x00100000;
   // By family (ipv4, ipv6): portwalld turned the kernel's forwarding on for the forwards, so
   // it drops every routed packet they do not carry (a routed default of deny), rather than
   // leaving the host an open router under the FORWARD policy. Off when forwarding was on

@@ -3,6 +3,7 @@
 // Installed with iptables-restore --noflush (atomic per family), never touching other chains.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -177,7 +178,7 @@ std::string forward_script(const Family& family, const DiversionSpec& spec,
   for (const Forward& f : spec.forwards) {
     if (in_family(f, family.ipv6)) mine.push_back(&f);
   }
-  if (mine.empty()) return "";
+  if (mine.empty() && !spec.route_queue) return "";
   std::ostringstream mangle, nat, filter;
   for (const Forward* f : mine) {
     const std::string in = f->interface.empty() ? "" : " -i " + f->interface;
@@ -214,31 +215,46 @@ std::string forward_script(const Family& family, const DiversionSpec& spec,
     return out;
   };
   std::ostringstream s;
-  s << "*mangle\n:" << kMarkChain << " - [0:0]\n"
-    << mangle.str() << unjump("mangle", "PREROUTING") << "-I PREROUTING 1 -j " << kMarkChain
-    << "\nCOMMIT\n";
-  s << "*nat\n:PORTWALL_PREROUTING - [0:0]\n:PORTWALL_POSTROUTING - [0:0]\n"
-    << nat.str() << unjump("nat", "PREROUTING") << unjump("nat", "POSTROUTING")
-    << "-I PREROUTING 1 -j PORTWALL_PREROUTING\n-I POSTROUTING 1 -j PORTWALL_POSTROUTING\n"
-       "COMMIT\n";
+  // Without forwards, no NAT chain (the nat table turns the kernel's connection tracking on):
+  // routed traffic alone needs only the filter chain.
+  if (!mine.empty()) {
+    s << "*mangle\n:" << kMarkChain << " - [0:0]\n"
+      << mangle.str() << unjump("mangle", "PREROUTING") << "-I PREROUTING 1 -j " << kMarkChain
+      << "\nCOMMIT\n";
+    s << "*nat\n:PORTWALL_PREROUTING - [0:0]\n:PORTWALL_POSTROUTING - [0:0]\n"
+      << nat.str() << unjump("nat", "PREROUTING") << unjump("nat", "POSTROUTING")
+      << "-I PREROUTING 1 -j PORTWALL_PREROUTING\n-I POSTROUTING 1 -j PORTWALL_POSTROUTING\n"
+         "COMMIT\n";
+  }
   s << "*filter\n:" << kForwardChain << " - [0:0]\n";
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -p tcp -j REJECT --reject-with tcp-reset\n",
                    kForwardChain, spec.reject_mark, spec.reject_mark);
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", kForwardChain,
                    spec.reject_mark, spec.reject_mark, family.icmp_reject);
   s << filter.str();
-  if (spec.routed_deny[family.ipv6 ? 1 : 0]) {
-    // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass;
-    // every other routed packet is dropped.
+  const bool routed_deny = spec.routed_deny[family.ipv6 ? 1 : 0] && !mine.empty();
+  if (routed_deny) {
+    // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass.
     s << "-A " << kForwardChain << " -m conntrack --ctstate RELATED -m conntrack --ctstate DNAT -j ACCEPT\n";
-    s << "-A " << kForwardChain << " -j DROP\n";
+  }
+  if (spec.route_queue) {
+    // Every other routed packet, both ways, goes to portwalld marked as routed: the route rules
+    // and [defaults] routed decide, and its connection state lets the replies back.
+    s << fmt::format("-A {} -j MARK --set-xmark {:#x}/{:#x}\n", kForwardChain, spec.routed_mark,
+                     spec.routed_mark);
+    s << fmt::format("-A {} -j NFQUEUE {}\n", kForwardChain, queue_target(spec));
+  } else if (routed_deny) {
+    s << "-A " << kForwardChain << " -j DROP\n";  // every other routed packet
   }
   s << unjump("filter", "FORWARD") << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
   return s.str();
 }
 
-void remove_forwards(const Family& family) {
+// `nat_only`: the forwards' mangle and nat chains only (the filter chain stays, for routed
+// traffic).
+void remove_forwards(const Family& family, bool nat_only = false) {
   for (const auto& [table, builtin] : kForwardHooks) {
+    if (nat_only && std::string_view(table) == "filter") continue;
     const char* chain = forward_chain(table, builtin);
     for (int i = 0; i < 16; ++i) {
       if (!run_command({family.iptables, "-w", "-t", table, "-D", builtin, "-j", chain}).ok()) {
@@ -446,6 +462,9 @@ class IptablesDiversion final : public Diversion {
         remove_forwards(family);
         continue;
       }
+      const bool has_forwards = std::ranges::any_of(
+          spec.forwards, [&](const Forward& f) { return in_family(f, family.ipv6); });
+      if (!has_forwards) remove_forwards(family, true);  // routed traffic only: no NAT chains
       const std::vector<std::string> argv = {family.restore, "-w", "--noflush"};
       if (const CommandResult r = run_command(argv, script); !r.ok()) {
         return std::unexpected(failure(argv, r));

@@ -112,10 +112,11 @@ std::string queue_statement(const DiversionSpec& spec) {
 }
 
 // Forwarding in a table of its own, `table inet portwall_forward`, so that a reload replaces
-// it without touching the diversion's counters; absent while there is no forward.
+// it without touching the diversion's counters; absent while there is no forward and routed
+// traffic is not judged (DiversionSpec::route_queue).
 std::string forward_text(const DiversionSpec& spec) {
   std::string text = "add table inet portwall_forward\ndelete table inet portwall_forward\n";
-  if (spec.forwards.empty()) return text;
+  if (spec.forwards.empty() && !spec.route_queue) return text;
   std::ostringstream mark, pre, post, forward;
   for (const Forward& f : spec.forwards) {
     const std::string in = f.interface.empty() ? "" : fmt::format("iifname \"{}\" ", f.interface);
@@ -146,12 +147,15 @@ std::string forward_text(const DiversionSpec& spec) {
   }
   std::ostringstream s;
   s << text << "table inet portwall_forward {\n";
-  s << "  chain mark_redirects {\n    type filter hook prerouting priority mangle; policy accept;\n"
-    << mark.str() << "  }\n";
-  s << "  chain nat_in {\n    type nat hook prerouting priority dstnat; policy accept;\n"
-    << pre.str() << "  }\n";
-  s << "  chain nat_out {\n    type nat hook postrouting priority srcnat; policy accept;\n"
-    << post.str() << "  }\n";
+  if (!spec.forwards.empty()) {  // NAT chains turn the kernel's connection tracking on
+    s << "  chain mark_redirects {\n    type filter hook prerouting priority mangle; policy "
+         "accept;\n"
+      << mark.str() << "  }\n";
+    s << "  chain nat_in {\n    type nat hook prerouting priority dstnat; policy accept;\n"
+      << pre.str() << "  }\n";
+    s << "  chain nat_out {\n    type nat hook postrouting priority srcnat; policy accept;\n"
+      << post.str() << "  }\n";
+  }
   s << "  chain forwarded {\n    type filter hook forward priority filter; policy accept;\n";
   s << fmt::format("    meta mark & {0:#x} == {0:#x} meta l4proto tcp reject with tcp reset\n",
                    spec.reject_mark);
@@ -161,8 +165,14 @@ std::string forward_text(const DiversionSpec& spec) {
     // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass.
     s << "    ct state related ct status dnat accept\n";
   }
-  if (spec.routed_deny[0]) s << "    meta nfproto ipv4 counter drop\n";
-  if (spec.routed_deny[1]) s << "    meta nfproto ipv6 counter drop\n";
+  if (spec.route_queue) {
+    // Every other routed packet, both ways, to portwalld marked as routed (iptables_backend.cc).
+    s << fmt::format("    meta mark set meta mark | {:#x} counter {}\n", spec.routed_mark,
+                     queue_statement(spec));
+  } else {
+    if (spec.routed_deny[0]) s << "    meta nfproto ipv4 counter drop\n";
+    if (spec.routed_deny[1]) s << "    meta nfproto ipv6 counter drop\n";
+  }
   s << "  }\n}\n";
   return s.str();
 }

@@ -200,9 +200,14 @@ void QueueWorker::note_unseen_packets() {
 
 PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   if (bypass_.on_packet_id(q.id)) note_unseen_packets();
-  // FORWARD: only the connections of port forwards are queued there; the engine orients them
-  // (from the forward's destination: outgoing). The log line says the hook's direction.
-  const Direction direction = q.hook == NF_INET_LOCAL_OUT ? Direction::out : Direction::in;
+  // FORWARD: the connections of port forwards, which the engine orients (from the forward's
+  // destination: outgoing), and routed traffic, which carries the routed mark. The log line
+  // says the hook's direction.
+  const std::uint32_t routed_mark = queue_->options().routed_mark;
+  const bool routed = q.hook == NF_INET_FORWARD && routed_mark && (q.mark & routed_mark);
+  const Direction direction = routed                        ? Direction::route
+                              : q.hook == NF_INET_LOCAL_OUT ? Direction::out
+                                                            : Direction::in;
   const std::string_view in = names_.name(q.in_ifindex);
   const std::string_view out = names_.name(q.out_ifindex);
   auto parsed = parse_packet(q.payload, q.wire_length);
@@ -217,8 +222,9 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
     }
     const std::uint32_t redirect_mark = queue_->options().redirect_mark;
     const bool redirected = redirect_mark && (q.mark & redirect_mark);
-    d = engine_.decide(*parsed, HookInfo{direction, in, out, q.hook == NF_INET_FORWARD, redirected},
-                       now_, extras);
+    d = engine_.decide(
+        *parsed, HookInfo{direction, in, out, q.hook == NF_INET_FORWARD && !routed, redirected},
+        now_, extras);
     if (d.ask_other_queues) {
       QueuedPacket kept = q;
       kept.payload = {};

@@ -18,7 +18,8 @@ MatchInput match_input(const PacketView& p, const HookInfo& hook) {
     in.src_port = p.src_port;
     in.dst_port = p.dst_port;
   }
-  in.interface = hook.direction == Direction::in ? hook.in_interface : hook.out_interface;
+  in.interface = hook.direction == Direction::out ? hook.out_interface : hook.in_interface;
+  if (hook.direction == Direction::route) in.out_interface = hook.out_interface;
   return in;
 }
 
@@ -112,7 +113,8 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
 }
 
 bool Engine::should_vouch(const Flow& f) {
-  return f.key.protocol == ipproto::tcp && f.assured && !f.cut &&
+  // A routed flow has no remote of this host's: it vouches for nobody.
+  return f.key.protocol == ipproto::tcp && f.assured && !f.cut && !f.routed &&
          f.tcp_state == TcpState::established;
 }
 
@@ -214,7 +216,12 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
   }
   // A blocked source: everything from it (and to it) is dropped, open connections included;
   // logged on its first packet, then once a minute with a count.
-  const IpAddress& remote = hook.direction == Direction::in ? p.src : p.dst;
+  // Routed traffic has no local end: a block of either end drops it.
+  const IpAddress& remote =
+      hook.direction == Direction::in ||
+              (hook.direction == Direction::route && block_reader_.contains(p.src, now))
+          ? p.src
+          : p.dst;
   if (const std::optional<BlockEntry> block = block_reader_.find(remote, now)) {
     const Flow* kept = conntrack_.lookup(flow_key_of(p), now);
     if (!kept || !kept->outlives_block) {
@@ -258,9 +265,11 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
       }
       Decision d{Verdict::accept, Reason::state, tracked.flow ? tracked.flow->rule_number : 0,
                  false};
-      // Forwarded connections are never offloaded: the forward hook has no offload rule.
-      if (Flow* f = tracked.flow;
-          options_.offload && f && !hook.forwarded && tracked.state == TrackState::established) {
+      // Forwarded and routed connections are never offloaded: the forward hook has no offload
+      // rule.
+      if (Flow* f = tracked.flow; options_.offload && f && !hook.forwarded &&
+                                  hook.direction != Direction::route &&
+                                  tracked.state == TrackState::established) {
         const bool settled = f->key.protocol == ipproto::tcp
                                  ? f->tcp_state == TcpState::established && f->assured
                                  : f->replied;
@@ -315,11 +324,12 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
                             ? (asked = packet, asked.dst_port = public_port_of(packet, hook), asked)
                             : packet;
   // [icmp]: ping and the DHCP client's answers pass whatever [defaults] say (ufw's
-  // before.rules); a ping opens a flow, so that its reply passes by state.
-  if (hook.direction == Direction::in && !pickup) {
+  // before.rules); a ping opens a flow, so that its reply passes by state. A routed ping passes
+  // too, as ufw-before-forward lets it.
+  if (hook.direction != Direction::out && !pickup) {
     const IcmpPolicy& icmp = policy_->rule_set().icmp;
     if ((icmp.echo_request && is_echo_request(p)) ||
-        (icmp.dhcp_client && is_dhcp_client_reply(p))) {
+        (hook.direction == Direction::in && icmp.dhcp_client && is_dhcp_client_reply(p))) {
       const Decision d{Verdict::accept, Reason::default_policy, 0, false};
       if (is_echo_request(p) && !open_flow(packet, hook, now, d, false)) {
         return count({Verdict::drop, Reason::table_full, 0, true});
@@ -387,7 +397,9 @@ void Engine::open_pickup(Timestamp until, std::shared_ptr<const LocalSockets> so
 
 Decision Engine::pick_up(const PacketView& p, const HookInfo& hook, Timestamp now,
                          const PacketExtras& extras) {
-  if (hook.forwarded || !options_.sockets) return judge_new(p, hook, now, true, extras);
+  if (hook.forwarded || hook.direction == Direction::route || !options_.sockets) {
+    return judge_new(p, hook, now, true, extras);
+  }
   const bool arriving = hook.direction == Direction::in;
   const IpAddress& local = arriving ? p.dst : p.src;
   const IpAddress& remote = arriving ? p.src : p.dst;
@@ -483,10 +495,12 @@ Flow* Engine::open_flow(const PacketView& p, const HookInfo& hook, Timestamp now
   flow->counted = counted_inbound_;
   counted_inbound_ = false;
   flow->outbound = hook.direction == Direction::out;
+  flow->routed = hook.direction == Direction::route;
   flow->forwarded = hook.forwarded;
   flow->redirected = hook.redirected;
   flow->interface_id =
-      interface_id(hook.direction == Direction::in ? hook.in_interface : hook.out_interface);
+      interface_id(hook.direction == Direction::out ? hook.out_interface : hook.in_interface);
+  if (flow->routed) flow->out_interface_id = interface_id(hook.out_interface);
   return flow;
 }
 
@@ -511,8 +525,10 @@ std::vector<HandedFlow> Engine::hand_over(Timestamp now) const {
   std::vector<HandedFlow> out;
   conntrack_.for_each([&](const Flow& f) {
     if (f.expires <= now) return;
-    const bool named = f.interface_id != 0 && f.interface_id != kUnknownInterface;
-    out.push_back({f, named ? interfaces_[f.interface_id - 1] : std::string()});
+    auto name = [&](std::uint8_t id) {
+      return id != 0 && id != kUnknownInterface ? interfaces_[id - 1] : std::string();
+    };
+    out.push_back({f, name(f.interface_id), name(f.out_interface_id)});
   });
   return out;
 }
@@ -522,6 +538,7 @@ std::size_t Engine::take_over(const std::vector<HandedFlow>& flows, Timestamp no
   for (const HandedFlow& h : flows) {
     Flow f = h.flow;
     f.interface_id = interface_id(h.interface);
+    f.out_interface_id = f.routed ? interface_id(h.out_interface) : 0;
     f.vouches = should_vouch(f);  // the source table starts empty in the new image
     const bool restored = conntrack_.restore(f, now);
     if (restored && f.vouches) sources_->vouch(remote_of(f));
@@ -541,7 +558,7 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied, const std::optional<
       return;
     }
     MatchInput in;
-    in.direction = f.outbound ? Direction::out : Direction::in;
+    in.direction = f.routed ? Direction::route : f.outbound ? Direction::out : Direction::in;
     in.protocol = f.key.protocol;
     in.src = f.key.src;
     in.dst = f.key.dst;
@@ -550,6 +567,8 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied, const std::optional<
       in.dst_port = f.key.dst_port;
     }
     if (f.interface_id) in.interface = interfaces_[f.interface_id - 1];
+    if (f.routed && f.out_interface_id == kUnknownInterface) return;
+    if (f.out_interface_id) in.out_interface = interfaces_[f.out_interface_id - 1];
     if (!f.outbound && (f.forwarded || f.redirected)) {
       if (const Forward* forward = forward_of(policy.rule_set().forwards, f.key.protocol, f.key.dst,
                                               f.key.dst_port, f.redirected)) {
@@ -561,7 +580,8 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied, const std::optional<
                                   : verdict_of(policy.classifier().default_action(in.direction));
     const std::uint32_t rule_number = index ? static_cast<std::uint32_t>(*index + 1) : 0;
     const IpAddress& remote = remote_of(f);
-    const bool blocked = block_reader_.contains(remote, now);
+    const bool blocked =
+        block_reader_.contains(remote, now) || (f.routed && block_reader_.contains(f.key.dst, now));
     if (!blocked) f.outlives_block = false;  // a later block of its remote decides anew
     const bool rules_deny = verdict != Verdict::accept;
     if (!rules_deny) f.kept = false;  // allowed again: nothing to keep it from
@@ -618,7 +638,9 @@ Decision Engine::classify(const PacketView& p, const HookInfo& hook, Timestamp n
   }
   // Limits apply to new inbound connections the policy accepts; a flow picked up mid-stream
   // is not a new connection attempt. `limit` rules default to ufw's 6 per 30 s.
-  if (d.verdict != Verdict::accept || hook.direction != Direction::in || pickup) return d;
+  // Routed connections: only a `route limit` rule's rate (the per-source caps are this host's).
+  if (d.verdict != Verdict::accept || hook.direction == Direction::out || pickup) return d;
+  if (hook.direction == Direction::route && !(rule && rule->action == Action::limit)) return d;
   const Rate* rate = nullptr;
   std::uint64_t limit_key = 0;
   if (rule && rule->action == Action::limit) {

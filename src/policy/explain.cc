@@ -48,7 +48,8 @@ FlowKey Probe::key() const {
 }
 
 std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
-  const std::string usage = "expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out] [on IFACE]";
+  const std::string usage =
+      "expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out|route] [on IFACE] [out on IFACE]";
   // An unquoted -> is "-" and a redirection to a file named after the destination: say so.
   if (w.size() >= 3 && w[2] == "-") {
     return std::unexpected(std::string(
@@ -82,14 +83,23 @@ std::expected<Probe, std::string> parse_probe(std::span<const std::string> w) {
   p.input.dst = dst->first;
   p.input.dst_port = dst->second;
   std::size_t i = 4;
-  if (i < w.size() && (w[i] == "in" || w[i] == "out")) {
-    p.input.direction = w[i] == "in" ? Direction::in : Direction::out;
+  if (i < w.size() && (w[i] == "in" || w[i] == "out" || w[i] == "route")) {
+    p.input.direction = w[i] == "in"    ? Direction::in
+                        : w[i] == "out" ? Direction::out
+                                        : Direction::route;
     ++i;
   }
   if (i < w.size() && w[i] == "on") {
     if (i + 1 >= w.size()) return std::unexpected(std::string("on needs an interface name"));
     p.interface = w[i + 1];
     i += 2;
+  }
+  // A routed packet's outgoing interface: `route on eth0 out on br0`.
+  if (p.input.direction == Direction::route && i + 1 < w.size() && w[i] == "out" &&
+      w[i + 1] == "on") {
+    if (i + 2 >= w.size()) return std::unexpected(std::string("out on needs an interface name"));
+    p.out_interface = w[i + 2];
+    i += 3;
   }
   if (i != w.size()) return std::unexpected("unexpected " + q(w[i]) + "; " + usage);
   return p;
@@ -100,6 +110,14 @@ Explanation explain(const PolicySnapshot& policy, const Probe& probe,
   Explanation e;
   MatchInput input = probe.input;
   input.interface = probe.interface;
+  input.out_interface = probe.out_interface;
+  if (input.direction == Direction::route && !policy.rule_set().judges_routed()) {
+    e.decision = {Verdict::accept, Reason::default_policy, 0, false};
+    e.why =
+        "routed traffic is not judged (no route rule and no [defaults] routed): portwalld "
+        "never sees it, and the kernel's FORWARD chain decides";
+    return e;
+  }
   // As the packet path: a block drops everything but a connection kept through it, and a cut
   // connection is dropped whatever the rules say now.
   const bool kept_through_block = tracked && tracked->outlives_block;
@@ -153,8 +171,10 @@ Explanation explain(const PolicySnapshot& policy, const Probe& probe,
                                             : Verdict::drop;
     e.decision = {v, Reason::default_policy, 0, v != Verdict::accept};
     e.why = std::string("no rule matches, so the default ") +
-            (input.direction == Direction::in ? "incoming" : "outgoing") + " policy (" +
-            to_string(a) + ") decides";
+            (input.direction == Direction::in    ? "incoming"
+             : input.direction == Direction::out ? "outgoing"
+                                                 : "routed") +
+            " policy (" + to_string(a) + ") decides";
   }
   if (e.decision.verdict == Verdict::accept && !defenses.limits_note.empty()) {
     e.why += "; " + defenses.limits_note;

@@ -17,7 +17,8 @@ namespace portwall {
 
 struct Probe {
   MatchInput input;
-  std::string interface;  // owns the name MatchInput::interface points to
+  std::string interface;      // owns the name MatchInput::interface points to
+  std::string out_interface;  // route: owns MatchInput::out_interface's name
   FlowKey key() const;
 };
 

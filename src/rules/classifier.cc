@@ -253,7 +253,8 @@ struct Classifier::Index {
            address_matches(i, rule.from, true, in.src) &&
            address_matches(i, rule.to, false, in.dst) && rule.port.matches(in.dst_port) &&
            rule.from_port.matches(in.src_port) &&
-           (rule.interface.empty() || rule.interface == in.interface);
+           (rule.interface.empty() || rule.interface == in.interface) &&
+           (rule.out_interface.empty() || rule.out_interface == in.out_interface);
   }
 
   std::uint32_t tag_mask = 0xffffffff;
@@ -415,7 +416,15 @@ std::optional<std::size_t> Classifier::match(const MatchInput& in) const {
 }
 
 Action Classifier::default_action(Direction direction) const {
-  return direction == Direction::in ? rules_.defaults.incoming : rules_.defaults.outgoing;
+  switch (direction) {
+    case Direction::in:
+      return rules_.defaults.incoming;
+    case Direction::out:
+      return rules_.defaults.outgoing;
+    case Direction::route:
+      return rules_.defaults.routed;
+  }
+  return rules_.defaults.incoming;
 }
 
 std::size_t Classifier::groups() const { return index_->groups.size(); }

@@ -29,7 +29,8 @@ struct MatchInput {
   std::uint8_t protocol = 0;  // IANA number (ipproto::tcp, ...)
   IpAddress src, dst;
   std::uint16_t src_port = 0, dst_port = 0;  // 0 for protocols without ports
-  std::string_view interface;                // IN= for direction in, OUT= for out; may be empty
+  std::string_view interface;                // IN= for direction in and route, OUT= for out
+  std::string_view out_interface;            // route: OUT=; may be empty
 };
 
 // For tests: the bits of a key's fingerprint the index keeps. Fewer make different keys share

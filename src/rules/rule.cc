@@ -24,7 +24,9 @@ const char* to_string(Action a) {
   return "?";
 }
 
-const char* to_string(Direction d) { return d == Direction::in ? "in" : "out"; }
+const char* to_string(Direction d) {
+  return d == Direction::in ? "in" : d == Direction::out ? "out" : "route";
+}
 
 const char* to_string(Proto p) {
   switch (p) {

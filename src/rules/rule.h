@@ -23,7 +23,9 @@
 namespace portwall {
 
 enum class Action : std::uint8_t { allow, deny, reject, limit };
-enum class Direction : std::uint8_t { in, out };
+// route: traffic this host forwards between two other hosts (the FORWARD hook), as ufw's
+// `route` rules judge it.
+enum class Direction : std::uint8_t { in, out, route };
 // icmp matches ICMP over IPv4 and ICMPv6 over IPv6.
 enum class Proto : std::uint8_t { any, tcp, udp, icmp };
 
@@ -180,11 +182,12 @@ struct Rule {
   Action action = Action::allow;
   Direction direction = Direction::in;
   Proto proto = Proto::any;
+  bool log = false;  // log the connections it accepts too (here: in the head's padding)
   AddressMatch from, to;
   PortMatch port;       // destination port
   PortMatch from_port;  // source port
-  bool log = false;
-  CompactText interface;  // empty: any interface; else IN= (direction in) or OUT= (out)
+  CompactText interface;      // empty: any interface; else IN= (direction in, route) or OUT= (out)
+  CompactText out_interface;  // route rules: the interface it leaves by (OUT=); empty: any
   CompactText comment;
   Rate rate;  // action limit only: `rate = "6/30s"`, `burst = 6`; count 0: ufw's 6/30s
 
@@ -212,6 +215,10 @@ struct Forward {
 struct Defaults {
   Action incoming = Action::deny;
   Action outgoing = Action::allow;
+  // Routed traffic no rule decides (ufw's `default deny routed`). portwalld only judges routed
+  // traffic when asked: a `route` rule exists or `routed` was set (RuleSet::judges_routed).
+  Action routed = Action::deny;
+  bool routed_given = false;
 };
 
 // What ICMP and the host's own network plumbing may do whatever [defaults] say, as ufw's
@@ -231,13 +238,23 @@ struct RuleSet {
   bool has_icmp = false;  // the file had an [icmp] table (then written back)
   // Which keys of [defaults] the file holds: each overrides the configuration's, key by key.
   // Only `portwall default ...` adds one; a rule change writes back what was there.
-  bool has_incoming = false, has_outgoing = false;
-  bool has_defaults() const { return has_incoming || has_outgoing; }
+  bool has_incoming = false, has_outgoing = false, has_routed = false;
+  bool has_defaults() const { return has_incoming || has_outgoing || has_routed; }
   // The keys the file does not hold take `in_force` (the configuration's): what the rules then
   // decide, and what `portwall default` changes from.
   void default_to(const Defaults& in_force) {
     if (!has_incoming) defaults.incoming = in_force.incoming;
     if (!has_outgoing) defaults.outgoing = in_force.outgoing;
+    if (!has_routed) {
+      defaults.routed = in_force.routed;
+      defaults.routed_given = in_force.routed_given;
+    }
+  }
+  // Whether routed traffic goes to portwalld at all: a `route` rule, or a routed default.
+  bool judges_routed() const {
+    return defaults.routed_given || std::ranges::any_of(rules, [](const Rule& r) {
+             return r.direction == Direction::route;
+           });
   }
   std::vector<Rule> rules;               // ordered; rule number N is rules[N-1]
   std::map<std::string, CidrList> sets;  // `[sets]` / `[[set]]` name -> prefixes

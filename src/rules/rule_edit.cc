@@ -25,7 +25,7 @@ std::expected<void, std::string> check_editable(std::size_t number, std::size_t 
 
 // What makes two rules the same rule: all that rule_words() says but the comment.
 auto identity_of(const Rule& r) {
-  return std::tie(r.action, r.direction, r.interface, r.log, r.proto, r.from_text,
+  return std::tie(r.action, r.direction, r.interface, r.out_interface, r.log, r.proto, r.from_text,
                   r.from_port_text, r.to_text, r.port_text);
 }
 
@@ -80,6 +80,11 @@ std::expected<EditResult, std::string> apply_change(RuleSet file, const RuleComm
       if (auto ok = check_editable(c.number, file_rules, total_rules); !ok) {
         return std::unexpected("cannot delete: " + ok.error());
       }
+      if (c.route && rules[c.number - 1].direction != Direction::route) {
+        return std::unexpected("cannot delete: rule " + std::to_string(c.number) +
+                               " is not a route rule (" + rule_words(rules[c.number - 1]) +
+                               "); `delete " + std::to_string(c.number) + "` deletes it");
+      }
       result.before = rule_words(rules[c.number - 1]);
       rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(c.number - 1));
       result.changed = true;
@@ -99,13 +104,20 @@ std::expected<EditResult, std::string> apply_change(RuleSet file, const RuleComm
       return result;
     }
     case RuleCommand::Kind::set_default: {
-      Action& slot = c.default_direction == Direction::in ? result.rules.defaults.incoming
-                                                          : result.rules.defaults.outgoing;
-      const char* which = c.default_direction == Direction::in ? "incoming" : "outgoing";
+      Defaults& d = result.rules.defaults;
+      const Direction dir = c.default_direction;
+      Action& slot = dir == Direction::in    ? d.incoming
+                     : dir == Direction::out ? d.outgoing
+                                             : d.routed;
+      const char* which = dir == Direction::in    ? "incoming"
+                          : dir == Direction::out ? "outgoing"
+                                                  : "routed";
       result.before = std::string("default ") + to_string(slot) + " " + which;
-      bool& given = c.default_direction == Direction::in ? result.rules.has_incoming
-                                                         : result.rules.has_outgoing;
+      bool& given = dir == Direction::in    ? result.rules.has_incoming
+                    : dir == Direction::out ? result.rules.has_outgoing
+                                            : result.rules.has_routed;
       result.changed = slot != c.default_action || !given;
+      if (dir == Direction::route) d.routed_given = true;
       slot = c.default_action;
       given = true;
       result.after = std::string("default ") + to_string(slot) + " " + which;

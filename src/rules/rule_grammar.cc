@@ -43,7 +43,7 @@ std::expected<std::size_t, std::string> rule_number(std::string_view w, std::str
 // Walks the words of one rule, starting at its action.
 class RuleWords {
  public:
-  explicit RuleWords(std::span<const std::string> words) : words_(words) {}
+  RuleWords(std::span<const std::string> words, bool route) : words_(words), route_(route) {}
 
   std::expected<Rule, std::string> parse() {
     if (words_.empty()) return fail("expected allow, deny, reject or limit, got nothing");
@@ -51,7 +51,25 @@ class RuleWords {
     if (!action) return fail("expected allow, deny, reject or limit, got " + q(words_[0]));
     rule_.action = *action;
     pos_ = 1;
-    if (at("in") || at("out")) {
+    if (route_) {
+      // ufw's `route allow in on eth0 out on br0 ...`: either, both, or neither.
+      rule_.direction = Direction::route;
+      while (at("in") || at("out")) {
+        const bool in = words_[pos_] == "in";
+        CompactText& slot = in ? rule_.interface : rule_.out_interface;
+        if (!slot.empty()) return fail(std::string(in ? "in" : "out") + " on is given twice");
+        ++pos_;
+        if (!at("on")) {
+          return fail(std::string("a route rule names its interfaces as ") +
+                      (in ? "in on IFACE" : "out on IFACE") + ", got " +
+                      q(pos_ < words_.size() ? words_[pos_] : "nothing"));
+        }
+        auto name = value("on", "an interface name");
+        if (!name) return std::unexpected(name.error());
+        if (auto ok = check_interface(*name); !ok) return fail(ok.error());
+        slot = *name;
+      }
+    } else if (at("in") || at("out")) {
       rule_.direction = words_[pos_] == "in" ? Direction::in : Direction::out;
       ++pos_;
       if (at("on")) {
@@ -64,6 +82,11 @@ class RuleWords {
     if (at("log")) {
       rule_.log = true;
       ++pos_;
+    }
+    // `route allow in on wg0 out on eth0`: everything between two interfaces, as ufw has it.
+    if (pos_ == words_.size() && route_ &&
+        (!rule_.interface.empty() || !rule_.out_interface.empty())) {
+      return finish();
     }
     if (pos_ == words_.size())
       return fail("expected a port (22/tcp), a service or from/to after " + q(words_[pos_ - 1]));
@@ -187,6 +210,7 @@ class RuleWords {
   }
 
   std::span<const std::string> words_;
+  bool route_ = false;
   std::size_t pos_ = 0;
   Rule rule_;
   std::string from_text_ = "any", to_text_ = "any", port_text_, from_port_text_;
@@ -194,18 +218,41 @@ class RuleWords {
 
 std::expected<RuleCommand, std::string> with_rule(RuleCommand c,
                                                   std::span<const std::string> words) {
-  auto rule = RuleWords(words).parse();
+  auto rule = RuleWords(words, c.route).parse();
   if (!rule) return std::unexpected(rule.error());
   c.rule = std::move(*rule);
   return c;
 }
+
+// The command after `route` (route = true), or the whole command.
+std::expected<RuleCommand, std::string> parse_command(std::span<const std::string> words,
+                                                      bool route);
 
 }  // namespace
 
 std::expected<RuleCommand, std::string> parse_rule_command(std::span<const std::string> words) {
   if (words.empty()) return std::unexpected(std::string("expected a command, got nothing"));
   const std::string& verb = words[0];
+  if (verb == "route") {
+    // ufw's `route [delete] [insert N] allow|deny|reject|limit ...`: a rule for routed traffic.
+    const std::string_view next = words.size() > 1 ? std::string_view(words[1]) : "";
+    if (!action_of(next) && next != "insert" && next != "prepend" && next != "delete") {
+      return std::unexpected(
+          "route needs allow, deny, reject, limit, insert, prepend or delete, got " +
+          (next.empty() ? std::string("nothing") : q(next)));
+    }
+    return parse_command(words.subspan(1), true);
+  }
+  return parse_command(words, false);
+}
+
+namespace {
+
+std::expected<RuleCommand, std::string> parse_command(std::span<const std::string> words,
+                                                      bool route) {
+  const std::string& verb = words[0];
   RuleCommand c;
+  c.route = route;
   if (action_of(verb)) return with_rule(c, words);
   if (verb == "insert") {
     if (words.size() < 2)
@@ -249,8 +296,10 @@ std::expected<RuleCommand, std::string> parse_rule_command(std::span<const std::
         c.default_direction = Direction::in;
       } else if (words[2] == "outgoing") {
         c.default_direction = Direction::out;
+      } else if (words[2] == "routed") {
+        c.default_direction = Direction::route;
       } else {
-        return std::unexpected("expected incoming or outgoing, got " + q(words[2]));
+        return std::unexpected("expected incoming, outgoing or routed, got " + q(words[2]));
       }
     }
     if (words.size() > 3)
@@ -281,12 +330,21 @@ std::expected<RuleCommand, std::string> parse_rule_command(std::span<const std::
   }
   return std::unexpected(
       "unknown command " + q(verb) +
-      "; expected allow, deny, reject, limit, insert, prepend, delete, default or forward");
+      "; expected allow, deny, reject, limit, insert, prepend, delete, default, forward or route");
 }
 
+}  // namespace
+
 std::string rule_words(const Rule& r) {
-  std::string s = std::string(to_string(r.action)) + " " + to_string(r.direction);
-  if (!r.interface.empty()) s += " on " + r.interface;
+  std::string s;
+  if (r.direction == Direction::route) {
+    s = std::string("route ") + to_string(r.action);
+    if (!r.interface.empty()) s += " in on " + r.interface;
+    if (!r.out_interface.empty()) s += " out on " + r.out_interface;
+  } else {
+    s = std::string(to_string(r.action)) + " " + to_string(r.direction);
+    if (!r.interface.empty()) s += " on " + r.interface;
+  }
   if (r.log) s += " log";
   if (r.proto != Proto::any) s += std::string(" proto ") + to_string(r.proto);
   s += " from " + r.from_text;

@@ -32,10 +32,14 @@ struct RuleCommand {
   Direction default_direction = Direction::in;  // set_default
   Action default_action = Action::deny;         // set_default
   Forward forward;                              // add_forward, delete_forward
+  // `route ...`: the rule is a route rule; `route delete N` deletes only a route rule.
+  bool route = false;
 };
 
 // `words` start at the verb: {"allow", "22/tcp"} or {"insert", "1", "deny", "from", "x"};
-// {"forward", "80/tcp", "to", "8080"}, {"forward", "delete", "2"} or {"forward", "delete", ...}.
+// {"forward", "80/tcp", "to", "8080"}, {"forward", "delete", "2"} or {"forward", "delete", ...};
+// {"route", "allow", "in", "on", "eth0", "out", "on", "br0", "to", "172.18.0.2", "port", "80"},
+// {"route", "delete", "3"}, {"route", "insert", "1", "deny", ...}.
 std::expected<RuleCommand, std::string> parse_rule_command(std::span<const std::string> words);
 
 // The words that write `rule` in the full form, as `status` and the audit log show it:

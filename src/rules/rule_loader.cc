@@ -22,7 +22,7 @@ std::optional<Action> read_default(TomlReader& r, const toml::node& node, std::s
 void read_defaults(TomlReader& r, const toml::node& node, RuleSet& set) {
   const toml::table* t = node.as_table();
   if (!t) return r.error(node, "[defaults] must be a table");
-  r.check_keys(*t, {"incoming", "outgoing"}, "[defaults]");
+  r.check_keys(*t, {"incoming", "outgoing", "routed"}, "[defaults]");
   if (const toml::node* n = t->get("incoming")) {
     if (auto a = read_default(r, *n, "incoming")) set.defaults.incoming = *a;
     set.has_incoming = true;
@@ -30,6 +30,11 @@ void read_defaults(TomlReader& r, const toml::node& node, RuleSet& set) {
   if (const toml::node* n = t->get("outgoing")) {
     if (auto a = read_default(r, *n, "outgoing")) set.defaults.outgoing = *a;
     set.has_outgoing = true;
+  }
+  if (const toml::node* n = t->get("routed")) {
+    if (auto a = read_default(r, *n, "routed")) set.defaults.routed = *a;
+    set.defaults.routed_given = true;
+    set.has_routed = true;
   }
 }
 
@@ -312,10 +317,11 @@ void read_rate(TomlReader& r, const toml::table& t, Rule& rule) {
 // `interface` and `comment` of a [[rule]] (CompactText) or a [[forward]] (std::string),
 // validated.
 template <typename Text>
-void read_interface(TomlReader& r, const toml::table& t, Text& out) {
-  const toml::node* n = t.get("interface");
+void read_interface(TomlReader& r, const toml::table& t, Text& out,
+                    std::string_view key = "interface") {
+  const toml::node* n = t.get(key);
   if (!n) return;
-  if (auto name = r.string(*n, "interface")) {
+  if (auto name = r.string(*n, key)) {
     if (auto ok = check_interface(*name); !ok) return r.error(*n, ok.error());
     out = *name;
   }
@@ -337,7 +343,7 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set, const Compac
   if (!t) return r.error(node, "each [[rule]] must be a table");
   r.check_keys(*t,
                {"action", "direction", "proto", "from", "to", "port", "from_port", "interface",
-                "log", "comment", "rate", "burst"},
+                "out_interface", "log", "comment", "rate", "burst"},
                "[[rule]]");
   Rule rule;
   rule.origin = {file, static_cast<int>(t->source().begin.line),
@@ -350,8 +356,8 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set, const Compac
     r.error(t->source(), "[[rule]] needs an action (allow | deny | reject | limit)");
   }
   if (const toml::node* n = t->get("direction")) {
-    if (auto i = r.choice(*n, "direction", {"in", "out"})) {
-      rule.direction = *i == 0 ? Direction::in : Direction::out;
+    if (auto i = r.choice(*n, "direction", {"in", "out", "route"})) {
+      rule.direction = std::array{Direction::in, Direction::out, Direction::route}[*i];
     }
   }
   if (const toml::node* n = t->get("proto")) {
@@ -368,6 +374,14 @@ void read_rule(TomlReader& r, const toml::node& node, RuleSet& set, const Compac
     read_ports(r, *n, "from_port", rule.proto, rule.from_port, rule.from_port_text);
   }
   read_interface(r, *t, rule.interface);
+  // A routed packet has both an incoming and an outgoing interface (ufw's `route ... in on X
+  // out on Y`); `interface` is the incoming one.
+  if (const toml::node* n = t->get("out_interface"); n && rule.direction != Direction::route) {
+    r.error(*n,
+            "out_interface is for route rules (direction = \"route\"); an outgoing rule "
+            "names its interface with interface");
+  }
+  read_interface(r, *t, rule.out_interface, "out_interface");
   if (const toml::node* n = t->get("log")) {
     if (auto b = r.boolean(*n, "log")) rule.log = *b;
   }
@@ -521,6 +535,7 @@ RuleSet rules_file_part(const RuleSet& in_force, const RuleSources& sources) {
   part.defaults = in_force.defaults;
   part.has_incoming = in_force.has_incoming;
   part.has_outgoing = in_force.has_outgoing;
+  part.has_routed = in_force.has_routed;
   part.icmp = in_force.icmp;
   part.has_icmp = in_force.has_icmp;
   const auto rules_end = in_force.rules.begin() + static_cast<std::ptrdiff_t>(std::min(

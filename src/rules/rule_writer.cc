@@ -82,6 +82,7 @@ void append_rule(std::string& out, const Rule& r) {
   if (!r.from_port_text.empty()) append_key(out, "from_port", r.from_port_text);
   if (!r.interface.empty()) append_key(out, "interface", r.interface);
   if (r.log) out += "log = true\n";
+  if (!r.out_interface.empty()) append_key(out, "out_interface", r.out_interface);
   if (!r.port_text.empty()) append_key(out, "port", r.port_text);
   if (r.proto != Proto::any) append_key(out, "proto", to_string(r.proto));
   if (r.rate.count != 0) append_key(out, "rate", to_string(r.rate));
@@ -98,6 +99,7 @@ std::string write_rules(const RuleSet& set, WrittenLines* lines) {
   toml::table defaults;
   if (set.has_incoming) defaults.insert("incoming", to_string(set.defaults.incoming));
   if (set.has_outgoing) defaults.insert("outgoing", to_string(set.defaults.outgoing));
+  if (set.has_routed) defaults.insert("routed", to_string(set.defaults.routed));
   if (!defaults.empty()) out << "[defaults]\n" << toml::toml_formatter(defaults) << "\n";
   if (set.has_icmp) {
     toml::table icmp{{"echo_request", set.icmp.echo_request},

@@ -38,21 +38,6 @@ std::string peer_of(int fd) {
   return text;
 }
 
-// Connects to address:port from the client namespace and accepts on `listener`; both ends, or
-// invalid ones.
-std::pair<Fd, Fd> connect_through(const Lab& lab, const std::string& address, int port,
-                                  const Fd& listener, std::chrono::milliseconds wait = 2000ms) {
-  Fd client(tcp_connect(lab.cli(), address, port, wait));
-  Fd server(client.valid() ? tcp_accept(listener.get(), wait) : -1);
-  return {std::move(client), std::move(server)};
-}
-
-bool echoes(const std::pair<Fd, Fd>& c, const std::string& data) {
-  if (!send_all(c.first.get(), data)) return false;
-  auto got = receive(c.second.get(), 2000ms);
-  return got && *got == data;
-}
-
 int portwall_chains(const Lab& lab) {
   const RunResult r = lab.in(lab.srv(), "{ iptables-save; ip6tables-save; } | grep -c PORTWALL");
   return std::atoi(r.output.c_str());

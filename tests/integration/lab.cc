@@ -125,6 +125,7 @@ std::string Lab::srv_v6() const { return "fd00:200:" + std::to_string(net_) + ":
 std::string Lab::cl2_v4() const { return "10.200." + std::to_string(net_) + ".130"; }
 std::string Lab::srv_v4_for_cl2() const { return "10.200." + std::to_string(net_) + ".129"; }
 std::string Lab::srv_v6_for_cl2() const { return "fd00:200:" + std::to_string(net_) + ":1::1"; }
+std::string Lab::cl2_v6() const { return "fd00:200:" + std::to_string(net_) + ":1::2"; }
 std::string Lab::cli_v6() const { return "fd00:200:" + std::to_string(net_) + "::2"; }
 
 RunResult Lab::in(const std::string& netns, const std::string& command,

@@ -65,6 +65,7 @@ class Lab {
   std::string cl2_v4() const;
   std::string srv_v4_for_cl2() const;
   std::string srv_v6_for_cl2() const;
+  std::string cl2_v6() const;
   std::string srv_v4() const;
   std::string cli_v4() const;
   std::string srv_v6() const;

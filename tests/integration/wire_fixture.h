@@ -64,6 +64,24 @@ inline std::uint64_t received_packets(const Daemon& daemon) {
   return s.is_discarded() ? 0 : s["counters"]["received"].get<std::uint64_t>();
 }
 
+// Connects to address:port from namespace `from` (the client's by default) and accepts on
+// `listener`; both ends, or invalid ones.
+inline std::pair<Fd, Fd> connect_through(const Lab& lab, const std::string& address, int port,
+                                         const Fd& listener,
+                                         std::chrono::milliseconds wait = 2000ms,
+                                         const std::string& from = "") {
+  Fd client(tcp_connect(from.empty() ? lab.cli() : from, address, port, wait));
+  Fd server(client.valid() ? tcp_accept(listener.get(), wait) : -1);
+  return {std::move(client), std::move(server)};
+}
+
+// `data` sent by the connecting end arrives at the accepting one.
+inline bool echoes(const std::pair<Fd, Fd>& c, const std::string& data) {
+  if (!send_all(c.first.get(), data)) return false;
+  auto got = receive(c.second.get(), 2000ms);
+  return got && *got == data;
+}
+
 class Wire : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(daemon.ready()) << daemon.daemon_output(); }

@@ -38,6 +38,8 @@ subset=(
   # blocked sources dropped by the table's named sets, kept equal to the block list
   KernelBlocks.TheSetEqualsTheBlockListAfterEveryChangeExpiryRestartReloadAndModeSwitch
   KernelBlocks.ABlockedSourcesPacketsNeverReachTheQueueAndAreCountedAndLogged
+  # routed traffic judged by route rules (issue 21)
+  Route.RoutedTrafficIsJudgedByRouteRulesAndItsRepliesPassByState
   # the upgrade's re-exec (SIGUSR2), on the backend a Debian server picks
   Reexec.SigusrTwoReexecutesInPlaceAndNoPacketPassesUnjudged
   Reexec.AnIdleConnectionOutlivesThePickupGrace

@@ -71,7 +71,9 @@ TEST(StatusView, WhatAChangeDidToEstablishedConnections) {
 
 TEST(StatusView, VerboseAddsDefaultsAndCounters) {
   const std::string text = render_status(kStatus, StatusStyle::verbose);
-  EXPECT_NE(text.find("Default: deny (incoming), allow (outgoing)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Default: deny (incoming), allow (outgoing), disabled (routed)\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("(12 pkts, 840 bytes)"), std::string::npos) << text;
 }
 

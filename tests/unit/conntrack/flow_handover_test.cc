@@ -34,7 +34,7 @@ TEST(FlowHandover, AFlowComesBackWithItsStateMarksRuleCountersAndTimeLeft) {
   f.kept = true;
   f.cut = false;
   f.rule_number = 7;
-  const std::string text = encode_flows({{f, "eth0"}}, t0 + seconds(10));
+  const std::string text = encode_flows({{f, "eth0", ""}}, t0 + seconds(10));
   EXPECT_EQ(text.substr(0, text.find('\n')), "portwall-flows 1");
   // The reader's clock may be elsewhere: the time left is what counts.
   const Timestamp later = t0 + seconds(500);
@@ -56,7 +56,7 @@ TEST(FlowHandover, ATableTakesItOverAndAnIdleConnectionGoesOnWithoutAPickup) {
   const Flow f = established_session(old_table);
   ConnTracker fresh{ConntrackLimits{}};
   const Timestamp later = t0 + seconds(3600);  // an hour idle, far past any pickup grace
-  for (const HandedFlow& h : decode_flows(encode_flows({{f, ""}}, t0), t0, 10)) {
+  for (const HandedFlow& h : decode_flows(encode_flows({{f, "", ""}}, t0), t0, 10)) {
     EXPECT_TRUE(fresh.restore(h.flow, t0));
   }
   EXPECT_EQ(fresh.size(), 1u);
@@ -72,8 +72,8 @@ TEST(FlowHandover, ATableTakesItOverAndAnIdleConnectionGoesOnWithoutAPickup) {
 TEST(FlowHandover, ExpiredFlowsBadLinesAndAnotherVersionAreLeftOut) {
   ConnTracker old_table{ConntrackLimits{}};
   const Flow f = established_session(old_table);
-  EXPECT_EQ(encode_flows({{f, ""}}, f.expires), "portwall-flows 1\n");  // no time left
-  std::string text = encode_flows({{f, ""}, {f, ""}}, t0);
+  EXPECT_EQ(encode_flows({{f, "", ""}}, f.expires), "portwall-flows 1\n");  // no time left
+  std::string text = encode_flows({{f, "", ""}, {f, "", ""}}, t0);
   text += "6 not-an-address 1 10.0.0.1 22 3 ra 1 0 0 0 0 1000 -\n";
   text += "6 10.0.0.1 1 10.0.0.2 22 99 ra 1 0 0 0 0 1000 -\n";  // no such TCP state
   text += "6 10.0.0.1 1 fd00::1 22 3 ra 1 0 0 0 0 1000 -\n";    // families mixed

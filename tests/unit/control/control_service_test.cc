@@ -179,7 +179,8 @@ TEST_F(ControlServiceTest, StatusSumsEveryQueueAndDescribesTheRulesInForce) {
   const json& s = answer["result"];
   EXPECT_EQ(s["mode"], "enforce");
   EXPECT_EQ(s["mode_set_by"], "configuration");
-  EXPECT_EQ(s["defaults"], (json{{"incoming", "deny"}, {"outgoing", "allow"}}));
+  EXPECT_EQ(s["defaults"],
+            (json{{"incoming", "deny"}, {"outgoing", "allow"}, {"routed", "disabled"}}));
   ASSERT_EQ(s["rules"].size(), 1u);
   EXPECT_EQ(s["rules"][0]["number"], 1);
   EXPECT_EQ(s["rules"][0]["action"], "allow");

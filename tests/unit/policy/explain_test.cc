@@ -62,7 +62,7 @@ TEST(Explain, ParsesBothFamiliesDirectionAndInterface) {
 
 TEST(Explain, WrongProbesSayWhatWasExpected) {
   EXPECT_EQ(probe_error("tcp 1.2.3.4:1"),
-            "expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out] [on IFACE]");
+            "expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out|route] [on IFACE] [out on IFACE]");
   // What the CLI gets from `portwall explain tcp 1.2.3.4:1 -> 5.6.7.8:22` in a shell.
   EXPECT_EQ(probe_error("tcp 1.2.3.4:1 - in on eth0"), probe_error("tcp 1.2.3.4:1 -"));
   EXPECT_EQ(probe_error("tcp 1.2.3.4:1 -"),
@@ -75,9 +75,9 @@ TEST(Explain, WrongProbesSayWhatWasExpected) {
             "expected an address (with :PORT), got \"host:1\"");
   EXPECT_EQ(probe_error("tcp 1.2.3.4:1 -> [2001:db8::1]:22"),
             "source and destination must both be IPv4 or both IPv6");
-  EXPECT_EQ(
-      probe_error("tcp 1.2.3.4:1 -> 5.6.7.8:22 sideways"),
-      "unexpected \"sideways\"; expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out] [on IFACE]");
+  EXPECT_EQ(probe_error("tcp 1.2.3.4:1 -> 5.6.7.8:22 sideways"),
+            "unexpected \"sideways\"; expected PROTO SRC[:PORT] ->|to DST[:PORT] [in|out|route] "
+            "[on IFACE] [out on IFACE]");
 }
 
 TEST(Explain, FirstMatchingRuleDecides) {

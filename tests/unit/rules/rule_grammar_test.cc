@@ -121,7 +121,7 @@ const WrongInput kWrong[] = {
     {"", "expected a command, got nothing"},
     {"alow 22/tcp",
      "unknown command \"alow\"; expected allow, deny, reject, limit, insert, "
-     "prepend, delete, default or forward"},
+     "prepend, delete, default, forward or route"},
     {"allow", "expected a port (22/tcp), a service or from/to after \"allow\""},
     {"allow 70000/tcp", "port must be 1-65535, got 70000"},
     {"allow 0", "port must be 1-65535, got 0"},
@@ -174,7 +174,7 @@ const WrongInput kWrong[] = {
     {"delete 3 4", "unexpected \"4\" after delete 3"},
     {"default", "default needs allow, deny or reject"},
     {"default limit", "default must be allow, deny or reject, got \"limit\""},
-    {"default deny inbound", "expected incoming or outgoing, got \"inbound\""},
+    {"default deny inbound", "expected incoming, outgoing or routed, got \"inbound\""},
     {"default deny incoming now", "unexpected \"now\" after the default"},
 };
 

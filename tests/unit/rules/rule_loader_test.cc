@@ -138,7 +138,7 @@ TEST(ParseRules, LimitIsNotADefaultPolicy) {
 TEST(ParseRules, UnknownKeyInDefaultsListsTheExpectedKeys) {
   EXPECT_EQ(errors_of("[defaults]\ninbound = \"deny\"\n"),
             "rules.toml:2:1: unknown key 'inbound' in [defaults]; expected one of incoming, "
-            "outgoing");
+            "outgoing, routed");
 }
 
 TEST(ParseRules, SetIsUsedWithAtName) {
@@ -242,14 +242,15 @@ TEST(ParseRules, WrongTypesSayWhatWasExpected) {
 
 TEST(ParseRules, UnknownChoiceListsTheChoices) {
   EXPECT_EQ(errors_of("[[rule]]\naction = \"allow\"\ndirection = \"inbound\"\nproto = \"gre\"\n"),
-            "rules.toml:3:13: direction must be in | out, got \"inbound\"\n"
+            "rules.toml:3:13: direction must be in | out | route, got \"inbound\"\n"
             "rules.toml:4:9: proto must be any | tcp | udp | icmp, got \"gre\"");
 }
 
 TEST(ParseRules, UnknownKeyListsTheExpectedKeys) {
-  EXPECT_EQ(errors_of("[[rule]]\naction = \"allow\"\nports = \"22\"\n"),
-            "rules.toml:3:1: unknown key 'ports' in [[rule]]; expected one of action, direction, "
-            "proto, from, to, port, from_port, interface, log, comment, rate, burst");
+  EXPECT_EQ(
+      errors_of("[[rule]]\naction = \"allow\"\nports = \"22\"\n"),
+      "rules.toml:3:1: unknown key 'ports' in [[rule]]; expected one of action, direction, "
+      "proto, from, to, port, from_port, interface, out_interface, log, comment, rate, burst");
 }
 
 TEST(ParseRules, UnknownTableListsTheExpectedTables) {
@@ -317,7 +318,8 @@ TEST(ParseRules, SyntaxErrorStaysOnOneLine) {
 }
 
 TEST(ParseRules, SeveralErrorsAreCollectedAtOnce) {
-  EXPECT_EQ(errors_of(R"([[rule]]
+  EXPECT_EQ(
+      errors_of(R"([[rule]]
 action = "alow"
 prot = "tcp"
 from = "10.1.2.3/8"
@@ -326,13 +328,13 @@ from = "10.1.2.3/8"
 proto = "icmp"
 port = "22"
 )"),
-            "rules.toml:3:1: unknown key 'prot' in [[rule]]; expected one of action, direction, "
-            "proto, from, to, port, from_port, interface, log, comment, rate, burst\n"
-            "rules.toml:2:10: action must be allow | deny | reject | limit, got \"alow\"\n"
-            "rules.toml:4:8: from: \"10.1.2.3/8\" has host bits set; did you mean "
-            "\"10.0.0.0/8\"?\n"
-            "rules.toml:6:1: [[rule]] needs an action (allow | deny | reject | limit)\n"
-            "rules.toml:8:8: port needs proto tcp, udp or any; ICMP has no ports");
+      "rules.toml:3:1: unknown key 'prot' in [[rule]]; expected one of action, direction, "
+      "proto, from, to, port, from_port, interface, out_interface, log, comment, rate, burst\n"
+      "rules.toml:2:10: action must be allow | deny | reject | limit, got \"alow\"\n"
+      "rules.toml:4:8: from: \"10.1.2.3/8\" has host bits set; did you mean "
+      "\"10.0.0.0/8\"?\n"
+      "rules.toml:6:1: [[rule]] needs an action (allow | deny | reject | limit)\n"
+      "rules.toml:8:8: port needs proto tcp, udp or any; ICMP has no ports");
 }
 
 TEST(ConfigErrorText, WithoutAPositionNamesOnlyTheFile) {
