@@ -81,6 +81,8 @@ std::string format_text(const LogEvent& e) {
     line += fmt::format(" PROTO={}", e.protocol);
   }
   if (has_ports(e.protocol)) line += fmt::format(" SPT={} DPT={}", e.src_port, e.dst_port);
+  // A forwarded or published connection: the host's port the client asked for.
+  if (e.decision.public_port) line += fmt::format(" PUBLIC_DPT={}", e.decision.public_port);
   if (e.protocol == ipproto::tcp) line += " FLAGS=" + tcp_flag_letters(e.tcp_flags);
   if (is_icmp(e.protocol)) line += fmt::format(" TYPE={} CODE={}", e.icmp_type, e.icmp_code);
   if (e.decision.event != Event::none)
@@ -120,6 +122,7 @@ std::string format_json(const LogEvent& e) {
   if (has_ports(e.protocol)) {
     j["spt"] = e.src_port;
     j["dpt"] = e.dst_port;
+    if (e.decision.public_port) j["public_dpt"] = e.decision.public_port;
   }
   if (e.protocol == ipproto::tcp) j["flags"] = tcp_flag_letters(e.tcp_flags);
   if (is_icmp(e.protocol)) {

@@ -121,7 +121,8 @@ int ports_command(const std::string& socket, const std::string& config,
     auto policy = portwall::load_policy_files(config, rules_override);
     if (!policy) return fail(policy.error(), portwall::kExitBadInput);
     report = portwall::ports_report(
-        *sockets, {policy->rules, policy->config.knocks, policy->rules_file, "files"}, ephemeral);
+        *sockets, {policy->rules, policy->config.knocks, policy->rules_file, "files", {}},
+        ephemeral);
   } else if (int code = answered(response, &report)) {
     return code;
   }

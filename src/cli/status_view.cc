@@ -104,6 +104,10 @@ std::string render_status(const nlohmann::json& s, StatusStyle style) {
   }
   const auto& c = s["counters"];
   out += render_forwards(s.value("forwards", nlohmann::json::array()));
+  if (s.contains("published") && s["published"].is_array() && !s["published"].empty()) {
+    out += "\nPublished by other tools (Docker), judged as this host's port:\n";
+    for (const auto& p : s["published"]) out += "  " + p.value("words", "?") + "\n";
+  }
   if (s.contains("forwarding_problem") && s["forwarding_problem"].is_string()) {
     out += "Forwarding: " + s["forwarding_problem"].get<std::string>() + "\n";
   }

@@ -89,12 +89,13 @@ struct Flow {
   bool offloaded : 1 = false;       // inspect = "new" passed it to the kernel: it may end unseen
   bool vouches : 1 = false;         // its remote is vouched for (SourceTable::vouch) meanwhile
   bool routed : 1 = false;          // routed between two other hosts: judged by route rules
+  bool published : 1 = false;       // to a port another tool published (HookInfo::published)
   std::uint8_t interface_id = 0;
   Timestamp opened{}, last_seen{}, expires{};
   std::array<std::uint64_t, 2> packets{}, bytes{};  // by FlowDirection
   std::uint32_t rule_number = 0;  // the rule that accepted the flow; 0: the default policy
   TcpWindows window;              // TCP only
-  std::uint8_t out_interface_id = 0;  // routed: the interface it left by (in the tail's padding)
+  std::uint8_t out_interface_id = 0;  // routed, published: the interface it left by (tail padding)
 };
 
 }  // namespace portwall

@@ -17,7 +17,8 @@ std::string marks_of(const Flow& f) {
         std::pair{'k', bool{f.cut}}, std::pair{'c', bool{f.cut_logged}},
         std::pair{'l', bool{f.outlives_block}}, std::pair{'f', bool{f.forwarded}},
         std::pair{'d', bool{f.redirected}}, std::pair{'K', bool{f.kept}},
-        std::pair{'O', bool{f.offloaded}}, std::pair{'R', bool{f.routed}}}) {
+        std::pair{'O', bool{f.offloaded}}, std::pair{'R', bool{f.routed}},
+        std::pair{'P', bool{f.published}}}) {
     if (set) out += letter;
   }
   return out.empty() ? "-" : out;
@@ -38,6 +39,7 @@ void set_marks(Flow& f, std::string_view marks) {
   f.kept = has('K');
   f.offloaded = has('O');
   f.routed = has('R');
+  f.published = has('P');
 }
 
 template <typename T>
@@ -73,7 +75,7 @@ std::string encode_flows(const std::vector<HandedFlow>& flows, Timestamp now) {
         << f.packets[0] << ' ' << f.packets[1] << ' ' << f.bytes[0] << ' ' << f.bytes[1] << ' '
         << left << ' ' << (h.interface.empty() ? "-" : h.interface);
     // A routed flow's outgoing interface: a 15th word (an image without it reads 14).
-    if (f.routed) out << ' ' << (h.out_interface.empty() ? "-" : h.out_interface);
+    if (f.routed || f.published) out << ' ' << (h.out_interface.empty() ? "-" : h.out_interface);
     out << '\n';
   }
   return out.str();

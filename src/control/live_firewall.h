@@ -23,6 +23,7 @@
 #include "policy/counters.h"
 #include "policy/engine.h"
 #include "policy/policy_snapshot.h"
+#include "rules/published_ports.h"
 
 namespace portwall {
 
@@ -107,6 +108,8 @@ class LiveFirewall {
   // What that copy holds and has dropped (its counters read when due: at most once a second);
   // nullopt when there is none.
   virtual std::optional<KernelBlockFigures> kernel_block_figures() { return std::nullopt; }
+  // The ports other tools (Docker) publish with DNAT rules of their own, as last read.
+  virtual std::vector<PublishedPort> published() const { return {}; }
 };
 
 }  // namespace portwall

@@ -115,6 +115,16 @@ nlohmann::json ControlService::status() {
     if (!f.interface.empty()) fj["interface"] = f.interface;
     j["forwards"].push_back(std::move(fj));
   }
+  j["published"] = nlohmann::json::array();
+  for (const PublishedPort& p : live_.published()) {
+    nlohmann::json pj = {{"proto", to_string(p.forward.proto)},
+                         {"port", p.forward.port},
+                         {"to", forward_destination(p.forward)},
+                         {"chain", p.chain},
+                         {"words", published_words(p)}};
+    if (p.host_address) pj["host_address"] = to_string(*p.host_address);
+    j["published"].push_back(std::move(pj));
+  }
   const std::string forwarding = live_.forwarding_problem();
   j["forwarding_problem"] = forwarding.empty() ? nlohmann::json() : nlohmann::json(forwarding);
   // Read in the order a packet travels, so that none is between two readings: the kernel's
@@ -288,10 +298,10 @@ nlohmann::json ControlService::ports_request(const nlohmann::json& request, bool
   const auto policy = live_.snapshot();
   const auto live = live_.settings();
   static const std::vector<KnockSection> kNoKnocks;
-  return ok_response(ports_report(
-      *sockets,
-      {policy->rule_set(), show_knocks ? live->knocks : kNoKnocks, live->rules_file, "portwalld"},
-      ephemeral));
+  return ok_response(ports_report(*sockets,
+                                  {policy->rule_set(), show_knocks ? live->knocks : kNoKnocks,
+                                   live->rules_file, "portwalld", live_.published()},
+                                  ephemeral));
 }
 
 }  // namespace portwall

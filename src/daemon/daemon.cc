@@ -150,6 +150,7 @@ std::expected<void, std::string> Daemon::start() {
   options.sockets = local_sockets();
   options.other_queues = cfg.daemon.queues.size() > 1;
   options.offload = offload_mark_ != 0;
+  options.published = published_;
   sources_ = std::make_shared<SourceTable>(cfg.limits.max_sources, source_policy_of(cfg));
   trust_infrastructure();
   blocks_ = std::make_shared<BlockList>(cfg.limits.max_blocks);
@@ -173,6 +174,7 @@ std::expected<void, std::string> Daemon::start() {
   qopts.offload_mark = offload_mark_;
   qopts.redirect_mark = spec.redirect_mark;
   qopts.routed_mark = spec.routed_mark;
+  qopts.published_mark = spec.published_mark;
   std::map<std::uint16_t, int>& inherited = handed.queues;
   for (std::uint16_t number : cfg.daemon.queues) {
     auto found = inherited.find(number);
@@ -235,6 +237,11 @@ std::expected<void, std::string> Daemon::start() {
   }
   spec.forwards = policy_->rule_set().forwards;
   spec.route_queue = policy_->rule_set().judges_routed();
+  // Ports Docker published before portwalld started are judged from the first packet on.
+  const PublishedScan published = scan_published_rules();
+  note_published(published.ports);
+  spec.published_queue = !published.ports.empty();
+  if (std::string_view(diversion_->name()) == "iptables") spec.docker_user = published.docker_user;
   spec.routed_deny = forwarding_turned_on_;
   // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
   spec_ = spec;
@@ -377,6 +384,7 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) 
   }
   // The forwards' NAT rules first: if the kernel refuses them, nothing changes (the old ones
   // are put back), as for a broken file.
+  std::unique_lock<std::mutex> routing(routing_mutex_);  // spec_ and the forward chain
   const std::vector<Forward>& forwards = fresh.rules.forwards;
   auto same_forwards = [](const std::vector<Forward>& a, const std::vector<Forward>& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_forward);
@@ -416,6 +424,7 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) 
       forwards_installed = true;
     }
   }
+  routing.unlock();
   const std::shared_ptr<const PolicySnapshot> previous = snapshot();
   auto built = std::make_shared<PolicySnapshot>(std::move(fresh.rules), previous.get());
   built->inherit_hits(*previous);
@@ -654,6 +663,7 @@ int Daemon::run() {
       break;
     }
     keep_defenses();
+    keep_published();
     control_->keep_confirmation();
     keep_metrics_file();
     bool failed = false;

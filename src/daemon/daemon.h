@@ -107,6 +107,7 @@ class Daemon final : private LiveFirewall {
   std::optional<CrowdSecFigures> crowdsec_figures() const override;
   void follow_blocks(const std::optional<Cidr>& spared) override;
   std::optional<KernelBlockFigures> kernel_block_figures() override;
+  std::vector<PublishedPort> published() const override { return *published_->get(); }
 
   // The block list's copy in the kernel (block_mirror.h, DiversionSpec::block_set_size):
   // follows the list once a second (from keep_defenses()) and after a request changed it; once
@@ -196,6 +197,18 @@ class Daemon final : private LiveFirewall {
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<Diversion> diversion_;
   DiversionSpec spec_;  // what was installed; its forwards follow the rules on reload
+  // Held while the forward chain is replaced (a rule change, or keep_published()).
+  std::mutex routing_mutex_;
+  // Ports other tools publish (Docker's DNAT; rules/published_ports.h), read every
+  // kPublishedEvery from the main loop and at start: the queue threads judge their connections
+  // by the host's port, and the forward chain hooks DOCKER-USER's top whenever that chain
+  // exists (again after Docker re-created its chains). Changes are said.
+  void keep_published(bool now = false);
+  // Takes a fresh reading of them, saying what appeared and what went.
+  void note_published(const std::vector<PublishedPort>& ports);
+  static constexpr Duration kPublishedEvery = std::chrono::seconds(2);
+  std::shared_ptr<PublishedSet> published_ = std::make_shared<PublishedSet>();
+  Timestamp published_read_{};
   bool diversion_installed_ = false;
   // Port forwards: the kernel NAT rules follow the rules' [[forward]] tables. A forward to
   // another host needs the namespace's IP forwarding on: turned on (said), with every other

@@ -138,6 +138,23 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsP
                         {"kind", f.redirect() ? "redirect" : "dnat"},
                         {"by_protocol", reached}});
   }
+  // Published by another tool (Docker): reached through the host's port, as a forward is.
+  nlohmann::json published = nlohmann::json::array();
+  for (const PublishedPort& p : policy.published) {
+    IpAddress any;
+    any.family = p.forward.to_address->family;
+    with_public.push_back({p.forward.proto, any, p.forward.port, 0, 0});
+    const Exposure e = exposure_of(rules, policy.knocks, p.forward.proto,
+                                   p.host_address.value_or(IpAddress{}), p.forward.port);
+    published.push_back({{"text", published_words(p)},
+                         {"proto", to_string(p.forward.proto)},
+                         {"port", p.forward.port},
+                         {"to", forward_destination(p.forward)},
+                         {"chain", p.chain},
+                         {"reach", to_string(e.reach)},
+                         {"rule", e.rule == 0 ? nlohmann::json(nullptr) : nlohmann::json(e.rule)},
+                         {"partial_rules", e.partial}});
+  }
   nlohmann::json unused = nlohmann::json::array();
   for (std::uint32_t n : allows_without_listener(rules, with_public)) {
     unused.push_back({{"rule", n}, {"text", rule_words(rules.rules[n - 1])}});
@@ -169,6 +186,7 @@ nlohmann::json ports_report(const std::vector<HostSocket>& sockets, const PortsP
   }
   return {{"listening", listening},
           {"forwards", forwards},
+          {"published", published},
           {"allowed_without_listener", unused},
           {"shared", shared},
           {"ephemeral",
@@ -233,6 +251,16 @@ std::string render_ports(const nlohmann::json& report) {
         }
       }
       out << "\n";
+    }
+  }
+  if (report.contains("published") && !report["published"].empty()) {
+    out << "\nPublished by other tools (Docker), judged as this host's port (a route rule about "
+           "the container goes first):\n";
+    for (const auto& p : report["published"]) {
+      const std::string decider =
+          p["rule"].is_null() ? "default policy" : "rule " + std::to_string(p["rule"].get<int>());
+      out << "  " << p["text"].get<std::string>() << "; reachable by "
+          << p["reach"].get<std::string>() << ", " << decider << "\n";
     }
   }
   if (!report["allowed_without_listener"].empty()) {

@@ -4,14 +4,15 @@
 // sockets (an SO_REUSEPORT group of one program, or a conflict between programs).
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "exposure/listening_sockets.h"
 #include "config/config.h"
+#include "exposure/listening_sockets.h"
+#include "rules/published_ports.h"
 #include "rules/rule.h"
 
 namespace portwall {
@@ -23,6 +24,9 @@ struct PortsPolicy {
   const std::vector<KnockSection>& knocks;
   std::string rules_file;
   std::string from;  // "portwalld" or "files"
+  // Ports other tools (Docker) publish, judged as the host's own (the daemon's reading; none
+  // without it).
+  std::vector<PublishedPort> published;
 };
 
 // The report as JSON (`portwall --json ports`); pure but for the service-name lookup in

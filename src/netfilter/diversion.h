@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "detect/block_mirror.h"
+#include "rules/published_ports.h"
 #include "rules/rule.h"
 
 namespace portwall {
@@ -36,6 +37,15 @@ struct DiversionSpec {
   // (but for the forwards and routed_deny).
   bool route_queue = false;
   std::uint32_t routed_mark = 0x00100000;
+  // Ports another tool publishes with its own DNAT (Docker's `-p`; rules/published_ports.h):
+  // the packets of every DNAT'ed connection that is not one of the forwards go to the queue,
+  // both ways, marked with `published_mark`, to be judged as connections to the host's port.
+  bool published_queue = false;
+  std::uint32_t published_mark = 0x00080000;
+  // By family: Docker's DOCKER-USER chain exists. The forward chain is then jumped to from its
+  // top, where Docker wants users' rules (it never flushes that chain, and jumps to it first
+  // from FORWARD, above its own ACCEPTs, which it re-inserts at FORWARD's top when it starts).
+  std::array<bool, 2> docker_user{};
   // By family (ipv4, ipv6): portwalld turned the kernel's forwarding on for the forwards, so
   // it drops every routed packet they do not carry (a routed default of deny), rather than
   // leaving the host an open router under the FORWARD policy. Off when forwarding was on
@@ -47,6 +57,17 @@ struct DiversionSpec {
   // before blocks). 0: none.
   std::size_t block_set_size = 0;
 };
+
+// What the nat and filter tables say of the ports other tools publish (Docker), by family.
+struct PublishedScan {
+  std::vector<PublishedPort> ports;   // both families' DNAT rules but portwall's own
+  std::array<bool, 2> docker_user{};  // the DOCKER-USER chain exists
+  // Its first rule is the jump to portwall's forward chain (iptables backend only).
+  std::array<bool, 2> jump_in_place{};
+};
+// Reads them with iptables-save's listings (`iptables -t nat -S`, `iptables -S DOCKER-USER`):
+// Docker writes its rules with iptables whichever backend portwalld uses.
+PublishedScan scan_published_rules();
 
 class Diversion {
  public:

@@ -151,8 +151,12 @@ std::string failure(const std::vector<std::string>& argv, const CommandResult& r
 // turns the kernel's connection tracking on in the namespace, and costs what it costs).
 constexpr const char* kMarkChain = "PORTWALL_FWDMARK";     // mangle PREROUTING
 constexpr const char* kForwardChain = "PORTWALL_FORWARD";  // filter FORWARD
-constexpr std::pair<const char*, const char*> kForwardHooks[] = {
-    {"mangle", "PREROUTING"}, {"nat", "PREROUTING"}, {"nat", "POSTROUTING"}, {"filter", "FORWARD"}};
+// DOCKER-USER: Docker's chain for its users' rules, jumped to first from FORWARD (DiversionSpec).
+constexpr std::pair<const char*, const char*> kForwardHooks[] = {{"mangle", "PREROUTING"},
+                                                                 {"nat", "PREROUTING"},
+                                                                 {"nat", "POSTROUTING"},
+                                                                 {"filter", "FORWARD"},
+                                                                 {"filter", "DOCKER-USER"}};
 const char* forward_chain(std::string_view table, std::string_view builtin) {
   if (table == "mangle") return kMarkChain;
   if (table == "filter") return kForwardChain;
@@ -178,7 +182,7 @@ std::string forward_script(const Family& family, const DiversionSpec& spec,
   for (const Forward& f : spec.forwards) {
     if (in_family(f, family.ipv6)) mine.push_back(&f);
   }
-  if (mine.empty() && !spec.route_queue) return "";
+  if (mine.empty() && !spec.route_queue && !spec.published_queue) return "";
   std::ostringstream mangle, nat, filter;
   for (const Forward* f : mine) {
     const std::string in = f->interface.empty() ? "" : " -i " + f->interface;
@@ -232,6 +236,14 @@ std::string forward_script(const Family& family, const DiversionSpec& spec,
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", kForwardChain,
                    spec.reject_mark, spec.reject_mark, family.icmp_reject);
   s << filter.str();
+  if (spec.published_queue) {
+    // Connections another tool DNATs (Docker's published ports), both ways: judged as
+    // connections to this host's port.
+    s << fmt::format("-A {} -m conntrack --ctstate DNAT -j MARK --set-xmark {:#x}/{:#x}\n",
+                     kForwardChain, spec.published_mark, spec.published_mark);
+    s << fmt::format("-A {} -m conntrack --ctstate DNAT -j NFQUEUE {}\n", kForwardChain,
+                     queue_target(spec));
+  }
   const bool routed_deny = spec.routed_deny[family.ipv6 ? 1 : 0] && !mine.empty();
   if (routed_deny) {
     // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass.
@@ -246,7 +258,10 @@ std::string forward_script(const Family& family, const DiversionSpec& spec,
   } else if (routed_deny) {
     s << "-A " << kForwardChain << " -j DROP\n";  // every other routed packet
   }
-  s << unjump("filter", "FORWARD") << "-I FORWARD 1 -j " << kForwardChain << "\nCOMMIT\n";
+  // From DOCKER-USER's top when Docker's chains exist, else from FORWARD's (never both).
+  const char* from = spec.docker_user[family.ipv6 ? 1 : 0] ? "DOCKER-USER" : "FORWARD";
+  s << unjump("filter", "FORWARD") << unjump("filter", "DOCKER-USER") << "-I " << from << " 1 -j "
+    << kForwardChain << "\nCOMMIT\n";
   return s.str();
 }
 
@@ -499,6 +514,27 @@ class IptablesDiversion final : public Diversion {
 
 }  // namespace
 
+PublishedScan scan_published_rules() {
+  PublishedScan scan;
+  for (const auto& family : kFamilies) {
+    const std::size_t i = family.ipv6 ? 1 : 0;
+    if (const CommandResult nat = run_command({family.iptables, "-w", "-t", "nat", "-S"});
+        nat.ok()) {
+      std::vector<PublishedPort> found = parse_published_ports(nat.out);
+      scan.ports.insert(scan.ports.end(), found.begin(), found.end());
+    }
+    const CommandResult user = run_command({family.iptables, "-w", "-S", "DOCKER-USER"});
+    scan.docker_user[i] = user.ok();
+    // "-N DOCKER-USER", then its rules in order.
+    std::istringstream lines(user.out);
+    std::string line;
+    std::getline(lines, line);
+    std::getline(lines, line);
+    scan.jump_in_place[i] = user.ok() && line == std::string("-A DOCKER-USER -j ") + kForwardChain;
+  }
+  return scan;
+}
+
 std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps,
                                     bool block_set) {
   LeftoverJumps left;
@@ -512,7 +548,10 @@ std::string iptables_restore_script(bool ipv6, const DiversionSpec& spec, int le
 std::string iptables_forward_script(bool ipv6, const DiversionSpec& spec, int leftover_jumps) {
   LeftoverJumps left;
   for (const auto& [table, builtin] : kForwardHooks) {
-    left.counts.emplace_back(table, builtin, leftover_jumps);
+    // DOCKER-USER holds jumps only where it exists.
+    const bool exists =
+        std::string_view(builtin) != "DOCKER-USER" || spec.docker_user[ipv6 ? 1 : 0];
+    left.counts.emplace_back(table, builtin, exists ? leftover_jumps : 0);
   }
   return forward_script(kFamilies[ipv6 ? 1 : 0], spec, left);
 }

@@ -32,8 +32,9 @@ struct NfQueueOptions {
   std::uint32_t offload_mark = 0;
   // The mark bit of packets a port forward redirected to a local port (DiversionSpec).
   std::uint32_t redirect_mark = 0;
-  // The mark bit of routed packets (DiversionSpec::routed_mark).
+  // The mark bits of routed packets and of published connections (DiversionSpec).
   std::uint32_t routed_mark = 0;
+  std::uint32_t published_mark = 0;
 };
 
 // A verdict, and whether the rest of the packet's connection may bypass the queue.

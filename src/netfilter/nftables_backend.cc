@@ -116,7 +116,7 @@ std::string queue_statement(const DiversionSpec& spec) {
 // traffic is not judged (DiversionSpec::route_queue).
 std::string forward_text(const DiversionSpec& spec) {
   std::string text = "add table inet portwall_forward\ndelete table inet portwall_forward\n";
-  if (spec.forwards.empty() && !spec.route_queue) return text;
+  if (spec.forwards.empty() && !spec.route_queue && !spec.published_queue) return text;
   std::ostringstream mark, pre, post, forward;
   for (const Forward& f : spec.forwards) {
     const std::string in = f.interface.empty() ? "" : fmt::format("iifname \"{}\" ", f.interface);
@@ -164,6 +164,12 @@ std::string forward_text(const DiversionSpec& spec) {
   if (spec.routed_deny[0] || spec.routed_deny[1]) {
     // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass.
     s << "    ct state related ct status dnat accept\n";
+  }
+  if (spec.published_queue) {
+    // Connections another tool DNATs (Docker's published ports), both ways. An accept in
+    // Docker's own tables does not keep this chain from seeing them (nftables' base chains).
+    s << fmt::format("    ct status dnat meta mark set meta mark | {:#x} counter {}\n",
+                     spec.published_mark, queue_statement(spec));
   }
   if (spec.route_queue) {
     // Every other routed packet, both ways, to portwalld marked as routed (iptables_backend.cc).

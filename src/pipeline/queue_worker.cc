@@ -205,6 +205,9 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
   // says the hook's direction.
   const std::uint32_t routed_mark = queue_->options().routed_mark;
   const bool routed = q.hook == NF_INET_FORWARD && routed_mark && (q.mark & routed_mark);
+  const std::uint32_t published_mark = queue_->options().published_mark;
+  const bool published =
+      q.hook == NF_INET_FORWARD && published_mark && (q.mark & published_mark) && !routed;
   const Direction direction = routed                        ? Direction::route
                               : q.hook == NF_INET_LOCAL_OUT ? Direction::out
                                                             : Direction::in;
@@ -223,7 +226,8 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
     const std::uint32_t redirect_mark = queue_->options().redirect_mark;
     const bool redirected = redirect_mark && (q.mark & redirect_mark);
     d = engine_.decide(
-        *parsed, HookInfo{direction, in, out, q.hook == NF_INET_FORWARD && !routed, redirected},
+        *parsed,
+        HookInfo{direction, in, out, q.hook == NF_INET_FORWARD && !routed, redirected, published},
         now_, extras);
     if (d.ask_other_queues) {
       QueuedPacket kept = q;

@@ -61,6 +61,9 @@ struct Decision {
   // the first one and then those dropped since the last line (detect/blocked_log_gate.h).
   std::uint32_t count = 0;
   bool by_feed = false;  // REASON=blocked by the feed's (CrowdSec's) block: BY=crowdsec
+  // A new forwarded or published connection: the host's port the client asked for, by which it
+  // was judged (PUBLIC_DPT= in the log line, beside the container's DST= and DPT=); 0: none.
+  std::uint16_t public_port = 0;
 };
 
 }  // namespace portwall

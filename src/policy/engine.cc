@@ -102,10 +102,12 @@ Engine::Engine(std::shared_ptr<const PolicySnapshot> policy, EngineOptions optio
                    : std::make_shared<SourceTable>(options.max_sources, options.sources_policy)),
       blocks_(options.blocks ? options.blocks : std::make_shared<BlockList>()),
       blocked_log_(options.blocked_log ? options.blocked_log : std::make_shared<BlockedLogGate>()),
+      published_(options.published ? options.published : std::make_shared<const PublishedSet>()),
       block_reader_(*blocks_) {
   options_.sources.reset();
   options_.blocks.reset();
   options_.blocked_log.reset();
+  options_.published.reset();
   conntrack_.set_on_remove([this](const Flow& f) {
     if (f.counted) sources_->connection_closed(f.key.src);
     if (f.vouches) sources_->unvouch(remote_of(f));
@@ -195,11 +197,15 @@ Decision Engine::decide(const PacketView& p, const HookInfo& given, Timestamp no
   // forward's destination is the reply direction, which this host's policy sees as outgoing
   // (its remote is the client: blocks and scan detection look at the client, never at the
   // destination).
+  // A published connection's reply comes from the container likewise.
   HookInfo oriented;
-  const HookInfo& hook = given.forwarded && from_forward_destination(policy_->rule_set().forwards,
-                                                                     p.protocol, p.src, p.src_port)
-                             ? (oriented = given, oriented.direction = Direction::out, oriented)
-                             : given;
+  const bool reply =
+      given.forwarded &&
+      (given.published
+           ? from_published(*published_->get(), p.protocol, p.src, p.src_port)
+           : from_forward_destination(policy_->rule_set().forwards, p.protocol, p.src, p.src_port));
+  const HookInfo& hook =
+      reply ? (oriented = given, oriented.direction = Direction::out, oriented) : given;
   counters_.add(Counter::received);
   // The kernel reassembles before our hooks (IPv4 always, IPv6 because the diversion rule
   // loads conntrack's defragmentation), so a fragment here is an anomaly: drop it. So is an
@@ -370,7 +376,10 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
       return count(d);
     }
   }
-  Decision d = classify(p, hook, now, pickup);
+  std::optional<Decision> by_route =
+      hook.published ? route_rule_decision(packet, hook) : std::nullopt;
+  Decision d = by_route ? *by_route : classify(p, hook, now, pickup);
+  if (p.dst_port != packet.dst_port) d.public_port = p.dst_port;
   if (knock_event == Event::knock_fail) {
     d.event = knock_event;
     d.door = door;
@@ -498,17 +507,38 @@ Flow* Engine::open_flow(const PacketView& p, const HookInfo& hook, Timestamp now
   flow->routed = hook.direction == Direction::route;
   flow->forwarded = hook.forwarded;
   flow->redirected = hook.redirected;
+  flow->published = hook.published;
   flow->interface_id =
       interface_id(hook.direction == Direction::out ? hook.out_interface : hook.in_interface);
-  if (flow->routed) flow->out_interface_id = interface_id(hook.out_interface);
+  if (flow->routed || flow->published) flow->out_interface_id = interface_id(hook.out_interface);
   return flow;
 }
 
 std::uint16_t Engine::public_port_of(const PacketView& p, const HookInfo& hook) const {
   if (hook.direction != Direction::in) return 0;
+  if (hook.published) {
+    const PublishedPort* port = published_of(*published_->get(), p.protocol, p.dst, p.dst_port);
+    return port ? port->forward.port : 0;
+  }
   const Forward* f =
       forward_of(policy_->rule_set().forwards, p.protocol, p.dst, p.dst_port, hook.redirected);
   return f ? f->port : 0;
+}
+
+std::optional<Decision> Engine::route_rule_decision(const PacketView& p, const HookInfo& hook) {
+  const PolicySnapshot& policy = *policy_;
+  HookInfo routed = hook;
+  routed.direction = Direction::route;
+  const std::optional<std::size_t> index = policy.classifier().match(match_input(p, routed));
+  if (!index) return std::nullopt;
+  const Rule& rule = policy.rule_set().rules[*index];
+  Decision d;
+  d.rule_number = static_cast<std::uint32_t>(*index + 1);
+  d.reason = Reason::rule;
+  d.verdict = verdict_of(rule.action);
+  d.log = d.verdict != Verdict::accept || rule.log;
+  policy.count_hit(d.rule_number, p.ip_length);
+  return d;
 }
 
 std::uint8_t Engine::interface_id(std::string_view name) {
@@ -538,7 +568,7 @@ std::size_t Engine::take_over(const std::vector<HandedFlow>& flows, Timestamp no
   for (const HandedFlow& h : flows) {
     Flow f = h.flow;
     f.interface_id = interface_id(h.interface);
-    f.out_interface_id = f.routed ? interface_id(h.out_interface) : 0;
+    f.out_interface_id = f.routed || f.published ? interface_id(h.out_interface) : 0;
     f.vouches = should_vouch(f);  // the source table starts empty in the new image
     const bool restored = conntrack_.restore(f, now);
     if (restored && f.vouches) sources_->vouch(remote_of(f));
@@ -567,15 +597,28 @@ RecheckResult Engine::recheck(Timestamp now, Denied denied, const std::optional<
       in.dst_port = f.key.dst_port;
     }
     if (f.interface_id) in.interface = interfaces_[f.interface_id - 1];
-    if (f.routed && f.out_interface_id == kUnknownInterface) return;
+    if ((f.routed || f.published) && f.out_interface_id == kUnknownInterface) return;
     if (f.out_interface_id) in.out_interface = interfaces_[f.out_interface_id - 1];
-    if (!f.outbound && (f.forwarded || f.redirected)) {
+    std::optional<std::size_t> index;
+    if (f.published) {
+      // As judge_new: a route rule about the container first, else the host's public port.
+      MatchInput routed = in;
+      routed.direction = Direction::route;
+      index = policy.classifier().match(routed);
+      if (!index) {
+        if (const PublishedPort* port =
+                published_of(*published_->get(), f.key.protocol, f.key.dst, f.key.dst_port)) {
+          in.dst_port = port->forward.port;
+        }
+        in.out_interface = {};
+      }
+    } else if (!f.outbound && (f.forwarded || f.redirected)) {
       if (const Forward* forward = forward_of(policy.rule_set().forwards, f.key.protocol, f.key.dst,
                                               f.key.dst_port, f.redirected)) {
         in.dst_port = forward->port;
       }
     }
-    const std::optional<std::size_t> index = policy.classifier().match(in);
+    if (!index) index = policy.classifier().match(in);
     const Verdict verdict = index ? verdict_of(policy.rule_set().rules[*index].action)
                                   : verdict_of(policy.classifier().default_action(in.direction));
     const std::uint32_t rule_number = index ? static_cast<std::uint32_t>(*index + 1) : 0;

@@ -25,6 +25,7 @@
 #include "policy/decision.h"
 #include "policy/local_sockets.h"
 #include "policy/policy_snapshot.h"
+#include "rules/published_ports.h"
 #include "rules/rule.h"
 
 namespace portwall {
@@ -38,6 +39,10 @@ struct HookInfo {
   // carries the redirect mark). A new connection is judged by the forward's public port.
   bool forwarded = false;
   bool redirected = false;
+  // A connection to a port another tool (Docker) publishes with its own DNAT (FORWARD hook,
+  // the published mark; rules/published_ports.h): judged by the route rules about the
+  // container if one matches, else as one to the host's public port.
+  bool published = false;
 };
 
 struct EngineOptions {
@@ -65,6 +70,8 @@ struct EngineOptions {
   // direction is that of the packet met first.
   Timestamp pickup_until{};
   std::shared_ptr<const LocalSockets> sockets;
+  // The ports other tools publish (Docker's DNAT), kept up to date by the daemon. Empty if null.
+  std::shared_ptr<const PublishedSet> published;
 };
 
 // What Engine::recheck did to the tracked flows after a policy change.
@@ -168,8 +175,11 @@ class Engine {
   // Tracks the flow `d` accepted; nullptr when the table has no room.
   Flow* open_flow(const PacketView& packet, const HookInfo& hook, Timestamp now, const Decision& d,
                   bool pickup);
-  // The public port of a forwarded or redirected inbound packet (its forward's), or 0.
+  // The public port of a forwarded, redirected or published inbound packet, or 0.
   std::uint16_t public_port_of(const PacketView& packet, const HookInfo& hook) const;
+  // A published connection: the decision of the first route rule about its container (the
+  // packet as routed, after the DNAT), if one matches.
+  std::optional<Decision> route_rule_decision(const PacketView& packet, const HookInfo& hook);
   // Small ids for the interfaces flows were opened on (Flow::interface_id), so that a recheck
   // can match rules with `on IFACE`. 0: none; kUnknownInterface: the table was full.
   std::uint8_t interface_id(std::string_view name);
@@ -186,6 +196,7 @@ class Engine {
   std::shared_ptr<SourceTable> sources_;
   std::shared_ptr<BlockList> blocks_;
   std::shared_ptr<BlockedLogGate> blocked_log_;
+  std::shared_ptr<const PublishedSet> published_;
   BlockList::Reader block_reader_;  // this thread's lock-free view of blocks_
   Counters counters_;
   bool counted_inbound_ = false;  // admit() counted the connection being opened

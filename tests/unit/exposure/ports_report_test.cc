@@ -75,7 +75,7 @@ TEST(PortsReport, SourceRestrictedRulesAreListedUpToTheirBound) {
   const auto sockets = sockets_of(nlohmann::json::array({ssh_socket()}));
   ASSERT_TRUE(sockets);
   const nlohmann::json report =
-      ports_report(*sockets, {*rules, knocks, "rules.toml", "portwalld"}, std::nullopt);
+      ports_report(*sockets, {*rules, knocks, "rules.toml", "portwalld", {}}, std::nullopt);
   const nlohmann::json& ssh = report["listening"][0];
   EXPECT_EQ(ssh["reach"], "some sources");
   EXPECT_EQ(ssh["partial_rules"].size(), kMaxListedRules);

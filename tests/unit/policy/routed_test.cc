@@ -323,5 +323,99 @@ TEST(RoutedDiversion, RoutedTrafficAloneIsQueuedMarkedWithoutNat) {
       << nft;
 }
 
+TEST(PublishedPorts, DockersDnatRulesAreReadButPortwallsOwnAndRangesAreNot) {
+  const std::string nat = R"(-P PREROUTING ACCEPT
+-N DOCKER
+-N PORTWALL_PREROUTING
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 10.200.250.0/24 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.200.250.2:80
+-A DOCKER -d 127.0.0.1/32 ! -i docker0 -p udp -m udp --dport 5353 -j DNAT --to-destination 10.200.250.3:53
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 9000:9010 -j DNAT --to-destination 10.200.250.4:9000-9010
+-A DOCKER -d 10.0.0.0/8 -p tcp -m tcp --dport 81 -j DNAT --to-destination 10.200.250.5:81
+-A PORTWALL_PREROUTING -p tcp -m tcp --dport 443 -m addrtype --dst-type LOCAL -j DNAT --to-destination 10.0.0.5:8443
+-A PREROUTING -p tcp --dport 8443 -j DNAT --to-destination [fd00:200:1::2]:443
+)";
+  const std::vector<PublishedPort> ports = parse_published_ports(nat);
+  ASSERT_EQ(ports.size(), 3u);
+  EXPECT_EQ(published_words(ports[0]), "8080/tcp -> 10.200.250.2:80 (DOCKER)");
+  EXPECT_EQ(ports[0].bridge, "docker0");
+  EXPECT_FALSE(ports[0].host_address);
+  EXPECT_EQ(published_words(ports[1]), "127.0.0.1:5353/udp -> 10.200.250.3:53 (DOCKER)");
+  EXPECT_EQ(published_words(ports[2]), "8443/tcp -> [fd00:200:1::2]:443 (PREROUTING)");
+  // The connection's packets after the DNAT find their port, both ways.
+  EXPECT_EQ(published_of(ports, ipproto::tcp, *parse_ip_address("10.200.250.2"), 80), &ports[0]);
+  EXPECT_EQ(published_of(ports, ipproto::udp, *parse_ip_address("10.200.250.2"), 80), nullptr);
+  EXPECT_TRUE(from_published(ports, ipproto::udp, *parse_ip_address("10.200.250.3"), 53));
+  EXPECT_TRUE(parse_published_ports("garbage\n-A\n-A X -j DNAT\n").empty());
+}
+
+TEST(PublishedPorts, APublishedConnectionIsJudgedByTheHostsPortUnlessARouteRuleSpeaks) {
+  auto published = std::make_shared<PublishedSet>();
+  published->set(
+      parse_published_ports("-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT "
+                            "--to-destination 172.18.0.2:80\n"));
+  const HookInfo in{Direction::in, "eth0", "br0", true, false, true};
+  const HookInfo back{Direction::in, "br0", "eth0", true, false, true};
+  auto engine_with = [&](RuleSet set) {
+    EngineOptions o;
+    o.conntrack.max_entries = 1024;
+    o.published = published;
+    return Engine(std::make_shared<const PolicySnapshot>(std::move(set)), o);
+  };
+  // Nothing allows 8080: dropped, logged with the port the client asked for.
+  Engine closed = engine_with(RuleSet{});
+  const Decision refused =
+      closed.decide(tcp(kOutside, 40000, kContainer, 80, tcpflag::syn), in, kStart);
+  EXPECT_EQ(refused.verdict, Verdict::drop);
+  EXPECT_EQ(refused.reason, Reason::default_policy);
+  EXPECT_EQ(refused.public_port, 8080);
+  // `allow 8080/tcp` lets it in (not `allow 80/tcp`), and the container's answer passes by state.
+  Engine open = engine_with(rules_of({"allow 80/tcp", "allow 8080/tcp"}));
+  const Decision let_in =
+      open.decide(tcp(kOutside, 40000, kContainer, 80, tcpflag::syn), in, kStart);
+  EXPECT_EQ(let_in.verdict, Verdict::accept);
+  EXPECT_EQ(let_in.rule_number, 2u);
+  EXPECT_EQ(
+      open.decide(tcp(kContainer, 80, kOutside, 40000, tcpflag::syn | tcpflag::ack), back, kStart)
+          .reason,
+      Reason::state);
+  // A route rule about the container goes first: it allows one container only, or denies it.
+  Engine routed = engine_with(rules_of({"route allow to 172.18.0.2 port 80 proto tcp"}));
+  EXPECT_EQ(
+      routed.decide(tcp(kOutside, 40001, kContainer, 80, tcpflag::syn), in, kStart).rule_number,
+      1u);
+  Engine denied = engine_with(rules_of({"route deny to 172.18.0.2", "allow 8080/tcp"}));
+  EXPECT_EQ(denied.decide(tcp(kOutside, 40002, kContainer, 80, tcpflag::syn), in, kStart).verdict,
+            Verdict::drop);
+  // A change that takes the allow away cuts the connection.
+  open.set_policy(std::make_shared<const PolicySnapshot>(rules_of({"allow 80/tcp"})));
+  EXPECT_EQ(open.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
+}
+
+TEST(PublishedPorts, TheForwardChainHooksDockerUserWhenItExists) {
+  DiversionSpec spec;
+  spec.queues = {100};
+  spec.published_queue = true;
+  std::string s = iptables_forward_script(false, spec);
+  EXPECT_NE(s.find("-A PORTWALL_FORWARD -m conntrack --ctstate DNAT -j MARK --set-xmark "
+                   "0x80000/0x80000\n-A PORTWALL_FORWARD -m conntrack --ctstate DNAT -j NFQUEUE "
+                   "--queue-num 100 --queue-bypass\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("-I FORWARD 1 -j PORTWALL_FORWARD\n"), std::string::npos) << s;
+  spec.docker_user = {true, false};
+  s = iptables_forward_script(false, spec, 1);
+  EXPECT_NE(s.find("-D FORWARD -j PORTWALL_FORWARD\n-D DOCKER-USER -j PORTWALL_FORWARD\n-I "
+                   "DOCKER-USER 1 -j PORTWALL_FORWARD\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(iptables_forward_script(true, spec).find("-I FORWARD 1 -j PORTWALL_FORWARD\n"),
+            std::string::npos);
+  EXPECT_NE(nftables_forward_text(spec).find("ct status dnat meta mark set meta mark | 0x80000"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace portwall

@@ -1,0 +1,56 @@
+// published_keeping.cc — the ports other tools publish (Docker's `-p`), and where the forward
+// chain hooks in: Docker writes its DNAT rules and re-creates its chains whenever it starts
+// (after portwalld, at boot), so portwalld reads them every couple of seconds.
+#include <algorithm>
+
+#include "daemon/daemon.h"
+#include "netfilter/diversion.h"
+
+namespace portwall {
+
+void Daemon::note_published(const std::vector<PublishedPort>& ports) {
+  const std::shared_ptr<const std::vector<PublishedPort>> before = published_->get();
+  if (ports == *before) return;
+  for (const PublishedPort& p : ports) {
+    if (std::find(before->begin(), before->end(), p) == before->end()) {
+      say("published by another tool: " + published_words(p) +
+          "; judged as a connection to this host's port " + std::to_string(p.forward.port));
+    }
+  }
+  for (const PublishedPort& p : *before) {
+    if (std::find(ports.begin(), ports.end(), p) == ports.end()) {
+      say("no longer published: " + published_words(p));
+    }
+  }
+  published_->set(ports);
+}
+
+void Daemon::keep_published(bool now) {
+  const Timestamp at = clock_.now();
+  if (!now && at - published_read_ < kPublishedEvery) return;
+  published_read_ = at;
+  PublishedScan scan = scan_published_rules();
+  note_published(scan.ports);
+  if (!diversion_installed_) return;
+  std::lock_guard<std::mutex> lock(routing_mutex_);
+  DiversionSpec next = spec_;
+  next.published_queue = !scan.ports.empty();
+  // Only iptables' chains need DOCKER-USER: an nftables table sees every packet whatever
+  // Docker's chains accept.
+  if (std::string_view(diversion_->name()) == "iptables") next.docker_user = scan.docker_user;
+  const bool chain = !next.forwards.empty() || next.route_queue || next.published_queue;
+  bool moved = false;  // Docker made DOCKER-USER, or something put a rule above the jump
+  for (std::size_t i = 0; i < 2; ++i)
+    moved = moved || (chain && next.docker_user[i] && !scan.jump_in_place[i]);
+  if (next.published_queue == spec_.published_queue && next.docker_user == spec_.docker_user &&
+      !moved) {
+    return;
+  }
+  if (auto ok = diversion_->set_forwards(next); !ok) {
+    say("the forward chain could not follow the published ports: " + ok.error());
+    return;
+  }
+  spec_ = next;
+}
+
+}  // namespace portwall
