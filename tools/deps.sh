@@ -40,6 +40,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# A real dockerd for tests/docker/ (Debian's docker.io, busybox for its image). Debian starts a
+# package's service on install, and a dockerd in the machine's own namespace would write its
+# firewall: policy-rc.d (exit 101) forbids the start, and the units are masked afterwards. The
+# test runs its own dockerd inside a namespace.
+docker_packages=()
+for p in docker.io busybox-static; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || docker_packages+=("$p")
+done
+if [ ${#docker_packages[@]} -gt 0 ]; then
+  echo "deps: installing ${docker_packages[*]} (their services kept from starting)"
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${docker_packages[@]}" >/dev/null ||
+    { "${sudo[@]}" apt-get update -qq &&
+      "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${docker_packages[@]}" >/dev/null; }
+  [ -n "$made_policy" ] && "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+  if [ -d /run/systemd/system ]; then
+    "${sudo[@]}" systemctl mask docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+  fi
+fi
+
 # Tools the tests run but that must not be installed: the fail2ban package would start its
 # server (and ban through this machine's own firewall), prometheus and crowdsec their servers.
 # fail2ban-regex, promtool, and crowdsec (run as a Local API only, in a namespace) with cscli
