@@ -52,6 +52,9 @@ if [ ${#docker_packages[@]} -gt 0 ]; then
   echo "deps: installing ${docker_packages[*]} (their services kept from starting)"
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
+    # Removed whatever happens next (a failed install must not leave every later package's
+    # service unstarted).
+    trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
     printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
     "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
     made_policy=1
@@ -59,9 +62,16 @@ if [ ${#docker_packages[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${docker_packages[@]}" >/dev/null ||
     { "${sudo[@]}" apt-get update -qq &&
       "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${docker_packages[@]}" >/dev/null; }
-  [ -n "$made_policy" ] && "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+  if [ -n "$made_policy" ]; then
+    "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
+  # Never started at boot either: masked under systemd, disabled for sysvinit.
   if [ -d /run/systemd/system ]; then
     "${sudo[@]}" systemctl mask docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null; then
+    "${sudo[@]}" update-rc.d docker disable >/dev/null 2>&1 || true
   fi
 fi
 

@@ -175,6 +175,7 @@ std::expected<void, std::string> Daemon::start() {
   qopts.redirect_mark = spec.redirect_mark;
   qopts.routed_mark = spec.routed_mark;
   qopts.published_mark = spec.published_mark;
+  qopts.passed_mark = spec.passed_mark;
   std::map<std::uint16_t, int>& inherited = handed.queues;
   for (std::uint16_t number : cfg.daemon.queues) {
     auto found = inherited.find(number);
@@ -240,7 +241,8 @@ std::expected<void, std::string> Daemon::start() {
   // Ports Docker published before portwalld started are judged from the first packet on.
   const PublishedScan published = scan_published_rules();
   note_published(published.ports);
-  spec.published_queue = !published.ports.empty();
+  spec.published_queue =
+      !published.ports.empty() || published.docker_user[0] || published.docker_user[1];
   if (std::string_view(diversion_->name()) == "iptables") spec.docker_user = published.docker_user;
   spec.routed_deny = forwarding_turned_on_;
   // Forwards the kernel refuses do not keep the firewall from starting: said, and in status.
@@ -296,6 +298,7 @@ void Daemon::shutdown() {
   if (diversion_installed_) {
     // Forwarding off first (when portwalld turned it on), then the rules that drop what it
     // would route: never the other way round.
+    std::lock_guard<std::mutex> lock(routing_mutex_);
     release_forwarding({});
     if (auto ok = diversion_->remove(); !ok) say("removing diversion rules: " + ok.error());
     diversion_installed_ = false;
@@ -448,6 +451,7 @@ std::expected<void, std::string> Daemon::install(LoadedPolicy fresh, Mode mode) 
   for (auto& w : workers_) w->set_policy(next, mode);
   if (mode == Mode::enforce) follow_blocks(std::nullopt);
   if (forwards_installed) {
+    std::lock_guard<std::mutex> lock(routing_mutex_);  // follow_forwards() writes spec_
     say(std::to_string(spec_.forwards.size()) + " forward(s) installed");
     follow_forwards();
   }

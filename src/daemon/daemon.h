@@ -205,7 +205,9 @@ class Daemon final : private LiveFirewall {
   // exists (again after Docker re-created its chains). Changes are said.
   void keep_published(bool now = false);
   // Takes a fresh reading of them, saying what appeared and what went.
-  void note_published(const std::vector<PublishedPort>& ports);
+  void note_published(const std::vector<PublishedPort>& read);
+  static constexpr Duration kPublishedLinger = std::chrono::seconds(30);
+  std::vector<std::pair<PublishedPort, Timestamp>> published_seen_;
   static constexpr Duration kPublishedEvery = std::chrono::seconds(2);
   std::shared_ptr<PublishedSet> published_ = std::make_shared<PublishedSet>();
   Timestamp published_read_{};

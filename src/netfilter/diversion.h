@@ -42,6 +42,9 @@ struct DiversionSpec {
   // both ways, marked with `published_mark`, to be judged as connections to the host's port.
   bool published_queue = false;
   std::uint32_t published_mark = 0x00080000;
+  // Routed and published packets portwalld accepted come back with this bit (NfQueueOptions::
+  // passed_mark) and leave the forward chain at once, for the rest of FORWARD to decide too.
+  std::uint32_t passed_mark = 0x00040000;
   // By family: Docker's DOCKER-USER chain exists. The forward chain is then jumped to from its
   // top, where Docker wants users' rules (it never flushes that chain, and jumps to it first
   // from FORWARD, above its own ACCEPTs, which it re-inserts at FORWARD's top when it starts).

@@ -231,10 +231,16 @@ std::string forward_script(const Family& family, const DiversionSpec& spec,
          "COMMIT\n";
   }
   s << "*filter\n:" << kForwardChain << " - [0:0]\n";
+  // Judged and passed on (routed, published): the rest of FORWARD decides as well.
+  s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j RETURN\n", kForwardChain, spec.passed_mark,
+                   spec.passed_mark);
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -p tcp -j REJECT --reject-with tcp-reset\n",
                    kForwardChain, spec.reject_mark, spec.reject_mark);
   s << fmt::format("-A {} -m mark --mark {:#x}/{:#x} -j REJECT --reject-with {}\n", kForwardChain,
                    spec.reject_mark, spec.reject_mark, family.icmp_reject);
+  // The routed and published bits are portwall's to set: whatever set them before is undone.
+  const std::uint32_t kinds = spec.routed_mark | spec.published_mark;
+  s << fmt::format("-A {} -j MARK --set-xmark 0x0/{:#x}\n", kForwardChain, kinds);
   s << filter.str();
   if (spec.published_queue) {
     // Connections another tool DNATs (Docker's published ports), both ways: judged as
@@ -523,14 +529,19 @@ PublishedScan scan_published_rules() {
       std::vector<PublishedPort> found = parse_published_ports(nat.out);
       scan.ports.insert(scan.ports.end(), found.begin(), found.end());
     }
-    const CommandResult user = run_command({family.iptables, "-w", "-S", "DOCKER-USER"});
-    scan.docker_user[i] = user.ok();
-    // "-N DOCKER-USER", then its rules in order.
-    std::istringstream lines(user.out);
-    std::string line;
-    std::getline(lines, line);
-    std::getline(lines, line);
-    scan.jump_in_place[i] = user.ok() && line == std::string("-A DOCKER-USER -j ") + kForwardChain;
+    // DOCKER-USER counts only when FORWARD jumps to it (Docker's doing); its first rule should
+    // be the jump to portwall's forward chain.
+    const CommandResult filter = run_command({family.iptables, "-w", "-S"});
+    std::istringstream lines(filter.out);
+    bool jumped = false, seen_first = false;
+    for (std::string line; std::getline(lines, line);) {
+      jumped = jumped || line == "-A FORWARD -j DOCKER-USER";
+      if (!seen_first && line.starts_with("-A DOCKER-USER ")) {
+        seen_first = true;
+        scan.jump_in_place[i] = line == std::string("-A DOCKER-USER -j ") + kForwardChain;
+      }
+    }
+    scan.docker_user[i] = filter.ok() && jumped;
   }
   return scan;
 }

@@ -185,6 +185,9 @@ void NfQueue::add_verdict(std::uint32_t id, PacketVerdict pv, std::uint32_t mark
     // NFQA_CT needs the kernel's ctnetlink glue, which this kind of kernel lacks.)
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
     nfq_nlmsg_verdict_put_mark(nlh, mark | options_.offload_mark);
+  } else if (verdict == Verdict::accept && pv.pass_on && options_.passed_mark) {
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_REPEAT);
+    nfq_nlmsg_verdict_put_mark(nlh, mark | options_.passed_mark);
   } else if (verdict == Verdict::reject && options_.reject_mark) {
     // Re-run the hook with the reject bit set: the diversion chain's REJECT rule answers with a
     // TCP RST or ICMP port unreachable, as the kernel's REJECT target does.

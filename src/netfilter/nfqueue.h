@@ -35,6 +35,11 @@ struct NfQueueOptions {
   // The mark bits of routed packets and of published connections (DiversionSpec).
   std::uint32_t routed_mark = 0;
   std::uint32_t published_mark = 0;
+  // An accepted routed or published packet is not accepted for the whole hook (which would
+  // skip Docker's isolation rules, a DOCKER-USER rule below portwall's jump, the FORWARD
+  // policy): the hook runs again with this bit set, the forward chain returns at once, and the
+  // rest of FORWARD decides as well. portwall only ever takes away there. 0: plain accepts.
+  std::uint32_t passed_mark = 0;
 };
 
 // A verdict, and whether the rest of the packet's connection may bypass the queue.
@@ -42,6 +47,8 @@ struct PacketVerdict {
   PacketVerdict(Verdict v, bool off = false) : verdict(v), offload(off) {}  // NOLINT: implicit
   Verdict verdict;
   bool offload;
+  // An accept that lets the rest of the hook's chains decide too (NfQueueOptions::passed_mark).
+  bool pass_on = false;
   // No verdict yet: the handler sends it later with send_verdicts() (NFQUEUE takes verdicts in
   // any order; the kernel holds the packet meanwhile).
   bool deferred = false;

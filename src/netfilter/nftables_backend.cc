@@ -157,9 +157,14 @@ std::string forward_text(const DiversionSpec& spec) {
       << post.str() << "  }\n";
   }
   s << "  chain forwarded {\n    type filter hook forward priority filter; policy accept;\n";
+  // Judged and passed on (routed, published; iptables_backend.cc): the rest decides too.
+  s << fmt::format("    meta mark & {0:#x} == {0:#x} return\n", spec.passed_mark);
   s << fmt::format("    meta mark & {0:#x} == {0:#x} meta l4proto tcp reject with tcp reset\n",
                    spec.reject_mark);
   s << fmt::format("    meta mark & {0:#x} == {0:#x} reject\n", spec.reject_mark);
+  // The routed and published bits are portwall's to set.
+  s << fmt::format("    meta mark set meta mark & {:#x}\n",
+                   ~(spec.routed_mark | spec.published_mark));
   s << forward.str();
   if (spec.routed_deny[0] || spec.routed_deny[1]) {
     // ICMP errors about the forwarded connections (fragmentation needed, unreachable) pass.

@@ -249,9 +249,13 @@ PacketVerdict QueueWorker::on_packet(const QueuedPacket& q) {
     if (d.verdict != Verdict::accept) {
       engine_.counters().add(Counter::monitor_passed);
     }
-    return Verdict::accept;
+    PacketVerdict passed(Verdict::accept);
+    passed.pass_on = routed || published;
+    return passed;
   }
-  return {d.verdict, d.offload};
+  PacketVerdict v(d.verdict, d.offload);
+  v.pass_on = routed || published;  // accepts only (nfqueue.h)
+  return v;
 }
 
 LogEvent QueueWorker::make_event(const QueuedPacket& q, const PacketView* p, const Decision& d,

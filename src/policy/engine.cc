@@ -380,6 +380,28 @@ Decision Engine::judge_new(const PacketView& packet, const HookInfo& hook, Times
       hook.published ? route_rule_decision(packet, hook) : std::nullopt;
   Decision d = by_route ? *by_route : classify(p, hook, now, pickup);
   if (p.dst_port != packet.dst_port) d.public_port = p.dst_port;
+  if (hook.published && !by_route && d.verdict == Verdict::accept) {
+    // Several host ports published to the same container port (`-p 80:80 -p 8080:80`): which
+    // one the client asked for is not known after the DNAT, so each must be allowed.
+    const PolicySnapshot& policy = *policy_;
+    for (const PublishedPort& other : *published_->get()) {
+      if (other.forward.port == p.dst_port ||
+          !leads_to(other, packet.protocol, packet.dst, packet.dst_port)) {
+        continue;
+      }
+      MatchInput in = match_input(p, hook);
+      in.dst_port = other.forward.port;
+      const std::optional<std::size_t> index = policy.classifier().match(in);
+      const Verdict v = index ? verdict_of(policy.rule_set().rules[*index].action)
+                              : verdict_of(policy.classifier().default_action(Direction::in));
+      if (v != Verdict::accept) {
+        d = {v, index ? Reason::rule : Reason::default_policy,
+             index ? static_cast<std::uint32_t>(*index + 1) : 0, true};
+        d.public_port = other.forward.port;
+        break;
+      }
+    }
+  }
   if (knock_event == Event::knock_fail) {
     d.event = knock_event;
     d.door = door;

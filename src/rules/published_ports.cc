@@ -18,13 +18,18 @@ std::optional<std::uint16_t> port_number(std::string_view text) {
   return static_cast<std::uint16_t>(n);
 }
 
+// The words of a rule, a quoted one (a comment: `--comment "a b"`) as one word.
 std::vector<std::string_view> words_of(std::string_view line) {
   std::vector<std::string_view> out;
   while (!line.empty()) {
-    const std::size_t space = line.find(' ');
-    if (space != 0) out.push_back(line.substr(0, space));
-    if (space == std::string_view::npos) break;
-    line.remove_prefix(space + 1);
+    std::size_t end = line.find(' ');
+    if (line.front() == '"') {
+      const std::size_t close = line.find('"', 1);
+      end = close == std::string_view::npos ? std::string_view::npos : line.find(' ', close);
+    }
+    if (end != 0) out.push_back(line.substr(0, end));
+    if (end == std::string_view::npos) break;
+    line.remove_prefix(end + 1);
   }
   return out;
 }
@@ -40,6 +45,8 @@ std::optional<PublishedPort> parse_line(std::string_view line) {
   bool dnat = false;
   for (std::size_t i = 2; i < w.size(); ++i) {
     const bool has_value = i + 1 < w.size();
+    // A negated match of the port or the address ("all but ...") is no published port.
+    if (w[i] == "!" && has_value && w[i + 1] != "-i") return std::nullopt;
     if (w[i] == "-p" && has_value) {
       if (w[i + 1] == "tcp") {
         p.forward.proto = Proto::tcp;
@@ -107,15 +114,18 @@ std::string published_words(const PublishedPort& p) {
   return s;
 }
 
-const PublishedPort* published_of(const std::vector<PublishedPort>& ports, std::uint8_t protocol,
-                                  const IpAddress& dst, std::uint16_t dst_port) {
+bool leads_to(const PublishedPort& p, std::uint8_t protocol, const IpAddress& dst,
+              std::uint16_t dst_port) {
   const Proto proto = protocol == ipproto::tcp   ? Proto::tcp
                       : protocol == ipproto::udp ? Proto::udp
                                                  : Proto::icmp;
+  return p.forward.proto == proto && p.forward.to_port == dst_port && p.forward.to_address == dst;
+}
+
+const PublishedPort* published_of(const std::vector<PublishedPort>& ports, std::uint8_t protocol,
+                                  const IpAddress& dst, std::uint16_t dst_port) {
   for (const PublishedPort& p : ports) {
-    if (p.forward.proto == proto && p.forward.to_port == dst_port && p.forward.to_address == dst) {
-      return &p;
-    }
+    if (leads_to(p, protocol, dst, dst_port)) return &p;
   }
   return nullptr;
 }

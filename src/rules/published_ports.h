@@ -48,6 +48,9 @@ class PublishedSet {
       std::make_shared<const std::vector<PublishedPort>>()};
 };
 
+// Whether a packet seen after the DNAT goes to this published port's container.
+bool leads_to(const PublishedPort& port, std::uint8_t protocol, const IpAddress& dst,
+              std::uint16_t dst_port);
 // The published port a packet seen after the DNAT belongs to (its destination is the
 // container's), or null; and whether a packet comes from one (its connection's reply).
 const PublishedPort* published_of(const std::vector<PublishedPort>& ports, std::uint8_t protocol,

@@ -38,7 +38,14 @@ cleanup() {
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null
   done
-  for d in /sys/fs/cgroup/*/pw-dk$id /sys/fs/cgroup/*/pw-dk$id/*; do
+  # The containers' processes (in their own network namespaces) by the cgroups our dockerd
+  # made for them; then the cgroups (v1 per controller, v2 unified).
+  for d in /sys/fs/cgroup/*/pw-dk$id /sys/fs/cgroup/pw-dk$id; do
+    [ -d "$d" ] || continue
+    find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+  done
+  sleep 0.5
+  for d in /sys/fs/cgroup/*/pw-dk$id /sys/fs/cgroup/pw-dk$id; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   done
   for d in "${made_dirs[@]}"; do rmdir "$d" 2>/dev/null; done

@@ -11,9 +11,10 @@
 namespace portwall::lab {
 namespace {
 
-// cl2 becomes the container: its link's server end (srv1) joins a bridge docker0 that takes
-// srv1's address, and Docker's rules go in.
-void make_docker_host(const Lab& lab) {
+// cl2 becomes the containers: its link's server end (srv1) joins a bridge docker0 that takes
+// srv1's address, and Docker's rules go in. cl2's own address is the container published on
+// 8080, its second one (`second`) another container, published on 8081.
+void make_docker_host(const Lab& lab, const std::string& second) {
   const std::string c = lab.cl2_v4(), gw = lab.srv_v4_for_cl2();
   const std::string net = lab.net_v4() + "128/25";
   for (const auto& [ns, command] :
@@ -42,6 +43,9 @@ void make_docker_host(const Lab& lab) {
       "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination " +
       c +
       ":80\n"
+      "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8081 -j DNAT --to-destination " +
+      second +
+      ":80\n"
       "COMMIT\n"
       "*filter\n"
       ":FORWARD DROP [0:0]\n"
@@ -57,6 +61,9 @@ void make_docker_host(const Lab& lab) {
       "-A FORWARD -i docker0 -o docker0 -j ACCEPT\n"
       "-A DOCKER -d " +
       c +
+      "/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT\n"
+      "-A DOCKER -d " +
+      second +
       "/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT\n"
       "-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2\n"
       "-A DOCKER-ISOLATION-STAGE-1 -j RETURN\n"
@@ -89,11 +96,11 @@ void restart_dockers_forward_rules(const Lab& lab) {
 
 // A few connections from different client addresses (so that both queues take some), each
 // echoing both ways; how many made it.
-int connections_to_published(const Lab& lab, const std::vector<std::string>& sources,
-                             const Fd& web) {
+int connections_to_published(const Lab& lab, const std::vector<std::string>& sources, const Fd& web,
+                             int port = 8080) {
   int made = 0;
   for (const std::string& source : sources) {
-    Fd client(tcp_connect(lab.cli(), lab.srv_v4(), 8080, 1500ms, nullptr, source));
+    Fd client(tcp_connect(lab.cli(), lab.srv_v4(), port, 1500ms, nullptr, source));
     if (!client.valid()) continue;
     Fd server(tcp_accept(web.get(), 1500ms));
     if (!server.valid()) continue;
@@ -105,7 +112,8 @@ int connections_to_published(const Lab& lab, const std::vector<std::string>& sou
 
 TEST(Docker, APublishedPortIsJudgedByTheHostsRulesAndDockerRestartsChangeNothing) {
   Lab lab;
-  make_docker_host(lab);
+  const std::string second = lab.add_cl2_addresses(1).front();
+  make_docker_host(lab, second);
   Fd web(tcp_listen(lab.cl2(), "0.0.0.0", 80));
   Fd outside(tcp_listen(lab.cli(), "0.0.0.0", 9090));
   ASSERT_TRUE(web.valid() && outside.valid());
@@ -142,6 +150,17 @@ TEST(Docker, APublishedPortIsJudgedByTheHostsRulesAndDockerRestartsChangeNothing
   ASSERT_EQ(daemon.cli("allow 8080/tcp").exit_code, 0);
   EXPECT_EQ(connections_to_published(lab, sources, web), static_cast<int>(sources.size()))
       << daemon.log();
+  EXPECT_EQ(connections_to_published(lab, {sources[0]}, web, 8081), 0) << "8081 has no rule";
+  // portwalld only takes away: a rule below its jump in DOCKER-USER (as Docker's documentation
+  // has users restrict published ports) still drops what portwalld let through.
+  const std::string user_rule = "DOCKER-USER -s " + sources[5] + " -p tcp -j DROP";
+  ASSERT_EQ(
+      lab.in(lab.srv(), "iptables -I " + user_rule.substr(0, 11) + " 2" + user_rule.substr(11))
+          .exit_code,
+      0);
+  EXPECT_EQ(connections_to_published(lab, {sources[5]}, web), 0) << "the user's DROP decides";
+  EXPECT_EQ(connections_to_published(lab, {sources[4]}, web), 1);
+  ASSERT_EQ(lab.in(lab.srv(), "iptables -D " + user_rule).exit_code, 0);
   const std::string ports = daemon.cli("ports").output;
   EXPECT_NE(ports.find(published + "; reachable by everyone, rule 4"), std::string::npos) << ports;
 
@@ -164,6 +183,8 @@ TEST(Docker, APublishedPortIsJudgedByTheHostsRulesAndDockerRestartsChangeNothing
   // A route rule for this one container lets it in without opening the host's 8080.
   ASSERT_EQ(daemon.cli("route allow to " + lab.cl2_v4() + " port 80 proto tcp").exit_code, 0);
   EXPECT_EQ(connections_to_published(lab, {sources[0], sources[1]}, web), 2) << daemon.log();
+  EXPECT_EQ(connections_to_published(lab, {sources[0], sources[1]}, web, 8081), 0)
+      << "the other container stays out";
 
   // SIGTERM takes the jump away and leaves Docker's chains as they were.
   EXPECT_EQ(daemon.stop(), 0);

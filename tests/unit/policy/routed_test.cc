@@ -308,10 +308,12 @@ TEST(RoutedDiversion, RoutedTrafficAloneIsQueuedMarkedWithoutNat) {
   EXPECT_EQ(iptables_forward_script(false, spec),
             "*filter\n"
             ":PORTWALL_FORWARD - [0:0]\n"
+            "-A PORTWALL_FORWARD -m mark --mark 0x40000/0x40000 -j RETURN\n"
             "-A PORTWALL_FORWARD -m mark --mark 0x800000/0x800000 -p tcp -j REJECT --reject-with "
             "tcp-reset\n"
             "-A PORTWALL_FORWARD -m mark --mark 0x800000/0x800000 -j REJECT --reject-with "
             "icmp-port-unreachable\n"
+            "-A PORTWALL_FORWARD -j MARK --set-xmark 0x0/0x180000\n"
             "-A PORTWALL_FORWARD -j MARK --set-xmark 0x100000/0x100000\n"
             "-A PORTWALL_FORWARD -j NFQUEUE --queue-balance 100:101 --queue-bypass\n"
             "-I FORWARD 1 -j PORTWALL_FORWARD\n"
@@ -349,6 +351,17 @@ TEST(PublishedPorts, DockersDnatRulesAreReadButPortwallsOwnAndRangesAreNot) {
   EXPECT_EQ(published_of(ports, ipproto::udp, *parse_ip_address("10.200.250.2"), 80), nullptr);
   EXPECT_TRUE(from_published(ports, ipproto::udp, *parse_ip_address("10.200.250.3"), 53));
   EXPECT_TRUE(parse_published_ports("garbage\n-A\n-A X -j DNAT\n").empty());
+  // A negated port or address is no published port; a comment's words are not options.
+  EXPECT_TRUE(
+      parse_published_ports("-A X -p tcp ! --dport 22 -j DNAT --to-destination 10.0.0.2:5432\n"
+                            "-A X ! -d 10.0.0.1/32 -p tcp --dport 22 -j DNAT "
+                            "--to-destination 10.0.0.2:5432\n")
+          .empty());
+  const std::vector<PublishedPort> commented = parse_published_ports(
+      "-A X -p tcp -m tcp --dport 8443 -m comment --comment \"not --dport 22 here\" -j DNAT "
+      "--to-destination 10.0.0.2:443\n");
+  ASSERT_EQ(commented.size(), 1u);
+  EXPECT_EQ(commented[0].forward.port, 8443);
 }
 
 TEST(PublishedPorts, APublishedConnectionIsJudgedByTheHostsPortUnlessARouteRuleSpeaks) {
@@ -389,6 +402,23 @@ TEST(PublishedPorts, APublishedConnectionIsJudgedByTheHostsPortUnlessARouteRuleS
   Engine denied = engine_with(rules_of({"route deny to 172.18.0.2", "allow 8080/tcp"}));
   EXPECT_EQ(denied.decide(tcp(kOutside, 40002, kContainer, 80, tcpflag::syn), in, kStart).verdict,
             Verdict::drop);
+  // Two host ports published to one container port: after the DNAT which one the client asked
+  // for is unknown, so both must be allowed.
+  published->set(parse_published_ports(
+      "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 172.18.0.2:80\n"
+      "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination "
+      "172.18.0.2:80\n"));
+  Engine twice = engine_with(rules_of({"allow 80/tcp"}));
+  const Decision one_denied =
+      twice.decide(tcp(kOutside, 40003, kContainer, 80, tcpflag::syn), in, kStart);
+  EXPECT_EQ(one_denied.verdict, Verdict::drop);
+  EXPECT_EQ(one_denied.public_port, 8080);
+  Engine both = engine_with(rules_of({"allow 80/tcp", "allow 8080/tcp"}));
+  EXPECT_EQ(both.decide(tcp(kOutside, 40004, kContainer, 80, tcpflag::syn), in, kStart).verdict,
+            Verdict::accept);
+  published->set(
+      parse_published_ports("-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT "
+                            "--to-destination 172.18.0.2:80\n"));
   // A change that takes the allow away cuts the connection.
   open.set_policy(std::make_shared<const PolicySnapshot>(rules_of({"allow 80/tcp"})));
   EXPECT_EQ(open.recheck(kStart, Engine::Denied::cut).cut.size(), 1u);
