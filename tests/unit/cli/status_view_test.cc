@@ -75,6 +75,12 @@ TEST(StatusView, VerboseAddsDefaultsAndCounters) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("(12 pkts, 840 bytes)"), std::string::npos) << text;
+  // Routed traffic judged: its default, as ufw says it.
+  nlohmann::json judged = kStatus;
+  judged["defaults"]["routed"] = "deny";
+  EXPECT_NE(render_status(judged, StatusStyle::verbose)
+                .find("Default: deny (incoming), allow (outgoing), deny (routed)\n"),
+            std::string::npos);
 }
 
 }  // namespace
