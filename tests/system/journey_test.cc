@@ -475,6 +475,52 @@ TEST_F(Journey, S10b_ABlockIsDroppedByTheKernelSetUnderTheSandbox) {
   EXPECT_TRUE(from_backend());
 }
 
+// Routed traffic and a published port under the unit's sandbox: the route rules are judged
+// in the FORWARD hook, and portwalld reads the nat table's DNAT rules (iptables as its child)
+// and lists the published port.
+TEST_F(Journey, S10c_RouteRulesAndAPublishedPortUnderTheSandbox) {
+  const std::string n = "10.200." + std::to_string(net_) + ".";
+  ASSERT_EQ(inside("sysctl -qw net.ipv4.ip_forward=1").exit_code, 0);
+  ASSERT_EQ(
+      run("ip -n " + client_ns() + " route replace " + n + "128/25 via " + server()).exit_code, 0);
+  ASSERT_EQ(
+      run("ip -n " + backend_ns() + " route replace " + n + "0/25 via " + n + "129").exit_code, 0);
+  Fd backend_listener(tcp_listen(backend_ns(), "0.0.0.0", 8090));
+  ASSERT_TRUE(backend_listener.valid());
+  ASSERT_EQ(ssh("portwall default deny routed").exit_code, 0);
+  EXPECT_FALSE(Fd(tcp_connect(client_ns(), backend(), 8090, 1500ms)).valid());
+  ASSERT_EQ(ssh("portwall route allow to " + backend() + " port 8090 proto tcp").exit_code, 0);
+  Fd routed(tcp_connect(client_ns(), backend(), 8090, 3000ms));
+  Fd accepted(tcp_accept(backend_listener.get(), 3000ms));
+  ASSERT_TRUE(routed.valid() && accepted.valid());
+  ASSERT_TRUE(send_all(routed.get(), "routed\n"));
+  EXPECT_EQ(receive(accepted.get(), 3000ms).value_or(""), "routed\n");
+  EXPECT_TRUE(contains(ssh("portwall status numbered").output, "ALLOW FWD"));
+  // A DNAT of another tool's, as Docker writes it: read within its 2 s and listed.
+  ASSERT_EQ(inside("iptables -t nat -N PWTEST && iptables -t nat -A PWTEST -p tcp -m tcp "
+                   "--dport 8091 -j DNAT --to-destination " +
+                   backend() + ":8090")
+                .exit_code,
+            0);
+  std::string status;
+  for (int i = 0; i < 40 && !contains(status, "Published by other tools"); ++i) {
+    std::this_thread::sleep_for(250ms);
+    status = ssh("portwall status").output;
+  }
+  std::printf("[ figure ] under systemd: %s", status.c_str());
+  EXPECT_TRUE(contains(status, "8091/tcp -> " + backend() + ":8090 (PWTEST)")) << status;
+  const std::string journal = ssh("journalctl -u portwall -n 20 -o cat --no-pager").output;
+  EXPECT_TRUE(contains(journal, "published by another tool: 8091/tcp")) << journal;
+  EXPECT_FALSE(contains(journal, "could not follow")) << journal;
+  EXPECT_EQ(inside("iptables -t nat -F PWTEST && iptables -t nat -X PWTEST").exit_code, 0);
+  EXPECT_EQ(ssh("portwall route delete allow to " + backend() +
+                " port 8090 proto tcp && "
+                "portwall default allow routed")
+                .exit_code,
+            0);
+  EXPECT_EQ(inside("sysctl -qw net.ipv4.ip_forward=0").exit_code, 0);
+}
+
 TEST_F(Journey, S11_AnEnableNotConfirmedUndoesTheLockoutByItself) {
   ASSERT_EQ(ssh("portwall disable").output, "Firewall stopped and disabled on system startup\n");
   EXPECT_TRUE(reaches(8080));
