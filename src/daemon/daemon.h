@@ -203,7 +203,7 @@ class Daemon final : private LiveFirewall {
   // kPublishedEvery from the main loop and at start: the queue threads judge their connections
   // by the host's port, and the forward chain hooks DOCKER-USER's top whenever that chain
   // exists (again after Docker re-created its chains). Changes are said.
-  void keep_published(bool now = false);
+  void keep_published();
   // Takes a fresh reading of them, saying what appeared and what went.
   void note_published(const std::vector<PublishedPort>& read);
   static constexpr Duration kPublishedLinger = std::chrono::seconds(30);

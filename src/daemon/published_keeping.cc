@@ -41,9 +41,9 @@ void Daemon::note_published(const std::vector<PublishedPort>& read) {
   published_->set(ports);
 }
 
-void Daemon::keep_published(bool now) {
+void Daemon::keep_published() {
   const Timestamp at = clock_.now();
-  if (!now && at - published_read_ < kPublishedEvery) return;
+  if (at - published_read_ < kPublishedEvery) return;
   published_read_ = at;
   PublishedScan scan = scan_published_rules();
   note_published(scan.ports);
